@@ -1,0 +1,182 @@
+/**
+ * The broadcaster's side of p2p: one RTCPeerConnection per viewer, kept in a map by the viewer's
+ * server-assigned id. Every answer and candidate names its viewer and connection (`from`, `cid`)
+ * and is applied to that connection only; the seed's single global `pushRtcCon` cannot happen.
+ */
+import { Connection, newConnectionId } from './connection.js';
+import { Emitter } from './emitter.js';
+import { SignalingClient } from './signaling-client.js';
+import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+
+export type BroadcasterState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
+
+export type BroadcasterEvents = {
+  state: [BroadcasterState];
+  room: [RoomMessage];
+  error: [ErrorMessage];
+};
+
+export interface BroadcasterOptions {
+  room: string;
+  key: string;
+  stream: MediaStream;
+  url?: string;
+}
+
+/** After the server comes back, connections of the old session get this long to be replaced. */
+const STALE_GRACE_MS = 15_000;
+
+export class Broadcaster extends Emitter<BroadcasterEvents> {
+  readonly signaling: SignalingClient;
+  #stream: MediaStream;
+  #iceServers: IceServer[] = [];
+  /** Live connections by viewer id. */
+  readonly connections = new Map<string, Connection>();
+  /** Connections from before a reconnect, still carrying media until their viewers move over. */
+  readonly #stale = new Set<Connection>();
+  #state: BroadcasterState = 'connecting';
+
+  constructor(options: BroadcasterOptions) {
+    super();
+    this.#stream = options.stream;
+    this.signaling = new SignalingClient({
+      url: options.url,
+      join: { type: 'join', role: 'broadcaster', room: options.room, key: options.key },
+    });
+    this.signaling.on('welcome', (welcome, { rejoined }) => {
+      this.#iceServers = welcome.iceServers;
+      if (rejoined) this.#retireAll();
+      this.#setState('live');
+    });
+    this.signaling.on('message', (msg) => void this.#handle(msg));
+    this.signaling.on('error', (err, { fatal }) => {
+      if (fatal) {
+        this.#closeAll();
+        this.#setState('error');
+      }
+      this.emit('error', err);
+    });
+    this.signaling.on('disconnected', () => {
+      if (this.#state !== 'stopped' && this.#state !== 'error') this.#setState('reconnecting');
+    });
+  }
+
+  get state(): BroadcasterState {
+    return this.#state;
+  }
+
+  start(): void {
+    this.#setState('connecting');
+    this.signaling.start();
+  }
+
+  stop(): void {
+    this.signaling.stop();
+    this.#closeAll();
+    this.#setState('stopped');
+  }
+
+  /** Switch camera or microphone without renegotiating: every viewer's sender gets the new track. */
+  async replaceStream(stream: MediaStream): Promise<void> {
+    this.#stream = stream;
+    const jobs: Promise<void>[] = [];
+    for (const conn of [...this.connections.values(), ...this.#stale]) {
+      for (const sender of conn.pc.getSenders()) {
+        const kind = sender.track?.kind;
+        const next = stream.getTracks().find((t) => t.kind === kind);
+        if (next) jobs.push(sender.replaceTrack(next));
+      }
+    }
+    await Promise.all(jobs);
+  }
+
+  async #handle(msg: ServerMessage): Promise<void> {
+    switch (msg.type) {
+      case 'room':
+        return this.emit('room', msg);
+      case 'viewer-joined':
+        return this.#offer(msg.id);
+      case 'restart':
+        return this.#offer(msg.from);
+      case 'viewer-left':
+        this.connections.get(msg.id)?.close();
+        this.connections.delete(msg.id);
+        return;
+      case 'answer': {
+        const conn = this.#connectionFor(msg.from, msg.cid);
+        if (!conn) return;
+        try {
+          await conn.applyRemote({ type: 'answer', sdp: msg.sdp });
+        } catch (err) {
+          console.warn('lancast: answer rejected; offering again', err);
+          return this.#offer(msg.from);
+        }
+        return;
+      }
+      case 'candidate':
+        return this.#connectionFor(msg.from, msg.cid)?.addRemoteCandidate(msg.candidate);
+      default:
+        return;
+    }
+  }
+
+  #connectionFor(viewer: string, cid: string): Connection | undefined {
+    const conn = this.connections.get(viewer);
+    return conn && conn.cid === cid ? conn : undefined;
+  }
+
+  /** A fresh connection to one viewer (replacing any it had). */
+  async #offer(viewer: string): Promise<void> {
+    this.connections.get(viewer)?.close();
+    const conn = new Connection({
+      cid: newConnectionId(),
+      peer: viewer,
+      config: { iceServers: this.#iceServers },
+      sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: viewer, cid: conn.cid, candidate }),
+    });
+    this.connections.set(viewer, conn);
+    for (const track of this.#stream.getTracks()) conn.pc.addTrack(track, this.#stream);
+    conn.pc.onconnectionstatechange = () => {
+      if (conn.pc.connectionState === 'failed' && this.connections.get(viewer) === conn) {
+        // The viewer notices too and asks for a restart; drop ours so it is not kept twice.
+        conn.close();
+        this.connections.delete(viewer);
+      }
+    };
+    try {
+      const offer = await conn.pc.createOffer();
+      await conn.pc.setLocalDescription(offer);
+      if (conn.closed) return;
+      this.signaling.send({ type: 'offer', to: viewer, cid: conn.cid, sdp: conn.pc.localDescription!.sdp });
+      conn.localDescriptionSent();
+    } catch (err) {
+      console.error('lancast: could not make an offer', err);
+      conn.close();
+      if (this.connections.get(viewer) === conn) this.connections.delete(viewer);
+    }
+  }
+
+  /** The server restarted: viewers come back with new ids; old connections play on a while. */
+  #retireAll(): void {
+    for (const conn of this.connections.values()) {
+      this.#stale.add(conn);
+      setTimeout(() => {
+        conn.close();
+        this.#stale.delete(conn);
+      }, STALE_GRACE_MS);
+    }
+    this.connections.clear();
+  }
+
+  #closeAll(): void {
+    for (const conn of [...this.connections.values(), ...this.#stale]) conn.close();
+    this.connections.clear();
+    this.#stale.clear();
+  }
+
+  #setState(state: BroadcasterState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+}

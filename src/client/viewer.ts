@@ -1,0 +1,229 @@
+/**
+ * The viewer's side: answers the broadcaster's offers and hands the page a MediaStream to play.
+ *
+ * Make-before-break: a new connection (the broadcaster came back, the server restarted, a relay
+ * took over) plays only once it is up; the old one keeps playing until then.
+ */
+import { Connection } from './connection.js';
+import { Emitter } from './emitter.js';
+import { SignalingClient } from './signaling-client.js';
+import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+
+/** `live` here means media is connected; the page says "live" once a frame is on screen. */
+export type ViewerState = 'connecting' | 'waiting' | 'live' | 'offline' | 'error';
+
+export type ViewerEvents = {
+  state: [ViewerState];
+  /** Play this stream (replaces the previous one). */
+  stream: [MediaStream];
+  room: [RoomMessage];
+  error: [ErrorMessage];
+  /** Signaling connection lost (true) or back (false). */
+  reconnecting: [boolean];
+};
+
+export interface ViewerOptions {
+  room: string;
+  password?: string;
+  url?: string;
+}
+
+/** A connection stuck in `disconnected` this long asks the broadcaster for a new one. */
+const DISCONNECTED_RESTART_MS = 4_000;
+/** After a server restart the broadcaster may take this long to come back before we give up. */
+const REJOIN_GRACE_MS = 15_000;
+
+export class Viewer extends Emitter<ViewerEvents> {
+  readonly signaling: SignalingClient;
+  #iceServers: IceServer[] = [];
+  #current: { conn: Connection; stream: MediaStream } | undefined;
+  #pending: { conn: Connection; stream: MediaStream } | undefined;
+  #state: ViewerState = 'connecting';
+  readonly #roomName: string;
+  /** Whether the room has a broadcaster, as last heard. */
+  #roomLive = false;
+  #everLive = false;
+  #graceUntil = 0;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: ViewerOptions) {
+    super();
+    this.#roomName = options.room;
+    this.signaling = new SignalingClient({
+      url: options.url,
+      join: { type: 'join', role: 'viewer', room: options.room, ...(options.password ? { password: options.password } : {}) },
+    });
+    this.signaling.on('welcome', (welcome, { rejoined }) => {
+      this.#iceServers = welcome.iceServers;
+      this.emit('reconnecting', false);
+      if (rejoined && this.#mediaUp()) this.#graceUntil = Date.now() + REJOIN_GRACE_MS;
+      this.#onLive(welcome.live);
+    });
+    this.signaling.on('message', (msg) => void this.#handle(msg));
+    this.signaling.on('error', (err, { fatal }) => {
+      if (fatal) {
+        this.#closeAll();
+        this.#setState('error');
+      }
+      this.emit('error', err);
+    });
+    this.signaling.on('disconnected', () => {
+      this.emit('reconnecting', true);
+      if (!this.#mediaUp()) this.#setState('connecting');
+    });
+  }
+
+  get state(): ViewerState {
+    return this.#state;
+  }
+
+  /** The connection whose media is playing, for stats. */
+  get peerConnection(): RTCPeerConnection | undefined {
+    return this.#current?.conn.pc;
+  }
+
+  start(): void {
+    this.signaling.start();
+  }
+
+  stop(): void {
+    this.signaling.stop();
+    this.#closeAll();
+  }
+
+  /** Retry with another password after a refusal. */
+  retry(password: string): void {
+    this.signaling.setJoin({ type: 'join', role: 'viewer', room: this.#roomName, password });
+    this.#setState('connecting');
+    this.signaling.start();
+  }
+
+  #mediaUp(): boolean {
+    const s = this.#current?.conn.pc.connectionState;
+    return s === 'connected' || s === 'connecting' || s === 'new';
+  }
+
+  #onLive(live: boolean): void {
+    this.#roomLive = live;
+    if (live) {
+      this.#everLive = true;
+      if (!this.#mediaUp()) this.#setState('connecting');
+      return;
+    }
+    if (Date.now() < this.#graceUntil && this.#mediaUp()) {
+      // The server restarted and the broadcaster may not have rejoined yet: keep playing a while.
+      setTimeout(() => {
+        if (!this.#roomLive) this.#onLive(false);
+      }, this.#graceUntil - Date.now() + 50);
+      return;
+    }
+    this.#closeAll();
+    this.#setState(this.#everLive ? 'offline' : 'waiting');
+  }
+
+  async #handle(msg: ServerMessage): Promise<void> {
+    switch (msg.type) {
+      case 'room':
+        this.emit('room', msg);
+        if (msg.live !== this.#roomLive) this.#onLive(msg.live);
+        return;
+      case 'offer':
+        return this.#answer(msg.from, msg.cid, msg.sdp);
+      case 'candidate': {
+        const target = [this.#pending, this.#current].find((c) => c?.conn.cid === msg.cid && c.conn.peer === msg.from);
+        return target?.conn.addRemoteCandidate(msg.candidate);
+      }
+      default:
+        return;
+    }
+  }
+
+  async #answer(from: string, cid: string, sdp: string): Promise<void> {
+    // A re-offer on a connection we have (ICE restart, renegotiation) is applied in place.
+    const existing = [this.#current, this.#pending].find((c) => c?.conn.cid === cid && c.conn.peer === from);
+    const entry = existing ?? { conn: this.#newConnection(from, cid), stream: new MediaStream() };
+    if (!existing) {
+      this.#pending?.conn.close();
+      this.#pending = entry;
+    }
+    const { conn } = entry;
+    try {
+      await conn.applyRemote({ type: 'offer', sdp });
+      const answer = await conn.pc.createAnswer();
+      await conn.pc.setLocalDescription(answer);
+      if (conn.closed) return;
+      this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
+      conn.localDescriptionSent();
+    } catch (err) {
+      console.error('lancast: could not answer the offer', err);
+      this.signaling.send({ type: 'restart', to: from });
+    }
+  }
+
+  #newConnection(from: string, cid: string): Connection {
+    const conn = new Connection({
+      cid,
+      peer: from,
+      config: { iceServers: this.#iceServers },
+      sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: from, cid, candidate }),
+    });
+    conn.pc.ontrack = (event) => {
+      const entry = this.#pending?.conn === conn ? this.#pending : this.#current?.conn === conn ? this.#current : undefined;
+      if (!entry) return;
+      entry.stream.addTrack(event.track);
+      // Nothing is playing: show the new stream at once rather than waiting for `connected`.
+      if (entry === this.#pending && !this.#mediaUp()) this.#promote();
+      else if (entry === this.#current) this.emit('stream', entry.stream);
+    };
+    conn.pc.onconnectionstatechange = () => this.#onConnectionState(conn);
+    return conn;
+  }
+
+  #onConnectionState(conn: Connection): void {
+    const state = conn.pc.connectionState;
+    if (this.#pending?.conn === conn && state === 'connected') this.#promote();
+    if (this.#current?.conn !== conn) return;
+    clearTimeout(this.#restartTimer);
+    if (state === 'connected') {
+      this.#graceUntil = 0;
+      return this.#setState('live');
+    }
+    if (state === 'failed') return this.#requestRestart(conn.peer);
+    if (state === 'disconnected') {
+      this.#restartTimer = setTimeout(() => {
+        if (this.#current?.conn === conn && conn.pc.connectionState !== 'connected') this.#requestRestart(conn.peer);
+      }, DISCONNECTED_RESTART_MS);
+    }
+  }
+
+  #promote(): void {
+    const next = this.#pending;
+    if (!next) return;
+    this.#pending = undefined;
+    const previous = this.#current;
+    this.#current = next;
+    this.emit('stream', next.stream);
+    previous?.conn.close();
+    if (next.conn.pc.connectionState === 'connected') this.#setState('live');
+    else this.#setState('connecting');
+  }
+
+  #requestRestart(broadcaster: string): void {
+    if (this.#pending) return; // a new connection is already on its way
+    this.signaling.send({ type: 'restart', to: broadcaster });
+  }
+
+  #closeAll(): void {
+    clearTimeout(this.#restartTimer);
+    this.#current?.conn.close();
+    this.#pending?.conn.close();
+    this.#current = undefined;
+    this.#pending = undefined;
+  }
+
+  #setState(state: ViewerState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+}

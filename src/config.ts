@@ -1,0 +1,156 @@
+/**
+ * Flags -> config. Every flag has a `LANCAST_*` environment twin; a flag beats its twin.
+ * One table below is the parser, the validation and the `--help` text at once.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { Mode, type IceServer } from './signaling/protocol.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Undefined: one is generated on first run and kept in the data directory. */
+  publishKey: string | undefined;
+  viewPassword: string | undefined;
+  mode: Mode;
+  relayThreshold: number;
+  cert: string | undefined;
+  key: string | undefined;
+  dataDir: string;
+  iceServers: IceServer[];
+  legacy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Print the QR code of the watch URL in the banner. */
+  qr: boolean;
+}
+
+interface FlagSpec {
+  flag: string;
+  env: string;
+  value?: string;
+  help: string;
+  multiple?: boolean;
+  boolean?: boolean;
+}
+
+export const FLAGS: FlagSpec[] = [
+  { flag: 'port', env: 'LANCAST_PORT', value: 'N', help: 'port for http, https and WebSocket (default 1990)' },
+  { flag: 'host', env: 'LANCAST_HOST', value: 'ADDR', help: 'address to listen on (default 0.0.0.0: every interface)' },
+  { flag: 'publish-key', env: 'LANCAST_PUBLISH_KEY', value: 'KEY', help: 'key a broadcaster needs (default: generated once, kept in the data dir)' },
+  { flag: 'view-password', env: 'LANCAST_VIEW_PASSWORD', value: 'PW', help: 'password viewers need (default: none)' },
+  { flag: 'mode', env: 'LANCAST_MODE', value: 'MODE', help: 'p2p | relay | auto (default auto)' },
+  { flag: 'relay-threshold', env: 'LANCAST_RELAY_THRESHOLD', value: 'N', help: 'viewers past which an auto room moves to the relay (default 4)' },
+  { flag: 'cert', env: 'LANCAST_CERT', value: 'FILE', help: 'TLS certificate (PEM); default: self-signed, made on first run' },
+  { flag: 'key', env: 'LANCAST_KEY', value: 'FILE', help: 'TLS private key (PEM) for --cert' },
+  { flag: 'data-dir', env: 'LANCAST_DATA_DIR', value: 'DIR', help: 'where the certificate and key live (default ~/.lancast)' },
+  { flag: 'ice-server', env: 'LANCAST_ICE_SERVER', value: 'URL', multiple: true, help: 'STUN/TURN server, repeatable: stun:host:3478, turn:user:pass@host:3478 (env: comma-separated)' },
+  { flag: 'legacy', env: 'LANCAST_LEGACY', boolean: true, help: "also speak the seed's protocol (its push/pull pages, room main)" },
+  { flag: 'log-level', env: 'LANCAST_LOG_LEVEL', value: 'LEVEL', help: 'fatal | error | warn | info | debug (default info)' },
+  { flag: 'no-qr', env: 'LANCAST_NO_QR', boolean: true, help: 'do not print the QR code in the banner' },
+  { flag: 'help', env: '', boolean: true, help: 'show this help' },
+  { flag: 'version', env: '', boolean: true, help: 'print the version' },
+];
+
+export class ConfigError extends Error {}
+
+export function helpText(version: string): string {
+  const rows = FLAGS.map((f) => {
+    const left = `  --${f.flag}${f.value ? ` ${f.value}` : ''}`;
+    const env = f.env ? ` [${f.env}]` : '';
+    return `${left.padEnd(28)}${f.help}${env}`;
+  });
+  return [
+    `lancast ${version}: live one-to-many WebRTC streaming on your local network`,
+    '',
+    'Usage: lancast [options]      (in a checkout: npm start -- [options])',
+    '',
+    'Options (each has an environment twin in brackets):',
+    ...rows,
+    '',
+    'Open /broadcast/<room> to go live, /watch/<room> to watch; the banner prints both.',
+  ].join('\n');
+}
+
+/** `stun:h:p`, `turn:user:pass@h:p?transport=udp`, `turns:...` -> RTCIceServer. */
+export function parseIceServer(text: string): IceServer {
+  const m = /^(stuns?|turns?):(?:([^:@]*):([^@]*)@)?(.+)$/.exec(text.trim());
+  if (!m) throw new ConfigError(`--ice-server "${text}": expected stun:host:port or turn:user:pass@host:port`);
+  const [, scheme, username, credential, rest] = m;
+  const server: IceServer = { urls: `${scheme}:${rest}` };
+  if (username !== undefined) {
+    server.username = decodeURIComponent(username);
+    server.credential = decodeURIComponent(credential ?? '');
+  }
+  return server;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
+
+export type ParsedArgs = { help: true } | { version: true } | { config: Config };
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    const options = Object.fromEntries(
+      FLAGS.map((f) => [f.flag, { type: f.boolean ? 'boolean' : 'string', multiple: f.multiple ?? false }] as const),
+    );
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\nRun lancast --help for the options.`);
+  }
+  if (values.help) return { help: true };
+  if (values.version) return { version: true };
+
+  const pick = (flag: string): string | undefined => {
+    const spec = FLAGS.find((f) => f.flag === flag)!;
+    const v = values[flag];
+    if (typeof v === 'string') return v;
+    const e = env[spec.env];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const flagOn = (flag: string) => values[flag] === true || truthy(env[FLAGS.find((f) => f.flag === flag)!.env]);
+  const int = (flag: string, fallback: number, min: number, max: number): number => {
+    const v = pick(flag);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, not "${v}"`);
+    return n;
+  };
+
+  const mode = Mode.safeParse(pick('mode') ?? 'auto');
+  if (!mode.success) throw new ConfigError(`--mode must be p2p, relay or auto, not "${pick('mode')}"`);
+  const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).safeParse(pick('log-level') ?? 'info');
+  if (!logLevel.success) throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
+
+  const iceFlags = values['ice-server'];
+  const iceTexts = Array.isArray(iceFlags) && iceFlags.length ? iceFlags.map(String) : (env.LANCAST_ICE_SERVER ?? '').split(',').filter(Boolean);
+
+  const cert = pick('cert');
+  const key = pick('key');
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--cert and --key go together');
+
+  const publishKey = pick('publish-key');
+  if (publishKey !== undefined && (publishKey.length < 1 || publishKey.length > 256)) {
+    throw new ConfigError('--publish-key must be 1 to 256 characters');
+  }
+
+  return {
+    config: {
+      port: int('port', 1990, 0, 65535),
+      host: pick('host') ?? '0.0.0.0',
+      publishKey,
+      viewPassword: pick('view-password'),
+      mode: mode.data,
+      relayThreshold: int('relay-threshold', 4, 1, 100_000),
+      cert,
+      key,
+      dataDir: pick('data-dir') ?? join(homedir(), '.lancast'),
+      iceServers: iceTexts.map(parseIceServer),
+      legacy: flagOn('legacy'),
+      logLevel: logLevel.data,
+      qr: !flagOn('no-qr'),
+    },
+  };
+}

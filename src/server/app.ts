@@ -1,0 +1,110 @@
+/**
+ * The HTTP application: pages, assets, the JSON API, health, metrics and QR codes. Thin handlers;
+ * the signaling hub holds the state.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import QRCode from 'qrcode';
+import type { Hub } from '../signaling/hub.js';
+import { ROOM_NAME } from '../signaling/protocol.js';
+import { broadcastPage, errorPage, lobbyPage, watchPage } from '../web/pages.js';
+import { parseAcceptLanguage, pickLang, type Lang } from '../web/strings.js';
+import type { Metrics } from './metrics.js';
+
+export interface AppOptions {
+  hub: Hub;
+  metrics: Metrics;
+  logger: Logger;
+  /** Directory of the bundled browser scripts and styles. */
+  assetsDir: string;
+  version: string;
+  /** Where this server can be reached, once it listens (for share links). */
+  info: () => { addresses: string[]; port: number };
+  serverFactory: (handler: Parameters<typeof import('node:http').createServer>[1]) => import('node:http').Server;
+}
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+function langOf(req: FastifyRequest): Lang {
+  return pickLang(parseAcceptLanguage(req.headers['accept-language']));
+}
+
+function html(reply: FastifyReply, body: string, status = 200): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+async function loadAssets(dir: string): Promise<Map<string, Buffer>> {
+  const assets = new Map<string, Buffer>();
+  for (const name of await readdir(dir)) assets.set(name, await readFile(join(dir, name)));
+  return assets;
+}
+
+export async function buildApp(options: AppOptions) {
+  const { hub, metrics } = options;
+  const assets = await loadAssets(options.assetsDir);
+  const app = Fastify({
+    logger: false,
+    serverFactory: options.serverFactory as never,
+    bodyLimit: 64 * 1024,
+  });
+
+  app.get('/', (req, reply) => html(reply, lobbyPage(langOf(req))));
+
+  const roomPage = (render: (lang: Lang, room: string) => string) =>
+    async (req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply) => {
+      const lang = langOf(req);
+      const room = req.params.room;
+      if (!ROOM_NAME.test(room)) {
+        return html(reply, errorPage(lang, 400, 'Room names use letters, digits, - and _ (1-64 characters).'), 400);
+      }
+      return html(reply, render(lang, room));
+    };
+  app.get('/broadcast/:room', roomPage(broadcastPage));
+  app.get('/watch/:room', roomPage(watchPage));
+  app.get('/broadcast', (req, reply) => reply.redirect(`/broadcast/main${req.url.slice('/broadcast'.length)}`));
+  app.get('/watch', (req, reply) => reply.redirect(`/watch/main${req.url.slice('/watch'.length)}`));
+
+  app.get<{ Params: { file: string } }>('/assets/:file', (req, reply) => {
+    const body = assets.get(req.params.file);
+    if (!body) return reply.code(404).type('text/plain').send('no such asset');
+    return reply.type(TYPES[extname(req.params.file)] ?? 'application/octet-stream').header('cache-control', 'no-cache').send(body);
+  });
+
+  app.get('/api/rooms', () => ({
+    rooms: [...hub.rooms.values()]
+      .map((room) => ({ name: room.name, live: room.live, viewers: room.viewers.size, mode: room.mode }))
+      .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),
+  }));
+
+  app.get('/api/info', () => ({ version: options.version, ...options.info() }));
+
+  app.get('/healthz', () => ({ ok: true, version: options.version, uptime: Math.round(process.uptime()) }));
+
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  app.get<{ Querystring: { text?: string } }>(
+    '/qr.svg',
+    { schema: { querystring: { type: 'object', properties: { text: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['text'] } } },
+    async (req, reply) => {
+      const svg = await QRCode.toString(req.query.text!, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+      return reply.type('image/svg+xml').header('cache-control', 'public, max-age=3600').send(svg);
+    },
+  );
+
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/api/') || req.method !== 'GET') {
+      return reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    }
+    return html(reply, errorPage(langOf(req), 404, 'Nothing here. Try the lobby at /.'), 404);
+  });
+
+  return app;
+}

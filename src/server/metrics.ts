@@ -1,0 +1,66 @@
+/** Prometheus metrics (`GET /metrics`): rooms, peers, messages and refusals. */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Hub, HubObserver } from '../signaling/hub.js';
+import type { ErrorCode } from '../signaling/protocol.js';
+
+export class Metrics implements HubObserver {
+  readonly registry = new Registry();
+  readonly #messages: Counter<'type'>;
+  readonly #errors: Counter<'code'>;
+
+  constructor(hub: () => Hub | undefined) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'lancast_process_' });
+    this.#messages = new Counter({
+      name: 'lancast_signaling_messages_total',
+      help: 'Valid signaling messages received, by type',
+      labelNames: ['type'],
+      registers: [this.registry],
+    });
+    this.#errors = new Counter({
+      name: 'lancast_signaling_errors_total',
+      help: 'Signaling messages refused, by error code',
+      labelNames: ['code'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'lancast_rooms',
+      help: 'Rooms with anyone in them',
+      registers: [this.registry],
+      collect() {
+        this.set(hub()?.rooms.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'lancast_live_rooms',
+      help: 'Rooms with a broadcaster',
+      registers: [this.registry],
+      collect() {
+        this.set([...(hub()?.rooms.values() ?? [])].filter((r) => r.live).length);
+      },
+    });
+    new Gauge({
+      name: 'lancast_viewers',
+      help: 'Viewers in all rooms',
+      registers: [this.registry],
+      collect() {
+        this.set([...(hub()?.rooms.values() ?? [])].reduce((n, r) => n + r.viewers.size, 0));
+      },
+    });
+    new Gauge({
+      name: 'lancast_signaling_sockets',
+      help: 'Open signaling sockets',
+      registers: [this.registry],
+      collect() {
+        this.set(hub()?.peerCount ?? 0);
+      },
+    });
+  }
+
+  message(type: string): void {
+    this.#messages.inc({ type });
+  }
+
+  error(code: ErrorCode): void {
+    this.#errors.inc({ code });
+  }
+}

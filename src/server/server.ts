@@ -1,0 +1,145 @@
+/**
+ * Wires one lancast process: data dir, TLS, the hub, the HTTP app, the WebSocket endpoint, and
+ * the one port that speaks http and https.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import { Hub } from '../signaling/hub.js';
+import { MAX_FRAME_BYTES } from '../signaling/protocol.js';
+import { handleSocket } from '../signaling/socket.js';
+import { buildApp } from './app.js';
+import { createDualListener } from './listener.js';
+import { Metrics } from './metrics.js';
+import { loadTls, type TlsMaterial } from './tls.js';
+
+export interface RunningServer {
+  port: number;
+  publishKey: string;
+  publishKeyGenerated: boolean;
+  tls: TlsMaterial;
+  /** Addresses a LAN user can reach, IPv4 first. */
+  addresses: string[];
+  hub: Hub;
+  close(): Promise<void>;
+}
+
+/** This machine's LAN addresses (or just the one `--host` names). */
+export function lanAddresses(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  const found: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (!info.internal && info.family === 'IPv4') found.push(info.address);
+    }
+  }
+  return found.length ? found : ['127.0.0.1'];
+}
+
+/** The configured key, or the one generated on a first run and kept in the data dir. */
+async function resolvePublishKey(config: Config): Promise<{ key: string; generated: boolean }> {
+  if (config.publishKey !== undefined) return { key: config.publishKey, generated: false };
+  const file = join(config.dataDir, 'publish-key');
+  try {
+    const key = (await readFile(file, 'utf8')).trim();
+    if (key) return { key, generated: true };
+  } catch {
+    // first run
+  }
+  const key = randomBytes(9).toString('base64url');
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return { key, generated: true };
+}
+
+export async function startServer(config: Config, logger: Logger, version: string): Promise<RunningServer> {
+  const addresses = lanAddresses(config.host);
+  const [{ key: publishKey, generated }, tls] = await Promise.all([
+    resolvePublishKey(config),
+    loadTls({ cert: config.cert, key: config.key, dataDir: config.dataDir, addresses }),
+  ]);
+
+  let hub: Hub | undefined;
+  const metrics = new Metrics(() => hub);
+  hub = new Hub({
+    publishKey,
+    viewPassword: config.viewPassword,
+    mode: config.mode,
+    iceServers: config.iceServers,
+    logger: logger.child({ component: 'signaling' }),
+    observer: metrics,
+  });
+
+  let port = config.port;
+  let httpServer!: http.Server;
+  let httpsServer!: https.Server;
+  const app = await buildApp({
+    hub,
+    metrics,
+    logger,
+    version,
+    info: () => ({ addresses, port }),
+    assetsDir: fileURLToPath(new URL('./web/', import.meta.url)),
+    serverFactory: (handler) => {
+      httpServer = http.createServer(handler);
+      httpsServer = https.createServer({ cert: tls.cert, key: tls.key }, handler);
+      return httpServer;
+    },
+  });
+  await app.ready();
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/ws' && !config.legacy) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      handleSocket(ws, { hub: hub!, logger, legacy: config.legacy, address: req.socket.remoteAddress ?? '?' });
+    });
+  };
+  httpServer.on('upgrade', onUpgrade);
+  httpsServer.on('upgrade', onUpgrade);
+
+  const listener = createDualListener(httpServer, httpsServer);
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(config.port, config.host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  port = (listener.address() as AddressInfo).port;
+  logger.info({ port, host: config.host, mode: config.mode, legacy: config.legacy }, 'lancast listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    publishKey,
+    publishKeyGenerated: generated,
+    tls,
+    addresses,
+    hub,
+    close() {
+      closing ??= (async () => {
+        hub!.shutdown();
+        // Give the close frames a moment to reach the clients, then drop what is left.
+        const deadline = Date.now() + 1_000;
+        while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await new Promise<void>((resolve) => listener.close(() => resolve()));
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The signaling hub: rooms, who is in them, and which messages may pass between whom.
+ *
+ * Reads top to bottom like the protocol: a peer joins (key and password checked here), then
+ * offers, answers and candidates are routed only along broadcaster <-> viewer edges of one room.
+ * Nothing a client sends can reach another room, another viewer, or a peer it names wrongly.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Peer, type PeerLink } from './peer.js';
+import { CloseCode, type ClientMessage, type ErrorCode, type IceServer, type Mode } from './protocol.js';
+import { Room } from './room.js';
+
+export interface HubOptions {
+  /** The publish key every room's broadcaster must present. */
+  publishKey: string;
+  /** When set, viewers must present it. */
+  viewPassword?: string | undefined;
+  /** The configured mode (`auto` runs p2p until the relay takes rooms over). */
+  mode: Mode;
+  iceServers: IceServer[];
+  logger: Logger;
+  /** Counters for /metrics. */
+  observer?: HubObserver;
+}
+
+export interface HubObserver {
+  message(type: string): void;
+  error(code: ErrorCode): void;
+}
+
+export interface JoinOptions {
+  /** The legacy adapter's pusher: the seed's pages know no key. */
+  trusted?: boolean;
+}
+
+type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
+
+/** Compare secrets in constant time (hashing first makes the lengths equal). */
+export function secretsMatch(given: string | undefined, expected: string): boolean {
+  const a = createHash('sha256').update(given ?? '').digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b) && given !== undefined;
+}
+
+export class Hub {
+  readonly #options: HubOptions;
+  readonly #rooms = new Map<string, Room>();
+  readonly #peers = new Map<string, Peer>();
+  #closing = false;
+
+  constructor(options: HubOptions) {
+    this.#options = options;
+  }
+
+  get rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms;
+  }
+
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  connect(link: PeerLink): Peer {
+    const peer = new Peer(link);
+    this.#peers.set(peer.id, peer);
+    return peer;
+  }
+
+  /** Report a message that could not be parsed. */
+  reject(peer: Peer, code: ErrorCode, message: string, ref?: string): void {
+    this.#options.observer?.error(code);
+    peer.error(code, message, ref);
+  }
+
+  receive(peer: Peer, msg: ClientMessage, options: JoinOptions = {}): void {
+    this.#options.observer?.message(msg.type);
+    if (this.#closing) return this.reject(peer, 'shutting-down', 'the server is shutting down');
+    switch (msg.type) {
+      case 'join':
+        return this.#join(peer, msg, options);
+      case 'leave':
+        return this.#leave(peer);
+      case 'offer':
+      case 'answer':
+      case 'candidate':
+      case 'restart':
+        return this.#route(peer, msg);
+    }
+  }
+
+  disconnect(peer: Peer): void {
+    if (!this.#peers.delete(peer.id)) return;
+    this.#leave(peer);
+  }
+
+  /** Tell every peer the server is going away. */
+  shutdown(): void {
+    this.#closing = true;
+    for (const room of this.#rooms.values()) {
+      room.broadcast({ type: 'room', live: false, viewers: 0, mode: room.mode, reason: 'server shutting down' });
+      room.close();
+    }
+    for (const peer of this.#peers.values()) peer.link.close(1001, 'server shutting down');
+  }
+
+  #join(peer: Peer, msg: JoinMessage, options: JoinOptions): void {
+    if (peer.room) return this.reject(peer, 'already-joined', `already in room "${peer.room.name}"`, 'join');
+    const { logger, publishKey, viewPassword } = this.#options;
+    if (msg.role === 'broadcaster' && !options.trusted && !secretsMatch(msg.key, publishKey)) {
+      logger.warn({ room: msg.room, address: peer.link.address }, 'publish refused: wrong key');
+      return this.reject(peer, 'bad-key', 'wrong publish key', 'join');
+    }
+    if (msg.role === 'viewer' && viewPassword !== undefined && !secretsMatch(msg.password, viewPassword)) {
+      return this.reject(peer, 'bad-password', 'wrong view password', 'join');
+    }
+
+    let room = this.#rooms.get(msg.room);
+    if (!room) {
+      room = new Room(msg.room);
+      this.#rooms.set(room.name, room);
+    }
+    peer.role = msg.role;
+    peer.room = room;
+
+    if (msg.role === 'broadcaster') {
+      const previous = room.broadcaster;
+      if (previous) {
+        // The key holder wins: a reloaded page replaces its own stale socket.
+        previous.room = undefined;
+        previous.role = undefined;
+        previous.error('replaced', 'another broadcaster with the publish key took over this room');
+        previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
+      }
+      room.broadcaster = peer;
+      logger.info({ room: room.name, peer: peer.id, address: peer.link.address }, 'broadcaster joined');
+      this.#welcome(peer, room);
+      for (const viewer of room.viewers.values()) peer.send({ type: 'viewer-joined', id: viewer.id });
+      room.announce(true);
+    } else {
+      room.viewers.set(peer.id, peer);
+      logger.debug({ room: room.name, peer: peer.id }, 'viewer joined');
+      this.#welcome(peer, room);
+      room.broadcaster?.send({ type: 'viewer-joined', id: peer.id });
+      room.announce(false);
+    }
+  }
+
+  #welcome(peer: Peer, room: Room): void {
+    peer.send({
+      type: 'welcome',
+      id: peer.id,
+      role: peer.role!,
+      room: room.name,
+      mode: room.mode,
+      live: room.live,
+      viewers: room.viewers.size,
+      iceServers: this.#options.iceServers,
+    });
+  }
+
+  #leave(peer: Peer): void {
+    const room = peer.room;
+    if (!room) return;
+    peer.room = undefined;
+    if (room.broadcaster === peer) {
+      room.broadcaster = undefined;
+      this.#options.logger.info({ room: room.name, peer: peer.id }, 'broadcaster left');
+      room.announce(true);
+    } else if (room.viewers.delete(peer.id)) {
+      room.broadcaster?.send({ type: 'viewer-left', id: peer.id });
+      room.announce(false);
+    }
+    peer.role = undefined;
+    if (room.empty) {
+      room.close();
+      this.#rooms.delete(room.name);
+    }
+  }
+
+  /** Offers, answers, candidates and restarts: only broadcaster <-> viewer, only in one room. */
+  #route(peer: Peer, msg: Extract<ClientMessage, { type: 'offer' | 'answer' | 'candidate' | 'restart' }>): void {
+    const room = peer.room;
+    if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
+    const target = room.member(msg.to);
+    if (!target || target === peer) {
+      return this.reject(peer, 'no-such-peer', `no peer "${msg.to.slice(0, 64)}" in this room`, msg.type);
+    }
+    const fromBroadcaster = peer === room.broadcaster;
+    // Exactly one end of every edge is the broadcaster; offers flow down, answers and restarts up.
+    const allowed =
+      fromBroadcaster !== (target === room.broadcaster) &&
+      (msg.type === 'candidate' ||
+        (msg.type === 'offer' && fromBroadcaster) ||
+        ((msg.type === 'answer' || msg.type === 'restart') && !fromBroadcaster));
+    if (!allowed) return this.reject(peer, 'not-allowed', `a ${peer.role} cannot send "${msg.type}" to that peer`, msg.type);
+
+    switch (msg.type) {
+      case 'offer':
+      case 'answer':
+        return target.send({ type: msg.type, from: peer.id, cid: msg.cid, sdp: msg.sdp });
+      case 'candidate':
+        return target.send({ type: 'candidate', from: peer.id, cid: msg.cid, candidate: msg.candidate });
+      case 'restart':
+        return target.send({ type: 'restart', from: peer.id });
+    }
+  }
+}

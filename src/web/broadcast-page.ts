@@ -1,0 +1,182 @@
+/** /broadcast/<room>: pick devices, go live, see who is watching and how to share the link. */
+import { Broadcaster, type BroadcasterState } from '../client/broadcaster.js';
+import { $, roomFromPath } from './dom.js';
+import { formatRate, outboundBytes } from './stats.js';
+import { t, type Lang } from './strings.js';
+
+const lang = document.documentElement.lang as Lang;
+const room = roomFromPath();
+const params = new URLSearchParams(location.search);
+
+const preview = $<HTMLVideoElement>('preview');
+const status = $('status');
+const errorBox = $('error');
+const cameraSelect = $<HTMLSelectElement>('camera');
+const micSelect = $<HTMLSelectElement>('microphone');
+const keyInput = $<HTMLInputElement>('key');
+const startButton = $<HTMLButtonElement>('start');
+const stopButton = $<HTMLButtonElement>('stop');
+const watchUrl = $<HTMLInputElement>('watch-url');
+const viewerCount = $('viewer-count');
+const modeLine = $('mode');
+const uplink = $('uplink');
+
+type PageState = 'idle' | 'starting' | BroadcasterState;
+let stream: MediaStream | undefined;
+let broadcaster: Broadcaster | undefined;
+
+keyInput.value = params.get('key') ?? localStorage.getItem('lancast:publish-key') ?? '';
+viewerCount.textContent = t(lang, 'watching', { n: 0 });
+
+function setState(state: PageState): void {
+  document.body.dataset.state = state;
+  const text: Record<PageState, string> = {
+    idle: t(lang, 'bStateIdle'),
+    starting: t(lang, 'bStateStarting'),
+    connecting: t(lang, 'bStateConnecting'),
+    live: t(lang, 'bStateLive'),
+    reconnecting: t(lang, 'reconnecting'),
+    stopped: t(lang, 'bStateIdle'),
+    error: t(lang, 'bStateError'),
+  };
+  status.textContent = text[state];
+  const running = state === 'connecting' || state === 'live' || state === 'reconnecting' || state === 'starting';
+  startButton.disabled = running;
+  stopButton.disabled = !running;
+}
+
+function showError(message: string | undefined): void {
+  errorBox.textContent = message ?? '';
+  errorBox.hidden = !message;
+}
+
+function mediaError(err: unknown): string {
+  if (!window.isSecureContext || !navigator.mediaDevices) return t(lang, 'errInsecure');
+  const name = (err as DOMException)?.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return t(lang, 'errPermission');
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return t(lang, 'errNoDevice');
+  return String((err as Error)?.message ?? err);
+}
+
+async function openDevices(): Promise<MediaStream> {
+  const video = cameraSelect.value === 'none' ? false : cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true;
+  const audio = micSelect.value === 'none' ? false : micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
+  if (!video && !audio) throw Object.assign(new Error('no devices'), { name: 'NotFoundError' });
+  const next = await navigator.mediaDevices.getUserMedia({ video, audio });
+  for (const track of stream?.getTracks() ?? []) track.stop();
+  stream = next;
+  preview.srcObject = next;
+  return next;
+}
+
+async function listDevices(): Promise<void> {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, current: string | undefined) => {
+    const keep = select.value || current || '';
+    select.replaceChildren();
+    devices
+      .filter((d) => d.kind === kind)
+      .forEach((d, i) => select.append(new Option(d.label || `${kind} ${i + 1}`, d.deviceId)));
+    select.append(new Option(t(lang, 'noDevice'), 'none'));
+    if ([...select.options].some((o) => o.value === keep)) select.value = keep;
+  };
+  fill(cameraSelect, 'videoinput', stream?.getVideoTracks()[0]?.getSettings().deviceId);
+  fill(micSelect, 'audioinput', stream?.getAudioTracks()[0]?.getSettings().deviceId);
+}
+
+async function start(): Promise<void> {
+  showError(undefined);
+  setState('starting');
+  try {
+    const media = stream ?? (await openDevices());
+    await listDevices();
+    const key = keyInput.value.trim();
+    localStorage.setItem('lancast:publish-key', key);
+    broadcaster?.stop();
+    broadcaster = new Broadcaster({ room, key, stream: media });
+    broadcaster.on('state', setState);
+    broadcaster.on('room', (s) => {
+      viewerCount.textContent = t(lang, 'watching', { n: s.viewers });
+      modeLine.textContent = `${t(lang, 'mode')}: ${s.mode}${s.reason ? ` (${s.reason})` : ''}`;
+    });
+    broadcaster.on('error', (err) => {
+      if (err.code === 'bad-key') {
+        showError(t(lang, 'errBadKey'));
+        keyInput.focus();
+      } else if (err.code === 'replaced') showError(t(lang, 'errReplaced'));
+      else showError(t(lang, 'errServer', { message: err.message }));
+    });
+    broadcaster.start();
+    Object.assign(window, { lancast: { broadcaster } });
+  } catch (err) {
+    showError(mediaError(err));
+    setState('error');
+  }
+}
+
+function stop(): void {
+  broadcaster?.stop();
+  broadcaster = undefined;
+  viewerCount.textContent = t(lang, 'watching', { n: 0 });
+  setState('idle');
+}
+
+async function changeDevice(): Promise<void> {
+  try {
+    const media = await openDevices();
+    await broadcaster?.replaceStream(media);
+    showError(undefined);
+  } catch (err) {
+    showError(mediaError(err));
+  }
+}
+
+/** The link to share: on a LAN address, not localhost, which a phone cannot open. */
+async function shareLink(): Promise<void> {
+  let host = location.host;
+  if (/^(localhost|127\.|\[::1\])/.test(location.hostname)) {
+    const info = (await fetch('/api/info').then((r) => r.json()).catch(() => undefined)) as { addresses?: string[]; port?: number } | undefined;
+    const lan = info?.addresses?.find((a) => !a.startsWith('127.'));
+    if (lan && info?.port) host = `${lan}:${info.port}`;
+  }
+  const url = `http://${host}/watch/${encodeURIComponent(room)}`;
+  watchUrl.value = url;
+  $<HTMLImageElement>('qr').src = `/qr.svg?text=${encodeURIComponent(url)}`;
+}
+
+$<HTMLFormElement>('controls').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void start();
+});
+stopButton.addEventListener('click', stop);
+cameraSelect.addEventListener('change', () => void changeDevice());
+micSelect.addEventListener('change', () => void changeDevice());
+$('copy').addEventListener('click', async () => {
+  await navigator.clipboard?.writeText(watchUrl.value).catch(() => undefined);
+  watchUrl.select();
+  $('copy').textContent = t(lang, 'copied');
+});
+
+setInterval(async () => {
+  if (!broadcaster) return (uplink.textContent = '');
+  const conns = [...broadcaster.connections.values()];
+  const now = performance.now();
+  const bytes = outboundBytes(await Promise.all(conns.map((c) => c.pc.getStats())));
+  const last = (uplink as HTMLElement & { last?: { bytes: number; at: number } }).last;
+  if (last && bytes >= last.bytes) uplink.textContent = t(lang, 'uplink', { rate: formatRate(((bytes - last.bytes) * 8) / ((now - last.at) / 1000)) });
+  (uplink as HTMLElement & { last?: unknown }).last = { bytes, at: now };
+}, 2_000);
+
+setState('idle');
+void shareLink();
+if (!window.isSecureContext || !navigator.mediaDevices) {
+  showError(t(lang, 'errInsecure'));
+  setState('error');
+} else if (params.get('autostart') === '1') {
+  void start();
+} else {
+  // Show the camera and fill the pickers straight away; going live is one click.
+  openDevices()
+    .then(listDevices)
+    .catch((err) => showError(mediaError(err)));
+}

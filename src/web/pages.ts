@@ -1,0 +1,117 @@
+/**
+ * The three pages, rendered on the server in the browser's language. They are skeletons: the
+ * page scripts (`src/web/*-page.ts`, bundled to /assets) bring them to life. Everything that
+ * came from a user is escaped here and set with textContent in the scripts.
+ */
+import { t, type Lang, type StringKey } from './strings.js';
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+interface Shell {
+  lang: Lang;
+  title: string;
+  script?: string;
+  state?: string;
+  body: string;
+}
+
+function shell({ lang, title, script, state, body }: Shell): string {
+  return `<!doctype html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · lancast</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/style.css">
+${script ? `<script type="module" src="/assets/${script}.js"></script>` : ''}
+</head>
+<body${state ? ` data-state="${state}"` : ''}>
+<header><a class="brand" href="/">lancast</a><span class="tagline">${t(lang, 'tagline')}</span></header>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+export function lobbyPage(lang: Lang): string {
+  const s = (k: StringKey) => t(lang, k);
+  return shell({
+    lang,
+    title: s('lobbyTitle'),
+    script: 'lobby',
+    body: `<section>
+<h1>${s('lobbyTitle')}</h1>
+<ul id="rooms" class="rooms" aria-live="polite"></ul>
+<p id="rooms-empty" class="muted">${s('lobbyEmpty')}</p>
+<p id="rooms-error" class="error" hidden>${s('lobbyLoadError')}</p>
+</section>
+<section>
+<h2>${s('lobbyStartTitle')}</h2>
+<form id="start-form" class="stack">
+<label>${s('lobbyRoom')} <input name="room" value="main" required maxlength="64" pattern="[\\p{L}\\p{N}_\\-]{1,64}" title="${s('lobbyRoomHint')}"></label>
+<label>${s('lobbyKey')} <input name="key" type="password" autocomplete="off" placeholder="${s('keyHint')}"></label>
+<button type="submit">${s('lobbyGo')}</button>
+</form>
+</section>`,
+  });
+}
+
+export function broadcastPage(lang: Lang, room: string): string {
+  const s = (k: StringKey) => t(lang, k);
+  const r = escapeHtml(room);
+  return shell({
+    lang,
+    title: `${s('broadcastTitle')}: ${room}`,
+    script: 'broadcast',
+    state: 'idle',
+    body: `<h1>${s('broadcastTitle')}: <span id="room-name">${r}</span></h1>
+<div class="grid">
+<div>
+<video id="preview" data-testid="local-video" autoplay muted playsinline></video>
+<p id="status" class="status" role="status">${s('bStateIdle')}</p>
+<p id="error" class="error" role="alert" hidden></p>
+<p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span> · <span id="mode"></span> · <span id="uplink"></span></p>
+</div>
+<form id="controls" class="stack">
+<label>${s('camera')} <select id="camera"></select></label>
+<label>${s('microphone')} <select id="microphone"></select></label>
+<label>${s('publishKey')} <input id="key" type="password" autocomplete="off" placeholder="${s('keyHint')}"></label>
+<div class="row"><button id="start" type="submit">${s('start')}</button><button id="stop" type="button" disabled>${s('stop')}</button></div>
+<label>${s('watchLink')} <span class="row"><input id="watch-url" readonly><button id="copy" type="button">${s('copy')}</button></span></label>
+<img id="qr" class="qr" alt="QR code of the watch link" width="180" height="180">
+</form>
+</div>`,
+  });
+}
+
+export function watchPage(lang: Lang, room: string): string {
+  const s = (k: StringKey) => t(lang, k);
+  return shell({
+    lang,
+    title: `${s('watchTitle')}: ${room}`,
+    script: 'watch',
+    state: 'connecting',
+    body: `<div class="player">
+<video id="video" data-testid="remote-video" autoplay playsinline></video>
+<div id="overlay" class="overlay" role="status">${s('vConnecting')}</div>
+<button id="unmute" class="unmute" type="button" hidden>🔇 ${s('unmute')}</button>
+</div>
+<div class="row between">
+<p><strong>${escapeHtml(room)}</strong> · <span id="viewer-count"></span> <span id="stats" class="muted"></span></p>
+<p><button id="fullscreen" type="button">${s('fullscreen')}</button> <a href="/">${s('backToLobby')}</a></p>
+</div>
+<form id="password-form" class="stack" hidden>
+<label>${s('password')} <input id="password" type="password" autocomplete="off"></label>
+<button type="submit">${s('passwordSubmit')}</button>
+</form>`,
+  });
+}
+
+export function errorPage(lang: Lang, status: number, message: string): string {
+  return shell({ lang, title: String(status), body: `<h1>${status}</h1><p class="error">${escapeHtml(message)}</p>` });
+}

@@ -1,0 +1,144 @@
+/**
+ * Every user-visible sentence, in English and Simplified Chinese. The server renders pages in the
+ * browser's language (Accept-Language); the page scripts read `<html lang>` for dynamic text.
+ */
+export type Lang = 'en' | 'zh-CN';
+
+const en = {
+  tagline: 'Live streaming on your local network',
+  lobbyTitle: 'Live now',
+  lobbyEmpty: 'No one is live right now.',
+  lobbyWatch: 'Watch',
+  lobbyStartTitle: 'Start broadcasting',
+  lobbyRoom: 'Room name',
+  lobbyKey: 'Publish key',
+  lobbyGo: 'Open broadcast page',
+  lobbyRoomHint: 'Letters, digits, - and _',
+  lobbyLoadError: 'Cannot reach the server; retrying…',
+  watching: '{n} watching',
+  waitingViewers: '{n} waiting',
+  broadcastTitle: 'Broadcast',
+  camera: 'Camera',
+  microphone: 'Microphone',
+  noDevice: 'None',
+  start: 'Go live',
+  stop: 'Stop',
+  publishKey: 'Publish key',
+  keyHint: 'Printed in the terminal where lancast runs',
+  watchLink: 'Watch link',
+  copy: 'Copy',
+  copied: 'Copied',
+  mode: 'Mode',
+  bStateIdle: 'Not live. Pick a camera and microphone, then go live.',
+  bStateStarting: 'Starting camera…',
+  bStateConnecting: 'Connecting to the server…',
+  bStateLive: 'Live',
+  bStateError: 'Stopped',
+  uplink: 'Upload {rate}',
+  errBadKey: 'Wrong publish key. Use the key printed in the terminal where lancast runs.',
+  errReplaced: 'Another broadcaster with the publish key took over this room.',
+  errPermission: 'The browser refused the camera or microphone. Allow access and try again.',
+  errNoDevice: 'No camera or microphone was found.',
+  errInsecure: 'The camera needs a secure page. Open the https:// address that lancast printed.',
+  errBadRoom: 'That room name is not allowed.',
+  errServer: 'The server refused: {message}',
+  reconnecting: 'Lost the server; reconnecting…',
+  watchTitle: 'Watch',
+  vWaiting: 'Waiting for the broadcaster…',
+  vConnecting: 'Connecting…',
+  vLive: 'Live',
+  vOffline: 'The broadcast has ended. It will resume here by itself when it comes back.',
+  vError: 'Cannot play this stream.',
+  unmute: 'Unmute',
+  fullscreen: 'Full screen',
+  password: 'View password',
+  passwordSubmit: 'Watch',
+  errBadPassword: 'Wrong view password.',
+  backToLobby: 'All rooms',
+} as const;
+
+export type StringKey = keyof typeof en;
+
+const zh: Record<StringKey, string> = {
+  tagline: '局域网直播',
+  lobbyTitle: '正在直播',
+  lobbyEmpty: '现在没有人在直播。',
+  lobbyWatch: '观看',
+  lobbyStartTitle: '开始直播',
+  lobbyRoom: '房间名',
+  lobbyKey: '推流密钥',
+  lobbyGo: '打开直播页面',
+  lobbyRoomHint: '字母、数字、- 和 _',
+  lobbyLoadError: '无法连接服务器,正在重试…',
+  watching: '{n} 人观看',
+  waitingViewers: '{n} 人等待',
+  broadcastTitle: '直播',
+  camera: '摄像头',
+  microphone: '麦克风',
+  noDevice: '无',
+  start: '开始直播',
+  stop: '停止',
+  publishKey: '推流密钥',
+  keyHint: '在运行 lancast 的终端中显示',
+  watchLink: '观看链接',
+  copy: '复制',
+  copied: '已复制',
+  mode: '模式',
+  bStateIdle: '未直播。选择摄像头和麦克风,然后开始直播。',
+  bStateStarting: '正在打开摄像头…',
+  bStateConnecting: '正在连接服务器…',
+  bStateLive: '直播中',
+  bStateError: '已停止',
+  uplink: '上传 {rate}',
+  errBadKey: '推流密钥错误。请使用运行 lancast 的终端中显示的密钥。',
+  errReplaced: '另一个持有密钥的主播接管了这个房间。',
+  errPermission: '浏览器拒绝了摄像头或麦克风。请允许访问后重试。',
+  errNoDevice: '没有找到摄像头或麦克风。',
+  errInsecure: '摄像头需要安全页面。请打开 lancast 显示的 https:// 地址。',
+  errBadRoom: '不允许使用这个房间名。',
+  errServer: '服务器拒绝:{message}',
+  reconnecting: '与服务器断开,正在重连…',
+  watchTitle: '观看',
+  vWaiting: '等待主播开播…',
+  vConnecting: '正在连接…',
+  vLive: '直播中',
+  vOffline: '直播已结束。主播回来时会自动继续播放。',
+  vError: '无法播放这个直播。',
+  unmute: '取消静音',
+  fullscreen: '全屏',
+  password: '观看密码',
+  passwordSubmit: '观看',
+  errBadPassword: '观看密码错误。',
+  backToLobby: '所有房间',
+};
+
+export const STRINGS: Record<Lang, Record<StringKey, string>> = { en, 'zh-CN': zh };
+
+/** The language for a list of preferences (navigator.languages or Accept-Language). */
+export function pickLang(preferences: readonly string[]): Lang {
+  for (const p of preferences) {
+    const tag = p.trim().toLowerCase();
+    if (tag.startsWith('zh')) return 'zh-CN';
+    if (tag.startsWith('en')) return 'en';
+  }
+  return 'en';
+}
+
+/** Accept-Language header -> ordered tags. */
+export function parseAcceptLanguage(header: string | undefined): string[] {
+  if (!header) return [];
+  return header
+    .split(',')
+    .map((part) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^q=([\d.]+)$/.exec(p.trim())?.[1]).find(Boolean);
+      return { tag, q: q ? Number(q) : 1 };
+    })
+    .filter((x) => x.tag && x.q > 0)
+    .sort((a, b) => b.q - a.q)
+    .map((x) => x.tag);
+}
+
+export function t(lang: Lang, key: StringKey, vars: Record<string, string | number> = {}): string {
+  return STRINGS[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? ''));
+}

@@ -1,0 +1,118 @@
+/** /watch/<room>: plays by itself, says what is happening, resumes by itself. */
+import { Viewer, type ViewerState } from '../client/viewer.js';
+import { formatRate, inboundSummary } from './stats.js';
+import { t, type Lang, type StringKey } from './strings.js';
+import { $, roomFromPath } from './dom.js';
+
+const lang = document.documentElement.lang as Lang;
+const room = roomFromPath();
+const params = new URLSearchParams(location.search);
+
+const video = $<HTMLVideoElement>('video');
+const overlay = $('overlay');
+const unmute = $<HTMLButtonElement>('unmute');
+const viewerCount = $('viewer-count');
+const statsLine = $('stats');
+const passwordForm = $<HTMLFormElement>('password-form');
+const passwordInput = $<HTMLInputElement>('password');
+
+const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? undefined;
+const viewer = new Viewer({ room, password: params.get('password') ?? storedPassword });
+let hasFrame = false;
+let errorText: string | undefined;
+
+const STATE_TEXT: Record<ViewerState, StringKey> = {
+  connecting: 'vConnecting',
+  waiting: 'vWaiting',
+  live: 'vLive',
+  offline: 'vOffline',
+  error: 'vError',
+};
+
+function render(): void {
+  const state = viewer.state === 'live' && !hasFrame ? 'connecting' : viewer.state;
+  document.body.dataset.state = state;
+  overlay.textContent = state === 'error' && errorText ? errorText : t(lang, STATE_TEXT[state]);
+  overlay.hidden = state === 'live';
+}
+
+async function play(): Promise<void> {
+  video.muted = unmute.hidden ? false : video.muted;
+  try {
+    await video.play();
+  } catch {
+    // Autoplay with sound was refused: play muted and offer a button.
+    video.muted = true;
+    unmute.hidden = false;
+    await video.play().catch(() => undefined);
+  }
+}
+
+viewer.on('state', (state) => {
+  if (state === 'offline' || state === 'waiting' || state === 'error') {
+    hasFrame = false;
+    video.srcObject = null;
+  }
+  render();
+});
+viewer.on('stream', (stream) => {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  void play();
+});
+viewer.on('room', (status) => {
+  viewerCount.textContent = status.live ? t(lang, 'watching', { n: status.viewers }) : '';
+});
+viewer.on('error', (err) => {
+  if (err.code === 'bad-password') {
+    errorText = t(lang, 'errBadPassword');
+    passwordForm.hidden = false;
+    passwordInput.focus();
+  } else if (err.code === 'bad-room') {
+    errorText = t(lang, 'errBadRoom');
+  } else {
+    errorText = t(lang, 'errServer', { message: err.message });
+  }
+  render();
+});
+viewer.on('reconnecting', (lost) => {
+  statsLine.textContent = lost ? t(lang, 'reconnecting') : '';
+});
+
+const onFrame = () => {
+  if (video.videoWidth > 0 && !hasFrame) {
+    hasFrame = true;
+    render();
+  }
+};
+video.addEventListener('loadeddata', onFrame);
+video.addEventListener('resize', onFrame);
+video.addEventListener('playing', onFrame);
+
+unmute.addEventListener('click', () => {
+  video.muted = false;
+  unmute.hidden = true;
+  void video.play();
+});
+$('fullscreen').addEventListener('click', () => void video.requestFullscreen?.().catch(() => undefined));
+passwordForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(`lancast:password:${room}`, passwordInput.value);
+  passwordForm.hidden = true;
+  errorText = undefined;
+  viewer.retry(passwordInput.value);
+});
+
+let lastBytes: { bytes: number; at: number } | undefined;
+setInterval(async () => {
+  const pc = viewer.peerConnection;
+  if (!pc || viewer.state !== 'live') return;
+  const s = inboundSummary(await pc.getStats());
+  const rate = lastBytes ? ((s.bytes - lastBytes.bytes) * 8) / ((s.at - lastBytes.at) / 1000) : 0;
+  lastBytes = { bytes: s.bytes, at: s.at };
+  if (s.width) statsLine.textContent = `${s.width}×${s.height} · ${Math.round(s.fps)} fps · ${formatRate(rate)}`;
+}, 1_000);
+
+render();
+viewer.start();
+// For tests and the curious: the live objects behind the page.
+Object.assign(window, { lancast: { viewer, video } });

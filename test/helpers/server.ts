@@ -1,0 +1,79 @@
+/** Start the real lancast process (dist/cli.js) on an ephemeral loopback port. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const PUBLISH_KEY = 'test-key';
+
+export interface Lancast {
+  port: number;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  wsUrl: string;
+  publishKey: string;
+  proc: ChildProcess;
+  dataDir: string;
+  output(): string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  /** Reuse a data dir (e.g. to restart on the same port and key). */
+  dataDir?: string;
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startLancast(options: StartOptions = {}): Promise<Lancast> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'lancast-test-')));
+  const args = [
+    CLI,
+    '--host', '127.0.0.1',
+    '--port', String(options.port ?? 0),
+    '--data-dir', dataDir,
+    '--publish-key', PUBLISH_KEY,
+    '--no-qr',
+    ...(options.args ?? []),
+  ];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lancast did not start:\n${out}`)), 15_000);
+    const check = () => {
+      const m = /"msg":"lancast listening"/.test(out) && /"port":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`lancast exited with ${code}:\n${out}`));
+    });
+  });
+  proc.removeAllListeners('exit');
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    publishKey: PUBLISH_KEY,
+    proc,
+    dataDir,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      const code = await exited;
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
