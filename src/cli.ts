@@ -34,7 +34,8 @@ export async function banner(config: Config, server: RunningServer): Promise<str
     '',
     `  Publish key: ${server.publishKey}${server.publishKeyGenerated ? '   (generated; kept in ' + config.dataDir + ', or set --publish-key)' : ''}`,
     config.viewPassword ? '  Viewers need the view password.' : '',
-    `  Mode: ${config.mode}${config.mode !== 'p2p' ? ' (this version streams peer to peer; the relay is coming)' : ''}${config.legacy ? ' · legacy seed protocol on' : ''}`,
+    `  Mode: ${config.mode}${config.mode === 'auto' ? ` (peer to peer, relay past ${config.relayThreshold} viewers)` : ''}${config.legacy ? ' · legacy seed protocol on' : ''}`,
+    `  WHIP ingest (OBS, GStreamer): ${base('http', first)}/whip/${room}  with  Authorization: Bearer <publish key>`,
     `  Certificate: ${server.tls.path}${server.tls.source === 'generated' ? ' (new, self-signed)' : ''}`,
     '',
   ].filter((l, i, all) => l !== '' || all[i - 1] !== '');

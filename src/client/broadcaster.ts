@@ -6,7 +6,10 @@
 import { Connection, newConnectionId } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
-import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+
+/** The relay's peer id (see src/relay/relay.ts). */
+export const RELAY = 'relay';
 
 export type BroadcasterState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 
@@ -21,6 +24,8 @@ export interface BroadcasterOptions {
   key: string;
   stream: MediaStream;
   url?: string;
+  /** Media path for the room (`mode=` on the page); default: the server's. */
+  mode?: Mode;
 }
 
 /** After the server comes back, connections of the old session get this long to be replaced. */
@@ -32,6 +37,10 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   #iceServers: IceServer[] = [];
   /** Live connections by viewer id. */
   readonly connections = new Map<string, Connection>();
+  /** The connection that publishes to the relay, when the room is relayed. */
+  publishing: Connection | undefined;
+  #mode: string = 'p2p';
+  #republishTimer: ReturnType<typeof setTimeout> | undefined;
   /** Connections from before a reconnect, still carrying media until their viewers move over. */
   readonly #stale = new Set<Connection>();
   #state: BroadcasterState = 'connecting';
@@ -41,12 +50,13 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.#stream = options.stream;
     this.signaling = new SignalingClient({
       url: options.url,
-      join: { type: 'join', role: 'broadcaster', room: options.room, key: options.key },
+      join: { type: 'join', role: 'broadcaster', room: options.room, key: options.key, ...(options.mode ? { mode: options.mode } : {}) },
     });
     this.signaling.on('welcome', (welcome, { rejoined }) => {
       this.#iceServers = welcome.iceServers;
       if (rejoined) this.#retireAll();
       this.#setState('live');
+      this.#setMode(welcome.mode);
     });
     this.signaling.on('message', (msg) => void this.#handle(msg));
     this.signaling.on('error', (err, { fatal }) => {
@@ -80,7 +90,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   async replaceStream(stream: MediaStream): Promise<void> {
     this.#stream = stream;
     const jobs: Promise<void>[] = [];
-    for (const conn of [...this.connections.values(), ...this.#stale]) {
+    for (const conn of [...this.connections.values(), ...this.#stale, ...(this.publishing ? [this.publishing] : [])]) {
       for (const sender of conn.pc.getSenders()) {
         const kind = sender.track?.kind;
         const next = stream.getTracks().find((t) => t.kind === kind);
@@ -93,7 +103,18 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   async #handle(msg: ServerMessage): Promise<void> {
     switch (msg.type) {
       case 'room':
+        this.#setMode(msg.mode);
         return this.emit('room', msg);
+      case 'hangup':
+        if (msg.from === RELAY) {
+          if (this.publishing?.cid === msg.cid) this.#schedulePublish();
+          return;
+        }
+        if (this.connections.get(msg.from)?.cid === msg.cid) {
+          this.connections.get(msg.from)!.close();
+          this.connections.delete(msg.from);
+        }
+        return;
       case 'viewer-joined':
         return this.#offer(msg.id);
       case 'restart':
@@ -121,21 +142,15 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   }
 
   #connectionFor(viewer: string, cid: string): Connection | undefined {
-    const conn = this.connections.get(viewer);
+    const conn = viewer === RELAY ? this.publishing : this.connections.get(viewer);
     return conn && conn.cid === cid ? conn : undefined;
   }
 
   /** A fresh connection to one viewer (replacing any it had). */
   async #offer(viewer: string): Promise<void> {
     this.connections.get(viewer)?.close();
-    const conn = new Connection({
-      cid: newConnectionId(),
-      peer: viewer,
-      config: { iceServers: this.#iceServers },
-      sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: viewer, cid: conn.cid, candidate }),
-    });
+    const conn = this.#connect(viewer);
     this.connections.set(viewer, conn);
-    for (const track of this.#stream.getTracks()) conn.pc.addTrack(track, this.#stream);
     conn.pc.onconnectionstatechange = () => {
       if (conn.pc.connectionState === 'failed' && this.connections.get(viewer) === conn) {
         // The viewer notices too and asks for a restart; drop ours so it is not kept twice.
@@ -143,21 +158,77 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
         this.connections.delete(viewer);
       }
     };
+    if (!(await this.#sendOffer(conn)) && this.connections.get(viewer) === conn) this.connections.delete(viewer);
+  }
+
+  #connect(peer: string): Connection {
+    const conn = new Connection({
+      cid: newConnectionId(),
+      peer,
+      config: { iceServers: this.#iceServers },
+      sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: peer, cid: conn.cid, candidate }),
+    });
+    for (const track of this.#stream.getTracks()) conn.pc.addTrack(track, this.#stream);
+    return conn;
+  }
+
+  async #sendOffer(conn: Connection): Promise<boolean> {
     try {
       const offer = await conn.pc.createOffer();
       await conn.pc.setLocalDescription(offer);
-      if (conn.closed) return;
-      this.signaling.send({ type: 'offer', to: viewer, cid: conn.cid, sdp: conn.pc.localDescription!.sdp });
+      if (conn.closed) return false;
+      this.signaling.send({ type: 'offer', to: conn.peer, cid: conn.cid, sdp: conn.pc.localDescription!.sdp });
       conn.localDescriptionSent();
+      return true;
     } catch (err) {
       console.error('lancast: could not make an offer', err);
       conn.close();
-      if (this.connections.get(viewer) === conn) this.connections.delete(viewer);
+      return false;
     }
+  }
+
+  /** Follow the room's media path: publish to the relay while it is relayed. */
+  #setMode(mode: string): void {
+    if (mode === this.#mode) return;
+    this.#mode = mode;
+    if (mode === 'relay') void this.#publish();
+    else this.#unpublish();
+  }
+
+  /** One upload to the relay, however many viewers. */
+  async #publish(): Promise<void> {
+    clearTimeout(this.#republishTimer);
+    this.publishing?.close();
+    const conn = this.#connect(RELAY);
+    this.publishing = conn;
+    conn.pc.onconnectionstatechange = () => {
+      if (conn.pc.connectionState === 'failed' && this.publishing === conn) this.#schedulePublish();
+    };
+    if (!(await this.#sendOffer(conn)) && this.publishing === conn) this.#schedulePublish();
+  }
+
+  #schedulePublish(): void {
+    clearTimeout(this.#republishTimer);
+    this.#republishTimer = setTimeout(() => {
+      if (this.#mode === 'relay' && this.signaling.connected) void this.#publish();
+    }, 1_000);
+  }
+
+  #unpublish(): void {
+    clearTimeout(this.#republishTimer);
+    const conn = this.publishing;
+    if (!conn) return;
+    this.publishing = undefined;
+    this.signaling.send({ type: 'hangup', to: RELAY, cid: conn.cid });
+    conn.close();
   }
 
   /** The server restarted: viewers come back with new ids; old connections play on a while. */
   #retireAll(): void {
+    // The new server knows nothing of our relay connection: publish afresh when it says so.
+    this.publishing?.close();
+    this.publishing = undefined;
+    this.#mode = 'p2p';
     for (const conn of this.connections.values()) {
       this.#stale.add(conn);
       setTimeout(() => {
@@ -169,6 +240,10 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   }
 
   #closeAll(): void {
+    clearTimeout(this.#republishTimer);
+    this.publishing?.close();
+    this.publishing = undefined;
+    this.#mode = 'p2p';
     for (const conn of [...this.connections.values(), ...this.#stale]) conn.close();
     this.connections.clear();
     this.#stale.clear();

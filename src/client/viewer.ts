@@ -181,7 +181,7 @@ export class Viewer extends Emitter<ViewerEvents> {
 
   #onConnectionState(conn: Connection): void {
     const state = conn.pc.connectionState;
-    if (this.#pending?.conn === conn && state === 'connected') this.#promote();
+    if (this.#pending?.conn === conn && state === 'connected') void this.#promoteOnFirstFrame(conn);
     if (this.#current?.conn !== conn) return;
     clearTimeout(this.#restartTimer);
     if (state === 'connected') {
@@ -196,6 +196,24 @@ export class Viewer extends Emitter<ViewerEvents> {
     }
   }
 
+  /**
+   * Something is playing already: switch only once the new connection has decoded a frame, so
+   * the picture never goes blank (at most 3 s; then switch anyway).
+   */
+  async #promoteOnFirstFrame(conn: Connection): Promise<void> {
+    const deadline = Date.now() + 3_000;
+    const hasVideo = conn.pc.getReceivers().some((r) => r.track.kind === 'video');
+    while (hasVideo && this.#pending?.conn === conn && this.#mediaUp() && Date.now() < deadline) {
+      let decoded = 0;
+      (await conn.pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number }) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') decoded += s.framesDecoded ?? 0;
+      });
+      if (decoded > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.#pending?.conn === conn) this.#promote();
+  }
+
   #promote(): void {
     const next = this.#pending;
     if (!next) return;
@@ -203,7 +221,11 @@ export class Viewer extends Emitter<ViewerEvents> {
     const previous = this.#current;
     this.#current = next;
     this.emit('stream', next.stream);
-    previous?.conn.close();
+    if (previous) {
+      // Tell the other end (broadcaster or relay) it can stop sending on the old connection.
+      this.signaling.send({ type: 'hangup', to: previous.conn.peer, cid: previous.conn.cid });
+      previous.conn.close();
+    }
     if (next.conn.pc.connectionState === 'connected') this.#setState('live');
     else this.#setState('connecting');
   }

@@ -7,6 +7,7 @@ import { extname, join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import QRCode from 'qrcode';
+import type { Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
 import { broadcastPage, errorPage, lobbyPage, watchPage } from '../web/pages.js';
@@ -15,6 +16,7 @@ import type { Metrics } from './metrics.js';
 
 export interface AppOptions {
   hub: Hub;
+  relay: Relay;
   metrics: Metrics;
   logger: Logger;
   /** Directory of the bundled browser scripts and styles. */
@@ -79,7 +81,17 @@ export async function buildApp(options: AppOptions) {
 
   app.get('/api/rooms', () => ({
     rooms: [...hub.rooms.values()]
-      .map((room) => ({ name: room.name, live: room.live, viewers: room.viewers.size, mode: room.mode }))
+      .map((room) => {
+        const relayed = options.relay.stats(room.name);
+        return {
+          name: room.name,
+          live: room.live,
+          viewers: room.viewers.size + (relayed?.players ?? 0),
+          mode: room.mode,
+          reason: room.reason,
+          bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
+        };
+      })
       .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),
   }));
 

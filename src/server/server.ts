@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
+import { Relay } from '../relay/relay.js';
 import { Hub } from '../signaling/hub.js';
 import { MAX_FRAME_BYTES } from '../signaling/protocol.js';
 import { handleSocket } from '../signaling/socket.js';
@@ -69,7 +70,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
 
   let hub: Hub | undefined;
   const metrics = new Metrics(() => hub);
+  const relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }));
   hub = new Hub({
+    relay,
+    relayThreshold: config.relayThreshold,
     publishKey,
     viewPassword: config.viewPassword,
     mode: config.mode,
@@ -83,6 +87,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   let httpsServer!: https.Server;
   const app = await buildApp({
     hub,
+    relay,
     metrics,
     logger,
     version,
@@ -138,6 +143,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
         await new Promise<void>((resolve) => listener.close(() => resolve()));
         for (const ws of wss.clients) ws.terminate();
         wss.close();
+        relay.close();
       })();
       return closing;
     },

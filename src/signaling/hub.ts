@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { Peer, type PeerLink } from './peer.js';
 import { CloseCode, type ClientMessage, type ErrorCode, type IceServer, type Mode } from './protocol.js';
 import { Room } from './room.js';
+import { RELAY_PEER_ID, type Relay } from '../relay/relay.js';
 
 export interface HubOptions {
   /** The publish key every room's broadcaster must present. */
@@ -20,6 +21,10 @@ export interface HubOptions {
   mode: Mode;
   iceServers: IceServer[];
   logger: Logger;
+  /** The media relay; without it every room is p2p. */
+  relay?: Relay;
+  /** `auto` rooms move to the relay when their viewers exceed this. */
+  relayThreshold?: number;
   /** Counters for /metrics. */
   observer?: HubObserver;
 }
@@ -32,6 +37,8 @@ export interface HubObserver {
 export interface JoinOptions {
   /** The legacy adapter's pusher: the seed's pages know no key. */
   trusted?: boolean;
+  /** A WHIP publisher: its room must be relayed. */
+  whip?: boolean;
 }
 
 type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
@@ -85,6 +92,8 @@ export class Hub {
       case 'answer':
       case 'candidate':
       case 'restart':
+      case 'hangup':
+        if (msg.to === RELAY_PEER_ID) return this.#toRelay(peer, msg);
         return this.#route(peer, msg);
     }
   }
@@ -117,7 +126,7 @@ export class Hub {
 
     let room = this.#rooms.get(msg.room);
     if (!room) {
-      room = new Room(msg.room);
+      room = new Room(msg.room, this.#options.mode);
       this.#rooms.set(room.name, room);
     }
     peer.role = msg.role;
@@ -133,17 +142,96 @@ export class Hub {
         previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
       }
       room.broadcaster = peer;
-      logger.info({ room: room.name, peer: peer.id, address: peer.link.address }, 'broadcaster joined');
+      room.configuredMode = msg.mode ?? this.#options.mode;
+      room.whip = options.whip ?? false;
+      logger.info({ room: room.name, peer: peer.id, address: peer.link.address, mode: room.configuredMode }, 'broadcaster joined');
       this.#welcome(peer, room);
-      for (const viewer of room.viewers.values()) peer.send({ type: 'viewer-joined', id: viewer.id });
+      if (!this.#updateMode(room, false)) for (const viewer of room.viewers.values()) this.#serve(room, viewer);
       room.announce(true);
     } else {
       room.viewers.set(peer.id, peer);
       logger.debug({ room: room.name, peer: peer.id }, 'viewer joined');
       this.#welcome(peer, room);
-      room.broadcaster?.send({ type: 'viewer-joined', id: peer.id });
+      if (!this.#updateMode(room, true)) this.#serve(room, peer);
       room.announce(false);
     }
+  }
+
+  /** Get a viewer its media: an offer from the broadcaster (p2p) or from the relay. */
+  #serve(room: Room, viewer: Peer): void {
+    if (!room.broadcaster) return;
+    if (room.mode === 'relay') this.#options.relay?.addViewer(room.name, viewer);
+    else room.broadcaster.send({ type: 'viewer-joined', id: viewer.id });
+  }
+
+  /** The mode a room should be in now. `auto` moves up past the threshold, down when empty. */
+  #wantedMode(room: Room): { mode: 'p2p' | 'relay'; reason: string } {
+    const threshold = this.#options.relayThreshold ?? 4;
+    if (!this.#options.relay) return { mode: 'p2p', reason: 'peer to peer: this server has no relay' };
+    if (room.whip) return { mode: 'relay', reason: 'relay: the broadcaster publishes over WHIP' };
+    if (room.configuredMode === 'relay') return { mode: 'relay', reason: 'relay: chosen for this room' };
+    if (room.configuredMode === 'p2p') return { mode: 'p2p', reason: 'peer to peer: chosen for this room' };
+    const viewers = room.viewers.size;
+    if (viewers > threshold || (room.mode === 'relay' && viewers > 0)) {
+      return { mode: 'relay', reason: `relay: more than ${threshold} viewers` };
+    }
+    return { mode: 'p2p', reason: `peer to peer: ${threshold} viewers or fewer` };
+  }
+
+  /**
+   * Move a room between p2p and relay. Viewers switch make-before-break: the relay offers them a
+   * new connection while the broadcaster's keeps playing; each viewer hangs up the old one once
+   * the new one shows a frame. Returns true when the mode changed (and viewers were served).
+   */
+  #updateMode(room: Room, announce: boolean): boolean {
+    const { mode, reason } = this.#wantedMode(room);
+    room.reason = reason;
+    if (mode === room.mode) return false;
+    room.mode = mode;
+    this.#options.logger.info({ room: room.name, mode, reason }, 'room mode');
+    if (mode === 'relay') {
+      for (const viewer of room.viewers.values()) this.#serve(room, viewer);
+    } else {
+      this.#options.relay?.unpublish(room.name);
+      for (const viewer of room.viewers.values()) this.#serve(room, viewer);
+    }
+    if (announce) room.announce(true);
+    return true;
+  }
+
+  /** Signaling addressed to the relay. */
+  #toRelay(peer: Peer, msg: Extract<ClientMessage, { to: string }>): void {
+    const room = peer.room;
+    const relay = this.#options.relay;
+    if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
+    if (!relay || room.mode !== 'relay') return this.reject(peer, 'no-such-peer', 'this room is not relayed', msg.type);
+    if (peer === room.broadcaster) {
+      switch (msg.type) {
+        case 'offer':
+          void relay
+            .publish(room.name, msg.cid, msg.sdp, () => this.#publisherGone(room, peer, msg.cid))
+            .then(
+              (sdp) => peer.room === room && peer.send({ type: 'answer', from: RELAY_PEER_ID, cid: msg.cid, sdp }),
+              (err: Error) => this.reject(peer, 'bad-message', `the relay could not use that offer: ${err.message}`, 'offer'),
+            );
+          return;
+        case 'candidate':
+          void relay.publisherCandidate(room.name, msg.cid, msg.candidate);
+          return;
+        case 'hangup':
+          relay.unpublish(room.name, msg.cid);
+          return;
+        default:
+          return this.reject(peer, 'not-allowed', `a broadcaster cannot send "${msg.type}" to the relay`, msg.type);
+      }
+    }
+    if (msg.type === 'offer') return this.reject(peer, 'not-allowed', 'a viewer cannot send "offer" to the relay', msg.type);
+    void relay.fromViewer(room.name, peer, msg);
+  }
+
+  /** The relay lost the broadcaster's media (connection failed): let it publish again. */
+  #publisherGone(room: Room, broadcaster: Peer, cid: string): void {
+    if (room.broadcaster === broadcaster && room.mode === 'relay') broadcaster.send({ type: 'hangup', from: RELAY_PEER_ID, cid });
   }
 
   #welcome(peer: Peer, room: Room): void {
@@ -165,10 +253,14 @@ export class Hub {
     peer.room = undefined;
     if (room.broadcaster === peer) {
       room.broadcaster = undefined;
+      room.whip = false;
+      this.#options.relay?.unpublish(room.name);
       this.#options.logger.info({ room: room.name, peer: peer.id }, 'broadcaster left');
       room.announce(true);
     } else if (room.viewers.delete(peer.id)) {
+      this.#options.relay?.removeViewer(room.name, peer.id);
       room.broadcaster?.send({ type: 'viewer-left', id: peer.id });
+      this.#updateMode(room, true);
       room.announce(false);
     }
     peer.role = undefined;
@@ -179,7 +271,7 @@ export class Hub {
   }
 
   /** Offers, answers, candidates and restarts: only broadcaster <-> viewer, only in one room. */
-  #route(peer: Peer, msg: Extract<ClientMessage, { type: 'offer' | 'answer' | 'candidate' | 'restart' }>): void {
+  #route(peer: Peer, msg: Extract<ClientMessage, { type: 'offer' | 'answer' | 'candidate' | 'restart' | 'hangup' }>): void {
     const room = peer.room;
     if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
     const target = room.member(msg.to);
@@ -191,6 +283,7 @@ export class Hub {
     const allowed =
       fromBroadcaster !== (target === room.broadcaster) &&
       (msg.type === 'candidate' ||
+        msg.type === 'hangup' ||
         (msg.type === 'offer' && fromBroadcaster) ||
         ((msg.type === 'answer' || msg.type === 'restart') && !fromBroadcaster));
     if (!allowed) return this.reject(peer, 'not-allowed', `a ${peer.role} cannot send "${msg.type}" to that peer`, msg.type);
@@ -203,6 +296,8 @@ export class Hub {
         return target.send({ type: 'candidate', from: peer.id, cid: msg.cid, candidate: msg.candidate });
       case 'restart':
         return target.send({ type: 'restart', from: peer.id });
+      case 'hangup':
+        return target.send({ type: 'hangup', from: peer.id, cid: msg.cid });
     }
   }
 }

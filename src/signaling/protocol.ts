@@ -6,7 +6,10 @@
  * `error`. When a viewer is in a room with a live broadcaster the server tells the broadcaster
  * `viewer-joined`; the broadcaster offers, the viewer answers, both trickle candidates. Every
  * offer/answer/candidate names the peer it is for (`to`) and the connection it belongs to (`cid`,
- * chosen by the broadcaster per RTCPeerConnection), so nothing can land on the wrong connection.
+ * chosen by the offerer per RTCPeerConnection), so nothing can land on the wrong connection.
+ *
+ * Relay rooms: the media server is a peer named `relay`. The broadcaster offers to it (publish);
+ * it offers to each viewer; `hangup` retires a connection once its replacement plays.
  */
 import { z } from 'zod';
 
@@ -55,6 +58,8 @@ export const JoinMessage = z.object({
   key: z.string().max(256).optional(),
   /** The room's view password, when one is set. */
   password: z.string().max(256).optional(),
+  /** A broadcaster's choice of media path for its room (default: the server's `--mode`). */
+  mode: Mode.optional(),
 });
 
 export const OfferMessage = z.object({ type: z.literal('offer'), to: PeerId, cid: ConnectionId, sdp: Sdp });
@@ -69,6 +74,8 @@ export const CandidateMessage = z.object({
 /** A viewer whose connection failed asks the broadcaster for a fresh one. */
 export const RestartMessage = z.object({ type: z.literal('restart'), to: PeerId });
 export const LeaveMessage = z.object({ type: z.literal('leave') });
+/** Either end is done with one connection (e.g. a viewer moved to the relay). */
+export const HangupMessage = z.object({ type: z.literal('hangup'), to: PeerId, cid: ConnectionId });
 
 export const ClientMessage = z.discriminatedUnion('type', [
   JoinMessage,
@@ -77,6 +84,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   CandidateMessage,
   RestartMessage,
   LeaveMessage,
+  HangupMessage,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -139,6 +147,7 @@ export const RelayedCandidate = z.object({
   candidate: IceCandidate.nullable(),
 });
 export const RelayedRestart = z.object({ type: z.literal('restart'), from: PeerId });
+export const RelayedHangup = z.object({ type: z.literal('hangup'), from: PeerId, cid: ConnectionId });
 
 export const ServerMessage = z.discriminatedUnion('type', [
   WelcomeMessage,
@@ -150,6 +159,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   RelayedAnswer,
   RelayedCandidate,
   RelayedRestart,
+  RelayedHangup,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type WelcomeMessage = z.infer<typeof WelcomeMessage>;

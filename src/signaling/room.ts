@@ -4,17 +4,22 @@ import type { Peer } from './peer.js';
 /** One room: at most one broadcaster, any number of viewers. */
 export class Room {
   readonly name: string;
+  /** The mode asked for: the broadcaster's `mode=`, or the server's `--mode`. */
+  configuredMode: Mode;
   /** The media path viewers of this room use now. */
   mode: Exclude<Mode, 'auto'> = 'p2p';
   /** Why the room is in its mode, for the broadcast page. */
   reason = 'peer to peer: the broadcaster sends to each viewer';
+  /** The broadcaster publishes over WHIP: only the relay can serve its viewers. */
+  whip = false;
   broadcaster: Peer | undefined;
   readonly viewers = new Map<string, Peer>();
   readonly createdAt = Date.now();
   #statusTimer: NodeJS.Timeout | undefined;
 
-  constructor(name: string) {
+  constructor(name: string, configuredMode: Mode) {
     this.name = name;
+    this.configuredMode = configuredMode;
   }
 
   get live(): boolean {

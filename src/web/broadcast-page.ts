@@ -7,6 +7,7 @@ import { t, type Lang } from './strings.js';
 const lang = document.documentElement.lang as Lang;
 const room = roomFromPath();
 const params = new URLSearchParams(location.search);
+const requestedMode = (['p2p', 'relay', 'auto'] as const).find((m) => m === params.get('mode'));
 
 const preview = $<HTMLVideoElement>('preview');
 const status = $('status');
@@ -93,7 +94,7 @@ async function start(): Promise<void> {
     const key = keyInput.value.trim();
     localStorage.setItem('lancast:publish-key', key);
     broadcaster?.stop();
-    broadcaster = new Broadcaster({ room, key, stream: media });
+    broadcaster = new Broadcaster({ room, key, stream: media, ...(requestedMode ? { mode: requestedMode } : {}) });
     broadcaster.on('state', setState);
     broadcaster.on('room', (s) => {
       viewerCount.textContent = t(lang, 'watching', { n: s.viewers });

@@ -1,0 +1,57 @@
+/**
+ * The forwarding path, all in one place so it can be replaced: every RTP packet from the
+ * publisher goes to every subscribed sender of its kind, without decoding. Each viewer gets its
+ * own copy of the header (werift's sender rewrites SSRC, payload type, sequence numbers and
+ * extensions in place); the payload buffer is shared, never copied. The publisher's header
+ * extensions are dropped: their ids belong to the publisher's leg, not the viewer's.
+ */
+import { RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
+import type { MediaKind } from './codecs.js';
+import { RateMeter } from './rate.js';
+
+export class Forwarder {
+  readonly #sinks: Record<MediaKind, Set<RTCRtpSender>> = { audio: new Set(), video: new Set() };
+  readonly sent = new RateMeter();
+
+  add(kind: MediaKind, sender: RTCRtpSender): void {
+    this.#sinks[kind].add(sender);
+  }
+
+  remove(sender: RTCRtpSender): void {
+    this.#sinks.audio.delete(sender);
+    this.#sinks.video.delete(sender);
+  }
+
+  get size(): number {
+    return Math.max(this.#sinks.audio.size, this.#sinks.video.size);
+  }
+
+  forward(kind: MediaKind, rtp: RtpPacket): void {
+    const sinks = this.#sinks[kind];
+    // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
+    if (sinks.size === 0 || rtp.payload.length === 0) return;
+    const h = rtp.header;
+    for (const sender of sinks) {
+      if (sender.dtlsTransport?.state !== 'connected') continue;
+      const header = new RtpHeader({
+        marker: h.marker,
+        payloadType: h.payloadType,
+        sequenceNumber: h.sequenceNumber,
+        timestamp: h.timestamp,
+        ssrc: h.ssrc,
+        csrc: [],
+        csrcLength: 0,
+        extension: false,
+        extensions: [],
+      });
+      const packet = new RtpPacket(header, rtp.payload);
+      this.sent.add(rtp.payload.length + 12);
+      sender.sendRtp(packet).catch(() => undefined);
+    }
+  }
+
+  clear(): void {
+    this.#sinks.audio.clear();
+    this.#sinks.video.clear();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The publisher leg: one werift RTCPeerConnection that receives the broadcaster's audio and video
+ * (from a browser over /ws, or WHIP). It answers the broadcaster's offer, hands every RTP packet to
+ * the forwarder, asks for keyframes when viewers need them, and tells the encoder how much it may
+ * send (REMB).
+ */
+import {
+  MediaStreamTrack,
+  ReceiverEstimatedMaxBitrate,
+  RtcpPayloadSpecificFeedback,
+  RTCPeerConnection,
+  type RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+} from 'werift';
+import { publisherCodecs, type MediaKind } from './codecs.js';
+import { Forwarder } from './forwarder.js';
+import { iceConfig, type RelayIceOptions } from './ice.js';
+import { RateMeter } from './rate.js';
+import { gatherComplete } from './sdp.js';
+
+/** The bitrate the relay grants the publisher's encoder, in bits per second. */
+export const PUBLISHER_MAX_BITRATE = 10_000_000;
+/** Keyframe requests to the publisher are spaced at least this far apart. */
+const KEYFRAME_INTERVAL_MS = 300;
+
+export class Publisher {
+  readonly pc: RTCPeerConnection;
+  readonly forwarder = new Forwarder();
+  readonly received = new RateMeter();
+  /** The codec the publisher actually sends, per kind, known from its first packet. */
+  readonly codecs: Partial<Record<MediaKind, RTCRtpCodecParameters>> = {};
+  /** Kinds the publisher offered to send. */
+  readonly kinds = new Set<MediaKind>();
+  readonly #transceivers = new Map<MediaKind, RTCRtpTransceiver>();
+  readonly #ssrc = new Map<MediaKind, number>();
+  #lastKeyframeRequest = 0;
+  #keyframeTimer: NodeJS.Timeout | undefined;
+  #rembTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #readyWaiters: (() => void)[] = [];
+  readonly #onClose: () => void;
+
+  constructor(ice: RelayIceOptions, onClose: () => void) {
+    this.#onClose = onClose;
+    this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: publisherCodecs() });
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed' || state === 'closed') this.close();
+    });
+    this.pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True once every kind the publisher offered has delivered a packet. */
+  get ready(): boolean {
+    return this.kinds.size > 0 && [...this.kinds].every((k) => this.codecs[k] !== undefined);
+  }
+
+  /** Resolves when ready (or after `timeoutMs` with whatever kinds have arrived). */
+  whenReady(timeoutMs = 10_000): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.ready), timeoutMs);
+      this.#readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Answer the broadcaster's offer; the answer carries all of the relay's candidates. */
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    for (const t of this.pc.getTransceivers()) {
+      if (t.kind === 'audio' || t.kind === 'video') {
+        this.kinds.add(t.kind);
+        t.setDirection('recvonly');
+      }
+    }
+    if (this.kinds.size === 0) throw new Error('the offer has no audio or video to publish');
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await gatherComplete(this.pc);
+    this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
+    return this.pc.localDescription!.sdp;
+  }
+
+  async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {
+    if (!candidate || !candidate.candidate) return;
+    await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined });
+  }
+
+  #watch(transceiver: RTCRtpTransceiver): void {
+    transceiver.onTrack.subscribe((track: MediaStreamTrack) => {
+      const kind = track.kind as MediaKind;
+      this.#transceivers.set(kind, transceiver);
+      track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(kind, transceiver, rtp));
+    });
+  }
+
+  #onRtp(kind: MediaKind, transceiver: RTCRtpTransceiver, rtp: RtpPacket): void {
+    this.received.add(rtp.payload.length + 12);
+    if (this.codecs[kind] === undefined) {
+      const codec = transceiver.codecs.find((c) => c.payloadType === rtp.header.payloadType);
+      if (!codec) return;
+      this.codecs[kind] = codec;
+      this.#ssrc.set(kind, rtp.header.ssrc);
+      if (this.ready) for (const wake of this.#readyWaiters.splice(0)) wake();
+    }
+    this.forwarder.forward(kind, rtp);
+  }
+
+  /**
+   * A viewer needs a keyframe: ask the publisher (PLI), at most once per interval; a request
+   * inside the interval is deferred to its end rather than dropped.
+   */
+  requestKeyframe(): void {
+    if (this.#closed || this.#keyframeTimer) return;
+    const wait = this.#lastKeyframeRequest + KEYFRAME_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      this.#keyframeTimer = setTimeout(() => {
+        this.#keyframeTimer = undefined;
+        this.requestKeyframe();
+      }, wait);
+      return;
+    }
+    this.#lastKeyframeRequest = Date.now();
+    const ssrc = this.#ssrc.get('video');
+    const transceiver = this.#transceivers.get('video');
+    if (ssrc !== undefined && transceiver) void transceiver.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
+  }
+
+  async #sendRemb(): Promise<void> {
+    const ssrc = this.#ssrc.get('video');
+    const transceiver = this.#transceivers.get('video');
+    if (ssrc === undefined || !transceiver || this.#closed) return;
+    const remb = new RtcpPayloadSpecificFeedback({
+      feedback: new ReceiverEstimatedMaxBitrate({
+        senderSsrc: transceiver.receiver.rtcpSsrc,
+        mediaSsrc: 0,
+        bitrate: BigInt(PUBLISHER_MAX_BITRATE),
+        ssrcFeedbacks: [ssrc],
+      }),
+    });
+    await transceiver.receiver.dtlsTransport.sendRtcp([remb]).catch(() => undefined);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#rembTimer);
+    clearTimeout(this.#keyframeTimer);
+    this.forwarder.clear();
+    void this.pc.close().catch(() => undefined);
+    this.#onClose();
+  }
+}

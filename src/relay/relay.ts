@@ -1,0 +1,236 @@
+/**
+ * The media relay: per room, one publisher leg and one leg per viewer. The hub decides which
+ * rooms are relayed and routes the signaling addressed to the relay (`RELAY_PEER_ID`) here.
+ *
+ * Flow for a room: the broadcaster offers to the relay -> `publish()` answers; once the first
+ * packets show which codecs it sends, every viewer waiting gets a subscriber leg -> the relay offers
+ * to the viewer (`offer` from `relay`), the viewer answers, media flows.
+ */
+import type { Logger } from 'pino';
+import type { Peer } from '../signaling/peer.js';
+import type { IceCandidate } from '../signaling/protocol.js';
+import type { RelayIceOptions } from './ice.js';
+import { Publisher } from './publisher.js';
+import { Subscriber } from './subscriber.js';
+import { newPeerId } from '../signaling/peer.js';
+
+/** The relay's peer id in signaling messages. */
+export const RELAY_PEER_ID = 'relay';
+
+export interface RelayRoomStats {
+  publishing: boolean;
+  subscribers: number;
+  /** WHEP players (viewers without a signaling socket). */
+  players: number;
+  inBitsPerSecond: number;
+  outBitsPerSecond: number;
+}
+
+class RelayRoom {
+  publisher: Publisher | undefined;
+  /** The connection id of the broadcaster's publishing connection. */
+  publisherCid: string | undefined;
+  /** Subscriber legs by viewer peer id. */
+  readonly subscribers = new Map<string, Subscriber>();
+  /** Every viewer the relay serves, with or without a leg right now. */
+  readonly viewers = new Map<string, Peer>();
+  /** Standalone subscribers (WHEP), by their resource id. */
+  readonly players = new Map<string, Subscriber>();
+}
+
+export class Relay {
+  readonly #ice: RelayIceOptions;
+  readonly #logger: Logger;
+  readonly #rooms = new Map<string, RelayRoom>();
+
+  constructor(ice: RelayIceOptions, logger: Logger) {
+    this.#ice = ice;
+    this.#logger = logger;
+  }
+
+  stats(room: string): RelayRoomStats | undefined {
+    const r = this.#rooms.get(room);
+    if (!r) return undefined;
+    return {
+      publishing: r.publisher?.ready ?? false,
+      subscribers: r.subscribers.size + r.players.size,
+      players: r.players.size,
+      inBitsPerSecond: r.publisher?.received.bitsPerSecond ?? 0,
+      outBitsPerSecond: r.publisher?.forwarder.sent.bitsPerSecond ?? 0,
+    };
+  }
+
+  publisher(room: string): Publisher | undefined {
+    return this.#rooms.get(room)?.publisher;
+  }
+
+  #room(name: string): RelayRoom {
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = new RelayRoom();
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  /**
+   * A publisher's offer (from the broadcast page over /ws, or WHIP). Replaces any previous
+   * publisher of the room. Resolves with the answer; viewers are served once media arrives.
+   */
+  async publish(roomName: string, cid: string, offerSdp: string, onClose: () => void): Promise<string> {
+    const room = this.#room(roomName);
+    room.publisher?.close();
+    const publisher = new Publisher(this.#ice, () => {
+      if (room.publisher !== publisher) return;
+      room.publisher = undefined;
+      room.publisherCid = undefined;
+      for (const sub of [...room.subscribers.values(), ...room.players.values()]) sub.close();
+      onClose();
+    });
+    room.publisher = publisher;
+    room.publisherCid = cid;
+    try {
+      const answer = await publisher.answer(offerSdp);
+      void publisher.whenReady().then((ready) => {
+        if (!ready || room.publisher !== publisher) return;
+        this.#logger.info({ room: roomName, codecs: Object.values(publisher.codecs).map((c) => c?.mimeType) }, 'relay publisher live');
+        for (const viewer of room.viewers.values()) {
+          if (!room.subscribers.has(viewer.id)) void this.#subscribe(roomName, room, viewer);
+        }
+      });
+      return answer;
+    } catch (err) {
+      publisher.close();
+      throw err;
+    }
+  }
+
+  async publisherCandidate(roomName: string, cid: string, candidate: IceCandidate | null): Promise<void> {
+    const room = this.#rooms.get(roomName);
+    if (room?.publisher && room.publisherCid === cid) await room.publisher.addCandidate(candidate).catch(() => undefined);
+  }
+
+  /**
+   * Stop relaying a room's publisher. With a `cid` (the broadcaster hung up that connection) the
+   * relay keeps its viewers for the next publish; without one (the broadcaster left, or the room
+   * went back to p2p) it forgets them too: the hub hands them over again when it needs to.
+   */
+  unpublish(roomName: string, cid?: string): void {
+    const room = this.#rooms.get(roomName);
+    if (!room || (cid !== undefined && room.publisherCid !== cid)) return;
+    room.publisher?.close();
+    if (cid === undefined) room.viewers.clear();
+    this.#cleanup(roomName);
+  }
+
+  /** Serve a viewer from the relay, now or once the publisher is ready. */
+  addViewer(roomName: string, viewer: Peer): void {
+    const room = this.#room(roomName);
+    room.viewers.set(viewer.id, viewer);
+    if (room.publisher?.ready) void this.#subscribe(roomName, room, viewer);
+  }
+
+  removeViewer(roomName: string, viewerId: string): void {
+    const room = this.#rooms.get(roomName);
+    if (!room) return;
+    room.viewers.delete(viewerId);
+    room.subscribers.get(viewerId)?.close();
+    this.#cleanup(roomName);
+  }
+
+  async #subscribe(roomName: string, room: RelayRoom, viewer: Peer): Promise<void> {
+    const publisher = room.publisher;
+    if (!publisher || publisher.closed) return;
+    room.subscribers.get(viewer.id)?.close();
+    const sub = new Subscriber(newPeerId(), publisher, this.#ice, (s) => {
+      if (room.subscribers.get(viewer.id) === s) room.subscribers.delete(viewer.id);
+    });
+    room.subscribers.set(viewer.id, sub);
+    try {
+      const sdp = await sub.offer();
+      if (sub.closed) return;
+      viewer.send({ type: 'offer', from: RELAY_PEER_ID, cid: sub.id, sdp });
+    } catch (err) {
+      this.#logger.warn({ room: roomName, err: (err as Error).message }, 'relay could not offer to a viewer');
+      sub.close();
+    }
+  }
+
+  /** A viewer's answer, candidate, restart or hangup addressed to the relay. */
+  async fromViewer(
+    roomName: string,
+    viewer: Peer,
+    msg: { type: 'answer'; cid: string; sdp: string } | { type: 'candidate'; cid: string; candidate: IceCandidate | null } | { type: 'restart' } | { type: 'hangup'; cid: string },
+  ): Promise<void> {
+    const room = this.#rooms.get(roomName);
+    if (!room) return;
+    const sub = room.subscribers.get(viewer.id);
+    switch (msg.type) {
+      case 'answer':
+        if (sub?.id !== msg.cid) return;
+        try {
+          await sub.acceptAnswer(msg.sdp);
+        } catch (err) {
+          viewer.error('bad-message', `the relay could not use that answer: ${(err as Error).message}`, 'answer');
+          sub.close();
+        }
+        return;
+      case 'candidate':
+        if (sub?.id === msg.cid) await sub.addCandidate(msg.candidate).catch(() => undefined);
+        return;
+      case 'restart':
+        if (room.viewers.has(viewer.id) && room.publisher?.ready) void this.#subscribe(roomName, room, viewer);
+        return;
+      case 'hangup':
+        if (sub?.id === msg.cid) sub.close();
+        return;
+    }
+  }
+
+  /** WHEP: a standalone player's offer. Resolves with the answer and the resource id. */
+  async play(roomName: string, offerSdp: string): Promise<{ id: string; answer: string }> {
+    const room = this.#rooms.get(roomName);
+    const publisher = room?.publisher;
+    if (!room || !publisher || !(await publisher.whenReady(5_000))) throw new RelayError('not-live', 'the room is not live');
+    const sub = new Subscriber(newPeerId(), publisher, this.#ice, (s) => {
+      room.players.delete(s.id);
+    });
+    room.players.set(sub.id, sub);
+    try {
+      return { id: sub.id, answer: await sub.answer(offerSdp) };
+    } catch (err) {
+      sub.close();
+      throw new RelayError('bad-sdp', (err as Error).message);
+    }
+  }
+
+  stopPlayer(roomName: string, id: string): boolean {
+    const sub = this.#rooms.get(roomName)?.players.get(id);
+    if (!sub) return false;
+    sub.close();
+    return true;
+  }
+
+  #cleanup(roomName: string): void {
+    const room = this.#rooms.get(roomName);
+    if (room && !room.publisher && room.subscribers.size === 0 && room.viewers.size === 0 && room.players.size === 0) {
+      this.#rooms.delete(roomName);
+    }
+  }
+
+  close(): void {
+    for (const [name, room] of this.#rooms) {
+      room.publisher?.close();
+      for (const sub of [...room.subscribers.values(), ...room.players.values()]) sub.close();
+      this.#rooms.delete(name);
+    }
+  }
+}
+
+export class RelayError extends Error {
+  readonly code: 'not-live' | 'bad-sdp';
+  constructor(code: 'not-live' | 'bad-sdp', message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A viewer's leg: one werift RTCPeerConnection that sends the publisher's tracks to one viewer.
+ * Two ways in: the relay offers (a watch page over /ws) or the viewer offers (WHEP). Either way
+ * the viewer gets exactly the publisher's codec, a keyframe as soon as its DTLS is up, and
+ * retransmissions from werift's packet cache (RTX where negotiated) when it reports a loss.
+ */
+import { RTCPeerConnection, type RTCRtpSender } from 'werift';
+import { subscriberCodecs, type MediaKind } from './codecs.js';
+import { iceConfig, type RelayIceOptions } from './ice.js';
+import type { Publisher } from './publisher.js';
+import { gatherComplete } from './sdp.js';
+
+export class Subscriber {
+  readonly id: string;
+  readonly pc: RTCPeerConnection;
+  readonly #publisher: Publisher;
+  readonly #senders: RTCRtpSender[] = [];
+  #closed = false;
+  readonly #onClose: (s: Subscriber) => void;
+  /** Called once media can flow (DTLS connected). */
+  onConnected: (() => void) | undefined;
+
+  constructor(id: string, publisher: Publisher, ice: RelayIceOptions, onClose: (s: Subscriber) => void) {
+    this.id = id;
+    this.#publisher = publisher;
+    this.#onClose = onClose;
+    this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: subscriberCodecs(publisher.codecs) });
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') {
+        publisher.requestKeyframe();
+        this.onConnected?.();
+      }
+      if (state === 'failed' || state === 'closed') this.close();
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The relay offers: one sendonly transceiver per kind the publisher sends. */
+  async offer(): Promise<string> {
+    for (const kind of this.#kinds()) {
+      const transceiver = this.pc.addTransceiver(kind, { direction: 'sendonly' });
+      this.#attach(kind, transceiver.sender);
+    }
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await gatherComplete(this.pc);
+    return this.pc.localDescription!.sdp;
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  /** The viewer offers (WHEP): answer with sendonly on each of its media sections we can fill. */
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const kinds = this.#kinds();
+    let attached = 0;
+    for (const transceiver of this.pc.getTransceivers()) {
+      const kind = transceiver.kind as MediaKind;
+      if (kinds.includes(kind) && transceiver.codecs.length > 0 && !this.#senders.some((s) => s.kind === kind)) {
+        transceiver.setDirection('sendonly');
+        this.#attach(kind, transceiver.sender);
+        attached++;
+      } else {
+        transceiver.setDirection('inactive');
+      }
+    }
+    if (attached === 0) throw new Error(`the offer accepts none of the stream's codecs (${this.#codecNames()})`);
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await gatherComplete(this.pc);
+    return this.pc.localDescription!.sdp;
+  }
+
+  async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {
+    if (!candidate || !candidate.candidate) return;
+    await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined });
+  }
+
+  #kinds(): MediaKind[] {
+    return (['audio', 'video'] as const).filter((k) => this.#publisher.codecs[k] !== undefined);
+  }
+
+  #codecNames(): string {
+    return this.#kinds().map((k) => this.#publisher.codecs[k]!.mimeType).join(', ');
+  }
+
+  #attach(kind: MediaKind, sender: RTCRtpSender): void {
+    this.#senders.push(sender);
+    this.#publisher.forwarder.add(kind, sender);
+    if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sender of this.#senders) this.#publisher.forwarder.remove(sender);
+    void this.pc.close().catch(() => undefined);
+    this.#onClose(this);
+  }
+}
