@@ -17,7 +17,7 @@ import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, type RelayIceOptions } from './ice.js';
 import { RateMeter } from './rate.js';
-import { gatherComplete } from './sdp.js';
+import { gatherComplete, stripRecvonlySsrcs } from './sdp.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -84,7 +84,7 @@ export class Publisher {
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
     this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
-    return this.pc.localDescription!.sdp;
+    return stripRecvonlySsrcs(this.pc.localDescription!.sdp);
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {

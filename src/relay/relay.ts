@@ -187,13 +187,21 @@ export class Relay {
     }
   }
 
-  /** WHEP: a standalone player's offer. Resolves with the answer and the resource id. */
-  async play(roomName: string, offerSdp: string): Promise<{ id: string; answer: string }> {
+  /**
+   * WHEP: a standalone player's offer. Waits (a few seconds at most) for the publisher when the
+   * room is just moving to the relay. Resolves with the answer and the player's resource id.
+   */
+  async play(roomName: string, offerSdp: string, onClose: () => void): Promise<{ id: string; answer: string }> {
+    const deadline = Date.now() + 8_000;
+    let publisher = this.#rooms.get(roomName)?.publisher;
+    while (!publisher?.ready && Date.now() < deadline) {
+      await (publisher ? publisher.whenReady(deadline - Date.now()) : new Promise((r) => setTimeout(r, 50)));
+      publisher = this.#rooms.get(roomName)?.publisher;
+    }
     const room = this.#rooms.get(roomName);
-    const publisher = room?.publisher;
-    if (!room || !publisher || !(await publisher.whenReady(5_000))) throw new RelayError('not-live', 'the room is not live');
+    if (!room || !publisher?.ready) throw new RelayError('not-live', 'the room is not live');
     const sub = new Subscriber(newPeerId(), publisher, this.#ice, (s) => {
-      room.players.delete(s.id);
+      if (room.players.delete(s.id)) onClose();
     });
     room.players.set(sub.id, sub);
     try {

@@ -21,3 +21,22 @@ export function gatherComplete(pc: RTCPeerConnection, timeoutMs = 3_000): Promis
 export function mediaKinds(sdp: string): string[] {
   return [...sdp.matchAll(/^m=(\w+) /gm)].map((m) => m[1]!);
 }
+
+/**
+ * werift lists its RTCP sender SSRCs (with an RTX group) in receive-only sections; older
+ * libwebrtc (e.g. @roamhq/wrtc) reads two SSRCs without an msid as two tracks and rejects the
+ * answer. A receiver's SSRCs carry nothing the other side needs, so leave them out.
+ */
+export function stripRecvonlySsrcs(sdp: string): string {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const sections = sdp.split(/\r?\nm=/);
+  return sections
+    .map((section, i) => {
+      if (i === 0 || !/\r?\na=recvonly(\r?\n|$)/.test(section)) return section;
+      return section
+        .split(/\r?\n/)
+        .filter((line) => !line.startsWith('a=ssrc:') && !line.startsWith('a=ssrc-group:'))
+        .join(eol);
+    })
+    .join(`${eol}m=`);
+}

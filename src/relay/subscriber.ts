@@ -88,6 +88,9 @@ export class Subscriber {
   }
 
   #attach(kind: MediaKind, sender: RTCRtpSender): void {
+    // One stream for both tracks: players keep audio and video in sync, and libwebrtc needs the
+    // msid to tie the RTX SSRC to its track.
+    sender.streamId = 'lancast';
     this.#senders.push(sender);
     this.#publisher.forwarder.add(kind, sender);
     if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());

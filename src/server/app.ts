@@ -13,10 +13,14 @@ import { ROOM_NAME } from '../signaling/protocol.js';
 import { broadcastPage, errorPage, lobbyPage, watchPage } from '../web/pages.js';
 import { parseAcceptLanguage, pickLang, type Lang } from '../web/strings.js';
 import type { Metrics } from './metrics.js';
+import { whepRoutes } from './whep.js';
+import { whipRoutes } from './whip.js';
 
 export interface AppOptions {
   hub: Hub;
   relay: Relay;
+  publishKey: string;
+  viewPassword: string | undefined;
   metrics: Metrics;
   logger: Logger;
   /** Directory of the bundled browser scripts and styles. */
@@ -58,6 +62,9 @@ export async function buildApp(options: AppOptions) {
   });
 
   app.get('/', (req, reply) => html(reply, lobbyPage(langOf(req))));
+
+  await app.register(whipRoutes(hub, options.relay, options.publishKey));
+  await app.register(whepRoutes(hub, options.relay, options.viewPassword));
 
   const roomPage = (render: (lang: Lang, room: string) => string) =>
     async (req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply) => {

@@ -88,6 +88,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const app = await buildApp({
     hub,
     relay,
+    publishKey,
+    viewPassword: config.viewPassword,
     metrics,
     logger,
     version,

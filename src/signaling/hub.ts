@@ -68,6 +68,16 @@ export class Hub {
     return this.#peers.size;
   }
 
+  /** A connected peer by its id. */
+  peer(id: string): Peer | undefined {
+    return this.#peers.get(id);
+  }
+
+  /** Re-evaluate a room's media path (e.g. a WHEP player came or went). */
+  refreshMode(room: Room): void {
+    if (this.#rooms.get(room.name) === room) this.#updateMode(room, true);
+  }
+
   connect(link: PeerLink): Peer {
     const peer = new Peer(link);
     this.#peers.set(peer.id, peer);
@@ -169,8 +179,11 @@ export class Hub {
     const threshold = this.#options.relayThreshold ?? 4;
     if (!this.#options.relay) return { mode: 'p2p', reason: 'peer to peer: this server has no relay' };
     if (room.whip) return { mode: 'relay', reason: 'relay: the broadcaster publishes over WHIP' };
+    if (room.players > 0 && room.configuredMode !== 'p2p') return { mode: 'relay', reason: 'relay: WHEP players are watching' };
     if (room.configuredMode === 'relay') return { mode: 'relay', reason: 'relay: chosen for this room' };
-    if (room.configuredMode === 'p2p') return { mode: 'p2p', reason: 'peer to peer: chosen for this room' };
+    if (room.configuredMode === 'p2p') {
+      return { mode: 'p2p', reason: room.players > 0 ? 'peer to peer: chosen for this room (WHEP cannot play it)' : 'peer to peer: chosen for this room' };
+    }
     const viewers = room.viewers.size;
     if (viewers > threshold || (room.mode === 'relay' && viewers > 0)) {
       return { mode: 'relay', reason: `relay: more than ${threshold} viewers` };

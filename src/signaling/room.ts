@@ -12,6 +12,8 @@ export class Room {
   reason = 'peer to peer: the broadcaster sends to each viewer';
   /** The broadcaster publishes over WHIP: only the relay can serve its viewers. */
   whip = false;
+  /** WHEP players watching through the relay (they have no signaling socket). */
+  players = 0;
   broadcaster: Peer | undefined;
   readonly viewers = new Map<string, Peer>();
   readonly createdAt = Date.now();

@@ -1,0 +1,56 @@
+/** What WHIP and WHEP share: the SDP body parser, bearer tokens, CORS and short text errors. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ROOM_NAME } from '../signaling/protocol.js';
+
+export const SDP_MAX_BYTES = 64 * 1024;
+
+/** Accept every body as text in this scope, so a wrong type gets our 415, not a generic one. */
+export function acceptSdpBodies(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: SDP_MAX_BYTES }, (_req, body, done) => done(null, body));
+}
+
+export function cors(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('access-control-allow-origin', '*')
+    .header('access-control-expose-headers', 'Location, ETag, Link')
+    .header('access-control-allow-headers', 'Authorization, Content-Type, If-Match')
+    .header('access-control-allow-methods', 'OPTIONS, POST, DELETE, PATCH');
+}
+
+export function fail(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return cors(reply).code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+}
+
+export function bearer(req: FastifyRequest): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+}
+
+/** Checks every WHIP/WHEP POST shares; returns the SDP offer, or undefined after replying. */
+export function readOffer(req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply): string | undefined {
+  if (!ROOM_NAME.test(req.params.room)) {
+    fail(reply, 400, 'room names use letters, digits, - and _ (1-64 characters)');
+    return undefined;
+  }
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/sdp') {
+    fail(reply, 415, `the body must be an SDP offer with Content-Type: application/sdp, not "${type || 'none'}"`);
+    return undefined;
+  }
+  const sdp = typeof req.body === 'string' ? req.body : '';
+  if (!/^v=0\r?\n/.test(sdp) || !/^m=(audio|video) /m.test(sdp)) {
+    fail(reply, 400, 'the body is not an SDP offer with an audio or video section');
+    return undefined;
+  }
+  return sdp;
+}
+
+export function answer(reply: FastifyReply, location: string, sdp: string): FastifyReply {
+  return cors(reply).code(201).header('location', location).type('application/sdp').send(sdp);
+}
+
+export function preflight(scope: FastifyInstance, path: string): void {
+  scope.options(path, (_req, reply) =>
+    cors(reply).code(204).header('accept-post', 'application/sdp').header('allow', 'OPTIONS, POST').send(),
+  );
+}

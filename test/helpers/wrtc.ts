@@ -1,0 +1,141 @@
+/**
+ * A WebRTC stack that is not ours: libwebrtc in Node (@roamhq/wrtc). A WHIP publisher that sends
+ * generated video (a moving pattern) and a sine tone, and a WHEP player that counts decoded frames.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const wrtc = require('@roamhq/wrtc') as any;
+const { RTCPeerConnection, nonstandard } = wrtc;
+
+type Pc = RTCPeerConnection;
+
+function gathered(pc: Pc, timeoutMs = 3_000): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+export interface HttpSession {
+  pc: Pc;
+  status: number;
+  location: string | undefined;
+  /** DELETE the resource and close the connection. */
+  stop(): Promise<number | undefined>;
+}
+
+/** POST an offer; on 201 apply the answer. Returns the status either way. */
+async function exchange(pc: Pc, url: string, token: string | undefined): Promise<{ status: number; location?: string; body: string }> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: pc.localDescription!.sdp,
+  });
+  const body = await res.text();
+  if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  return { status: res.status, location: res.headers.get('location') ?? undefined, body };
+}
+
+function session(pc: Pc, base: string, status: number, location: string | undefined, extra: () => void): HttpSession {
+  return {
+    pc,
+    status,
+    location,
+    async stop() {
+      extra();
+      let code: number | undefined;
+      if (location) code = (await fetch(new URL(location, base), { method: 'DELETE' })).status;
+      pc.close();
+      return code;
+    },
+  };
+}
+
+/** A WHIP publisher: 640x480 moving pattern at 30 fps and a 440 Hz tone. */
+export async function whipPublish(base: string, room: string, key: string | undefined): Promise<HttpSession & { body: string }> {
+  const pc: Pc = new RTCPeerConnection({ iceServers: [] });
+  const video = new nonstandard.RTCVideoSource();
+  const audio = new nonstandard.RTCAudioSource();
+  const stream = new wrtc.MediaStream();
+  const vt = video.createTrack();
+  const at = audio.createTrack();
+  stream.addTrack(vt);
+  stream.addTrack(at);
+  pc.addTransceiver(at, { direction: 'sendonly', streams: [stream] });
+  pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream] });
+
+  const width = 640;
+  const height = 480;
+  const frame = new Uint8ClampedArray((width * height * 3) / 2);
+  let n = 0;
+  const videoTimer = setInterval(() => {
+    n++;
+    for (let y = 0; y < height; y++) frame.fill((y + n * 4) & 0xff, y * width, (y + 1) * width);
+    video.onFrame({ width, height, data: frame });
+  }, 33);
+  const samples = new Int16Array(480);
+  let t = 0;
+  const audioTimer = setInterval(() => {
+    for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * t++) / 48000));
+    audio.onData({ samples, sampleRate: 48000, bitsPerSample: 16, channelCount: 1, numberOfFrames: samples.length });
+  }, 10);
+
+  const { status, location, body } = await exchange(pc, `${base}/whip/${room}`, key);
+  const stopMedia = () => {
+    clearInterval(videoTimer);
+    clearInterval(audioTimer);
+    vt.stop();
+    at.stop();
+  };
+  if (status !== 201) stopMedia();
+  return { ...session(pc, base, status, location, stopMedia), body };
+}
+
+export interface WhepPlayer extends HttpSession {
+  body: string;
+  /** Decoded video frames so far, and the last frame's size. */
+  frames(): { count: number; width: number; height: number };
+  audioBytes(): Promise<number>;
+}
+
+/** A WHEP player: receives audio and video and decodes the video. */
+export async function whepPlay(base: string, room: string, token?: string): Promise<WhepPlayer> {
+  const pc: Pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  const counted = { count: 0, width: 0, height: 0 };
+  const sinks: { stop(): void }[] = [];
+  pc.ontrack = (event: RTCTrackEvent) => {
+    if (event.track.kind !== 'video') return;
+    const sink = new nonstandard.RTCVideoSink(event.track);
+    sink.onframe = ({ frame }: { frame: { width: number; height: number } }) => {
+      counted.count++;
+      counted.width = frame.width;
+      counted.height = frame.height;
+    };
+    sinks.push(sink);
+  };
+  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token);
+  return {
+    ...session(pc, base, status, location, () => sinks.forEach((s) => s.stop())),
+    body,
+    frames: () => ({ ...counted }),
+    async audioBytes() {
+      let bytes = 0;
+      (await pc.getStats()).forEach((s: { type: string; kind?: string; bytesReceived?: number }) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived ?? 0;
+      });
+      return bytes;
+    },
+  };
+}
