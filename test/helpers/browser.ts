@@ -1,5 +1,5 @@
 /** Real Chromium (Debian's) with a fake camera and microphone, driven by playwright-core. */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = process.env.LANCAST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -34,8 +34,13 @@ export interface MediaCounters {
   packetsLost: number;
 }
 
+/** Anything that runs a function in a page: a playwright Page, or a puppeteer one (Firefox). */
+export interface Evaluator {
+  evaluate<T>(fn: () => T | Promise<T>): Promise<T>;
+}
+
 /** The watch page's inbound counters, read from its RTCPeerConnection's getStats(). */
-export async function viewerCounters(page: Page): Promise<MediaCounters> {
+export async function viewerCounters(page: Evaluator): Promise<MediaCounters> {
   return page.evaluate(async () => {
     const w = window as unknown as { lancast?: { viewer: { peerConnection?: RTCPeerConnection }; video: HTMLVideoElement } };
     const out = { framesDecoded: 0, videoBytes: 0, audioBytes: 0, audioSamples: 0, width: 0, packetsLost: 0 };
@@ -70,19 +75,48 @@ export async function waitFor<T>(read: () => Promise<T>, check: (v: T) => boolea
 }
 
 /** The page's <body data-state>. */
-export function pageState(page: Page): Promise<string | undefined> {
+export function pageState(page: Evaluator): Promise<string | undefined> {
   return page.evaluate(() => document.body.dataset.state);
 }
 
-export async function waitForState(page: Page, state: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForState(page: Evaluator & { url(): string }, state: string, timeoutMs = 15_000): Promise<void> {
   await waitFor(() => pageState(page), (s) => s === state, timeoutMs, `data-state=${state} on ${page.url()}`);
+}
+
+/**
+ * Start recording when the watch page's <video> presents frames (requestVideoFrameCallback, which
+ * follows the element across stream switches). `frameGaps` then says the longest pause seen.
+ */
+export async function recordFrames(page: Evaluator): Promise<void> {
+  // A string, not a function: tsx's name-keeping helpers do not exist inside the page.
+  await (page as unknown as { evaluate(script: string): Promise<unknown> }).evaluate(`(() => {
+    if (window.__frames) return;
+    const frames = (window.__frames = []);
+    const video = document.querySelector('video[data-testid="remote-video"]');
+    const tick = () => {
+      frames.push(performance.now());
+      video.requestVideoFrameCallback(tick);
+    };
+    video.requestVideoFrameCallback(tick);
+  })()`);
+}
+
+/** Frames presented since `recordFrames`, and the longest gap between two of them (ms). */
+export async function frameGaps(page: Evaluator): Promise<{ frames: number; longestGapMs: number; sinceLastMs: number }> {
+  return page.evaluate(() => {
+    const frames = (window as unknown as { __frames?: number[] }).__frames ?? [];
+    let longest = 0;
+    for (let i = 1; i < frames.length; i++) longest = Math.max(longest, frames[i]! - frames[i - 1]!);
+    const last = frames[frames.length - 1];
+    return { frames: frames.length, longestGapMs: Math.round(longest), sinceLastMs: last === undefined ? Infinity : Math.round(performance.now() - last) };
+  });
 }
 
 /**
  * Video and audio both flowing: the viewer decodes frames, audio samples arrive, and both keep
  * rising over a second sample taken `gapMs` later.
  */
-export async function assertMediaFlowing(page: Page, gapMs = 1_500): Promise<{ first: MediaCounters; second: MediaCounters }> {
+export async function assertMediaFlowing(page: Evaluator, gapMs = 1_500): Promise<{ first: MediaCounters; second: MediaCounters }> {
   const first = await waitFor(() => viewerCounters(page), (c) => c.framesDecoded > 0 && c.audioBytes > 0 && c.width > 0, 20_000, 'first frame and audio');
   await new Promise((r) => setTimeout(r, gapMs));
   const second = await viewerCounters(page);

@@ -1,0 +1,142 @@
+/**
+ * The relay with browsers of two engines, the automatic p2p -> relay switch, and a viewer whose
+ * browser dies mid-stream.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import {
+  assertMediaFlowing,
+  frameGaps,
+  launchChromium,
+  recordFrames,
+  viewerCounters,
+  waitFor,
+  waitForState,
+} from '../helpers/browser.js';
+import { launchFirefox } from '../helpers/firefox.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+let server: Lancast;
+let chromium: Browser;
+
+before(async () => {
+  [server, chromium] = await Promise.all([startLancast(), launchChromium()]);
+});
+
+after(async () => {
+  await chromium?.close();
+  await server?.stop();
+});
+
+async function open(browser: Browser, path: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}${path}`);
+  return page;
+}
+
+interface RoomInfo {
+  name: string;
+  mode: string;
+  viewers: number;
+  bitrate: { in: number; out: number };
+}
+
+async function roomInfo(room: string): Promise<RoomInfo | undefined> {
+  const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: RoomInfo[] };
+  return rooms.find((r) => r.name === room);
+}
+
+function p2pConnections(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { lancast: { broadcaster: { connections: Map<string, unknown> } } }).lancast.broadcaster.connections.size);
+}
+
+describe('the relay', () => {
+  test('a Chromium broadcaster through the relay reaches three Chromium viewers and a Firefox viewer', async () => {
+    const firefox = await launchFirefox();
+    const b = await open(chromium, '/broadcast/mixed?key=test-key&autostart=1&mode=relay');
+    const viewers = await Promise.all([1, 2, 3].map(() => open(chromium, '/watch/mixed')));
+    try {
+      const fox = await firefox.newPage();
+      await fox.goto(`${server.url}/watch/mixed`);
+      for (const v of viewers) await waitForState(v, 'live', 20_000);
+      await waitForState(fox, 'live', 20_000);
+      await Promise.all(viewers.map((v) => assertMediaFlowing(v)));
+      // Firefox: frames decoded and audio bytes rising, read from its own getStats().
+      const first = await waitFor(() => viewerCounters(fox), (c) => c.framesDecoded > 0 && c.width > 0, 20_000, 'Firefox frames');
+      await new Promise((r) => setTimeout(r, 1_500));
+      const second = await viewerCounters(fox);
+      assert.ok(second.framesDecoded > first.framesDecoded, `Firefox video stalled: ${JSON.stringify({ first, second })}`);
+      assert.ok(second.audioBytes > first.audioBytes, `Firefox audio stalled: ${JSON.stringify({ first, second })}`);
+
+      const info = await roomInfo('mixed');
+      assert.equal(info?.mode, 'relay');
+      assert.equal(info?.viewers, 4);
+      assert.ok(info!.bitrate.in > 50_000, `relay receives ${info!.bitrate.in} bit/s`);
+      assert.ok(info!.bitrate.out > 3 * info!.bitrate.in, `relay sends ${info!.bitrate.out} bit/s to 4 viewers`);
+    } finally {
+      await firefox.close();
+      await Promise.all([b, ...viewers].map((p) => p.close()));
+    }
+  });
+
+  test('auto: the 5th viewer moves the room to the relay and no earlier viewer stalls for a second', async (t) => {
+    const b = await open(chromium, '/broadcast/growing?key=test-key&autostart=1');
+    const viewers: Page[] = [];
+    try {
+      for (let i = 0; i < 4; i++) viewers.push(await open(chromium, '/watch/growing'));
+      for (const v of viewers) await waitForState(v, 'live', 20_000);
+      assert.equal((await roomInfo('growing'))?.mode, 'p2p', 'four viewers stay peer to peer');
+      assert.equal(await p2pConnections(b), 4);
+      for (const v of viewers) await recordFrames(v);
+      await new Promise((r) => setTimeout(r, 1_000));
+
+      viewers.push(await open(chromium, '/watch/growing'));
+      await waitForState(viewers[4]!, 'live', 20_000);
+      assert.equal((await roomInfo('growing'))?.mode, 'relay');
+      assert.match((await b.textContent('#mode')) ?? '', /relay: more than 4 viewers/);
+      // Every viewer moves over and hangs up its direct connection.
+      await waitFor(() => p2pConnections(b), (n) => n === 0, 15_000, 'every viewer to leave the mesh');
+      await new Promise((r) => setTimeout(r, 2_000));
+
+      for (const [i, v] of viewers.slice(0, 4).entries()) {
+        const gaps = await frameGaps(v);
+        t.diagnostic(`viewer ${i + 1}: ${gaps.frames} frames, longest gap ${gaps.longestGapMs} ms`);
+        assert.ok(gaps.frames > 60, `viewer ${i + 1} presented ${gaps.frames} frames`);
+        assert.ok(gaps.longestGapMs < 1_000, `viewer ${i + 1} stalled for ${gaps.longestGapMs} ms during the switch`);
+        assert.ok(gaps.sinceLastMs < 500, `viewer ${i + 1} stopped ${gaps.sinceLastMs} ms ago`);
+      }
+      await Promise.all(viewers.map((v) => assertMediaFlowing(v)));
+    } finally {
+      await Promise.all([b, ...viewers].map((p) => p.close()));
+    }
+  });
+
+  test('a viewer whose browser is killed mid-stream leaves the others untouched', async () => {
+    const doomed = await launchChromium();
+    const b = await open(chromium, '/broadcast/survive?key=test-key&autostart=1&mode=relay');
+    const stay = await Promise.all([open(chromium, '/watch/survive'), open(chromium, '/watch/survive')]);
+    try {
+      const victim = await doomed.newPage();
+      await victim.goto(`${server.url}/watch/survive`);
+      for (const v of [...stay, victim]) await waitForState(v, 'live', 20_000);
+      for (const v of stay) await recordFrames(v);
+      assert.equal((await roomInfo('survive'))?.viewers, 3);
+
+      // Kill the whole browser process: no goodbye, no close frame from the page.
+      const pid = (doomed as unknown as { process?: () => { pid: number } }).process?.()?.pid;
+      if (pid) process.kill(pid, 'SIGKILL');
+      else await doomed.close();
+      await waitFor(() => roomInfo('survive'), (r) => r?.viewers === 2, 10_000, 'the server to forget the dead viewer');
+      await new Promise((r) => setTimeout(r, 1_500));
+      for (const v of stay) {
+        const gaps = await frameGaps(v);
+        assert.ok(gaps.longestGapMs < 1_000, `a survivor stalled for ${gaps.longestGapMs} ms`);
+        await assertMediaFlowing(v);
+      }
+    } finally {
+      await doomed.close().catch(() => undefined);
+      await Promise.all([b, ...stay].map((p) => p.close()));
+    }
+  });
+});
