@@ -9,6 +9,9 @@ import { RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import type { MediaKind } from './codecs.js';
 import { RateMeter } from './rate.js';
 
+/** Process-wide relay counters, for /metrics and the benchmarks. */
+export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+
 export class Forwarder {
   readonly #sinks: Record<MediaKind, Set<RTCRtpSender>> = { audio: new Set(), video: new Set() };
   readonly sent = new RateMeter();
@@ -28,6 +31,8 @@ export class Forwarder {
 
   forward(kind: MediaKind, rtp: RtpPacket): void {
     const sinks = this.#sinks[kind];
+    relayCounters.packetsIn++;
+    relayCounters.bytesIn += rtp.payload.length;
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
     if (sinks.size === 0 || rtp.payload.length === 0) return;
     const h = rtp.header;
@@ -46,6 +51,8 @@ export class Forwarder {
       });
       const packet = new RtpPacket(header, rtp.payload);
       this.sent.add(rtp.payload.length + 12);
+      relayCounters.packetsOut++;
+      relayCounters.bytesOut += rtp.payload.length;
       sender.sendRtp(packet).catch(() => undefined);
     }
   }

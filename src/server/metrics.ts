@@ -1,5 +1,6 @@
 /** Prometheus metrics (`GET /metrics`): rooms, peers, messages and refusals. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { relayCounters } from '../relay/forwarder.js';
 import type { Hub, HubObserver } from '../signaling/hub.js';
 import type { ErrorCode } from '../signaling/protocol.js';
 
@@ -46,12 +47,28 @@ export class Metrics implements HubObserver {
         this.set([...(hub()?.rooms.values() ?? [])].reduce((n, r) => n + r.viewers.size, 0));
       },
     });
+    this.#relayCounter('lancast_relay_packets_received_total', 'RTP packets the relay received from publishers', () => relayCounters.packetsIn);
+    this.#relayCounter('lancast_relay_packets_forwarded_total', 'RTP packets the relay sent to viewers', () => relayCounters.packetsOut);
+    this.#relayCounter('lancast_relay_payload_bytes_received_total', 'RTP payload bytes received from publishers', () => relayCounters.bytesIn);
+    this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',
       registers: [this.registry],
       collect() {
         this.set(hub()?.peerCount ?? 0);
+      },
+    });
+  }
+
+  #relayCounter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
       },
     });
   }

@@ -27,7 +27,7 @@ async function post(path: string, body: string, headers: Record<string, string>)
 
 describe('WHIP ingest', () => {
   test('a wrong or missing publish key is 401 with a Bearer challenge', async () => {
-    for (const auth of [{ authorization: 'Bearer wrong' }, {}]) {
+    for (const auth of [{ authorization: 'Bearer wrong' }, {}] as Record<string, string>[]) {
       const res = await post('/whip/codes', OFFER, { 'content-type': 'application/sdp', ...auth });
       assert.equal(res.status, 401);
       assert.match(res.text, /publish key/);
