@@ -10,12 +10,17 @@ import { iceConfig, type RelayIceOptions } from './ice.js';
 import type { Publisher } from './publisher.js';
 import { gatherComplete } from './sdp.js';
 
+/** A viewer that sends no RTCP for this long is gone (browsers report every second or so). */
+const SILENCE_MS = 8_000;
+
 export class Subscriber {
   readonly id: string;
   readonly pc: RTCPeerConnection;
   readonly #publisher: Publisher;
   readonly #senders: RTCRtpSender[] = [];
   #closed = false;
+  #lastHeard = Date.now();
+  readonly #liveness: NodeJS.Timeout;
   readonly #onClose: (s: Subscriber) => void;
   /** Called once media can flow (DTLS connected). */
   onConnected: (() => void) | undefined;
@@ -32,6 +37,11 @@ export class Subscriber {
       }
       if (state === 'failed' || state === 'closed') this.close();
     });
+    // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
+    this.#liveness = setInterval(() => {
+      if (Date.now() - this.#lastHeard > SILENCE_MS) this.close();
+    }, 2_000);
+    this.#liveness.unref();
   }
 
   get closed(): boolean {
@@ -93,12 +103,14 @@ export class Subscriber {
     sender.streamId = 'lancast';
     this.#senders.push(sender);
     this.#publisher.forwarder.add(kind, sender);
+    sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
     if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#liveness);
     for (const sender of this.#senders) this.#publisher.forwarder.remove(sender);
     void this.pc.close().catch(() => undefined);
     this.#onClose(this);

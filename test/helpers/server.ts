@@ -47,7 +47,7 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lancast did not start:\n${out}`)), 15_000);
     const check = () => {
-      const m = /"msg":"lancast listening"/.test(out) && /"port":(\d+)/.exec(out);
+      const m = /is live on port (\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

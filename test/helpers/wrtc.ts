@@ -2,6 +2,7 @@
  * A WebRTC stack that is not ours: libwebrtc in Node (@roamhq/wrtc). A WHIP publisher that sends
  * generated video (a moving pattern) and a sine tone, and a WHEP player that counts decoded frames.
  */
+import { randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -65,8 +66,15 @@ function session(pc: Pc, base: string, status: number, location: string | undefi
   };
 }
 
-/** A WHIP publisher: 640x480 moving pattern at 30 fps and a 440 Hz tone. */
-export async function whipPublish(base: string, room: string, key: string | undefined): Promise<HttpSession & { body: string }> {
+export interface PublishOptions {
+  width?: number;
+  height?: number;
+  /** Fill the lower half with fresh noise every frame: content the encoder cannot squeeze. */
+  noise?: boolean;
+}
+
+/** A WHIP publisher: a moving pattern at 30 fps (640x480 unless told) and a 440 Hz tone. */
+export async function whipPublish(base: string, room: string, key: string | undefined, options: PublishOptions = {}): Promise<HttpSession & { body: string }> {
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   const video = new nonstandard.RTCVideoSource();
   const audio = new nonstandard.RTCAudioSource();
@@ -78,13 +86,15 @@ export async function whipPublish(base: string, room: string, key: string | unde
   pc.addTransceiver(at, { direction: 'sendonly', streams: [stream] });
   pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream] });
 
-  const width = 640;
-  const height = 480;
+  const width = options.width ?? 640;
+  const height = options.height ?? 480;
   const frame = new Uint8ClampedArray((width * height * 3) / 2);
   let n = 0;
+  const noiseStart = options.noise ? (height / 2) * width : width * height;
   const videoTimer = setInterval(() => {
     n++;
     for (let y = 0; y < height; y++) frame.fill((y + n * 4) & 0xff, y * width, (y + 1) * width);
+    if (options.noise) randomFillSync(frame, noiseStart, width * height - noiseStart);
     video.onFrame({ width, height, data: frame });
   }, 33);
   const samples = new Int16Array(480);
