@@ -17,12 +17,27 @@ import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, type RelayIceOptions } from './ice.js';
 import { RateMeter } from './rate.js';
-import { gatherComplete, stripRecvonlySsrcs } from './sdp.js';
+import { gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
 /** Keyframe requests to the publisher are spaced at least this far apart. */
 const KEYFRAME_INTERVAL_MS = 300;
+
+/** A REMB message; werift serialises the exponent and 18-bit mantissa, so compute them here. */
+export function rembPacket(senderSsrc: number, mediaSsrc: number, bitsPerSecond: number): ReceiverEstimatedMaxBitrate {
+  let brExp = 0;
+  while (bitsPerSecond >>> brExp >= 1 << 18) brExp++;
+  return new ReceiverEstimatedMaxBitrate({
+    senderSsrc,
+    mediaSsrc: 0,
+    ssrcNum: 1,
+    brExp,
+    brMantissa: bitsPerSecond >>> brExp,
+    bitrate: BigInt(bitsPerSecond),
+    ssrcFeedbacks: [mediaSsrc],
+  });
+}
 
 export class Publisher {
   readonly pc: RTCPeerConnection;
@@ -84,7 +99,7 @@ export class Publisher {
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
     this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
-    return stripRecvonlySsrcs(this.pc.localDescription!.sdp);
+    return withoutTransportCc(stripRecvonlySsrcs(this.pc.localDescription!.sdp));
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {
@@ -136,14 +151,7 @@ export class Publisher {
     const ssrc = this.#ssrc.get('video');
     const transceiver = this.#transceivers.get('video');
     if (ssrc === undefined || !transceiver || this.#closed) return;
-    const remb = new RtcpPayloadSpecificFeedback({
-      feedback: new ReceiverEstimatedMaxBitrate({
-        senderSsrc: transceiver.receiver.rtcpSsrc,
-        mediaSsrc: 0,
-        bitrate: BigInt(PUBLISHER_MAX_BITRATE),
-        ssrcFeedbacks: [ssrc],
-      }),
-    });
+    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembPacket(transceiver.receiver.rtcpSsrc, ssrc, PUBLISHER_MAX_BITRATE) });
     await transceiver.receiver.dtlsTransport.sendRtcp([remb]).catch(() => undefined);
   }
 

@@ -40,3 +40,12 @@ export function stripRecvonlySsrcs(sdp: string): string {
     })
     .join(`${eol}m=`);
 }
+
+/**
+ * werift echoes the publisher's own feedback list, transport-cc included. With transport-cc the
+ * browser runs its sender-side estimator, which starves without werift's feedback; without it,
+ * the browser follows the relay's REMB and climbs to full quality.
+ */
+export function withoutTransportCc(sdp: string): string {
+  return sdp.replace(/^a=rtcp-fb:\d+ transport-cc\r?\n/gm, '');
+}

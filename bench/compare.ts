@@ -1,0 +1,123 @@
+/**
+ * p2p against relay, side by side in one run: the publisher's encoder target and what a viewer
+ * receives after 15 s (with the fake camera, and with noise the encoder cannot squeeze), and the
+ * time from opening the watch page to its first frame.
+ */
+import { randomFillSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitForState } from '../test/helpers/browser.js';
+import { startLancast } from '../test/helpers/server.js';
+import { firstFrameMs, measuredChromium, percentile, publisherVideo, sleep, viewerVideo, watchFirstFrame } from './lib.js';
+
+/** A y4m clip of noise (60 frames, looped by Chromium's fake capture). */
+export function noiseClip(width = 640, height = 480, frames = 60): string {
+  const file = join(fs.mkdtempSync(join(tmpdir(), 'lancast-bench-')), 'noise.y4m');
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, `YUV4MPEG2 W${width} H${height} F30:1 Ip A1:1 C420jpeg\n`);
+  const frame = Buffer.alloc((width * height * 3) / 2);
+  for (let i = 0; i < frames; i++) {
+    randomFillSync(frame, 0, width * height);
+    frame.fill(128, width * height);
+    fs.writeSync(fd, 'FRAME\n');
+    fs.writeSync(fd, frame);
+  }
+  fs.closeSync(fd);
+  return file;
+}
+
+export interface QualityResult {
+  content: string;
+  mode: 'p2p' | 'relay';
+  publisherTargetKbps: number;
+  publisherLimitedBy: string;
+  publisherWidth: number;
+  viewerKbps: number;
+  viewerFps: number;
+  viewerWidth: number;
+}
+
+export async function quality(content: 'fake camera' | 'noise', seconds = 15): Promise<QualityResult[]> {
+  const clip = content === 'noise' ? noiseClip() : undefined;
+  const server = await startLancast({ args: ['--log-level', 'warn'] });
+  const pub = await measuredChromium('publisher', clip ? [`--use-file-for-fake-video-capture=${clip}`] : []);
+  const view = await measuredChromium('viewer');
+  const results: QualityResult[] = [];
+  try {
+    for (const mode of ['p2p', 'relay'] as const) {
+      const room = `quality-${mode}`;
+      const b = await pub.browser.newPage();
+      await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
+      await waitForState(b, 'live');
+      const v = await view.browser.newPage();
+      await v.goto(`${server.url}/watch/${room}`);
+      await waitForState(v, 'live', 20_000);
+      await sleep((seconds - 2) * 1000);
+      const a = await viewerVideo(v);
+      await sleep(2_000);
+      const z = await viewerVideo(v);
+      const p = await publisherVideo(b, mode === 'relay');
+      const secs = (z.at - a.at) / 1000;
+      results.push({
+        content,
+        mode,
+        publisherTargetKbps: Math.round(p.targetBitrate / 1000),
+        publisherLimitedBy: p.reason,
+        publisherWidth: p.width,
+        viewerKbps: Math.round(((z.bytes - a.bytes) * 8) / secs / 1000),
+        viewerFps: Math.round((z.frames - a.frames) / secs),
+        viewerWidth: z.width,
+      });
+      await Promise.all([b.close(), v.close()]);
+      await sleep(1_000);
+    }
+  } finally {
+    await Promise.all([pub.browser.close(), view.browser.close()]);
+    await server.stop();
+    if (clip) fs.rmSync(clip, { force: true });
+  }
+  return results;
+}
+
+export interface FirstFrameResult {
+  mode: 'p2p' | 'relay';
+  joins: number;
+  p50: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+/** Viewers open the watch page one after another; each records its first frame. */
+export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
+  const server = await startLancast({ args: ['--log-level', 'warn'] });
+  const pub = await measuredChromium('publisher');
+  const view = await measuredChromium('viewer');
+  const results: FirstFrameResult[] = [];
+  try {
+    for (const mode of ['p2p', 'relay'] as const) {
+      const room = `join-${mode}`;
+      const b = await pub.browser.newPage();
+      await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
+      await waitForState(b, 'live');
+      await sleep(2_000);
+      const times: number[] = [];
+      for (let i = 0; i < joins; i++) {
+        const context = await view.browser.newContext();
+        const v = await context.newPage();
+        await watchFirstFrame(v);
+        await v.goto(`${server.url}/watch/${room}`);
+        times.push(await firstFrameMs(v));
+        await context.close();
+        await sleep(300);
+      }
+      results.push({ mode, joins, p50: percentile(times, 50), p95: percentile(times, 95), min: Math.min(...times), max: Math.max(...times) });
+      await b.close();
+    }
+  } finally {
+    await Promise.all([pub.browser.close(), view.browser.close()]);
+    await server.stop();
+  }
+  return results;
+}
