@@ -152,7 +152,8 @@ export class Hub {
         previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
       }
       room.broadcaster = peer;
-      room.configuredMode = msg.mode ?? this.#options.mode;
+      // The seed's push page can only stream peer to peer.
+      room.configuredMode = options.trusted && !options.whip ? 'p2p' : (msg.mode ?? this.#options.mode);
       room.whip = options.whip ?? false;
       logger.info({ room: room.name, peer: peer.id, address: peer.link.address, mode: room.configuredMode }, 'broadcaster joined');
       this.#welcome(peer, room);
