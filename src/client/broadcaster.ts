@@ -26,6 +26,8 @@ export interface BroadcasterOptions {
   url?: string;
   /** Media path for the room (`mode=` on the page); default: the server's. */
   mode?: Mode;
+  /** Preferred video codec (`codec=` on the page), e.g. 'h264' or 'vp8'; default: the browser's. */
+  codec?: string;
 }
 
 /** After the server comes back, connections of the old session get this long to be replaced. */
@@ -40,6 +42,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   /** The connection that publishes to the relay, when the room is relayed. */
   publishing: Connection | undefined;
   #mode: string = 'p2p';
+  readonly #codec: string | undefined;
   #republishTimer: ReturnType<typeof setTimeout> | undefined;
   /** Connections from before a reconnect, still carrying media until their viewers move over. */
   readonly #stale = new Set<Connection>();
@@ -48,6 +51,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   constructor(options: BroadcasterOptions) {
     super();
     this.#stream = options.stream;
+    this.#codec = options.codec?.toLowerCase();
     this.signaling = new SignalingClient({
       url: options.url,
       join: { type: 'join', role: 'broadcaster', room: options.room, key: options.key, ...(options.mode ? { mode: options.mode } : {}) },
@@ -169,6 +173,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
       sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: peer, cid: conn.cid, candidate }),
     });
     for (const track of this.#stream.getTracks()) conn.pc.addTrack(track, this.#stream);
+    if (this.#codec) preferCodec(conn.pc, this.#codec);
     return conn;
   }
 
@@ -253,5 +258,16 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     if (state === this.#state) return;
     this.#state = state;
     this.emit('state', state);
+  }
+}
+
+/** Put the named video codec first in every video transceiver's preferences (if supported). */
+function preferCodec(pc: RTCPeerConnection, codec: string): void {
+  const all = RTCRtpSender.getCapabilities?.('video')?.codecs ?? [];
+  const wanted = all.filter((c) => c.mimeType.toLowerCase() === `video/${codec}`);
+  if (wanted.length === 0) return console.warn(`lancast: this browser cannot send ${codec}`);
+  const rest = all.filter((c) => !wanted.includes(c));
+  for (const t of pc.getTransceivers()) {
+    if (t.sender.track?.kind === 'video') t.setCodecPreferences([...wanted, ...rest]);
   }
 }

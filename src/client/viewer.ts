@@ -139,6 +139,13 @@ export class Viewer extends Emitter<ViewerEvents> {
   }
 
   async #answer(from: string, cid: string, sdp: string): Promise<void> {
+    const missing = undecodableVideo(sdp);
+    if (missing) {
+      this.#closeAll();
+      this.#setState('error');
+      this.emit('error', { type: 'error', code: 'unsupported-codec', message: missing });
+      return;
+    }
     // A re-offer on a connection we have (ICE restart, renegotiation) is applied in place.
     const existing = [this.#current, this.#pending].find((c) => c?.conn.cid === cid && c.conn.peer === from);
     const entry = existing ?? { conn: this.#newConnection(from, cid), stream: new MediaStream() };
@@ -248,4 +255,20 @@ export class Viewer extends Emitter<ViewerEvents> {
     this.#state = state;
     this.emit('state', state);
   }
+}
+
+/**
+ * The video codec of an offer when this browser can decode none of the offered ones (e.g. H.264
+ * in a Firefox without OpenH264), so the page can say so instead of connecting forever.
+ */
+function undecodableVideo(sdp: string): string | undefined {
+  const video = sdp.split(/\r?\nm=/).find((section) => section.startsWith('video') || section.startsWith('m=video'));
+  if (!video) return undefined;
+  const offered = [...video.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)]
+    .map((m) => m[1]!.toLowerCase())
+    .filter((name) => !['rtx', 'red', 'ulpfec', 'flexfec-03'].includes(name));
+  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video')?.codecs;
+  if (!caps || offered.length === 0) return undefined;
+  const decodable = new Set(caps.map((c) => c.mimeType.split('/')[1]!.toLowerCase()));
+  return offered.some((name) => decodable.has(name)) ? undefined : offered[0]!.toUpperCase();
 }

@@ -107,6 +107,8 @@ export const ErrorCode = z.enum([
   'replaced',
   'legacy-disabled',
   'shutting-down',
+  /** Raised by a viewer's own browser: it cannot decode the stream's codec. */
+  'unsupported-codec',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -94,7 +94,8 @@ async function start(): Promise<void> {
     const key = keyInput.value.trim();
     localStorage.setItem('lancast:publish-key', key);
     broadcaster?.stop();
-    broadcaster = new Broadcaster({ room, key, stream: media, ...(requestedMode ? { mode: requestedMode } : {}) });
+    const codec = params.get('codec') ?? undefined;
+    broadcaster = new Broadcaster({ room, key, stream: media, ...(requestedMode ? { mode: requestedMode } : {}), ...(codec ? { codec } : {}) });
     broadcaster.on('state', setState);
     broadcaster.on('room', (s) => {
       viewerCount.textContent = t(lang, 'watching', { n: s.viewers });

@@ -54,6 +54,7 @@ const en = {
   password: 'View password',
   passwordSubmit: 'Watch',
   errBadPassword: 'Wrong view password.',
+  errCodec: 'This browser cannot play this stream ({codec} video). Try Chrome, Edge or Safari, or ask the broadcaster to use VP8.',
   backToLobby: 'All rooms',
 } as const;
 
@@ -109,6 +110,7 @@ const zh: Record<StringKey, string> = {
   password: '观看密码',
   passwordSubmit: '观看',
   errBadPassword: '观看密码错误。',
+  errCodec: '这个浏览器无法播放这个直播({codec} 视频)。请换用 Chrome、Edge 或 Safari,或请主播改用 VP8。',
   backToLobby: '所有房间',
 };
 

@@ -67,6 +67,8 @@ viewer.on('error', (err) => {
     errorText = t(lang, 'errBadPassword');
     passwordForm.hidden = false;
     passwordInput.focus();
+  } else if (err.code === 'unsupported-codec') {
+    errorText = t(lang, 'errCodec', { codec: err.message });
   } else if (err.code === 'bad-room') {
     errorText = t(lang, 'errBadRoom');
   } else {

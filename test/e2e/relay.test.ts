@@ -47,6 +47,16 @@ async function roomInfo(room: string): Promise<RoomInfo | undefined> {
   return rooms.find((r) => r.name === room);
 }
 
+/** Run in a watch page: the mime type of the video codec its connection receives. */
+const INBOUND_VIDEO_CODEC = `(async () => {
+  const pc = window.lancast.viewer.peerConnection;
+  if (!pc) return undefined;
+  const stats = await pc.getStats();
+  let codecId;
+  stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') codecId = s.codecId; });
+  return codecId && stats.get(codecId) ? stats.get(codecId).mimeType : undefined;
+})()`;
+
 function p2pConnections(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { lancast: { broadcaster: { connections: Map<string, unknown> } } }).lancast.broadcaster.connections.size);
 }
@@ -79,6 +89,39 @@ describe('the relay', () => {
       await Promise.all([b, ...viewers].map((p) => p.close()));
     }
   });
+
+  // Firefox ESR without network has no OpenH264 plugin: it must say so, not spin.
+  for (const codec of ['H264', 'VP8']) {
+    test(`a ${codec} publisher's viewers get ${codec}; a browser that cannot decode it says so`, async () => {
+      const firefox = await launchFirefox();
+      const room = `codec-${codec.toLowerCase()}`;
+      const b = await open(chromium, `/broadcast/${room}?key=test-key&autostart=1&mode=relay&codec=${codec.toLowerCase()}`);
+      const v = await open(chromium, `/watch/${room}`);
+      try {
+        const fox = await firefox.newPage();
+        await fox.goto(`${server.url}/watch/${room}`);
+        await waitForState(v, 'live', 20_000);
+        await assertMediaFlowing(v);
+        assert.equal(await v.evaluate(INBOUND_VIDEO_CODEC), `video/${codec}`);
+        const foxCanDecode = (await fox.evaluate(
+          `RTCRtpReceiver.getCapabilities('video').codecs.some((c) => c.mimeType.toLowerCase() === 'video/${codec.toLowerCase()}')`,
+        )) as boolean;
+        if (foxCanDecode) {
+          await waitForState(fox, 'live', 20_000);
+          const first = await waitFor(() => viewerCounters(fox), (c) => c.framesDecoded > 0, 20_000, 'Firefox frames');
+          await new Promise((r) => setTimeout(r, 1_000));
+          assert.ok((await viewerCounters(fox)).framesDecoded > first.framesDecoded, 'Firefox keeps decoding');
+          assert.equal(await fox.evaluate(INBOUND_VIDEO_CODEC), `video/${codec}`);
+        } else {
+          await waitForState(fox, 'error', 20_000);
+          assert.match((await fox.evaluate(`document.getElementById('overlay').textContent`)) as string, new RegExp(`cannot play this stream \\(${codec} video\\)`));
+        }
+      } finally {
+        await firefox.close();
+        await Promise.all([b.close(), v.close()]);
+      }
+    });
+  }
 
   test('auto: the 5th viewer moves the room to the relay and no earlier viewer stalls for a second', async (t) => {
     const b = await open(chromium, '/broadcast/growing?key=test-key&autostart=1');
