@@ -24,6 +24,17 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Print the QR code of the watch URL in the banner. */
   qr: boolean;
+  limits: Limits;
+}
+
+/** What one client or one room may take. */
+export interface Limits {
+  maxViewers: number;
+  maxRooms: number;
+  /** Signaling sockets one address may hold open. */
+  maxSocketsPerAddress: number;
+  /** Signaling messages per second per socket (with a burst of twice that). */
+  messagesPerSecond: number;
 }
 
 interface FlagSpec {
@@ -47,6 +58,9 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'data-dir', env: 'LANCAST_DATA_DIR', value: 'DIR', help: 'where the certificate and key live (default ~/.lancast)' },
   { flag: 'ice-server', env: 'LANCAST_ICE_SERVER', value: 'URL', multiple: true, help: 'STUN/TURN server, repeatable: stun:host:3478, turn:user:pass@host:3478 (env: comma-separated)' },
   { flag: 'legacy', env: 'LANCAST_LEGACY', boolean: true, help: "also speak the seed's protocol (its push/pull pages, room main)" },
+  { flag: 'max-viewers', env: 'LANCAST_MAX_VIEWERS', value: 'N', help: 'viewers one room may hold (default 1000)' },
+  { flag: 'max-rooms', env: 'LANCAST_MAX_ROOMS', value: 'N', help: 'rooms this server may hold (default 100)' },
+  { flag: 'max-sockets-per-address', env: 'LANCAST_MAX_SOCKETS_PER_ADDRESS', value: 'N', help: 'signaling sockets one address may open (default 64)' },
   { flag: 'log-level', env: 'LANCAST_LOG_LEVEL', value: 'LEVEL', help: 'fatal | error | warn | info | debug (default info)' },
   { flag: 'no-qr', env: 'LANCAST_NO_QR', boolean: true, help: 'do not print the QR code in the banner' },
   { flag: 'help', env: '', boolean: true, help: 'show this help' },
@@ -151,6 +165,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       legacy: flagOn('legacy'),
       logLevel: logLevel.data,
       qr: !flagOn('no-qr'),
+      limits: {
+        maxViewers: int('max-viewers', 1000, 1, 1_000_000),
+        maxRooms: int('max-rooms', 100, 1, 100_000),
+        maxSocketsPerAddress: int('max-sockets-per-address', 64, 1, 1_000_000),
+        messagesPerSecond: 200,
+      },
     },
   };
 }

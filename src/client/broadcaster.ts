@@ -28,6 +28,8 @@ export interface BroadcasterOptions {
   mode?: Mode;
   /** Preferred video codec (`codec=` on the page), e.g. 'h264' or 'vp8'; default: the browser's. */
   codec?: string;
+  /** A password this room's viewers must give. */
+  viewPassword?: string;
 }
 
 /** After the server comes back, connections of the old session get this long to be replaced. */
@@ -54,7 +56,14 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.#codec = options.codec?.toLowerCase();
     this.signaling = new SignalingClient({
       url: options.url,
-      join: { type: 'join', role: 'broadcaster', room: options.room, key: options.key, ...(options.mode ? { mode: options.mode } : {}) },
+      join: {
+        type: 'join',
+        role: 'broadcaster',
+        room: options.room,
+        key: options.key,
+        ...(options.mode ? { mode: options.mode } : {}),
+        ...(options.viewPassword ? { viewPassword: options.viewPassword } : {}),
+      },
     });
     this.signaling.on('welcome', (welcome, { rejoined }) => {
       this.#iceServers = welcome.iceServers;

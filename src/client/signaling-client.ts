@@ -14,7 +14,16 @@ import {
 type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
 
 /** Refusals that retrying cannot fix: the user has to act. */
-const FATAL: ReadonlySet<ErrorCode> = new Set(['bad-key', 'bad-password', 'bad-room', 'replaced', 'legacy-disabled']);
+const FATAL: ReadonlySet<ErrorCode> = new Set([
+  'bad-key',
+  'bad-password',
+  'bad-room',
+  'replaced',
+  'legacy-disabled',
+  'room-full',
+  'too-many-rooms',
+  'too-many-attempts',
+]);
 
 export type SignalingEvents = {
   welcome: [WelcomeMessage, { rejoined: boolean }];

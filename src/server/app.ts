@@ -20,7 +20,6 @@ export interface AppOptions {
   hub: Hub;
   relay: Relay;
   publishKey: string;
-  viewPassword: string | undefined;
   metrics: Metrics;
   logger: Logger;
   /** Directory of the bundled browser scripts and styles. */
@@ -64,7 +63,7 @@ export async function buildApp(options: AppOptions) {
   app.get('/', (req, reply) => html(reply, lobbyPage(langOf(req))));
 
   await app.register(whipRoutes(hub, options.relay, options.publishKey));
-  await app.register(whepRoutes(hub, options.relay, options.viewPassword));
+  await app.register(whepRoutes(hub, options.relay));
 
   const roomPage = (render: (lang: Lang, room: string) => string) =>
     async (req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply) => {
@@ -89,6 +88,8 @@ export async function buildApp(options: AppOptions) {
   app.get('/api/rooms', () => ({
     rooms: [...hub.rooms.values()]
       .map((room) => {
+        // A room behind a password shows only that it exists.
+        if (hub.viewPasswords(room.name).length > 0) return { name: room.name, live: room.live, protected: true, viewers: 0, mode: room.mode };
         const relayed = options.relay.stats(room.name);
         return {
           name: room.name,

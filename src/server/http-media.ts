@@ -1,6 +1,8 @@
 /** What WHIP and WHEP share: the SDP body parser, bearer tokens, CORS and short text errors. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Verdict } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
+import { sdpProblem } from '../signaling/sdp-check.js';
 
 export const SDP_MAX_BYTES = 64 * 1024;
 
@@ -42,6 +44,11 @@ export function readOffer(req: FastifyRequest<{ Params: { room: string } }>, rep
     fail(reply, 400, 'the body is not an SDP offer with an audio or video section');
     return undefined;
   }
+  const problem = sdpProblem(sdp);
+  if (problem) {
+    fail(reply, 400, problem);
+    return undefined;
+  }
   return sdp;
 }
 
@@ -53,4 +60,15 @@ export function preflight(scope: FastifyInstance, path: string): void {
   scope.options(path, (_req, reply) =>
     cors(reply).code(204).header('accept-post', 'application/sdp').header('allow', 'OPTIONS, POST').send(),
   );
+}
+
+/** 401 for a wrong secret; 429 with Retry-After when the address must wait. */
+export function refuse(reply: FastifyReply, verdict: Extract<Verdict, { ok: false }>, message: string): FastifyReply {
+  if (verdict.code === 'too-many-attempts') {
+    const seconds = Math.ceil(verdict.retryAfterMs / 1000);
+    reply.header('retry-after', String(seconds));
+    return fail(reply, 429, `too many wrong attempts from your address; try again in ${seconds} s`);
+  }
+  reply.header('www-authenticate', 'Bearer realm="lancast"');
+  return fail(reply, 401, message);
 }

@@ -74,6 +74,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
   hub = new Hub({
     relay,
     relayThreshold: config.relayThreshold,
+    maxViewers: config.limits.maxViewers,
+    maxRooms: config.limits.maxRooms,
     publishKey,
     viewPassword: config.viewPassword,
     mode: config.mode,
@@ -89,7 +91,6 @@ export async function startServer(config: Config, logger: Logger, version: strin
     hub,
     relay,
     publishKey,
-    viewPassword: config.viewPassword,
     metrics,
     logger,
     version,
@@ -104,14 +105,28 @@ export async function startServer(config: Config, logger: Logger, version: strin
   await app.ready();
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const socketsByAddress = new Map<string, number>();
   const onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws' && !config.legacy) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    const address = req.socket.remoteAddress ?? '?';
+    const open = socketsByAddress.get(address) ?? 0;
+    if (open >= config.limits.maxSocketsPerAddress) {
+      const body = `too many connections from ${address} (${open}); close some and retry\n`;
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    socketsByAddress.set(address, open + 1);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      handleSocket(ws, { hub: hub!, logger, legacy: config.legacy, address: req.socket.remoteAddress ?? '?' });
+      ws.once('close', () => {
+        const left = (socketsByAddress.get(address) ?? 1) - 1;
+        if (left > 0) socketsByAddress.set(address, left);
+        else socketsByAddress.delete(address);
+      });
+      handleSocket(ws, { hub: hub!, logger, legacy: config.legacy, address, messagesPerSecond: config.limits.messagesPerSecond });
     });
   };
   httpServer.on('upgrade', onUpgrade);

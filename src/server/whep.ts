@@ -5,19 +5,20 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { RelayError, type Relay } from '../relay/relay.js';
-import { secretsMatch, type Hub } from '../signaling/hub.js';
-import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer } from './http-media.js';
+import type { Hub } from '../signaling/hub.js';
+import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer, refuse } from './http-media.js';
 
-export function whepRoutes(hub: Hub, relay: Relay, viewPassword: string | undefined) {
+export function whepRoutes(hub: Hub, relay: Relay) {
   return async (scope: FastifyInstance) => {
     acceptSdpBodies(scope);
     preflight(scope, '/whep/:room');
 
     scope.post<{ Params: { room: string } }>('/whep/:room', async (req, reply) => {
       const name = req.params.room;
-      if (viewPassword !== undefined && !secretsMatch(bearer(req), viewPassword)) {
-        reply.header('www-authenticate', 'Bearer realm="lancast"');
-        return fail(reply, 401, 'this server needs the view password: send Authorization: Bearer <password>');
+      const passwords = hub.viewPasswords(name);
+      if (passwords.length > 0) {
+        const verdict = hub.checkSecret(req.ip, bearer(req), passwords);
+        if (!verdict.ok) return refuse(reply, verdict, 'this room needs the view password: send Authorization: Bearer <password>');
       }
       const sdp = readOffer(req, reply);
       if (sdp === undefined) return reply;

@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Relay } from '../relay/relay.js';
-import { secretsMatch, type Hub } from '../signaling/hub.js';
+import type { Hub } from '../signaling/hub.js';
 import type { PeerLink } from '../signaling/peer.js';
-import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer } from './http-media.js';
+import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer, refuse } from './http-media.js';
 
 /** A WHIP publisher has no socket: nothing to send to; closing it ends its relay leg. */
 class WhipLink implements PeerLink {
@@ -29,10 +29,8 @@ export function whipRoutes(hub: Hub, relay: Relay, publishKey: string) {
 
     scope.post<{ Params: { room: string } }>('/whip/:room', async (req, reply) => {
       const { room } = req.params;
-      if (!secretsMatch(bearer(req), publishKey)) {
-        reply.header('www-authenticate', 'Bearer realm="lancast"');
-        return fail(reply, 401, 'wrong or missing publish key: send Authorization: Bearer <publish key>');
-      }
+      const verdict = hub.checkSecret(req.ip, bearer(req), [publishKey]);
+      if (!verdict.ok) return refuse(reply, verdict, 'wrong or missing publish key: send Authorization: Bearer <publish key>');
       const sdp = readOffer(req, reply);
       if (sdp === undefined) return reply;
       if (hub.rooms.get(room)?.broadcaster) return fail(reply, 409, `room "${room}" already has a broadcaster`);

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { Peer, type PeerLink } from './peer.js';
 import { CloseCode, type ClientMessage, type ErrorCode, type IceServer, type Mode } from './protocol.js';
 import { Room } from './room.js';
+import { AttemptLimiter } from './attempts.js';
+import { candidateProblem, sdpProblem } from './sdp-check.js';
 import { RELAY_PEER_ID, type Relay } from '../relay/relay.js';
 
 export interface HubOptions {
@@ -25,6 +27,9 @@ export interface HubOptions {
   relay?: Relay;
   /** `auto` rooms move to the relay when their viewers exceed this. */
   relayThreshold?: number;
+  /** Viewers per room and rooms per server. */
+  maxViewers?: number;
+  maxRooms?: number;
   /** Counters for /metrics. */
   observer?: HubObserver;
 }
@@ -43,6 +48,8 @@ export interface JoinOptions {
 
 type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
 
+export type Verdict = { ok: true } | { ok: false; code: 'wrong' } | { ok: false; code: 'too-many-attempts'; retryAfterMs: number };
+
 /** Compare secrets in constant time (hashing first makes the lengths equal). */
 export function secretsMatch(given: string | undefined, expected: string): boolean {
   const a = createHash('sha256').update(given ?? '').digest();
@@ -54,6 +61,7 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #rooms = new Map<string, Room>();
   readonly #peers = new Map<string, Peer>();
+  readonly #attempts = new AttemptLimiter();
   #closing = false;
 
   constructor(options: HubOptions) {
@@ -123,19 +131,64 @@ export class Hub {
     for (const peer of this.#peers.values()) peer.link.close(1001, 'server shutting down');
   }
 
+  /**
+   * May this address present a secret now, and is it right? Wrong answers from one address are
+   * counted, and past a few it must wait before trying again (see AttemptLimiter).
+   */
+  checkSecret(address: string, given: string | undefined, accepted: string[]): Verdict {
+    const wait = this.#attempts.wait(address);
+    if (wait > 0) return { ok: false, code: 'too-many-attempts', retryAfterMs: wait };
+    if (accepted.some((secret) => secretsMatch(given, secret))) {
+      this.#attempts.succeeded(address);
+      return { ok: true };
+    }
+    this.#attempts.failed(address);
+    return { ok: false, code: 'wrong' };
+  }
+
+  /** The passwords that let a viewer into a room: the server's and the room's own. */
+  viewPasswords(roomName: string): string[] {
+    return [this.#options.viewPassword, this.#rooms.get(roomName)?.viewPassword].filter((p): p is string => p !== undefined);
+  }
+
+  #refuse(peer: Peer, verdict: Extract<Verdict, { ok: false }>, wrong: ErrorCode, message: string): void {
+    if (verdict.code === 'too-many-attempts') {
+      this.#options.observer?.error('too-many-attempts');
+      const seconds = Math.ceil(verdict.retryAfterMs / 1000);
+      peer.send({ type: 'error', code: 'too-many-attempts', message: `too many wrong attempts; try again in ${seconds} s`, ref: 'join', retryAfterMs: verdict.retryAfterMs });
+      return;
+    }
+    this.reject(peer, wrong, message, 'join');
+  }
+
   #join(peer: Peer, msg: JoinMessage, options: JoinOptions): void {
     if (peer.room) return this.reject(peer, 'already-joined', `already in room "${peer.room.name}"`, 'join');
-    const { logger, publishKey, viewPassword } = this.#options;
-    if (msg.role === 'broadcaster' && !options.trusted && !secretsMatch(msg.key, publishKey)) {
-      logger.warn({ room: msg.room, address: peer.link.address }, 'publish refused: wrong key');
-      return this.reject(peer, 'bad-key', 'wrong publish key', 'join');
+    const { logger, publishKey } = this.#options;
+    const address = peer.link.address;
+    const existing = this.#rooms.get(msg.room);
+    if (msg.role === 'broadcaster' && !options.trusted) {
+      const verdict = this.checkSecret(address, msg.key, [publishKey]);
+      if (!verdict.ok) {
+        logger.warn({ room: msg.room, address }, 'publish refused: wrong key');
+        return this.#refuse(peer, verdict, 'bad-key', 'wrong publish key');
+      }
     }
-    if (msg.role === 'viewer' && viewPassword !== undefined && !secretsMatch(msg.password, viewPassword)) {
-      return this.reject(peer, 'bad-password', 'wrong view password', 'join');
+    if (msg.role === 'viewer') {
+      const passwords = this.viewPasswords(msg.room);
+      if (passwords.length > 0) {
+        const verdict = this.checkSecret(address, msg.password, passwords);
+        if (!verdict.ok) return this.#refuse(peer, verdict, 'bad-password', 'wrong view password');
+      }
+      if (existing && existing.viewers.size >= (this.#options.maxViewers ?? Infinity)) {
+        return this.reject(peer, 'room-full', `room "${msg.room}" is full (${existing.viewers.size} viewers)`, 'join');
+      }
     }
 
-    let room = this.#rooms.get(msg.room);
+    let room = existing;
     if (!room) {
+      if (this.#rooms.size >= (this.#options.maxRooms ?? Infinity)) {
+        return this.reject(peer, 'too-many-rooms', `this server holds ${this.#rooms.size} rooms already`, 'join');
+      }
       room = new Room(msg.room, this.#options.mode);
       this.#rooms.set(room.name, room);
     }
@@ -152,6 +205,7 @@ export class Hub {
         previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
       }
       room.broadcaster = peer;
+      room.viewPassword = msg.viewPassword;
       // The seed's push page can only stream peer to peer.
       room.configuredMode = options.trusted && !options.whip ? 'p2p' : (msg.mode ?? this.#options.mode);
       room.whip = options.whip ?? false;
@@ -219,6 +273,8 @@ export class Hub {
     const relay = this.#options.relay;
     if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
     if (!relay || room.mode !== 'relay') return this.reject(peer, 'no-such-peer', 'this room is not relayed', msg.type);
+    const problem = this.#sanity(msg);
+    if (problem) return this.reject(peer, 'bad-message', problem, msg.type);
     if (peer === room.broadcaster) {
       switch (msg.type) {
         case 'offer':
@@ -241,6 +297,13 @@ export class Hub {
     }
     if (msg.type === 'offer') return this.reject(peer, 'not-allowed', 'a viewer cannot send "offer" to the relay', msg.type);
     void relay.fromViewer(room.name, peer, msg);
+  }
+
+  /** SDP and candidates a browser or the relay would choke on never leave the hub. */
+  #sanity(msg: Extract<ClientMessage, { to: string }>): string | undefined {
+    if (msg.type === 'offer' || msg.type === 'answer') return sdpProblem(msg.sdp);
+    if (msg.type === 'candidate' && msg.candidate) return candidateProblem(msg.candidate.candidate);
+    return undefined;
   }
 
   /** The relay lost the broadcaster's media (connection failed): let it publish again. */
@@ -288,6 +351,8 @@ export class Hub {
   #route(peer: Peer, msg: Extract<ClientMessage, { type: 'offer' | 'answer' | 'candidate' | 'restart' | 'hangup' }>): void {
     const room = peer.room;
     if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
+    const problem = this.#sanity(msg);
+    if (problem) return this.reject(peer, 'bad-message', problem, msg.type);
     const target = room.member(msg.to);
     if (!target || target === peer) {
       return this.reject(peer, 'no-such-peer', `no peer "${msg.to.slice(0, 64)}" in this room`, msg.type);

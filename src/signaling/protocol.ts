@@ -60,6 +60,8 @@ export const JoinMessage = z.object({
   password: z.string().max(256).optional(),
   /** A broadcaster's choice of media path for its room (default: the server's `--mode`). */
   mode: Mode.optional(),
+  /** A broadcaster's password for its room's viewers (besides any `--view-password`). */
+  viewPassword: z.string().min(1).max(256).optional(),
 });
 
 export const OfferMessage = z.object({ type: z.literal('offer'), to: PeerId, cid: ConnectionId, sdp: Sdp });
@@ -107,6 +109,10 @@ export const ErrorCode = z.enum([
   'replaced',
   'legacy-disabled',
   'shutting-down',
+  'room-full',
+  'too-many-rooms',
+  'rate-limited',
+  'too-many-attempts',
   /** Raised by a viewer's own browser: it cannot decode the stream's codec. */
   'unsupported-codec',
 ]);
@@ -128,6 +134,8 @@ export const ErrorMessage = z.object({
   message: z.string(),
   /** The type of the message that caused it, when it could be read. */
   ref: z.string().optional(),
+  /** For `too-many-attempts` and `rate-limited`: when to try again, in ms. */
+  retryAfterMs: z.number().int().min(0).optional(),
 });
 /** Room status, sent to everyone in the room when it changes. */
 export const RoomMessage = z.object({

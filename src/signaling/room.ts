@@ -14,6 +14,8 @@ export class Room {
   whip = false;
   /** WHEP players watching through the relay (they have no signaling socket). */
   players = 0;
+  /** The broadcaster's own password for this room's viewers, if it set one. Never sent out. */
+  viewPassword: string | undefined;
   broadcaster: Peer | undefined;
   readonly viewers = new Map<string, Peer>();
   readonly createdAt = Date.now();

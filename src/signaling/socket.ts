@@ -17,7 +17,12 @@ export interface SocketOptions {
   legacy: boolean;
   /** Remote address, for logs and limits. */
   address: string;
+  /** Sustained messages per second allowed (bursts of twice that). */
+  messagesPerSecond?: number;
 }
+
+/** After this many refused messages in a row of flooding, the socket is closed (1008). */
+const FLOOD_CLOSE_AFTER = 200;
 
 /** Seconds between heartbeats; a socket that misses one is closed, so state never lingers. */
 export const HEARTBEAT_MS = 5_000;
@@ -64,8 +69,26 @@ export function handleSocket(ws: WebSocket, options: SocketOptions): void {
   heartbeat.unref();
   ws.on('pong', () => (alive = true));
 
+  // Token bucket: a burst of 2x the rate, refilled continuously.
+  const rate = options.messagesPerSecond ?? 200;
+  let tokens = rate * 2;
+  let refilled = Date.now();
+  let refusedInARow = 0;
+
   ws.on('message', (data, isBinary) => {
     alive = true;
+    const now = Date.now();
+    tokens = Math.min(rate * 2, tokens + ((now - refilled) / 1000) * rate);
+    refilled = now;
+    if (tokens < 1) {
+      if (++refusedInARow >= FLOOD_CLOSE_AFTER) return link.close(1008, 'too many messages');
+      if (refusedInARow === 1 || refusedInARow % 50 === 0) {
+        hub.reject(peer, 'rate-limited', `more than ${rate} messages per second; slow down`);
+      }
+      return;
+    }
+    tokens--;
+    refusedInARow = 0;
     if (isBinary) return hub.reject(peer, 'bad-message', 'binary frames are not accepted');
     const text = data.toString();
     if (first) {

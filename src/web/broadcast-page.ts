@@ -95,7 +95,15 @@ async function start(): Promise<void> {
     localStorage.setItem('lancast:publish-key', key);
     broadcaster?.stop();
     const codec = params.get('codec') ?? undefined;
-    broadcaster = new Broadcaster({ room, key, stream: media, ...(requestedMode ? { mode: requestedMode } : {}), ...(codec ? { codec } : {}) });
+    const viewPassword = $<HTMLInputElement>('view-password').value || undefined;
+    broadcaster = new Broadcaster({
+      room,
+      key,
+      stream: media,
+      ...(requestedMode ? { mode: requestedMode } : {}),
+      ...(codec ? { codec } : {}),
+      ...(viewPassword ? { viewPassword } : {}),
+    });
     broadcaster.on('state', setState);
     broadcaster.on('room', (s) => {
       viewerCount.textContent = t(lang, 'watching', { n: s.viewers });
@@ -106,6 +114,8 @@ async function start(): Promise<void> {
         showError(t(lang, 'errBadKey'));
         keyInput.focus();
       } else if (err.code === 'replaced') showError(t(lang, 'errReplaced'));
+      else if (err.code === 'too-many-attempts') showError(t(lang, 'errAttempts', { seconds: Math.ceil((err.retryAfterMs ?? 0) / 1000) }));
+      else if (err.code === 'too-many-rooms') showError(t(lang, 'errTooManyRooms'));
       else showError(t(lang, 'errServer', { message: err.message }));
     });
     broadcaster.start();

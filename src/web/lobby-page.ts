@@ -12,6 +12,7 @@ interface RoomInfo {
   live: boolean;
   viewers: number;
   mode: string;
+  protected?: boolean;
 }
 
 async function refresh(): Promise<void> {
@@ -28,7 +29,7 @@ async function refresh(): Promise<void> {
         link.textContent = room.name; // never innerHTML: names come from users
         const count = document.createElement('span');
         count.className = 'muted';
-        count.textContent = ` · ${t(lang, 'watching', { n: room.viewers })} · ${room.mode}`;
+        count.textContent = room.protected ? ' · 🔒' : ` · ${t(lang, 'watching', { n: room.viewers })} · ${room.mode}`;
         item.append(link, count);
         return item;
       }),

@@ -81,6 +81,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <label>${s('camera')} <select id="camera"></select></label>
 <label>${s('microphone')} <select id="microphone"></select></label>
 <label>${s('publishKey')} <input id="key" type="password" autocomplete="off" placeholder="${s('keyHint')}"></label>
+<label>${s('roomPassword')} <input id="view-password" type="password" autocomplete="off" placeholder="${s('roomPasswordHint')}"></label>
 <div class="row"><button id="start" type="submit">${s('start')}</button><button id="stop" type="button" disabled>${s('stop')}</button></div>
 <label>${s('watchLink')} <span class="row"><input id="watch-url" readonly><button id="copy" type="button">${s('copy')}</button></span></label>
 <img id="qr" class="qr" alt="QR code of the watch link" width="180" height="180">

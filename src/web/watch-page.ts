@@ -67,6 +67,11 @@ viewer.on('error', (err) => {
     errorText = t(lang, 'errBadPassword');
     passwordForm.hidden = false;
     passwordInput.focus();
+  } else if (err.code === 'room-full') {
+    errorText = t(lang, 'errRoomFull');
+  } else if (err.code === 'too-many-attempts') {
+    errorText = t(lang, 'errAttempts', { seconds: Math.ceil((err.retryAfterMs ?? 0) / 1000) });
+    passwordForm.hidden = false;
   } else if (err.code === 'unsupported-codec') {
     errorText = t(lang, 'errCodec', { codec: err.message });
   } else if (err.code === 'bad-room') {
