@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * scaling, load (default: all, about 8 minutes).
+ * scaling, load, sockets (default: all, about 12 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,8 +11,9 @@ import { CHROMIUM } from '../test/helpers/browser.js';
 import { firstFrames, quality } from './compare.js';
 import { relayLoad } from './relay/load.js';
 import { scaling } from './scaling.js';
+import { sockets } from './sockets.js';
 
-const SUITES = ['first-frame', 'quality', 'scaling', 'load'] as const;
+const SUITES = ['first-frame', 'quality', 'scaling', 'load', 'sockets'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -69,6 +70,13 @@ if (chosen.includes('load')) {
   const r = await relayLoad([10, 20, 40, 80, 120, 160]);
   results.relayLoad = r;
   emit(`Relay load (largest count under 1% loss: ${r.maxViewersUnder1PctLoss})`, r.steps as unknown as Record<string, unknown>[]);
+}
+
+if (chosen.includes('sockets')) {
+  console.error('sockets: 2,000 viewer WebSockets on one room…');
+  const r = await sockets(2_000);
+  results.sockets = r;
+  emit('2,000 signaling sockets on one room', [{ ...r, joinWaveMs: r.joinWaveMs.join(' ') }] as unknown as Record<string, unknown>[]);
 }
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url));

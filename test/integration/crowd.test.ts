@@ -1,0 +1,16 @@
+/**
+ * The load test from the hardening issue, run as a test for its behaviour (the benchmark records
+ * its figures): 2,000 viewer sockets on one room, joining and leaving in waves, every one told
+ * when the broadcast goes offline and live again, no errors.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sockets } from '../../bench/sockets.js';
+
+test('2,000 viewers on one room all hear a status change, through waves of joins and leaves', async (t) => {
+  const r = await sockets(2_000);
+  t.diagnostic(JSON.stringify(r));
+  assert.equal(r.errors, 0);
+  assert.equal(r.joinWaveMs.length, 8);
+  assert.ok(r.kibPerSocket > 0);
+});
