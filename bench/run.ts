@@ -4,7 +4,7 @@
  * scaling, load, sockets (default: all, about 12 minutes).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM } from '../test/helpers/browser.js';
@@ -83,7 +83,12 @@ const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
 const stamp = String(results.date).replace(/[:.]/g, '-');
 writeFileSync(`${dir}bench-${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(`${dir}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(`${dir}latest.md`, `${sections.join('\n')}\n`);
+// latest.json keeps every suite's most recent figures; a partial run updates only its own.
+const latestFile = `${dir}latest.json`;
+const previous = existsSync(latestFile) ? (JSON.parse(readFileSync(latestFile, 'utf8')) as Record<string, unknown>) : {};
+writeFileSync(latestFile, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
+const latestMd = `${dir}latest.md`;
+const kept = existsSync(latestMd) && chosen.length < SUITES.length ? `\n---\n\nEarlier, from a fuller run:\n\n${readFileSync(latestMd, 'utf8').split('\n').slice(2).join('\n')}` : '';
+writeFileSync(latestMd, `${sections.join('\n')}\n${kept}`);
 console.log(`\nwrote bench/results/bench-${stamp}.json, latest.json, latest.md`);
 process.exit(0);
