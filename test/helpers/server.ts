@@ -27,11 +27,14 @@ export interface StartOptions {
   dataDir?: string;
   port?: number;
   env?: NodeJS.ProcessEnv;
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 export async function startLancast(options: StartOptions = {}): Promise<Lancast> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'lancast-test-')));
   const args = [
+    ...(options.nodeArgs ?? []),
     CLI,
     '--host', '127.0.0.1',
     '--port', String(options.port ?? 0),
