@@ -2,18 +2,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test/helpers/browser.js';
+import { procStat } from '../test/helpers/proc.js';
 
-const CLK_TCK = 100;
-
-function stat(pid: number): { ppid: number; cpu: number } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
-  } catch {
-    return undefined;
-  }
-}
+export { cpuSeconds, rssMiB } from '../test/helpers/proc.js';
 
 /** CPU seconds (user + system) of a process and all its descendants. */
 export function treeCpuSeconds(root: number): number {
@@ -22,9 +13,9 @@ export function treeCpuSeconds(root: number): number {
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
-    const s = stat(pid);
+    const s = procStat(pid);
     if (!s) continue;
-    cpu.set(pid, s.cpu);
+    cpu.set(pid, s.cpuSeconds);
     children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
   }
   let total = 0;

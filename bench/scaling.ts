@@ -7,8 +7,7 @@
 import type { Page } from 'playwright-core';
 import { waitForState } from '../test/helpers/browser.js';
 import { startLancast } from '../test/helpers/server.js';
-import { cpuSeconds } from './relay/load.js';
-import { measuredChromium, sleep, treeCpuSeconds, viewerVideo } from './lib.js';
+import { cpuSeconds, measuredChromium, sleep, treeCpuSeconds, viewerVideo } from './lib.js';
 
 export interface ScalingStep {
   mode: 'p2p' | 'relay';

@@ -3,14 +3,9 @@
  * waves. Measures the server's memory per socket and how long a broadcast status change takes
  * to reach every viewer.
  */
-import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startLancast } from '../test/helpers/server.js';
-import { sleep } from './lib.js';
-
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-}
+import { rssMiB, sleep } from './lib.js';
 
 interface Viewer {
   ws: WebSocket;

@@ -4,20 +4,12 @@
  * CPU time per forwarded RTP packet, the viewers' loss, and what the generators cost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from '../../test/helpers/proc.js';
 import { startLancast, type Lancast } from '../../test/helpers/server.js';
 
-const CLK_TCK = 100;
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
-
-/** CPU seconds (user + system, all threads) a process has used. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 async function metric(server: Lancast, name: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();

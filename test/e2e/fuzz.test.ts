@@ -5,22 +5,17 @@
  * memory has not run away, and the viewer's picture never stalled.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Browser, Page } from 'playwright-core';
 import { assertMediaFlowing, frameGaps, launchChromium, recordFrames, waitForState } from '../helpers/browser.js';
+import { rssMiB } from '../helpers/proc.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 let server: Lancast;
 let chromium: Browser;
 let viewer: Page;
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
 
 before(async () => {
   [server, chromium] = await Promise.all([startLancast({ args: ['--max-sockets-per-address', '200'] }), launchChromium()]);

@@ -1,0 +1,24 @@
+/** What a process costs, read from /proc (Linux). */
+import { readFileSync } from 'node:fs';
+
+const CLK_TCK = 100;
+
+/** Parent pid and CPU seconds (user + system, all threads) of a process, if it exists. */
+export function procStat(pid: number): { ppid: number; cpuSeconds: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpuSeconds: (Number(f[11]) + Number(f[12])) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+
+export function cpuSeconds(pid: number): number {
+  return procStat(pid)?.cpuSeconds ?? 0;
+}
+
+/** Resident memory of a process, in MiB. */
+export function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
