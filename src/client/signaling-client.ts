@@ -43,6 +43,10 @@ export interface SignalingOptions {
   maxDelay?: number;
 }
 
+/** How often the client asks the server whether it is there, and how long silence may last. */
+const PING_MS = 3_000;
+const SILENCE_MS = 8_000;
+
 export function defaultSignalingUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
 }
@@ -57,6 +61,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #welcomed = false;
+  #lastHeard = 0;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
   id: string | undefined;
 
   constructor(options: SignalingOptions) {
@@ -90,6 +96,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#keepalive);
     if (this.#ws) {
       this.#ws.onclose = null;
       if (this.#ws.readyState === WebSocket.OPEN) this.send({ type: 'leave' });
@@ -102,8 +109,23 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   #connect(): void {
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify(this.#join));
+    ws.onopen = () => {
+      ws.send(JSON.stringify(this.#join));
+      this.#lastHeard = Date.now();
+      clearInterval(this.#keepalive);
+      // A network that vanished leaves a socket that looks open; silence is how we notice.
+      this.#keepalive = setInterval(() => {
+        if (Date.now() - this.#lastHeard > SILENCE_MS) {
+          clearInterval(this.#keepalive);
+          ws.close(4000, 'server silent');
+          ws.onclose?.(new CloseEvent('close'));
+          return;
+        }
+        if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"ping"}');
+      }, PING_MS);
+    };
     ws.onmessage = (event) => {
+      this.#lastHeard = Date.now();
       let parsed;
       try {
         parsed = ServerMessage.safeParse(JSON.parse(String(event.data)));
@@ -112,6 +134,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
       }
       if (!parsed.success) return console.warn('lancast: ignoring unexpected server message', event.data);
       const msg = parsed.data;
+      if (msg.type === 'pong') return;
       if (msg.type === 'welcome') {
         this.#attempt = 0;
         this.id = msg.id;
@@ -129,6 +152,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     };
     ws.onclose = () => {
       if (this.#ws !== ws) return;
+      clearInterval(this.#keepalive);
+      ws.onclose = null;
       this.#ws = undefined;
       this.id = undefined;
       this.emit('disconnected');

@@ -106,6 +106,8 @@ export class Hub {
         return this.#join(peer, msg, options);
       case 'leave':
         return this.#leave(peer);
+      case 'ping':
+        return peer.send({ type: 'pong' });
       case 'offer':
       case 'answer':
       case 'candidate':

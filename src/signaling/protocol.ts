@@ -76,6 +76,8 @@ export const CandidateMessage = z.object({
 /** A viewer whose connection failed asks the broadcaster for a fresh one. */
 export const RestartMessage = z.object({ type: z.literal('restart'), to: PeerId });
 export const LeaveMessage = z.object({ type: z.literal('leave') });
+/** Keepalive: browsers cannot see WebSocket pings, so clients ask, and a silent server is dead. */
+export const PingMessage = z.object({ type: z.literal('ping') });
 /** Either end is done with one connection (e.g. a viewer moved to the relay). */
 export const HangupMessage = z.object({ type: z.literal('hangup'), to: PeerId, cid: ConnectionId });
 
@@ -87,6 +89,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   RestartMessage,
   LeaveMessage,
   HangupMessage,
+  PingMessage,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -158,6 +161,7 @@ export const RelayedCandidate = z.object({
 });
 export const RelayedRestart = z.object({ type: z.literal('restart'), from: PeerId });
 export const RelayedHangup = z.object({ type: z.literal('hangup'), from: PeerId, cid: ConnectionId });
+export const PongMessage = z.object({ type: z.literal('pong') });
 
 export const ServerMessage = z.discriminatedUnion('type', [
   WelcomeMessage,
@@ -170,6 +174,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   RelayedCandidate,
   RelayedRestart,
   RelayedHangup,
+  PongMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type WelcomeMessage = z.infer<typeof WelcomeMessage>;
