@@ -20,6 +20,10 @@ const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? und
 const viewer = new Viewer({ room, password: params.get('password') ?? storedPassword });
 let hasFrame = false;
 let errorText: string | undefined;
+/** When the picture last moved; a live stream that stops moving is shown as reconnecting. */
+let lastFrameAt = 0;
+let stalled = false;
+const STALL_MS = 2_500;
 
 const STATE_TEXT: Record<ViewerState, StringKey> = {
   connecting: 'vConnecting',
@@ -30,11 +34,31 @@ const STATE_TEXT: Record<ViewerState, StringKey> = {
 };
 
 function render(): void {
-  const state = viewer.state === 'live' && !hasFrame ? 'connecting' : viewer.state;
+  const state = viewer.state === 'live' && (!hasFrame || stalled) ? 'connecting' : viewer.state;
   document.body.dataset.state = state;
-  overlay.textContent = state === 'error' && errorText ? errorText : t(lang, STATE_TEXT[state]);
+  overlay.textContent =
+    state === 'error' && errorText ? errorText : stalled && viewer.state === 'live' ? t(lang, 'vStalled') : t(lang, STATE_TEXT[state]);
   overlay.hidden = state === 'live';
 }
+
+// Watch the picture itself: frames presented, not just a connection that claims to be up.
+const onPresented = () => {
+  lastFrameAt = performance.now();
+  if (stalled) {
+    stalled = false;
+    render();
+  }
+  video.requestVideoFrameCallback?.(onPresented);
+};
+video.requestVideoFrameCallback?.(onPresented);
+setInterval(() => {
+  const hasVideo = (video.srcObject as MediaStream | null)?.getVideoTracks().length;
+  const now = performance.now();
+  if (!document.hidden && !stalled && hasFrame && hasVideo && viewer.state === 'live' && lastFrameAt > 0 && now - lastFrameAt > STALL_MS) {
+    stalled = true;
+    render();
+  }
+}, 500);
 
 async function play(): Promise<void> {
   video.muted = unmute.hidden ? false : video.muted;

@@ -46,6 +46,8 @@ describe("the broadcaster's network is cut for 5 s", () => {
       host.cut();
       await new Promise((r) => setTimeout(r, 5_000));
       const during = await pageState(v);
+      assert.equal(during, 'connecting', 'a frozen picture is not shown as live');
+      assert.match((await v.textContent('#overlay')) ?? '', /picture stopped/);
       host.restore();
       const back = Date.now();
 
