@@ -45,6 +45,8 @@ export class Viewer extends Emitter<ViewerEvents> {
   #everLive = false;
   #graceUntil = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When each step of the first connection happened (performance.now()), for benchmarks. */
+  readonly timeline: Record<string, number> = {};
 
   constructor(options: ViewerOptions) {
     super();
@@ -55,6 +57,7 @@ export class Viewer extends Emitter<ViewerEvents> {
     });
     this.signaling.on('welcome', (welcome, { rejoined }) => {
       this.#iceServers = welcome.iceServers;
+      this.#mark('welcome');
       this.emit('reconnecting', false);
       if (rejoined && this.#mediaUp()) this.#graceUntil = Date.now() + REJOIN_GRACE_MS;
       this.#onLive(welcome.live);
@@ -154,12 +157,14 @@ export class Viewer extends Emitter<ViewerEvents> {
       this.#pending = entry;
     }
     const { conn } = entry;
+    this.#mark('offer');
     try {
       await conn.applyRemote({ type: 'offer', sdp });
       const answer = await conn.pc.createAnswer();
       await conn.pc.setLocalDescription(answer);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
+      this.#mark('answer');
       conn.localDescriptionSent();
     } catch (err) {
       console.error('lancast: could not answer the offer', err);
@@ -188,6 +193,7 @@ export class Viewer extends Emitter<ViewerEvents> {
 
   #onConnectionState(conn: Connection): void {
     const state = conn.pc.connectionState;
+    if (state === 'connected') this.#mark('connected');
     if (this.#pending?.conn === conn && state === 'connected') void this.#promoteOnFirstFrame(conn);
     if (this.#current?.conn !== conn) return;
     clearTimeout(this.#restartTimer);
@@ -248,6 +254,10 @@ export class Viewer extends Emitter<ViewerEvents> {
     this.#pending?.conn.close();
     this.#current = undefined;
     this.#pending = undefined;
+  }
+
+  #mark(step: string): void {
+    this.timeline[step] ??= Math.round(performance.now());
   }
 
   #setState(state: ViewerState): void {

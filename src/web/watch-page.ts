@@ -112,6 +112,7 @@ viewer.on('reconnecting', (lost) => {
 const onFrame = () => {
   if (video.videoWidth > 0 && !hasFrame) {
     hasFrame = true;
+    viewer.timeline['first-frame'] ??= Math.round(performance.now());
     render();
   }
 };
@@ -144,6 +145,7 @@ setInterval(async () => {
 }, 1_000);
 
 render();
+viewer.timeline.script = Math.round(performance.now());
 viewer.start();
 // For tests and the curious: the live objects behind the page.
 Object.assign(window, { lancast: { viewer, video } });
