@@ -16,7 +16,7 @@ let viewers: Browser;
 let broadcasters: Browser;
 
 before(async () => {
-  host = createTestHost();
+  host = await createTestHost();
   server = await startLancast({ args: ['--host', host.hostAddress] });
   viewers = await launchChromium();
   broadcasters = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });

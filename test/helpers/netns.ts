@@ -1,9 +1,10 @@
 /**
- * A second host on this machine: a network namespace joined to ours by a veth pair
- * (10.199.<n>.1 here, 10.199.<n>.2 there), made by the test and removed at its end. Programs run
+ * A second host on this machine: a network namespace joined to ours by a link (10.199.<n>.1 or
+ * 10.201.<n>.1 here, .2 there), made by the test and removed at its end. Programs run
  * inside it through `ip netns exec`; its link can be cut and restored like a pulled cable.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,22 +24,49 @@ export interface TestHost {
   remove(): void;
 }
 
-export function createTestHost(n = 199 + (process.pid % 50)): TestHost {
-  const name = `lancast-${process.pid}`;
-  const outer = `lc${process.pid % 100000}a`;
-  const inner = `lc${process.pid % 100000}b`;
-  const subnet = `10.199.${n % 250}`;
+export interface Impairment {
+  /** Probability of dropping each packet, each way (0.05 = 5 %). */
+  loss: number;
+  /** Added one-way delay, each way, in ms. */
+  delayMs: number;
+}
+
+/**
+ * With `impair`, the link is a userspace wire (test/helpers/impair.py, two TUN devices) that drops
+ * and delays packets, for kernels without netem; otherwise a veth pair.
+ */
+export async function createTestHost(impair?: Impairment): Promise<TestHost> {
+  const id = process.pid % 100000;
+  const name = `lancast-${process.pid}-${impair ? 'i' : 'v'}`;
+  const outer = `lc${id}${impair ? 'x' : 'a'}`;
+  const inner = `lc${id}${impair ? 'y' : 'b'}`;
+  const subnet = `10.${impair ? 201 : 199}.${process.pid % 250}`;
   const dir = mkdtempSync(join(tmpdir(), 'lancast-netns-'));
+  let wire: ChildProcess | undefined;
   ip('netns', 'add', name);
   try {
-    ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner);
-    ip('link', 'set', inner, 'netns', name);
-    ip('addr', 'add', `${subnet}.1/24`, 'dev', outer);
+    if (impair) {
+      wire = spawn('python3', [fileURLToPath(new URL('./impair.py', import.meta.url)), inner, outer, String(impair.loss), String(impair.delayMs)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        wire!.stdout!.once('data', () => resolve());
+        wire!.once('exit', (code) => reject(new Error(`impair.py exited with ${code}`)));
+      });
+      ip('link', 'set', inner, 'netns', name);
+      ip('addr', 'add', `${subnet}.1`, 'peer', `${subnet}.2`, 'dev', outer);
+      ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2`, 'peer', `${subnet}.1`, 'dev', inner);
+    } else {
+      ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner);
+      ip('link', 'set', inner, 'netns', name);
+      ip('addr', 'add', `${subnet}.1/24`, 'dev', outer);
+      ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2/24`, 'dev', inner);
+    }
     ip('link', 'set', outer, 'up');
-    ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2/24`, 'dev', inner);
     ip('netns', 'exec', name, 'ip', 'link', 'set', inner, 'up');
     ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
   } catch (err) {
+    wire?.kill();
     ip('netns', 'del', name);
     throw err;
   }
@@ -59,6 +87,7 @@ export function createTestHost(n = 199 + (process.pid % 50)): TestHost {
       ip('netns', 'exec', name, 'ip', 'link', 'set', inner, 'up');
     },
     remove() {
+      wire?.kill();
       try {
         ip('link', 'del', outer);
       } catch {

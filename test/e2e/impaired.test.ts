@@ -1,0 +1,82 @@
+/**
+ * A bad network between the broadcaster and everyone else: 5 % loss and 50 ms delay each way (a
+ * userspace wire, since this kernel has no netem). The viewer's video keeps playing, and the
+ * repairs are visible in getStats(): NACKs sent and packets retransmitted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { chromium as playwright, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, launchChromium, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
+import { createTestHost, type TestHost } from '../helpers/netns.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+let host: TestHost;
+let server: Lancast;
+let viewers: Browser;
+let broadcasters: Browser;
+
+before(async () => {
+  host = await createTestHost({ loss: 0.05, delayMs: 50 });
+  server = await startLancast({ args: ['--host', host.hostAddress] });
+  viewers = await launchChromium();
+  broadcasters = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await broadcasters?.close();
+  await viewers?.close();
+  await server?.stop();
+  host?.remove();
+});
+
+/** The broadcaster's outbound video repairs: NACKs it received and packets it sent again. */
+async function senderRepairs(page: Page, relay: boolean): Promise<{ nacks: number; retransmitted: number }> {
+  return (await page.evaluate(`(async () => {
+    const b = window.lancast.broadcaster;
+    const pcs = ${relay} ? [b.publishing.pc] : [...b.connections.values()].map((c) => c.pc);
+    const out = { nacks: 0, retransmitted: 0 };
+    for (const pc of pcs) (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') { out.nacks += s.nackCount || 0; out.retransmitted += s.retransmittedPacketsSent || 0; }
+    });
+    return out;
+  })()`)) as { nacks: number; retransmitted: number };
+}
+
+/** The viewer's inbound video NACK count. */
+async function viewerNacks(page: Page): Promise<number> {
+  return (await page.evaluate(`(async () => {
+    let n = 0;
+    (await window.lancast.viewer.peerConnection.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.nackCount || 0; });
+    return n;
+  })()`)) as number;
+}
+
+describe('5 % loss and 50 ms delay on the broadcaster\'s path', () => {
+  for (const mode of ['p2p', 'relay'] as const) {
+    test(`${mode}: the viewer keeps decoding, and NACK and retransmission show in getStats`, async (t) => {
+      const b = await (await broadcasters.newContext({ ignoreHTTPSErrors: true })).newPage();
+      await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/lossy-${mode}?key=test-key&autostart=1&mode=${mode}`);
+      await waitForState(b, 'live', 30_000);
+      const v = await viewers.newPage();
+      await v.goto(`http://${host.hostAddress}:${server.port}/watch/lossy-${mode}`);
+      await waitForState(v, 'live', 30_000);
+
+      // Ten seconds in two-second steps: every step decodes more frames.
+      let last = await waitFor(() => viewerCounters(v), (c) => c.framesDecoded > 0, 20_000, 'frames');
+      const first = last.framesDecoded;
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 2_000));
+        const now = await viewerCounters(v);
+        assert.ok(now.framesDecoded > last.framesDecoded, `no new frames in step ${i + 1}: ${JSON.stringify(now)}`);
+        last = now;
+      }
+      const repairs = await senderRepairs(b, mode === 'relay');
+      const nacks = mode === 'p2p' ? await viewerNacks(v) : repairs.nacks;
+      t.diagnostic(`${mode}: ${last.framesDecoded - first} frames in 10 s, ${last.packetsLost} lost at the viewer, ${nacks} NACKs, ${repairs.retransmitted} packets retransmitted by the broadcaster`);
+      assert.ok(nacks > 0, 'NACKs were sent');
+      assert.ok(repairs.retransmitted > 0, 'the broadcaster retransmitted');
+      assert.ok(last.framesDecoded - first > 50, `only ${last.framesDecoded - first} frames in 10 s`);
+      await Promise.all([b.context().close(), v.close()]);
+    });
+  }
+});
