@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * scaling, load, sockets (default: all, about 12 minutes).
+ * scaling, load, sockets, hardening (default: all, about 14 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,9 @@ import { firstFrames, quality } from './compare.js';
 import { relayLoad } from './relay/load.js';
 import { scaling } from './scaling.js';
 import { sockets } from './sockets.js';
+import { hardening } from './hardening.js';
 
-const SUITES = ['first-frame', 'quality', 'scaling', 'load', 'sockets'] as const;
+const SUITES = ['first-frame', 'quality', 'scaling', 'load', 'sockets', 'hardening'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -77,6 +78,13 @@ if (chosen.includes('sockets')) {
   const r = await sockets(2_000);
   results.sockets = r;
   emit('2,000 signaling sockets on one room', [{ ...r, joinWaveMs: r.joinWaveMs.join(' ') }] as unknown as Record<string, unknown>[]);
+}
+
+if (chosen.includes('hardening')) {
+  console.error('hardening: fuzzing, faults and a lossy path, in real browsers…');
+  const r = hardening();
+  results.hardening = r;
+  emit(`Hostile input and faults (tests ${r.passed ? 'passed' : 'FAILED'})`, r.figures);
 }
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
