@@ -11,8 +11,8 @@ import { CHROMIUM } from '../test/helpers/browser.js';
 import { firstFrames, quality } from './compare.js';
 import { relayLoad } from './relay/load.js';
 import { scaling } from './scaling.js';
-import { sockets } from './sockets.js';
-import { hardening } from './hardening.js';
+import { sockets, type SocketsResult } from './sockets.js';
+import { hardening, type HardeningResult } from './hardening.js';
 
 const SUITES = ['first-frame', 'quality', 'scaling', 'load', 'sockets', 'hardening'] as const;
 type Suite = (typeof SUITES)[number];
@@ -41,51 +41,48 @@ const machine = {
 };
 
 const results: Record<string, unknown> = { date: new Date().toISOString(), machine };
-const sections: string[] = [`# lancast benchmark, ${results.date}`, '', `Machine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.chromium}.`, ''];
-const emit = (title: string, rows: Record<string, unknown>[]) => {
-  const text = table(title, rows);
-  sections.push(text);
-  console.log(`\n${text}`);
-};
+type Rows = Record<string, unknown>[];
+
+/** Every suite's table, from whatever results are at hand. */
+function render(all: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const add = (key: string, title: (v: never) => string, rows: (v: never) => Rows) => {
+    if (all[key] !== undefined) out.push(table(title(all[key] as never), rows(all[key] as never)));
+  };
+  add('firstFrame', () => 'Opening the watch page to its first frame (ms)', (v: Rows) => v);
+  add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
+  add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
+  add('relayLoad', (v: { maxViewersUnder1PctLoss: number }) => `Relay load (largest count under 1% loss: ${v.maxViewersUnder1PctLoss})`, (v: { steps: Rows }) => v.steps);
+  add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
+  add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => v.figures);
+  return out;
+}
 
 if (chosen.includes('first-frame')) {
   console.error('first-frame: 20 joins per mode…');
-  const r = await firstFrames(20);
-  results.firstFrame = r;
-  emit('Opening the watch page to its first frame (ms)', r as unknown as Record<string, unknown>[]);
+  results.firstFrame = await firstFrames(20);
 }
 if (chosen.includes('quality')) {
   console.error('quality: 15 s per mode and content…');
-  const r = [...(await quality('fake camera')), ...(await quality('noise'))];
-  results.quality = r;
-  emit("Publisher's encoder target and viewer bitrate after 15 s", r as unknown as Record<string, unknown>[]);
+  results.quality = [...(await quality('fake camera')), ...(await quality('noise'))];
 }
 if (chosen.includes('scaling')) {
   console.error('scaling: 1 to 8 viewers per mode…');
-  const r = await scaling();
-  results.scaling = r;
-  emit("Broadcaster's CPU and viewers' frame rate as a room grows", r as unknown as Record<string, unknown>[]);
+  results.scaling = await scaling();
 }
 if (chosen.includes('load')) {
   console.error('load: headless relay viewers of a 720p WHIP stream…');
-  const r = await relayLoad([10, 20, 40, 80, 120, 160]);
-  results.relayLoad = r;
-  emit(`Relay load (largest count under 1% loss: ${r.maxViewersUnder1PctLoss})`, r.steps as unknown as Record<string, unknown>[]);
+  results.relayLoad = await relayLoad([10, 20, 40, 80, 120, 160]);
 }
-
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');
-  const r = await sockets(2_000);
-  results.sockets = r;
-  emit('2,000 signaling sockets on one room', [{ ...r, joinWaveMs: r.joinWaveMs.join(' ') }] as unknown as Record<string, unknown>[]);
+  results.sockets = await sockets(2_000);
 }
-
 if (chosen.includes('hardening')) {
   console.error('hardening: fuzzing, faults and a lossy path, in real browsers…');
-  const r = hardening();
-  results.hardening = r;
-  emit(`Hostile input and faults (tests ${r.passed ? 'passed' : 'FAILED'})`, r.figures);
+  results.hardening = hardening();
 }
+console.log(`\n${render(results).join('\n')}`);
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
@@ -94,9 +91,9 @@ writeFileSync(`${dir}bench-${stamp}.json`, `${JSON.stringify(results, null, 2)}\
 // latest.json keeps every suite's most recent figures; a partial run updates only its own.
 const latestFile = `${dir}latest.json`;
 const previous = existsSync(latestFile) ? (JSON.parse(readFileSync(latestFile, 'utf8')) as Record<string, unknown>) : {};
-writeFileSync(latestFile, `${JSON.stringify({ ...previous, ...results }, null, 2)}\n`);
-const latestMd = `${dir}latest.md`;
-const kept = existsSync(latestMd) && chosen.length < SUITES.length ? `\n---\n\nEarlier, from a fuller run:\n\n${readFileSync(latestMd, 'utf8').split('\n').slice(2).join('\n')}` : '';
-writeFileSync(latestMd, `${sections.join('\n')}\n${kept}`);
+const latest = { ...previous, ...results, suitesRunAt: { ...(previous.suitesRunAt as object), ...Object.fromEntries(chosen.map((c) => [c, results.date])) } };
+writeFileSync(latestFile, `${JSON.stringify(latest, null, 2)}\n`);
+const header = `# lancast benchmark\n\nMachine: ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.chromium}.\nEach suite's figures are from its latest run: ${JSON.stringify(latest.suitesRunAt)}.\nReproduce: \`npm run bench\` (or \`npm run bench -- <suite>\`).\n`;
+writeFileSync(`${dir}latest.md`, `${header}\n${render(latest).join('\n')}`);
 console.log(`\nwrote bench/results/bench-${stamp}.json, latest.json, latest.md`);
 process.exit(0);
