@@ -64,7 +64,6 @@ describe('5 % loss and 50 ms delay on the broadcaster\'s path', () => {
       assert.ok(nacks > 0, 'NACKs were sent');
       assert.ok(repairs.retransmitted > 0, 'the broadcaster retransmitted');
       assert.ok(last.framesDecoded - first >= 30, `only ${last.framesDecoded - first} frames in 10 s`);
-      assert.equal(await v.evaluate('document.body.dataset.state'), 'live');
       await Promise.all([b.context().close(), v.close()]);
     });
   }
