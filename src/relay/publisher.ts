@@ -23,6 +23,12 @@ import { gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
 /** Keyframe requests to the publisher are spaced at least this far apart. */
 const KEYFRAME_INTERVAL_MS = 300;
+/**
+ * A video packet still missing this long after its gap appeared will not come back (the
+ * publisher's retransmissions have had several round trips). Viewers cannot decode past it and
+ * would wait seconds before asking for a keyframe themselves: ask now, on their behalf.
+ */
+const UNRECOVERED_MS = 400;
 
 /** A REMB message; werift serialises the exponent and 18-bit mantissa, so compute them here. */
 export function rembPacket(senderSsrc: number, mediaSsrc: number, bitsPerSecond: number): ReceiverEstimatedMaxBitrate {
@@ -54,6 +60,10 @@ export class Publisher {
   #rembTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #readyWaiters: (() => void)[] = [];
+  /** Video sequence numbers the publisher skipped, with when the gap was seen. */
+  readonly #missing = new Map<number, number>();
+  #highestVideoSeq: number | undefined;
+  #lossTimer: NodeJS.Timeout | undefined;
   readonly #onClose: () => void;
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
@@ -124,7 +134,45 @@ export class Publisher {
       this.#ssrc.set(kind, rtp.header.ssrc);
       if (this.ready) for (const wake of this.#readyWaiters.splice(0)) wake();
     }
+    if (kind === 'video') this.#trackLoss(rtp.header.sequenceNumber);
     this.forwarder.forward(kind, rtp);
+  }
+
+  /** Note gaps in the video sequence and fill them as retransmissions arrive. */
+  #trackLoss(seq: number): void {
+    const highest = this.#highestVideoSeq;
+    if (highest === undefined) {
+      this.#highestVideoSeq = seq;
+      return;
+    }
+    const ahead = (seq - highest) & 0xffff;
+    if (ahead === 0) return;
+    if (ahead < 0x8000) {
+      // Newer: everything skipped in between is missing (a jump of hundreds is a restart, not loss).
+      if (ahead > 1 && ahead < 200) {
+        const now = Date.now();
+        for (let s = (highest + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) this.#missing.set(s, now);
+        this.#lossTimer ??= setInterval(() => this.#checkLoss(), 100);
+      }
+      this.#highestVideoSeq = seq;
+    } else {
+      this.#missing.delete(seq); // a retransmission filled its gap
+    }
+  }
+
+  #checkLoss(): void {
+    const now = Date.now();
+    let unrecovered = false;
+    for (const [seq, since] of this.#missing) {
+      if (now - since < UNRECOVERED_MS) break; // oldest first: the rest are younger
+      this.#missing.delete(seq);
+      unrecovered = true;
+    }
+    if (unrecovered) this.requestKeyframe();
+    if (this.#missing.size === 0) {
+      clearInterval(this.#lossTimer);
+      this.#lossTimer = undefined;
+    }
   }
 
   /**
@@ -159,6 +207,7 @@ export class Publisher {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#rembTimer);
+    clearInterval(this.#lossTimer);
     clearTimeout(this.#keyframeTimer);
     this.forwarder.clear();
     void this.pc.close().catch(() => undefined);

@@ -76,6 +76,9 @@ export function handleSocket(ws: WebSocket, options: SocketOptions): void {
   let refusedInARow = 0;
 
   ws.on('message', (data, isBinary) => {
+    // Once the server has closed this socket (replaced, refused, flooding) nothing it still sends
+    // counts: a replaced broadcaster must not rejoin and knock out the one that replaced it.
+    if (ws.readyState !== ws.OPEN) return;
     alive = true;
     const now = Date.now();
     tokens = Math.min(rate * 2, tokens + ((now - refilled) / 1000) * rate);

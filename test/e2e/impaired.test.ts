@@ -45,13 +45,15 @@ describe('5 % loss and 50 ms delay on the broadcaster\'s path', () => {
   for (const mode of ['p2p', 'relay'] as const) {
     test(`${mode}: the viewer keeps decoding, and NACK and retransmission show in getStats`, async (t) => {
       const b = await setup.broadcast(`lossy-${mode}`, mode);
-      await waitForState(b, 'live', 30_000);
+      // Setting up over this path (https, ICE, DTLS, all lossy) can take a while; playing is what is tested.
+      await waitForState(b, 'live', 60_000);
       const v = await setup.watch(`lossy-${mode}`);
-      await waitForState(v, 'live', 30_000);
+      await waitForState(v, 'live', 60_000);
 
-      // Ten seconds of playing: frames decoded keep rising. The longest pause is reported, not
-      // bounded: through the relay, a loss it cannot repair in time can still cost a keyframe
-      // round trip over this path (seen: pauses up to ~3 s, about one run in three; open defect).
+      // Ten seconds of playing: frames decoded keep rising and the picture never stops for long.
+      // (Through the relay a packet lost for good upstream costs a keyframe round trip over this
+      // path; the relay asks for it as soon as the packet is given up, so pauses stay well under
+      // a second: 650 ms at most in the runs so far.)
       const start = await waitFor(() => viewerCounters(v), (c) => c.framesDecoded > 0, 20_000, 'frames');
       await recordFrames(v);
       const first = start.framesDecoded;
@@ -63,7 +65,8 @@ describe('5 % loss and 50 ms delay on the broadcaster\'s path', () => {
       t.diagnostic(`${mode}: ${last.framesDecoded - first} frames in 10 s, longest pause ${gaps.longestGapMs} ms, ${last.packetsLost} lost at the viewer, ${nacks} NACKs, ${repairs.retransmitted} packets retransmitted by the broadcaster`);
       assert.ok(nacks > 0, 'NACKs were sent');
       assert.ok(repairs.retransmitted > 0, 'the broadcaster retransmitted');
-      assert.ok(last.framesDecoded - first >= 30, `only ${last.framesDecoded - first} frames in 10 s`);
+      assert.ok(last.framesDecoded - first >= 100, `only ${last.framesDecoded - first} frames in 10 s`);
+      assert.ok(gaps.longestGapMs < 2_000, `the picture stopped for ${gaps.longestGapMs} ms`);
       await Promise.all([b.context().close(), v.close()]);
     });
   }

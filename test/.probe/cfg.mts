@@ -1,0 +1,18 @@
+import { parseConfig } from '../../src/config.ts';
+const tryit = (a: string[], env = {}) => { try { const r = parseConfig(a, env) as any; console.log(JSON.stringify(a), '->', JSON.stringify(r.config ? { port: r.config.port, vp: r.config.viewPassword, ice: r.config.iceServers, rt: r.config.relayThreshold } : r)); } catch (e) { console.log(JSON.stringify(a), 'THROWS', (e as Error).constructor.name, (e as Error).message); } };
+tryit(['--port', '']);
+tryit(['--port', ' ']);
+tryit(['--port', '0x50']);
+tryit(['--port', '1e3']);
+tryit(['--relay-threshold', '4.0']);
+tryit(['--view-password', '']);
+tryit(['--view-password', 'x'.repeat(300)]);
+tryit(['--ice-server', 'turn:u:%zz@h:3478']);
+tryit(['--ice-server', 'turn:user:pass@host']);
+tryit(['--ice-server', 'stun:stun.l.google.com:19302']);
+tryit(['--ice-server', 'turn:host:3478']);
+tryit(['--ice-server', 'turn:user@host:3478']);
+tryit(['--ice-server', ''], { LANCAST_ICE_SERVER: 'stun:a:1' });
+tryit([], { LANCAST_ICE_SERVER: 'stun:a:1, stun:b:2' });
+tryit(['--port']);
+tryit([], { LANCAST_PORT: 'abc' });

@@ -1,0 +1,15 @@
+import { startLancast } from '../helpers/server.ts';
+import WebSocket from 'ws';
+const t0 = Date.now();
+const s = await startLancast();
+console.log('start ms', Date.now() - t0);
+const w = new WebSocket(s.wsUrl, { localAddress: '127.0.0.7' });
+w.on('open', () => { console.log('open'); w.send(JSON.stringify({type:'join',role:'broadcaster',room:'x',key:'bad'})); });
+w.on('message', (d) => console.log(String(d)));
+await new Promise((r) => setTimeout(r, 300));
+const big = new WebSocket(s.wsUrl);
+big.on('open', () => big.send('x'.repeat(65537)));
+big.on('close', (c, r) => console.log('big closed', c, String(r)));
+await new Promise((r) => setTimeout(r, 300));
+const t1 = Date.now();
+console.log(await s.stop(), 'stop ms', Date.now() - t1);

@@ -1,0 +1,17 @@
+import { startLancast } from '../helpers/server.ts';
+import WebSocket from 'ws';
+const s = await startLancast({ args: ['--mode', 'p2p'] });
+const open = (name: string) => new Promise<WebSocket>((res) => { const w = new WebSocket(s.wsUrl); w.on('open', () => res(w)); w.on('message', (d) => console.log(name, '<-', String(d))); w.on('close', (c, r) => console.log(name, 'closed', c, String(r))); });
+const join = JSON.stringify({ type: 'join', role: 'broadcaster', room: 'r', key: 'test-key' });
+const b1 = await open('b1');
+b1.on('message', (d) => { if (String(d).includes('replaced')) { b1.send(join); console.log('b1 rejoin sent, state', b1.readyState); } });
+b1.send(join);
+await new Promise((r) => setTimeout(r, 200));
+const b2 = await open('b2');
+b2.send(join);
+await new Promise((r) => setTimeout(r, 500));
+const v = await open('v');
+v.send(JSON.stringify({ type: 'join', role: 'viewer', room: 'r' }));
+await new Promise((r) => setTimeout(r, 500));
+console.log(await (await fetch(s.url + '/api/rooms')).text());
+await s.stop();
