@@ -70,10 +70,12 @@ export const FLAGS: FlagSpec[] = [
 export class ConfigError extends Error {}
 
 export function helpText(version: string): string {
-  const rows = FLAGS.map((f) => {
-    const left = `  --${f.flag}${f.value ? ` ${f.value}` : ''}`;
+  const lefts = FLAGS.map((f) => `  --${f.flag}${f.value ? ` ${f.value}` : ''}`);
+  // As wide as the longest flag, so no flag runs into its help.
+  const width = Math.max(...lefts.map((l) => l.length)) + 2;
+  const rows = FLAGS.map((f, i) => {
     const env = f.env ? ` [${f.env}]` : '';
-    return `${left.padEnd(28)}${f.help}${env}`;
+    return `${lefts[i]!.padEnd(width)}${f.help}${env}`;
   });
   return [
     `lancast ${version}: live one-to-many WebRTC streaming on your local network`,
@@ -94,8 +96,16 @@ export function parseIceServer(text: string): IceServer {
   const [, scheme, username, credential, rest] = m;
   const server: IceServer = { urls: `${scheme}:${rest}` };
   if (username !== undefined) {
-    server.username = decodeURIComponent(username);
-    server.credential = decodeURIComponent(credential ?? '');
+    try {
+      server.username = decodeURIComponent(username);
+      server.credential = decodeURIComponent(credential ?? '');
+    } catch {
+      throw new ConfigError(`--ice-server "${text}": the user or password has a malformed %-escape`);
+    }
+  }
+  // Browsers refuse to create any connection when a TURN server lacks a user or a password.
+  if (scheme!.startsWith('turn') && (!server.username || !server.credential)) {
+    throw new ConfigError(`--ice-server "${text}": a TURN server needs a user and a password: turn:user:pass@host:port`);
   }
   return server;
 }
@@ -128,7 +138,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const int = (flag: string, fallback: number, min: number, max: number): number => {
     const v = pick(flag);
     if (v === undefined) return fallback;
-    const n = Number(v);
+    // Decimal digits only: Number() would take "", "0x50" and "1e3" as well.
+    const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, not "${v}"`);
     return n;
   };
@@ -149,13 +160,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (publishKey !== undefined && (publishKey.length < 1 || publishKey.length > 256)) {
     throw new ConfigError('--publish-key must be 1 to 256 characters');
   }
+  // A viewer's join carries at most 256 characters of password: a longer one could never match.
+  const viewPassword = pick('view-password');
+  if (viewPassword !== undefined && (viewPassword.length < 1 || viewPassword.length > 256)) {
+    throw new ConfigError('--view-password must be 1 to 256 characters');
+  }
 
   return {
     config: {
       port: int('port', 1990, 0, 65535),
       host: pick('host') ?? '0.0.0.0',
       publishKey,
-      viewPassword: pick('view-password'),
+      viewPassword,
       mode: mode.data,
       relayThreshold: int('relay-threshold', 4, 1, 100_000),
       cert,

@@ -181,6 +181,15 @@ export class TestSocket {
     return (await this.unclaimed(waitMs)).filter((m) => m.type !== 'room');
   }
 
+  /** The close event, or a failure when the socket is still open after `timeoutMs`. */
+  closedWithin(timeoutMs = 3_000): Promise<CloseEvent> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the socket is still open after ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.received)}`)), timeoutMs);
+    });
+    return Promise.race([this.closed, late]).finally(() => clearTimeout(timer));
+  }
+
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
   }

@@ -164,7 +164,7 @@ describe('limits', () => {
     const flood = await TestSocket.open(server.wsUrl);
     for (let i = 0; i < 1_500; i++) flood.ws.send('{"type":"leave"}');
     assert.equal((await flood.next('error', 3_000, (m) => m.code === 'rate-limited')).code, 'rate-limited');
-    assert.equal((await flood.closed).code, 1008);
+    assert.equal((await flood.closedWithin()).code, 1008);
     b.socket.send({ type: 'offer', to: v.id, cid: 'after-flood', sdp: sdpWith(1) });
     assert.equal((await v.socket.next('offer')).cid, 'after-flood');
     for (const s of [b.socket, v.socket]) s.close();

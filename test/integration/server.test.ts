@@ -1,17 +1,16 @@
 /**
- * The server process as users and scripts meet it: pages, the API, https on the same port, the
- * command line, the generated publish key, and a clean SIGTERM.
+ * The server process as browsers and scripts meet it over HTTP: pages, the JSON API, health,
+ * metrics, https on the same port, the page language, and which WebSocket paths it accepts.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import net from 'node:net';
 import https from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { CLI, startLancast, type Lancast } from '../helpers/server.js';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { startLancast, type Lancast } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 let server: Lancast;
 
@@ -19,174 +18,237 @@ before(async () => {
   server = await startLancast();
 });
 
+afterEach(() => TestSocket.closeAll());
+
 after(async () => {
   await server?.stop();
 });
 
-function httpsGet(url: string): Promise<{ status: number; body: string }> {
+const KEY = 'test-key';
+
+async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+}
+
+function httpsGet(path: string): Promise<{ status: number; type: string; body: string; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     https
-      .get(url, { rejectUnauthorized: false }, (res) => {
+      .get(`https://127.0.0.1:${server.port}${path}`, { rejectUnauthorized: false, agent: false }, (res) => {
+        const fingerprint = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
         let body = '';
         res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, fingerprint }));
       })
       .on('error', reject);
   });
 }
 
-describe('http', () => {
-  test('the watch page carries the contract: remote-video, data-state, the room name', async () => {
-    const res = await fetch(`${server.url}/watch/main`);
+type RoomInfo = Record<string, unknown> & { name: string; live: boolean; viewers: number; mode: string };
+const rooms = async (): Promise<RoomInfo[]> => (JSON.parse((await get('/api/rooms')).body) as { rooms: RoomInfo[] }).rooms;
+
+/** The value of one metric line, e.g. `lancast_live_rooms` or `lancast_signaling_errors_total{code="bad-json"}`. */
+function metric(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+describe('health and API', () => {
+  test('GET /healthz is 200 JSON with ok and the version', async () => {
+    const res = await get('/healthz');
     assert.equal(res.status, 200);
-    const html = await res.text();
-    assert.match(html, /data-testid="remote-video"/);
-    assert.match(html, /<body data-state="connecting">/);
-    assert.match(html, /<strong>main<\/strong>/);
+    assert.match(res.type, /^application\/json/);
+    const body = JSON.parse(res.body) as Record<string, unknown>;
+    assert.deepEqual([body.ok, body.version], [true, version]);
   });
 
-  test('the broadcast page and the lobby are served; /watch alone goes to room main', async () => {
-    assert.equal((await fetch(`${server.url}/broadcast/main`)).status, 200);
-    assert.match(await (await fetch(`${server.url}/`)).text(), /id="rooms"/);
-    const res = await fetch(`${server.url}/watch`, { redirect: 'manual' });
-    assert.equal(res.status, 302);
-    assert.equal(res.headers.get('location'), '/watch/main');
-  });
-
-  test('a room name with markup is refused with 400 and never echoed as HTML', async () => {
-    const res = await fetch(`${server.url}/watch/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E`);
-    assert.equal(res.status, 400);
-    const body = await res.text();
-    assert.doesNotMatch(body, /<img/);
-    assert.match(body, /Room names use letters/);
-  });
-
-  test('pages follow the browser language: zh-CN gets Chinese', async () => {
-    const html = await (await fetch(`${server.url}/watch/main`, { headers: { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.5' } })).text();
-    assert.match(html, /<html lang="zh-CN">/);
-    assert.match(html, /正在连接/);
-    const en = await (await fetch(`${server.url}/watch/main`, { headers: { 'accept-language': 'en-US' } })).text();
-    assert.match(en, /Connecting/);
-  });
-
-  test('https works on the same port with the self-signed certificate from the data dir', async () => {
-    const res = await httpsGet(`https://127.0.0.1:${server.port}/healthz`);
+  test('GET /api/rooms shows a live room with its viewer count and mode, and no key or password', async () => {
+    const b = await TestSocket.join(server.wsUrl, { role: 'broadcaster', room: 'listed', key: KEY });
+    await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'listed' });
+    await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'listed' });
+    await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'waiting-room' });
+    await b.socket.next('viewer-joined');
+    const res = await get('/api/rooms');
     assert.equal(res.status, 200);
-    assert.equal(JSON.parse(res.body).ok, true);
-    assert.match(await readFile(join(server.dataDir, 'cert.pem'), 'utf8'), /BEGIN CERTIFICATE/);
-  });
-
-  test('/api/rooms lists a live room with its viewers and mode, and never a key', async () => {
-    const b = await TestSocket.join(server.wsUrl, { role: 'broadcaster', room: 'listed', key: 'test-key' });
-    const v = await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'listed' });
-    try {
-      const text = await (await fetch(`${server.url}/api/rooms`)).text();
-      const room = (JSON.parse(text) as { rooms: { name: string; live: boolean; viewers: number; mode: string }[] }).rooms.find((r) => r.name === 'listed');
-      assert.deepEqual([room?.live, room?.viewers, room?.mode], [true, 1, 'p2p']);
-      assert.doesNotMatch(text, /test-key/);
-    } finally {
-      b.socket.close();
-      v.socket.close();
+    const list = (JSON.parse(res.body) as { rooms: RoomInfo[] }).rooms;
+    const listed = list.find((r) => r.name === 'listed');
+    assert.deepEqual([listed?.live, listed?.viewers, listed?.mode], [true, 2, 'p2p']);
+    const waiting = list.find((r) => r.name === 'waiting-room');
+    assert.deepEqual([waiting?.live, waiting?.viewers], [false, 1]);
+    assert.ok(list.indexOf(listed!) < list.indexOf(waiting!), 'live rooms come first');
+    assert.doesNotMatch(res.body, new RegExp(KEY));
+    for (const room of list) {
+      assert.deepEqual(Object.keys(room).filter((k) => /key|password|secret/i.test(k)), [], `room ${room.name} shows no secret`);
     }
   });
 
-  test('/metrics is Prometheus text with lancast metrics; /healthz says ok', async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    assert.match(text, /^# TYPE lancast_rooms gauge$/m);
-    assert.match(text, /^lancast_signaling_sockets \d+$/m);
-    assert.match(text, /^lancast_relay_packets_forwarded_total \d+$/m);
-    assert.equal((await (await fetch(`${server.url}/healthz`)).json()).ok, true);
+  test('a room everyone has left disappears from /api/rooms', async () => {
+    const b = await TestSocket.join(server.wsUrl, { role: 'broadcaster', room: 'fleeting', key: KEY });
+    assert.ok((await rooms()).some((r) => r.name === 'fleeting'));
+    b.socket.close();
+    await b.socket.closedWithin();
+    const deadline = Date.now() + 2_000;
+    while ((await rooms()).some((r) => r.name === 'fleeting')) {
+      assert.ok(Date.now() < deadline, 'the empty room is still listed after 2 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
-  test('unknown API paths are a JSON 404', async () => {
-    const res = await fetch(`${server.url}/api/nothing`);
-    assert.equal(res.status, 404);
-    assert.equal((await res.json()).error, 'not-found');
+  test('GET /metrics is Prometheus text whose every metric is lancast_, counting rooms, viewers and refusals', async () => {
+    const b = await TestSocket.join(server.wsUrl, { role: 'broadcaster', room: 'metered', key: KEY });
+    await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'metered' });
+    await b.socket.next('viewer-joined');
+    const before = await get('/metrics');
+    assert.equal(before.status, 200);
+    assert.match(before.type, /^text\/plain; version=0\.0\.4/);
+    assert.match(before.body, /^# TYPE lancast_rooms gauge$/m);
+    assert.match(before.body, /^# TYPE lancast_signaling_messages_total counter$/m);
+    const names = before.body.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!);
+    assert.ok(names.length > 10);
+    assert.deepEqual(names.filter((n) => !n.startsWith('lancast_')), []);
+    assert.ok(metric(before.body, 'lancast_live_rooms')! >= 1);
+    assert.ok(metric(before.body, 'lancast_viewers')! >= 1);
+    assert.ok(metric(before.body, 'lancast_signaling_sockets')! >= 2);
+    assert.ok(metric(before.body, 'lancast_signaling_messages_total{type="join"}')! >= 2);
+
+    const refusedBefore = metric(before.body, 'lancast_signaling_errors_total{code="bad-json"}') ?? 0;
+    b.socket.send('{oops');
+    assert.equal((await b.socket.error()).code, 'bad-json');
+    const after = await get('/metrics');
+    assert.equal(metric(after.body, 'lancast_signaling_errors_total{code="bad-json"}'), refusedBefore + 1);
+  });
+
+  test('an unknown API path is a JSON 404; an unknown page is an HTML 404', async () => {
+    const api = await get('/api/nothing');
+    assert.equal(api.status, 404);
+    assert.equal((JSON.parse(api.body) as { error: string }).error, 'not-found');
+    const page = await get('/no/such/page');
+    assert.equal(page.status, 404);
+    assert.match(page.type, /^text\/html/);
   });
 });
 
-describe('command line', () => {
-  test('--help lists every flag with its environment twin', () => {
-    const out = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
-    for (const [flag, env] of [
-      ['--port', 'LANCAST_PORT'], ['--host', 'LANCAST_HOST'], ['--publish-key', 'LANCAST_PUBLISH_KEY'],
-      ['--view-password', 'LANCAST_VIEW_PASSWORD'], ['--mode', 'LANCAST_MODE'], ['--cert', 'LANCAST_CERT'],
-      ['--key', 'LANCAST_KEY'], ['--data-dir', 'LANCAST_DATA_DIR'], ['--ice-server', 'LANCAST_ICE_SERVER'],
-      ['--legacy', 'LANCAST_LEGACY'],
-    ]) {
-      assert.match(out, new RegExp(`${flag}\\b.*\\[${env}\\]`), flag);
+describe('pages', () => {
+  test('GET /watch/main is HTML with the remote video, the starting state and the room name', async () => {
+    const res = await get('/watch/main');
+    assert.equal(res.status, 200);
+    assert.match(res.type, /^text\/html; charset=utf-8/);
+    assert.match(res.body, /<video [^>]*data-testid="remote-video"/);
+    assert.match(res.body, /<body data-state="connecting">/);
+    assert.match(res.body, /<html lang="en">/);
+    assert.match(res.body, /<strong>main<\/strong>/);
+    assert.match(res.body, /<script type="module" src="\/assets\/watch\.js">/);
+  });
+
+  test('GET /broadcast/main is HTML with the local preview and the room name', async () => {
+    const res = await get('/broadcast/main');
+    assert.equal(res.status, 200);
+    assert.match(res.type, /^text\/html/);
+    assert.match(res.body, /data-testid="local-video"/);
+    assert.match(res.body, /<span id="room-name">main<\/span>/);
+  });
+
+  test('the page scripts and the style sheet are served', async () => {
+    for (const [path, type] of [['/assets/watch.js', /javascript/], ['/assets/broadcast.js', /javascript/], ['/assets/style.css', /text\/css/]] as const) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      assert.match(res.type, type, path);
+      assert.ok(res.body.length > 100, path);
     }
+    assert.equal((await get('/assets/nope.js')).status, 404);
   });
 
-  test('a bad flag or value exits 2 with a sentence', () => {
-    const unknown = spawnSync(process.execPath, [CLI, '--frobnicate'], { encoding: 'utf8' });
-    assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /lancast: .*frobnicate/);
-    const mode = spawnSync(process.execPath, [CLI, '--mode', 'warp'], { encoding: 'utf8' });
-    assert.equal(mode.status, 2);
-    assert.match(mode.stderr, /--mode must be p2p, relay or auto/);
-  });
-
-  test('LANCAST_PORT is honoured and a port in use is a clear error', async () => {
-    const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const port = (blocker.address() as { port: number }).port;
-    const dataDir = await mkdtemp(join(tmpdir(), 'lancast-port-'));
-    try {
-      const res = spawnSync(process.execPath, [CLI, '--host', '127.0.0.1', '--data-dir', dataDir, '--no-qr'], {
-        encoding: 'utf8',
-        env: { ...process.env, LANCAST_PORT: String(port) },
-        timeout: 15_000,
-      });
-      assert.equal(res.status, 1);
-      assert.match(res.stderr, new RegExp(`port ${port} is in use; pick another with --port`));
-    } finally {
-      blocker.close();
-      await rm(dataDir, { recursive: true, force: true });
+  test('a room name with markup is 400 and the body has no unescaped markup', async () => {
+    for (const path of ['/watch/%3Cimg%20src%3Dx%3E', '/broadcast/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E', '/watch/%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
+      const res = await get(path);
+      assert.equal(res.status, 400, path);
+      assert.match(res.type, /^text\/html/);
+      assert.doesNotMatch(res.body, /<img|<script>alert/i, path);
+      assert.match(res.body, /Room names use letters, digits, - and _/);
     }
+    assert.equal((await get(`/watch/${'x'.repeat(65)}`)).status, 400, 'a name of 65 characters');
   });
 
-  test('without --publish-key a key is generated once and kept in the data dir', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'lancast-key-'));
-    const keyOf = async () => {
-      const proc = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--no-qr']);
-      let out = '';
-      proc.stdout.on('data', (d) => (out += d));
-      const key = await new Promise<string>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(out)), 15_000);
-        proc.stdout.on('data', () => {
-          const m = /Publish key: (\S+)/.exec(out);
-          if (m) {
-            clearTimeout(t);
-            resolve(m[1]!);
-          }
+  test('a room name in any script is fine', async () => {
+    const res = await get(`/watch/${encodeURIComponent('直播-1')}`);
+    assert.equal(res.status, 200);
+    assert.match(res.body, /<strong>直播-1<\/strong>/);
+  });
+
+  test('/watch and /broadcast alone go to room main, keeping the query', async () => {
+    const watch = await fetch(`${server.url}/watch`, { redirect: 'manual' });
+    assert.deepEqual([watch.status, watch.headers.get('location')], [302, '/watch/main']);
+    const broadcast = await fetch(`${server.url}/broadcast?autostart=1`, { redirect: 'manual' });
+    assert.equal(broadcast.headers.get('location'), '/broadcast/main?autostart=1');
+  });
+
+  test('Accept-Language zh-CN gets the page in Chinese; other languages get English', async () => {
+    const zh = await get('/watch/main', { 'accept-language': 'zh-CN,zh;q=0.9,en;q=0.8' });
+    assert.match(zh.body, /<html lang="zh-CN">/);
+    assert.match(zh.body, /正在连接…/);
+    assert.match(zh.body, /全屏/);
+    assert.doesNotMatch(zh.body, />Connecting…</);
+    const zhBroadcast = await get('/broadcast/main', { 'accept-language': 'zh-CN' });
+    assert.match(zhBroadcast.body, /开始直播/);
+    const en = await get('/watch/main', { 'accept-language': 'fr-FR, en;q=0.5, zh;q=0.1' });
+    assert.match(en.body, /<html lang="en">/);
+    assert.match(en.body, /Connecting…/);
+    assert.match((await get('/', { 'accept-language': 'zh-TW' })).body, /正在直播/);
+  });
+});
+
+describe('https on the same port', () => {
+  test('https GETs are served on the http port with the self-signed certificate', async () => {
+    const health = await httpsGet('/healthz');
+    assert.equal(health.status, 200);
+    assert.equal((JSON.parse(health.body) as { ok: boolean }).ok, true);
+    const page = await httpsGet('/watch/main');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /data-testid="remote-video"/);
+    assert.match(health.fingerprint, /^[0-9A-F:]{95}$/);
+    // Plain http still works on that port afterwards.
+    assert.equal((await get('/healthz')).status, 200);
+  });
+
+  test('a secure WebSocket (wss) on the same port joins and routes', async () => {
+    const wss = `wss://127.0.0.1:${server.port}/ws`;
+    const b = await TestSocket.join(wss, { role: 'broadcaster', room: 'secure', key: KEY }, { rejectUnauthorized: false });
+    const v = await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'secure' });
+    assert.equal((await b.socket.next('viewer-joined')).id, v.id);
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+    b.socket.send({ type: 'offer', to: v.id, cid: 'c', sdp });
+    assert.deepEqual(await v.socket.next('offer'), { type: 'offer', from: b.id, cid: 'c', sdp });
+  });
+});
+
+describe('the WebSocket endpoint', () => {
+  test('without --legacy, a WebSocket on any path but /ws is refused with 404', async () => {
+    for (const path of ['/', '/socket', '/ws/extra', '/WS', '/watch/main']) {
+      const refusal = await TestSocket.refusal(`ws://127.0.0.1:${server.port}${path}`);
+      assert.equal(refusal.status, 404, path);
+    }
+    const ok = await TestSocket.open(`${server.wsUrl}?room=main`);
+    assert.equal(ok.open, true, '/ws with a query string is fine');
+  });
+
+  test(
+    'failed WebSocket handshakes do not use up the sockets an address may open',
+    { todo: 'bug in src/server/server.ts: a handshake ws refuses (400) never reaches the close handler, so the per-address count leaks' },
+    async () => {
+      const localAddress = '127.0.0.200';
+      for (let i = 0; i < 70; i++) {
+        await new Promise<void>((resolve) => {
+          const c = net.connect({ port: server.port, host: '127.0.0.1', localAddress }, () =>
+            // No Sec-WebSocket-Key: ws answers 400.
+            c.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n'),
+          );
+          c.on('data', () => undefined);
+          c.on('close', () => resolve());
+          c.on('error', () => resolve());
         });
-      });
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      return key;
-    };
-    try {
-      const first = await keyOf();
-      assert.match(first, /^[\w-]{12}$/);
-      assert.equal(await keyOf(), first);
-      assert.equal((await readFile(join(dataDir, 'publish-key'), 'utf8')).trim(), first);
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
-
-  test('SIGTERM tells connected clients (1001) and exits within 3 s with code 0', async () => {
-    const s = await startLancast();
-    const b = await TestSocket.join(s.wsUrl, { role: 'broadcaster', room: 'bye', key: 'test-key' });
-    const v = await TestSocket.join(s.wsUrl, { role: 'viewer', room: 'bye' });
-    const t0 = Date.now();
-    const code = await s.stop();
-    assert.equal(code, 0);
-    assert.ok(Date.now() - t0 < 3_000, `took ${Date.now() - t0} ms`);
-    assert.equal((await v.socket.closed).code, 1001);
-    assert.equal((await b.socket.closed).code, 1001);
-    const ended = v.socket.received.find((m) => m.type === 'room' && m.live === false);
-    assert.ok(ended, 'the viewer was told the stream ended');
-  });
+      }
+      const socket = await TestSocket.open(server.wsUrl, { localAddress });
+      assert.equal(socket.open, true);
+    },
+  );
 });

@@ -137,12 +137,12 @@ describe('viewers coming and going', () => {
     assert.equal(count.live, true);
   });
 
-  test('when a viewer closes its socket the broadcaster hears viewer-left within a second', async () => {
+  test('when a viewer closes its socket the broadcaster hears viewer-left within two seconds', async () => {
     const { b, v } = await liveRoom('leave-close');
     const t0 = Date.now();
     v.socket.close();
     assert.deepEqual(await b.socket.next('viewer-left', 4_000), { type: 'viewer-left', id: v.id });
-    assert.ok(Date.now() - t0 < 1_000, `took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
     assert.equal((await b.socket.next('room', 3_000, (m) => m.viewers === 0)).live, true);
   });
 
@@ -151,7 +151,7 @@ describe('viewers coming and going', () => {
     const t0 = Date.now();
     v.socket.terminate();
     assert.equal((await b.socket.next('viewer-left', 4_000)).id, v.id);
-    assert.ok(Date.now() - t0 < 1_000, `took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
   });
 
   test('when the broadcaster goes, viewers hear the room is not live; when one returns it is told about them', async () => {
@@ -186,9 +186,8 @@ describe('routing', () => {
     b.socket.send({ type: 'hangup', to: v.id, cid: 'c1' });
     assert.deepEqual(await v.socket.next('hangup'), { type: 'hangup', from: b.id, cid: 'c1' });
 
-    for (const s of [b.socket, v.socket, bystander.socket, elsewhere.b.socket, elsewhere.v.socket]) {
-      assert.deepEqual(await s.quiet(100), [], 'nobody else heard anything');
-    }
+    const heard = await Promise.all([b, v, bystander, elsewhere.b, elsewhere.v].map((p) => p.socket.quiet(200)));
+    assert.deepEqual(heard, [[], [], [], [], []], 'nobody else heard anything');
   });
 
   test('a viewer cannot send anything to another viewer (not-allowed), and that viewer hears nothing', async () => {
@@ -320,7 +319,7 @@ describe('bad input', () => {
     const big = await viewer('big');
     await b.socket.next('viewer-joined', 3_000, (m) => m.id === big.id);
     big.socket.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(64 * 1024) }));
-    assert.equal((await big.socket.closed).code, 1009);
+    assert.equal((await big.socket.closedWithin()).code, 1009);
     assert.equal((await b.socket.next('viewer-left')).id, big.id);
     assert.ok(b.socket.open && v.socket.open);
     await assertPairTalks(b, v, 'after-big');
@@ -341,7 +340,7 @@ describe('bad input', () => {
     const socket = await TestSocket.open(server.wsUrl);
     socket.send({ type: 'push_init' });
     assert.equal((await socket.error()).code, 'legacy-disabled');
-    assert.deepEqual(await socket.closed, { code: 4003, reason: 'legacy protocol disabled' });
+    assert.deepEqual(await socket.closedWithin(), { code: 4003, reason: 'legacy protocol disabled' });
   });
 });
 
@@ -355,7 +354,7 @@ describe('a second broadcaster', () => {
     assert.equal(second.welcome.viewers, 2);
     const err = await first.socket.error();
     assert.equal(err.code, 'replaced');
-    assert.deepEqual(await first.socket.closed, { code: 4009, reason: 'replaced by another broadcaster' });
+    assert.deepEqual(await first.socket.closedWithin(), { code: 4009, reason: 'replaced by another broadcaster' });
 
     const joined = [await second.socket.next('viewer-joined'), await second.socket.next('viewer-joined')].map((m) => m.id);
     assert.deepEqual(joined.sort(), [v1.id, v2.id].sort());
@@ -374,7 +373,7 @@ describe('a second broadcaster', () => {
       if (String(data).includes('"replaced"') && first.socket.open) first.socket.ws.send(join);
     });
     const second = await broadcaster('takeback');
-    assert.equal((await first.socket.closed).code, 4009);
+    assert.equal((await first.socket.closedWithin()).code, 4009);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(second.socket.open, true, `the new broadcaster was closed: ${JSON.stringify(second.socket.closeEvent)}`);
     assert.equal((await second.socket.next('viewer-joined')).id, v.id);
@@ -401,9 +400,8 @@ describe('rooms are isolated', () => {
     two.b.socket.close();
     assert.equal((await two.v.socket.next('room', 3_000, (m) => m.live === false)).viewers, 1);
 
-    for (const s of [one.b.socket, one.v.socket, extra.socket]) {
-      assert.deepEqual(await s.unclaimed(300), [], 'room iso-a heard nothing of iso-b');
-    }
+    const heard = await Promise.all([one.b, one.v, extra].map((p) => p.socket.unclaimed(300)));
+    assert.deepEqual(heard, [[], [], []], 'room iso-a heard nothing of iso-b');
     assert.deepEqual(await two.v.socket.unclaimed(0), [], 'room iso-b heard nothing of iso-a');
 
     const rooms = await status();
