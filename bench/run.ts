@@ -54,7 +54,7 @@ function render(all: Record<string, unknown>): string[] {
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
   add('relayLoad', (v: { maxViewersUnder1PctLoss: number }) => `Relay load (largest count under 1% loss: ${v.maxViewersUnder1PctLoss})`, (v: { steps: Rows }) => v.steps);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
-  add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => v.figures);
+  add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => [...v.figures, ...(v.failures ?? []).map((f) => ({ figure: `FAILED ${f}` }))]);
   return out;
 }
 
