@@ -120,12 +120,13 @@ export async function startServer(config: Config, logger: Logger, version: strin
       return;
     }
     socketsByAddress.set(address, open + 1);
+    // Count down when the connection itself closes: a handshake ws refuses never becomes a socket.
+    socket.once('close', () => {
+      const left = (socketsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) socketsByAddress.set(address, left);
+      else socketsByAddress.delete(address);
+    });
     wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.once('close', () => {
-        const left = (socketsByAddress.get(address) ?? 1) - 1;
-        if (left > 0) socketsByAddress.set(address, left);
-        else socketsByAddress.delete(address);
-      });
       handleSocket(ws, { hub: hub!, logger, legacy: config.legacy, address, messagesPerSecond: config.limits.messagesPerSecond });
     });
   };

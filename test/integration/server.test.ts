@@ -233,7 +233,6 @@ describe('the WebSocket endpoint', () => {
 
   test(
     'failed WebSocket handshakes do not use up the sockets an address may open',
-    { todo: 'bug in src/server/server.ts: a handshake ws refuses (400) never reaches the close handler, so the per-address count leaks' },
     async () => {
       const localAddress = '127.0.0.200';
       for (let i = 0; i < 70; i++) {
