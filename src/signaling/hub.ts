@@ -205,6 +205,8 @@ export class Hub {
         previous.role = undefined;
         previous.error('replaced', 'another broadcaster with the publish key took over this room');
         previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
+        // Its relay leg goes too; the newcomer publishes afresh and viewers are served again.
+        this.#options.relay?.unpublish(room.name);
       }
       room.broadcaster = peer;
       room.viewPassword = msg.viewPassword;
