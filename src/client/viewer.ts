@@ -272,7 +272,7 @@ export class Viewer extends Emitter<ViewerEvents> {
  * in a Firefox without OpenH264), so the page can say so instead of connecting forever.
  */
 function undecodableVideo(sdp: string): string | undefined {
-  const video = sdp.split(/\r?\nm=/).find((section) => section.startsWith('video') || section.startsWith('m=video'));
+  const video = sdp.split(/\r?\nm=/).find((section) => section.startsWith('video'));
   if (!video) return undefined;
   const offered = [...video.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)]
     .map((m) => m[1]!.toLowerCase())
