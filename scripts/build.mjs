@@ -1,7 +1,32 @@
 // Builds dist/: the server (one ESM file, dependencies left external) and the browser bundles.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * The native forwarding path (native/fanout.c) is compiled here, from source, against the
+ * running Node's own headers and OpenSSL; nothing is downloaded. Without a C compiler or the
+ * headers, lancast still works: it forwards through the TypeScript path (slower), and says so.
+ */
+function buildNative() {
+  const candidates = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')]
+    .filter(Boolean)
+    .map((d) => join(d, 'include', 'node'));
+  const include = candidates.find((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'openssl', 'evp.h')));
+  const cc = process.env.CC || 'cc';
+  if (!include) {
+    console.warn('lancast build: no Node headers with OpenSSL found; the relay will use its TypeScript forwarding path');
+    return;
+  }
+  try {
+    execFileSync(cc, ['-O2', '-shared', '-fPIC', '-Wall', '-Wno-deprecated-declarations', `-I${include}`, '-o', 'dist/native/lancast.node', 'native/fanout.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (err) {
+    console.warn(`lancast build: the native forwarding path did not compile (${err.message.split('\n')[0]}); the relay will use its TypeScript path`);
+  }
+}
 
 /**
  * zod re-exports all ~40 of its message locales; esbuild cannot drop them from a namespace
@@ -23,10 +48,12 @@ const zodOneLocale = {
 
 await rm('dist', { recursive: true, force: true });
 await mkdir('dist/web', { recursive: true });
+await mkdir('dist/native', { recursive: true });
+buildNative();
 await Promise.all([
   build({
-    entryPoints: ['src/cli.ts'],
-    outfile: 'dist/cli.js',
+    entryPoints: { cli: 'src/cli.ts', 'relay-worker': 'src/relay/relay-worker.ts' },
+    outdir: 'dist',
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -2,7 +2,7 @@
  * Flags -> config. Every flag has a `LANCAST_*` environment twin; a flag beats its twin.
  * One table below is the parser, the validation and the `--help` text at once.
  */
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -16,6 +16,8 @@ export interface Config {
   viewPassword: string | undefined;
   mode: Mode;
   relayThreshold: number;
+  /** Worker threads that carry the relay's viewers (0: the main thread does). */
+  relayWorkers: number;
   cert: string | undefined;
   key: string | undefined;
   dataDir: string;
@@ -53,6 +55,7 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'view-password', env: 'LANCAST_VIEW_PASSWORD', value: 'PW', help: 'password viewers need (default: none)' },
   { flag: 'mode', env: 'LANCAST_MODE', value: 'MODE', help: 'p2p | relay | auto (default auto)' },
   { flag: 'relay-threshold', env: 'LANCAST_RELAY_THRESHOLD', value: 'N', help: 'viewers past which an auto room moves to the relay (default 4)' },
+  { flag: 'relay-workers', env: 'LANCAST_RELAY_WORKERS', value: 'N', help: 'threads that send to relay viewers (default: one per core; 0: the main thread)' },
   { flag: 'cert', env: 'LANCAST_CERT', value: 'FILE', help: 'TLS certificate (PEM); default: self-signed, made on first run' },
   { flag: 'key', env: 'LANCAST_KEY', value: 'FILE', help: 'TLS private key (PEM) for --cert' },
   { flag: 'data-dir', env: 'LANCAST_DATA_DIR', value: 'DIR', help: 'where the certificate and key live (default ~/.lancast)' },
@@ -174,6 +177,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       viewPassword,
       mode: mode.data,
       relayThreshold: int('relay-threshold', 4, 1, 100_000),
+      relayWorkers: int('relay-workers', availableParallelism(), 0, 64),
       cert,
       key,
       dataDir: pick('data-dir') ?? join(homedir(), '.lancast'),

@@ -1,92 +1,201 @@
 /**
- * The forwarding path, all in one place so it can be replaced: every RTP packet from the
- * publisher goes to every subscribed sender of its kind, without decoding. Each viewer gets its
- * own copy of the header (werift's sender rewrites SSRC, payload type, sequence numbers and
- * extensions in place); the payload buffer is shared, never copied. The publisher's header
- * extensions are dropped: their ids belong to the publisher's leg, not the viewer's.
+ * The forwarding path, all in one place: every RTP packet from the publisher goes to every
+ * connected viewer of its kind, without decoding and without copying the payload in JavaScript.
+ * Per viewer, an Egress writes the viewer's own header (SSRC, payload type, sequence/timestamp
+ * offsets; the publisher's header extensions are dropped, their ids belong to the publisher's
+ * leg), encrypts and sends: natively when the addon is built (see egress.ts).
+ *
+ * werift still runs each viewer's RTCP: its sender reports take their clock and counters from
+ * here (synchronised twice a second), its NACKs come here for retransmission from a short
+ * history of the publisher's packets, RTX-wrapped where the viewer negotiated RTX.
  */
-import { RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
+import type { RTCRtpSender } from 'werift';
 import type { MediaKind } from './codecs.js';
+import { Egress, EgressGroup } from './egress.js';
 import { RateMeter } from './rate.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
-export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0 };
 
-/** werift's sender keeps the last packet's timestamps for its sender reports (TS-private fields). */
-interface SenderClock {
-  ntpTimestamp: bigint;
-  rtpTimestamp: number;
-}
+/** Packets kept per kind for retransmission: ~1.5 s of 2.5 Mbit/s video. */
+const HISTORY = 512;
+const SYNC_MS = 500;
+const NTP_EPOCH_OFFSET_S = 2_208_988_800;
 
 /** True when `seq` comes after `than` in 16-bit sequence space. */
 function newer(seq: number, than: number): boolean {
   return seq !== than && ((seq - than) & 0xffff) < 0x8000;
 }
 
-export class Forwarder {
-  readonly #sinks: Record<MediaKind, Set<RTCRtpSender>> = { audio: new Set(), video: new Set() };
-  /** The newest sequence number forwarded per publisher stream (SSRC). */
-  readonly #newest = new Map<number, number>();
-  readonly sent = new RateMeter();
+/** A wall-clock time as a 64-bit NTP timestamp (RFC 3550 sender reports). */
+export function ntpFromMs(ms: number): bigint {
+  const seconds = Math.floor(ms / 1000);
+  const fraction = Math.floor(((ms - seconds * 1000) / 1000) * 2 ** 32);
+  return (BigInt(seconds + NTP_EPOCH_OFFSET_S) << 32n) | BigInt(fraction);
+}
 
-  add(kind: MediaKind, sender: RTCRtpSender): void {
-    this.#sinks[kind].add(sender);
+/** werift's sender keeps these for its sender reports; the relay bypasses sendRtp, so sets them. */
+interface SenderReportState {
+  ntpTimestamp: bigint;
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+  runRtcp(): Promise<void>;
+  rtxSsrc?: number;
+  rtxPayloadType?: number;
+  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
+}
+
+/** One viewer's stream of one kind. */
+export class Sink {
+  readonly kind: MediaKind;
+  readonly egress: Egress;
+  readonly sender: RTCRtpSender | undefined;
+  #rtxSeq = Math.floor(Math.random() * 0x10000);
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(kind: MediaKind, egress: Egress, sender?: RTCRtpSender) {
+    this.kind = kind;
+    this.egress = egress;
+    this.sender = sender;
   }
 
-  remove(sender: RTCRtpSender): void {
-    this.#sinks.audio.delete(sender);
-    this.#sinks.video.delete(sender);
+  nextRtxSeq(): number {
+    const s = this.#rtxSeq;
+    this.#rtxSeq = (s + 1) & 0xffff;
+    return s;
+  }
+
+  /** Hook werift's NACK and sender-report machinery to this sink. */
+  attach(forwarder: Forwarder): void {
+    const s = this.sender as unknown as SenderReportState | undefined;
+    if (!s) return;
+    const { unSubscribe } = s.onGenericNack.subscribe((nack) => forwarder.retransmit(this, nack.lost));
+    this.#unsubscribe = unSubscribe;
+    void s.runRtcp().catch(() => undefined);
+  }
+
+  detach(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.egress.close();
+  }
+}
+
+class History {
+  readonly seq = new Int32Array(HISTORY).fill(-1);
+  readonly ts = new Uint32Array(HISTORY);
+  readonly marker = new Uint8Array(HISTORY);
+  readonly payload: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(HISTORY);
+
+  put(seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
+    const i = seq % HISTORY;
+    this.seq[i] = seq;
+    this.ts[i] = ts;
+    this.marker[i] = marker ? 1 : 0;
+    this.payload[i] = payload;
+  }
+
+  clear(): void {
+    this.seq.fill(-1);
+    this.payload.fill(undefined);
+  }
+}
+
+export class Forwarder {
+  readonly #groups: Record<MediaKind, EgressGroup> = { audio: new EgressGroup(), video: new EgressGroup() };
+  readonly #sinks = new Set<Sink>();
+  readonly #history: Record<MediaKind, History> = { audio: new History(), video: new History() };
+  /** The newest packet's sequence number, timestamp and arrival time per kind. */
+  readonly #newest: Record<MediaKind, { seq: number; ts: number; atMs: number } | undefined> = { audio: undefined, video: undefined };
+  readonly sent = new RateMeter();
+  #sync: NodeJS.Timeout | undefined;
+
+  add(sink: Sink): void {
+    this.#sinks.add(sink);
+    this.#groups[sink.kind].add(sink.egress);
+    sink.attach(this);
+    this.#sync ??= setInterval(() => this.#syncSenderReports(), SYNC_MS);
+    this.#sync.unref();
+  }
+
+  remove(sink: Sink): void {
+    if (!this.#sinks.delete(sink)) return;
+    this.#groups[sink.kind].delete(sink.egress);
+    sink.detach();
+    if (this.#sinks.size === 0) {
+      clearInterval(this.#sync);
+      this.#sync = undefined;
+    }
   }
 
   get size(): number {
-    return Math.max(this.#sinks.audio.size, this.#sinks.video.size);
+    return Math.max(this.#groups.audio.size, this.#groups.video.size);
   }
 
-  forward(kind: MediaKind, rtp: RtpPacket): void {
-    const sinks = this.#sinks[kind];
+  /** One packet from the publisher (its payload is kept, not copied, for retransmissions). */
+  forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
     relayCounters.packetsIn++;
-    relayCounters.bytesIn += rtp.payload.length;
+    relayCounters.bytesIn += payload.length;
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
-    if (sinks.size === 0 || rtp.payload.length === 0) return;
-    const h = rtp.header;
-    // A retransmission arrives late and old. werift's sender would take its timestamp as the
-    // newest one and pair it with the current wall clock in its next sender report, which shifts
-    // every viewer's audio/video clock backwards. Keep the report's clock on the newest packet.
-    const newest = this.#newest.get(h.ssrc);
-    const late = newest !== undefined && !newer(h.sequenceNumber, newest);
-    if (!late) this.#newest.set(h.ssrc, h.sequenceNumber);
-    for (const sender of sinks) {
-      if (sender.dtlsTransport?.state !== 'connected') continue;
-      const header = new RtpHeader({
-        marker: h.marker,
-        payloadType: h.payloadType,
-        sequenceNumber: h.sequenceNumber,
-        timestamp: h.timestamp,
-        ssrc: h.ssrc,
-        csrc: [],
-        csrcLength: 0,
-        extension: false,
-        extensions: [],
-      });
-      const packet = new RtpPacket(header, rtp.payload);
-      this.sent.add(rtp.payload.length + 12);
-      relayCounters.packetsOut++;
-      relayCounters.bytesOut += rtp.payload.length;
-      if (late) {
-        const clock = sender as unknown as SenderClock;
-        const { ntpTimestamp, rtpTimestamp } = clock;
-        sender.sendRtp(packet).catch(() => undefined);
-        clock.ntpTimestamp = ntpTimestamp;
-        clock.rtpTimestamp = rtpTimestamp;
+    if (payload.length === 0) return;
+    this.#history[kind].put(seq, ts, marker, payload);
+    // A retransmission arrives late and old: it must not move the sender reports' clock back.
+    const newest = this.#newest[kind];
+    if (newest === undefined || newer(seq, newest.seq)) this.#newest[kind] = { seq, ts, atMs: performance.timeOrigin + performance.now() };
+    const group = this.#groups[kind];
+    if (group.size === 0) return;
+    const sent = group.send(payload, marker, seq, ts);
+    relayCounters.packetsOut += sent;
+    relayCounters.bytesOut += sent * payload.length;
+    this.sent.add(sent * (payload.length + 12));
+  }
+
+  /** A viewer reported these of its sequence numbers lost: send them again if still at hand. */
+  retransmit(sink: Sink, lost: number[]): void {
+    const history = this.#history[sink.kind];
+    const h = sink.egress.header;
+    const s = sink.sender as unknown as SenderReportState | undefined;
+    for (const viewerSeq of lost) {
+      const seq = (viewerSeq - h.seqOffset) & 0xffff;
+      const i = seq % HISTORY;
+      const payload = history.payload[i];
+      if (history.seq[i] !== seq || !payload) continue;
+      const ts = (history.ts[i]! + h.tsOffset) >>> 0;
+      const marker = history.marker[i] === 1;
+      let ok: boolean;
+      if (s?.rtxPayloadType !== undefined && s.rtxSsrc !== undefined) {
+        // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
+        const rtx = Buffer.allocUnsafe(payload.length + 2);
+        rtx.writeUInt16BE(viewerSeq & 0xffff, 0);
+        rtx.set(payload, 2);
+        ok = sink.egress.sendRaw(1, rtx, marker, s.rtxPayloadType, sink.nextRtxSeq(), ts, s.rtxSsrc);
       } else {
-        sender.sendRtp(packet).catch(() => undefined);
+        ok = sink.egress.sendRaw(0, payload, marker, h.payloadType, viewerSeq, ts, h.ssrc);
       }
+      if (ok) relayCounters.retransmitted++;
+    }
+  }
+
+  /** Give werift's sender reports the clock of the newest packet and the counts sent. */
+  #syncSenderReports(): void {
+    for (const sink of this.#sinks) {
+      const s = sink.sender as unknown as SenderReportState | undefined;
+      const newest = this.#newest[sink.kind];
+      if (!s || !newest) continue;
+      const stats = sink.egress.stats();
+      s.ntpTimestamp = ntpFromMs(newest.atMs);
+      s.rtpTimestamp = (newest.ts + sink.egress.header.tsOffset) >>> 0;
+      s.packetCount = stats.packets >>> 0;
+      s.octetCount = stats.octets >>> 0;
     }
   }
 
   clear(): void {
-    this.#newest.clear();
-    this.#sinks.audio.clear();
-    this.#sinks.video.clear();
+    for (const sink of [...this.#sinks]) this.remove(sink);
+    this.#history.audio.clear();
+    this.#history.video.clear();
+    this.#newest.audio = undefined;
+    this.#newest.video = undefined;
   }
 }

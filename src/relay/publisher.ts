@@ -45,7 +45,13 @@ export function rembPacket(senderSsrc: number, mediaSsrc: number, bitsPerSecond:
   });
 }
 
+let nextSource = 1;
+
 export class Publisher {
+  /** This publisher's number, unique in the process (worker threads know it by this). */
+  readonly source = nextSource++;
+  /** Called with every packet after the local forwarder (the relay sends it to its workers). */
+  onPacket: ((kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array) => void) | undefined;
   readonly pc: RTCPeerConnection;
   readonly forwarder = new Forwarder();
   readonly received = new RateMeter();
@@ -135,7 +141,9 @@ export class Publisher {
       if (this.ready) for (const wake of this.#readyWaiters.splice(0)) wake();
     }
     if (kind === 'video') this.#trackLoss(rtp.header.sequenceNumber);
-    this.forwarder.forward(kind, rtp);
+    const h = rtp.header;
+    this.forwarder.forward(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload);
+    this.onPacket?.(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload);
   }
 
   /** Note gaps in the video sequence and fill them as retransmissions arrive. */

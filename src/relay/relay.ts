@@ -12,6 +12,7 @@ import type { IceCandidate } from '../signaling/protocol.js';
 import type { RelayIceOptions } from './ice.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
+import { RelayWorkers, type Leg } from './workers.js';
 import { newPeerId } from '../signaling/peer.js';
 
 /** The relay's peer id in signaling messages. */
@@ -31,21 +32,34 @@ class RelayRoom {
   /** The connection id of the broadcaster's publishing connection. */
   publisherCid: string | undefined;
   /** Subscriber legs by viewer peer id. */
-  readonly subscribers = new Map<string, Subscriber>();
+  readonly subscribers = new Map<string, Leg>();
   /** Every viewer the relay serves, with or without a leg right now. */
   readonly viewers = new Map<string, Peer>();
   /** Standalone subscribers (WHEP), by their resource id. */
-  readonly players = new Map<string, Subscriber>();
+  readonly players = new Map<string, Leg>();
 }
 
 export class Relay {
   readonly #ice: RelayIceOptions;
   readonly #logger: Logger;
   readonly #rooms = new Map<string, RelayRoom>();
+  /** Viewers' legs run on worker threads (none: on the main thread). */
+  readonly #workers: RelayWorkers | undefined;
+  /** Live publishers by their source number (what the workers call them). */
+  readonly #sources = new Map<number, Publisher>();
 
-  constructor(ice: RelayIceOptions, logger: Logger) {
+  constructor(ice: RelayIceOptions, logger: Logger, workers = 0) {
     this.#ice = ice;
     this.#logger = logger;
+    this.#workers =
+      workers > 0 ? new RelayWorkers(workers, ice, logger, (src) => this.#sources.get(src)?.requestKeyframe()) : undefined;
+  }
+
+  /** A viewer's leg of `publisher`: on a worker thread when there are workers. */
+  #newLeg(publisher: Publisher, onClose: (leg: Leg) => void): Leg {
+    const id = newPeerId();
+    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, onClose);
+    return new Subscriber(id, publisher, this.#ice, onClose);
   }
 
   stats(room: string): RelayRoomStats | undefined {
@@ -56,7 +70,7 @@ export class Relay {
       subscribers: r.subscribers.size + r.players.size,
       players: r.players.size,
       inBitsPerSecond: r.publisher?.received.bitsPerSecond ?? 0,
-      outBitsPerSecond: r.publisher?.forwarder.sent.bitsPerSecond ?? 0,
+      outBitsPerSecond: (r.publisher?.forwarder.sent.bitsPerSecond ?? 0) + (r.publisher ? (this.#workers?.bitsPerSecond(r.publisher.source) ?? 0) : 0),
     };
   }
 
@@ -81,6 +95,7 @@ export class Relay {
     const room = this.#room(roomName);
     room.publisher?.close();
     const publisher = new Publisher(this.#ice, () => {
+      this.#sources.delete(publisher.source);
       if (room.publisher !== publisher) return;
       room.publisher = undefined;
       room.publisherCid = undefined;
@@ -89,6 +104,9 @@ export class Relay {
     });
     room.publisher = publisher;
     room.publisherCid = cid;
+    this.#sources.set(publisher.source, publisher);
+    const workers = this.#workers;
+    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload) => workers.forward(publisher.source, kind, seq, ts, marker, payload);
     try {
       const answer = await publisher.answer(offerSdp);
       void publisher.whenReady().then((ready) => {
@@ -142,7 +160,7 @@ export class Relay {
     const publisher = room.publisher;
     if (!publisher || publisher.closed) return;
     room.subscribers.get(viewer.id)?.close();
-    const sub = new Subscriber(newPeerId(), publisher, this.#ice, (s) => {
+    const sub = this.#newLeg(publisher, (s) => {
       if (room.subscribers.get(viewer.id) === s) room.subscribers.delete(viewer.id);
     });
     room.subscribers.set(viewer.id, sub);
@@ -200,7 +218,7 @@ export class Relay {
     }
     const room = this.#rooms.get(roomName);
     if (!room || !publisher?.ready) throw new RelayError('not-live', 'the room is not live');
-    const sub = new Subscriber(newPeerId(), publisher, this.#ice, (s) => {
+    const sub = this.#newLeg(publisher, (s) => {
       if (room.players.delete(s.id)) onClose();
     });
     room.players.set(sub.id, sub);
@@ -226,12 +244,18 @@ export class Relay {
     }
   }
 
+  /** How many worker threads carry viewers' legs now (0: the main thread does). */
+  get workerThreads(): number {
+    return this.#workers?.threads ?? 0;
+  }
+
   close(): void {
     for (const [name, room] of this.#rooms) {
       room.publisher?.close();
       for (const sub of [...room.subscribers.values(), ...room.players.values()]) sub.close();
       this.#rooms.delete(name);
     }
+    void this.#workers?.close();
   }
 }
 

@@ -4,11 +4,19 @@
  * the viewer gets exactly the publisher's codec, a keyframe as soon as its DTLS is up, and
  * retransmissions from werift's packet cache (RTX where negotiated) when it reports a loss.
  */
-import { RTCPeerConnection, type RTCRtpSender } from 'werift';
+import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
+import { egressFor } from './egress.js';
+import { Sink, type Forwarder } from './forwarder.js';
 import { iceConfig, type RelayIceOptions } from './ice.js';
-import type { Publisher } from './publisher.js';
 import { gatherComplete } from './sdp.js';
+
+/** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
+export interface SubscriberSource {
+  readonly codecs: Partial<Record<MediaKind, RTCRtpCodecParameters>>;
+  readonly forwarder: Forwarder;
+  requestKeyframe(): void;
+}
 
 /** A viewer that sends no RTCP for this long is gone (browsers report every second or so). */
 const SILENCE_MS = 8_000;
@@ -16,8 +24,9 @@ const SILENCE_MS = 8_000;
 export class Subscriber {
   readonly id: string;
   readonly pc: RTCPeerConnection;
-  readonly #publisher: Publisher;
-  readonly #senders: RTCRtpSender[] = [];
+  readonly #publisher: SubscriberSource;
+  readonly #senders: { kind: MediaKind; sender: RTCRtpSender }[] = [];
+  readonly #sinks: Sink[] = [];
   #closed = false;
   #lastHeard = Date.now();
   readonly #liveness: NodeJS.Timeout;
@@ -25,13 +34,14 @@ export class Subscriber {
   /** Called once media can flow (DTLS connected). */
   onConnected: (() => void) | undefined;
 
-  constructor(id: string, publisher: Publisher, ice: RelayIceOptions, onClose: (s: Subscriber) => void) {
+  constructor(id: string, publisher: SubscriberSource, ice: RelayIceOptions, onClose: (s: Subscriber) => void) {
     this.id = id;
     this.#publisher = publisher;
     this.#onClose = onClose;
     this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: subscriberCodecs(publisher.codecs) });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
+        this.#startSending();
         publisher.requestKeyframe();
         this.onConnected?.();
       }
@@ -101,17 +111,35 @@ export class Subscriber {
     // One stream for both tracks: players keep audio and video in sync, and libwebrtc needs the
     // msid to tie the RTX SSRC to its track.
     sender.streamId = 'lancast';
-    this.#senders.push(sender);
-    this.#publisher.forwarder.add(kind, sender);
+    this.#senders.push({ kind, sender });
     sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
     if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());
+  }
+
+  /** The leg is up: hand each sender's keys and socket to the forwarding path. */
+  #startSending(): void {
+    if (this.#closed || this.#sinks.length > 0) return;
+    for (const { kind, sender } of this.#senders) {
+      const payloadType = sender.codec?.payloadType;
+      if (payloadType === undefined) continue;
+      const egress = egressFor(sender, {
+        ssrc: sender.ssrc,
+        payloadType,
+        seqOffset: Math.floor(Math.random() * 0x10000),
+        tsOffset: Math.floor(Math.random() * 0x100000000) >>> 0,
+      });
+      if (!egress) continue;
+      const sink = new Sink(kind, egress, sender);
+      this.#sinks.push(sink);
+      this.#publisher.forwarder.add(sink);
+    }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#liveness);
-    for (const sender of this.#senders) this.#publisher.forwarder.remove(sender);
+    for (const sink of this.#sinks.splice(0)) this.#publisher.forwarder.remove(sink);
     void this.pc.close().catch(() => undefined);
     this.#onClose(this);
   }

@@ -1,0 +1,353 @@
+/*
+ * lancast's forwarding hot path, natively: for one RTP packet from the publisher, write each
+ * viewer's 12-byte header (its SSRC, payload type, sequence and timestamp offsets), encrypt the
+ * payload straight from the publisher's buffer into a stack buffer (SRTP AEAD_AES_128_GCM or
+ * AES_CM_128_HMAC_SHA1_80, one reused OpenSSL context per viewer, no allocation), and sendto() it
+ * on the viewer's own ICE socket. Everything else (ICE, DTLS, RTCP, negotiation) stays in werift.
+ *
+ * Built from source by scripts/build.mjs against Node's own headers and Node's own OpenSSL (its
+ * symbols are exported by the node binary); src/relay/egress.ts falls back to TypeScript when
+ * this file could not be compiled. Thread-safe: every call works on its arguments and the stack,
+ * so worker threads each load it and use it for their own viewers.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define PROFILE_AES_CM_HMAC_SHA1_80 1
+#define PROFILE_AEAD_AES_128_GCM 7
+#define PROFILE_NONE 0 /* benchmarks only: header rewrite without SRTP, to split the cost */
+#define FLAG_NO_SEND 1   /* benchmarks only: everything but the sendto() */
+#define MAX_PACKET 1600
+#define HEADER 12
+
+typedef struct {
+  uint32_t roc;
+  uint16_t highest;
+  int started;
+} roc_state;
+
+typedef struct {
+  int fd;
+  struct sockaddr_storage dest;
+  socklen_t dest_len;
+  uint32_t ssrc;
+  uint8_t payload_type;
+  uint16_t seq_offset;
+  uint32_t ts_offset;
+  int profile;
+  int flags;
+  uint8_t salt[14];
+  EVP_CIPHER_CTX *cipher;
+  HMAC_CTX *hmac;
+  roc_state streams[2]; /* 0: the media stream, 1: its RTX stream */
+  double packets, octets, dropped;
+  int closed;
+} egress;
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, NULL, "lancast native: bad arguments");        \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static void release(egress *e) {
+  if (e->cipher) EVP_CIPHER_CTX_free(e->cipher);
+  if (e->hmac) HMAC_CTX_free(e->hmac);
+  e->cipher = NULL;
+  e->hmac = NULL;
+  e->closed = 1;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release((egress *)data);
+  free(data);
+}
+
+/* The rollover counter to use for `seq` on a stream we send, advancing on wrap (RFC 3711 3.3.1). */
+static uint32_t roc_for(roc_state *s, uint16_t seq) {
+  if (!s->started) {
+    s->started = 1;
+    s->highest = seq;
+    return s->roc;
+  }
+  int16_t diff = (int16_t)(uint16_t)(seq - s->highest);
+  if (diff > 0) {
+    if (seq < s->highest) s->roc++;
+    s->highest = seq;
+    return s->roc;
+  }
+  if (seq > s->highest && s->roc > 0) return s->roc - 1; /* late, from before the wrap */
+  return s->roc;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = v >> 24;
+  p[1] = v >> 16;
+  p[2] = v >> 8;
+  p[3] = v;
+}
+
+/* Protect and send one packet; returns 1 when the kernel took it. */
+static int protect_and_send(egress *e, int stream, const uint8_t *payload, size_t len, int marker, uint8_t pt,
+                            uint16_t seq, uint32_t ts, uint32_t ssrc) {
+  if (e->closed || len + HEADER + 16 > MAX_PACKET) {
+    e->dropped++;
+    return 0;
+  }
+  uint8_t out[MAX_PACKET];
+  out[0] = 0x80;
+  out[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+  out[2] = seq >> 8;
+  out[3] = seq & 0xff;
+  put32(out + 4, ts);
+  put32(out + 8, ssrc);
+  uint32_t roc = roc_for(&e->streams[stream], seq);
+  int outl = 0;
+  size_t total;
+  if (e->profile == PROFILE_NONE) {
+    memcpy(out + HEADER, payload, len);
+    total = HEADER + len;
+  } else if (e->profile == PROFILE_AEAD_AES_128_GCM) {
+    /* RFC 7714 8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt; the header is the AAD. */
+    uint8_t iv[12] = {0};
+    put32(iv + 2, ssrc);
+    put32(iv + 6, roc);
+    iv[10] = seq >> 8;
+    iv[11] = seq & 0xff;
+    for (int i = 0; i < 12; i++) iv[i] ^= e->salt[i];
+    if (EVP_EncryptInit_ex(e->cipher, NULL, NULL, NULL, iv) != 1 ||
+        EVP_EncryptUpdate(e->cipher, NULL, &outl, out, HEADER) != 1 ||
+        EVP_EncryptUpdate(e->cipher, out + HEADER, &outl, payload, (int)len) != 1 ||
+        EVP_EncryptFinal_ex(e->cipher, out + HEADER + outl, &outl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(e->cipher, EVP_CTRL_GCM_GET_TAG, 16, out + HEADER + len) != 1) {
+      e->dropped++;
+      return 0;
+    }
+    total = HEADER + len + 16;
+  } else {
+    /* RFC 3711 4.1.1: IV = (salt << 16) XOR (SSRC << 64) XOR (index << 16); then HMAC-SHA1/80
+       over header, ciphertext and ROC. */
+    uint8_t iv[16] = {0};
+    memcpy(iv, e->salt, 14);
+    iv[4] ^= ssrc >> 24;
+    iv[5] ^= ssrc >> 16;
+    iv[6] ^= ssrc >> 8;
+    iv[7] ^= ssrc;
+    iv[8] ^= roc >> 24;
+    iv[9] ^= roc >> 16;
+    iv[10] ^= roc >> 8;
+    iv[11] ^= roc;
+    iv[12] ^= seq >> 8;
+    iv[13] ^= seq & 0xff;
+    uint8_t rocb[4];
+    put32(rocb, roc);
+    uint8_t mac[20];
+    unsigned int macl = 0;
+    if (EVP_EncryptInit_ex(e->cipher, NULL, NULL, NULL, iv) != 1 ||
+        EVP_EncryptUpdate(e->cipher, out + HEADER, &outl, payload, (int)len) != 1 ||
+        HMAC_Init_ex(e->hmac, NULL, 0, NULL, NULL) != 1 || HMAC_Update(e->hmac, out, HEADER + len) != 1 ||
+        HMAC_Update(e->hmac, rocb, 4) != 1 || HMAC_Final(e->hmac, mac, &macl) != 1) {
+      e->dropped++;
+      return 0;
+    }
+    memcpy(out + HEADER + len, mac, 10);
+    total = HEADER + len + 10;
+  }
+  if (e->flags & FLAG_NO_SEND) {
+    e->packets++;
+    e->octets += (double)len;
+    return 1;
+  }
+  ssize_t sent = sendto(e->fd, out, total, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&e->dest, e->dest_len);
+  if (sent < 0) {
+    e->dropped++;
+    return 0;
+  }
+  e->packets++;
+  e->octets += (double)len;
+  return 1;
+}
+
+static egress *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return (egress *)p;
+}
+
+static uint32_t u32(napi_env env, napi_value v) {
+  uint32_t x = 0;
+  napi_get_value_uint32(env, v, &x);
+  return x;
+}
+
+/* create(fd, ip, port, ssrc, payloadType, seqOffset, tsOffset, profile, key, salt, authKey|null[, flags]) */
+static napi_value create(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "create() takes 11 arguments");
+    return NULL;
+  }
+  egress *e = calloc(1, sizeof(egress));
+  if (!e) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  int32_t fd = -1;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  e->fd = fd;
+  char ip[64] = {0};
+  size_t iplen = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen));
+  uint32_t port = u32(env, argv[2]);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&e->dest;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&e->dest;
+  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    e->dest_len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    e->dest_len = sizeof *v6;
+  } else {
+    free(e);
+    napi_throw_error(env, NULL, "not an IP address");
+    return NULL;
+  }
+  e->ssrc = u32(env, argv[3]);
+  e->payload_type = (uint8_t)u32(env, argv[4]);
+  e->seq_offset = (uint16_t)u32(env, argv[5]);
+  e->ts_offset = u32(env, argv[6]);
+  e->profile = (int)u32(env, argv[7]);
+  e->flags = argc > 11 ? (int)u32(env, argv[11]) : 0;
+  void *key = NULL, *salt = NULL, *auth = NULL;
+  size_t keyl = 0, saltl = 0, authl = 0;
+  CHECK(napi_get_buffer_info(env, argv[8], &key, &keyl));
+  CHECK(napi_get_buffer_info(env, argv[9], &salt, &saltl));
+  int ok = keyl == 16;
+  if (e->profile == PROFILE_AEAD_AES_128_GCM) {
+    ok = ok && saltl >= 12; /* a 14-byte derived salt is used by its first 12 bytes (RFC 7714 8.1) */
+    memcpy(e->salt, salt, saltl < 14 ? saltl : 14);
+    e->cipher = EVP_CIPHER_CTX_new();
+    ok = ok && e->cipher && EVP_EncryptInit_ex(e->cipher, EVP_aes_128_gcm(), NULL, key, NULL) == 1;
+  } else if (e->profile == PROFILE_AES_CM_HMAC_SHA1_80) {
+    CHECK(napi_get_buffer_info(env, argv[10], &auth, &authl));
+    ok = ok && saltl == 14 && authl == 20;
+    memcpy(e->salt, salt, saltl < 14 ? saltl : 14);
+    e->cipher = EVP_CIPHER_CTX_new();
+    e->hmac = HMAC_CTX_new();
+    ok = ok && e->cipher && e->hmac && EVP_EncryptInit_ex(e->cipher, EVP_aes_128_ctr(), NULL, key, NULL) == 1 &&
+         HMAC_Init_ex(e->hmac, auth, (int)authl, EVP_sha1(), NULL) == 1;
+  } else {
+    ok = e->profile == PROFILE_NONE;
+  }
+  if (!ok) {
+    release(e);
+    free(e);
+    napi_throw_error(env, NULL, "unsupported SRTP profile or key sizes");
+    return NULL;
+  }
+  napi_value out;
+  CHECK(napi_create_external(env, e, finalize, NULL, &out));
+  return out;
+}
+
+/* fanout(egresses[], payload, marker, seq, ts) -> packets the kernel took */
+static napi_value fanout(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t n = 0;
+  CHECK(napi_get_array_length(env, argv[0], &n));
+  void *payload = NULL;
+  size_t len = 0;
+  CHECK(napi_get_buffer_info(env, argv[1], &payload, &len));
+  bool marker = false;
+  CHECK(napi_get_value_bool(env, argv[2], &marker));
+  uint32_t seq = u32(env, argv[3]), ts = u32(env, argv[4]);
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    if (napi_get_element(env, argv[0], i, &item) != napi_ok) continue;
+    egress *e = unwrap(env, item);
+    if (!e) continue;
+    sent += protect_and_send(e, 0, payload, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset),
+                             ts + e->ts_offset, e->ssrc);
+  }
+  napi_value out;
+  CHECK(napi_create_uint32(env, sent, &out));
+  return out;
+}
+
+/* sendRaw(egress, stream, payload, marker, payloadType, seq, ts, ssrc) -> 1 | 0 (no offsets applied) */
+static napi_value send_raw(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  egress *e = unwrap(env, argv[0]);
+  void *payload = NULL;
+  size_t len = 0;
+  CHECK(napi_get_buffer_info(env, argv[2], &payload, &len));
+  bool marker = false;
+  CHECK(napi_get_value_bool(env, argv[3], &marker));
+  int ok = e ? protect_and_send(e, u32(env, argv[1]) ? 1 : 0, payload, len, marker, (uint8_t)u32(env, argv[4]),
+                                (uint16_t)u32(env, argv[5]), u32(env, argv[6]), u32(env, argv[7]))
+             : 0;
+  napi_value out;
+  CHECK(napi_create_uint32(env, (uint32_t)ok, &out));
+  return out;
+}
+
+/* stats(egress) -> [packets, payloadOctets, dropped] */
+static napi_value stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  egress *e = unwrap(env, argv[0]);
+  napi_value arr, v;
+  CHECK(napi_create_array_with_length(env, 3, &arr));
+  double vals[3] = {e ? e->packets : 0, e ? e->octets : 0, e ? e->dropped : 0};
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_double(env, vals[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
+/* close(egress): no more sends; the keys are wiped now, the memory at finalisation. */
+static napi_value close_egress(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  egress *e = unwrap(env, argv[0]);
+  if (e) release(e);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
+      {"fanout", NULL, fanout, NULL, NULL, NULL, napi_default, NULL},
+      {"sendRaw", NULL, send_raw, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_egress, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,278 @@
+/**
+ * Sending to one viewer without werift's per-packet machinery: werift negotiates the viewer's leg
+ * (ICE, DTLS, SRTP keys, SSRCs, payload types) and keeps doing RTCP; once the leg is up, an Egress
+ * takes the keys and the ICE socket and does header, SRTP and send itself.
+ *
+ * Two implementations of one contract: the native addon built from `native/fanout.c` (one reused
+ * OpenSSL context per viewer, a stack buffer, `sendto()` on the socket's descriptor: no allocation
+ * per packet), and a TypeScript fallback with Node's crypto and `dgram` for machines where the
+ * addon could not be compiled or for legs that go through a TURN server. `LANCAST_NATIVE=0` forces
+ * the fallback.
+ */
+import { createCipheriv, createHmac } from 'node:crypto';
+import type { Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RTCRtpSender } from 'werift';
+
+/** SRTP protection profiles (RFC 5764, RFC 7714). */
+export const AES_CM_128_HMAC_SHA1_80 = 1;
+export const AEAD_AES_128_GCM = 7;
+/** Benchmarks only (native): no SRTP at all, to split the per-packet cost into its parts. */
+export const NO_SRTP_FOR_BENCHMARKS = 0;
+/** Benchmarks only (native): do everything but the final sendto(). */
+export const NO_SEND_FOR_BENCHMARKS = 1;
+
+export interface SrtpKeys {
+  profile: number;
+  key: Buffer;
+  salt: Buffer;
+  /** HMAC-SHA1 key (AES_CM profile only). */
+  authKey: Buffer;
+}
+
+export interface StreamHeader {
+  ssrc: number;
+  payloadType: number;
+  /** Added to the publisher's sequence number / timestamp (mod 2^16 / 2^32). */
+  seqOffset: number;
+  tsOffset: number;
+}
+
+/** Where protected packets go: a UDP socket (fast path) or any function (TURN, tests). */
+export type EgressTarget =
+  | { kind: 'udp'; socket: Socket; address: string; port: number }
+  | { kind: 'function'; send: (packet: Buffer) => void };
+
+interface NativeModule {
+  create(fd: number, ip: string, port: number, ssrc: number, pt: number, seqOffset: number, tsOffset: number, profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null, flags?: number): object;
+  fanout(list: object[], payload: Uint8Array, marker: boolean, seq: number, ts: number): number;
+  sendRaw(e: object, stream: number, payload: Uint8Array, marker: boolean, pt: number, seq: number, ts: number, ssrc: number): number;
+  stats(e: object): [number, number, number];
+  close(e: object): void;
+}
+
+/** The project's root: the nearest folder above this module with a package.json. */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+function loadNative(): { module: NativeModule | undefined; reason: string } {
+  if (process.env.LANCAST_NATIVE === '0') return { module: undefined, reason: 'LANCAST_NATIVE=0' };
+  const file = join(projectRoot(), 'dist', 'native', 'lancast.node');
+  if (!existsSync(file)) return { module: undefined, reason: `${file} was not built (no C compiler or Node headers at build time)` };
+  try {
+    return { module: createRequire(import.meta.url)(file) as NativeModule, reason: '' };
+  } catch (err) {
+    return { module: undefined, reason: (err as Error).message };
+  }
+}
+
+const loaded = loadNative();
+const native = loaded.module;
+
+/** Which forwarding path this process uses, for the logs, /metrics and the benchmarks. */
+export const egressImplementation: { name: 'native' | 'typescript'; reason: string } = native
+  ? { name: 'native', reason: '' }
+  : { name: 'typescript', reason: loaded.reason };
+
+/** The file descriptor under a bound dgram socket (Node keeps it in a symbol-keyed state). */
+export function socketFd(socket: Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = state ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle?.fd : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/** Rollover counter for a stream we send (RFC 3711 3.3.1), the same rule as the native code. */
+class Roc {
+  roc = 0;
+  highest = -1;
+  for(seq: number): number {
+    if (this.highest < 0) {
+      this.highest = seq;
+      return this.roc;
+    }
+    const diff = (seq - this.highest) & 0xffff;
+    if (diff !== 0 && diff < 0x8000) {
+      if (seq < this.highest) this.roc = (this.roc + 1) >>> 0;
+      this.highest = seq;
+      return this.roc;
+    }
+    return seq > this.highest && this.roc > 0 ? this.roc - 1 : this.roc;
+  }
+}
+
+/** SRTP protection in TypeScript (the fallback): RFC 7714 GCM or RFC 3711 AES-CM + HMAC-SHA1-80. */
+export function protect(keys: SrtpKeys, header: Buffer, payload: Uint8Array, roc: number): Buffer {
+  const ssrc = header.readUInt32BE(8);
+  const seq = header.readUInt16BE(2);
+  if (keys.profile === AEAD_AES_128_GCM) {
+    const iv = Buffer.alloc(12);
+    iv.writeUInt32BE(ssrc, 2);
+    iv.writeUInt32BE(roc, 6);
+    iv.writeUInt16BE(seq, 10);
+    for (let i = 0; i < 12; i++) iv[i]! ^= keys.salt[i]!;
+    const cipher = createCipheriv('aes-128-gcm', keys.key, iv);
+    cipher.setAAD(header);
+    const body = cipher.update(payload);
+    cipher.final();
+    return Buffer.concat([header, body, cipher.getAuthTag()]);
+  }
+  const iv = Buffer.alloc(16);
+  keys.salt.copy(iv, 0, 0, 14);
+  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+  iv.writeUInt32BE((iv.readUInt32BE(8) ^ roc) >>> 0, 8);
+  iv.writeUInt16BE(iv.readUInt16BE(12) ^ seq, 12);
+  const body = createCipheriv('aes-128-ctr', keys.key, iv).update(payload);
+  const rocBytes = Buffer.alloc(4);
+  rocBytes.writeUInt32BE(roc);
+  const tag = createHmac('sha1', keys.authKey).update(header).update(body).update(rocBytes).digest().subarray(0, 10);
+  return Buffer.concat([header, body, tag]);
+}
+
+/** One viewer's outgoing media stream (and its RTX stream, for retransmissions). */
+export class Egress {
+  readonly header: StreamHeader;
+  readonly native: object | undefined;
+  readonly #keys: SrtpKeys;
+  readonly #target: EgressTarget;
+  readonly #roc = [new Roc(), new Roc()];
+  #packets = 0;
+  #octets = 0;
+  #dropped = 0;
+  #closed = false;
+  readonly #onSocketClose = () => this.close();
+
+  constructor(keys: SrtpKeys, target: EgressTarget, header: StreamHeader, useNative = true, benchFlags = 0) {
+    this.#keys = keys;
+    this.#target = target;
+    this.header = header;
+    const fd = target.kind === 'udp' ? socketFd(target.socket) : undefined;
+    if (native && useNative && fd !== undefined && target.kind === 'udp') {
+      this.native = native.create(fd, target.address, target.port, header.ssrc, header.payloadType, header.seqOffset, header.tsOffset, keys.profile, keys.key, keys.salt, keys.profile === AES_CM_128_HMAC_SHA1_80 ? keys.authKey : null, benchFlags);
+    }
+    // A closed socket's descriptor number can be reused by the next socket: stop before that.
+    if (target.kind === 'udp') target.socket.once('close', this.#onSocketClose);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Send one packet with explicit header fields (no offsets applied): retransmissions, RTX. */
+  sendRaw(stream: 0 | 1, payload: Uint8Array, marker: boolean, payloadType: number, seq: number, ts: number, ssrc: number): boolean {
+    if (this.#closed) return false;
+    if (this.native) return native!.sendRaw(this.native, stream, payload, marker, payloadType, seq & 0xffff, ts >>> 0, ssrc >>> 0) === 1;
+    const header = Buffer.allocUnsafe(12);
+    header[0] = 0x80;
+    header[1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
+    header.writeUInt16BE(seq & 0xffff, 2);
+    header.writeUInt32BE(ts >>> 0, 4);
+    header.writeUInt32BE(ssrc >>> 0, 8);
+    let packet: Buffer;
+    try {
+      packet = protect(this.#keys, header, payload, this.#roc[stream]!.for(seq & 0xffff));
+    } catch {
+      this.#dropped++;
+      return false;
+    }
+    if (this.#target.kind === 'udp') this.#target.socket.send(packet, this.#target.port, this.#target.address);
+    else this.#target.send(packet);
+    this.#packets++;
+    this.#octets += payload.length;
+    return true;
+  }
+
+  /** Send the publisher's packet with this viewer's SSRC, payload type and offsets. */
+  send(payload: Uint8Array, marker: boolean, seq: number, ts: number): boolean {
+    const h = this.header;
+    return this.sendRaw(0, payload, marker, h.payloadType, (seq + h.seqOffset) & 0xffff, (ts + h.tsOffset) >>> 0, h.ssrc);
+  }
+
+  stats(): { packets: number; octets: number; dropped: number } {
+    if (this.native) {
+      const [packets, octets, dropped] = native!.stats(this.native);
+      return { packets, octets, dropped };
+    }
+    return { packets: this.#packets, octets: this.#octets, dropped: this.#dropped };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#target.kind === 'udp') this.#target.socket.off('close', this.#onSocketClose);
+    if (this.native) native!.close(this.native);
+  }
+}
+
+/** Every viewer of one publisher stream: one native call per packet for all native egresses. */
+export class EgressGroup {
+  #natives: object[] = [];
+  #others: Egress[] = [];
+  readonly #members = new Set<Egress>();
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  add(e: Egress): void {
+    this.#members.add(e);
+    this.#rebuild();
+  }
+
+  delete(e: Egress): void {
+    if (this.#members.delete(e)) this.#rebuild();
+  }
+
+  clear(): void {
+    this.#members.clear();
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const live = [...this.#members].filter((e) => !e.closed);
+    this.#natives = live.filter((e) => e.native).map((e) => e.native!);
+    this.#others = live.filter((e) => !e.native);
+  }
+
+  /** Returns how many viewers the packet went to. */
+  send(payload: Uint8Array, marker: boolean, seq: number, ts: number): number {
+    let sent = this.#natives.length > 0 ? native!.fanout(this.#natives, payload, marker, seq, ts) : 0;
+    for (const e of this.#others) if (e.send(payload, marker, seq, ts)) sent++;
+    return sent;
+  }
+}
+
+/** werift's internals an Egress needs, read once the leg is connected. */
+interface WeriftLeg {
+  dtlsTransport?: {
+    state: string;
+    srtp?: { localContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer } };
+    iceTransport?: {
+      connection?: {
+        send(data: Buffer): Promise<void>;
+        nominated?: { remoteAddr: [string, number]; protocol?: { transport?: { type?: string; socket?: Socket } } };
+      };
+    };
+  };
+}
+
+/** The keys and socket of a connected werift sender, or undefined when it is not connected. */
+export function egressFor(sender: RTCRtpSender, header: StreamHeader): Egress | undefined {
+  const dtls = (sender as unknown as WeriftLeg).dtlsTransport;
+  const ctx = dtls?.srtp?.localContext;
+  const connection = dtls?.iceTransport?.connection;
+  const pair = connection?.nominated;
+  if (!dtls || dtls.state !== 'connected' || !ctx || !connection || !pair) return undefined;
+  const keys: SrtpKeys = { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag };
+  const transport = pair.protocol?.transport;
+  const target: EgressTarget =
+    transport?.type === 'udp' && transport.socket
+      ? { kind: 'udp', socket: transport.socket, address: pair.remoteAddr[0], port: pair.remoteAddr[1] }
+      : { kind: 'function', send: (packet) => void connection.send(packet).catch(() => undefined) };
+  return new Egress(keys, target, header);
+}

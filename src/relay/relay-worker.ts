@@ -1,0 +1,108 @@
+/**
+ * A relay worker thread: it holds some of the viewers' legs (werift peer connections, their
+ * forwarding), so fan-out uses every core while the main thread keeps signaling, HTTP and the
+ * publishers. The main thread sends each publisher packet once per worker; the worker sends it
+ * to each of its viewers of that publisher.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MediaKind } from './codecs.js';
+import { egressImplementation } from './egress.js';
+import { Forwarder, relayCounters } from './forwarder.js';
+import { Subscriber, type SubscriberSource } from './subscriber.js';
+import { codecsFromData, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker) => port.postMessage(m);
+
+/** A publisher as the worker sees it: its codecs, a local forwarder, and a way to ask for keyframes. */
+class Source implements SubscriberSource {
+  readonly forwarder = new Forwarder();
+  readonly codecs: Codecs;
+  readonly id: number;
+  legs = 0;
+  constructor(id: number, codecs: Codecs) {
+    this.id = id;
+    this.codecs = codecs;
+  }
+  requestKeyframe(): void {
+    post({ t: 'keyframe', src: this.id });
+  }
+}
+
+const sources = new Map<number, Source>();
+const legs = new Map<string, Subscriber>();
+
+function reply(req: number, work: () => Promise<string | void>): void {
+  work().then(
+    (value) => post({ t: 'reply', req, ok: true, value: value ?? undefined }),
+    (err: unknown) => post({ t: 'reply', req, ok: false, error: (err as Error).message }),
+  );
+}
+
+function leg(id: string): Subscriber {
+  const s = legs.get(id);
+  if (!s) throw new Error('that viewer has left');
+  return s;
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'rtp':
+      sources.get(m.src)?.forwarder.forward(m.kind as MediaKind, m.seq, m.ts, m.marker, m.payload);
+      return;
+    case 'create': {
+      let source = sources.get(m.src);
+      if (!source) {
+        source = new Source(m.src, codecsFromData(m.codecs));
+        sources.set(m.src, source);
+      }
+      const src = source;
+      src.legs++;
+      legs.set(
+        m.id,
+        new Subscriber(m.id, src, init.ice, (s) => {
+          legs.delete(s.id);
+          if (--src.legs === 0) {
+            src.forwarder.clear();
+            sources.delete(src.id);
+          }
+          post({ t: 'closed', id: s.id });
+        }),
+      );
+      return;
+    }
+    case 'offer':
+      reply(m.req, () => leg(m.id).offer());
+      return;
+    case 'answer':
+      reply(m.req, () => leg(m.id).acceptAnswer(m.sdp));
+      return;
+    case 'whep':
+      reply(m.req, () => leg(m.id).answer(m.sdp));
+      return;
+    case 'candidate':
+      void legs.get(m.id)?.addCandidate(m.candidate).catch(() => undefined);
+      return;
+    case 'close':
+      legs.get(m.id)?.close();
+      return;
+  }
+});
+
+// Counters go to the main thread as deltas, with each source's outgoing rate.
+let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+setInterval(() => {
+  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted };
+  if (sources.size === 0 && now.packetsOut === reported.packetsOut) return;
+  post({
+    t: 'stats',
+    packetsOut: now.packetsOut - reported.packetsOut,
+    bytesOut: now.bytesOut - reported.bytesOut,
+    retransmitted: now.retransmitted - reported.retransmitted,
+    bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
+  });
+  reported = now;
+}, 500).unref();
+
+post({ t: 'ready', egress: egressImplementation.name });

@@ -1,0 +1,215 @@
+/**
+ * The main thread's side of the relay workers: it starts them (lazily, on the first viewer),
+ * puts each new viewer's leg on the least loaded one, forwards each publisher packet once to each
+ * worker that has viewers of it, and folds the workers' counters into the process's.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { MediaKind } from './codecs.js';
+import { relayCounters } from './forwarder.js';
+import type { RelayIceOptions } from './ice.js';
+import { codecsToData, type Candidate, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
+
+/** What the relay needs of a viewer's leg, wherever it runs. */
+export interface Leg {
+  readonly id: string;
+  readonly closed: boolean;
+  offer(): Promise<string>;
+  acceptAnswer(sdp: string): Promise<void>;
+  answer(offerSdp: string): Promise<string>;
+  addCandidate(candidate: Candidate | null): Promise<void>;
+  close(): void;
+}
+
+/** The worker script next to this module: built JavaScript, or TypeScript through tsx. */
+function workerScript(): { url: URL; execArgv: string[] } {
+  const js = new URL('./relay-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
+  return { url: new URL('./relay-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+}
+
+class Slot {
+  readonly worker: Worker;
+  readonly legs = new Map<string, RemoteLeg>();
+  /** Legs per source, to know where each publisher's packets must go. */
+  readonly sources = new Map<number, number>();
+  readonly bitsPerSecond = new Map<number, number>();
+  readonly #pending = new Map<number, { resolve: (v: string | undefined) => void; reject: (e: Error) => void }>();
+  #nextReq = 1;
+  #keyframe: (src: number) => void;
+  dead = false;
+
+  constructor(init: WorkerInit, logger: Logger, keyframe: (src: number) => void) {
+    this.#keyframe = keyframe;
+    const script = workerScript();
+    this.worker = new Worker(script.url, { workerData: init, execArgv: script.execArgv, name: `lancast-relay-${init.index}` });
+    this.worker.on('message', (m: FromWorker) => this.#onMessage(m, logger));
+    this.worker.on('error', (err) => logger.error({ err: err.message, worker: init.index }, 'relay worker failed'));
+    this.worker.on('exit', () => {
+      this.dead = true;
+      for (const p of this.#pending.values()) p.reject(new Error('the relay worker stopped'));
+      this.#pending.clear();
+      for (const leg of [...this.legs.values()]) leg.closedByWorker();
+    });
+  }
+
+  #onMessage(m: FromWorker, logger: Logger): void {
+    switch (m.t) {
+      case 'ready':
+        logger.debug({ egress: m.egress }, 'relay worker ready');
+        return;
+      case 'reply': {
+        const p = this.#pending.get(m.req);
+        this.#pending.delete(m.req);
+        if (m.ok) p?.resolve(m.value);
+        else p?.reject(new Error(m.error));
+        return;
+      }
+      case 'keyframe':
+        this.#keyframe(m.src);
+        return;
+      case 'closed':
+        this.legs.get(m.id)?.closedByWorker();
+        return;
+      case 'stats':
+        relayCounters.packetsOut += m.packetsOut;
+        relayCounters.bytesOut += m.bytesOut;
+        relayCounters.retransmitted += m.retransmitted;
+        this.bitsPerSecond.clear();
+        for (const [src, bps] of Object.entries(m.bitsPerSecond)) this.bitsPerSecond.set(Number(src), bps);
+        return;
+    }
+  }
+
+  post(m: ToWorker): void {
+    if (!this.dead) this.worker.postMessage(m);
+  }
+
+  request(m: ToWorker & { req: number }): Promise<string | undefined> {
+    if (this.dead) return Promise.reject(new Error('the relay worker stopped'));
+    return new Promise((resolve, reject) => {
+      this.#pending.set(m.req, { resolve, reject });
+      this.worker.postMessage(m);
+    });
+  }
+
+  nextReq(): number {
+    return this.#nextReq++;
+  }
+}
+
+class RemoteLeg implements Leg {
+  readonly id: string;
+  readonly #slot: Slot;
+  readonly #src: number;
+  readonly #onClose: (leg: RemoteLeg) => void;
+  #closed = false;
+
+  constructor(id: string, slot: Slot, src: number, onClose: (leg: RemoteLeg) => void) {
+    this.id = id;
+    this.#slot = slot;
+    this.#src = src;
+    this.#onClose = onClose;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async offer(): Promise<string> {
+    return (await this.#slot.request({ t: 'offer', req: this.#slot.nextReq(), id: this.id }))!;
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.#slot.request({ t: 'answer', req: this.#slot.nextReq(), id: this.id, sdp });
+  }
+
+  async answer(offerSdp: string): Promise<string> {
+    return (await this.#slot.request({ t: 'whep', req: this.#slot.nextReq(), id: this.id, sdp: offerSdp }))!;
+  }
+
+  async addCandidate(candidate: Candidate | null): Promise<void> {
+    if (candidate?.candidate) this.#slot.post({ t: 'candidate', id: this.id, candidate });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#slot.post({ t: 'close', id: this.id });
+    this.#finish();
+  }
+
+  /** The worker closed the leg (its viewer vanished or failed), or the worker itself stopped. */
+  closedByWorker(): void {
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const slot = this.#slot;
+    slot.legs.delete(this.id);
+    const n = (slot.sources.get(this.#src) ?? 1) - 1;
+    if (n > 0) slot.sources.set(this.#src, n);
+    else slot.sources.delete(this.#src);
+    this.#onClose(this);
+  }
+}
+
+export class RelayWorkers {
+  readonly count: number;
+  readonly #slots: Slot[] = [];
+  readonly #ice: RelayIceOptions;
+  readonly #logger: Logger;
+  readonly #keyframe: (src: number) => void;
+
+  constructor(count: number, ice: RelayIceOptions, logger: Logger, keyframe: (src: number) => void) {
+    this.count = count;
+    this.#ice = ice;
+    this.#logger = logger;
+    this.#keyframe = keyframe;
+  }
+
+  /** A new viewer's leg of source `src`, on the worker with the fewest legs. */
+  createLeg(id: string, src: number, codecs: Codecs, onClose: (leg: Leg) => void): Leg {
+    for (let i = 0; i < this.#slots.length; i++) {
+      if (this.#slots[i]!.dead) this.#slots.splice(i--, 1);
+    }
+    let slot: Slot;
+    if (this.#slots.length < this.count && this.#slots.every((s) => s.legs.size > 0)) {
+      slot = new Slot({ ice: this.#ice, index: this.#slots.length }, this.#logger, this.#keyframe);
+      this.#slots.push(slot);
+    } else {
+      slot = this.#slots.reduce((a, b) => (b.legs.size < a.legs.size ? b : a));
+    }
+    const leg = new RemoteLeg(id, slot, src, onClose);
+    slot.legs.set(id, leg);
+    slot.sources.set(src, (slot.sources.get(src) ?? 0) + 1);
+    slot.post({ t: 'create', id, src, codecs: codecsToData(codecs) });
+    return leg;
+  }
+
+  /** One publisher packet, once to each worker with viewers of it (the payload is copied). */
+  forward(src: number, kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
+    for (const slot of this.#slots) {
+      if (slot.sources.has(src)) slot.post({ t: 'rtp', src, kind, seq, ts, marker, payload });
+    }
+  }
+
+  has(src: number): boolean {
+    return this.#slots.some((s) => s.sources.has(src));
+  }
+
+  bitsPerSecond(src: number): number {
+    return this.#slots.reduce((sum, s) => sum + (s.bitsPerSecond.get(src) ?? 0), 0);
+  }
+
+  get threads(): number {
+    return this.#slots.length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.splice(0).map((s) => s.worker.terminate()));
+  }
+}
