@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * scaling, load, sockets, hardening (default: all, about 14 minutes).
+ * scaling, hotpath, load, sockets, hardening (default: all, about 25 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,12 +9,13 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM } from '../test/helpers/browser.js';
 import { firstFrames, quality } from './compare.js';
-import { relayLoad } from './relay/load.js';
+import { hotPath, type HotPathRow } from './relay/hotpath.js';
+import { relayLoad, type LoadRun } from './relay/load.js';
 import { scaling } from './scaling.js';
 import { sockets, type SocketsResult } from './sockets.js';
 import { hardening, type HardeningResult } from './hardening.js';
 
-const SUITES = ['first-frame', 'quality', 'scaling', 'load', 'sockets', 'hardening'] as const;
+const SUITES = ['first-frame', 'quality', 'scaling', 'hotpath', 'load', 'sockets', 'hardening'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -52,10 +53,46 @@ function render(all: Record<string, unknown>): string[] {
   add('firstFrame', () => 'Opening the watch page to its first frame (ms)', (v: Rows) => v);
   add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
-  add('relayLoad', (v: { maxViewersUnder1PctLoss: number }) => `Relay load (largest count under 1% loss: ${v.maxViewersUnder1PctLoss})`, (v: { steps: Rows }) => v.steps);
+  add('hotPath', () => 'Forwarding hot path alone: CPU per packet per viewer (µs), 100 viewers, 1,157-byte packets', (v: { rows: HotPathRow[] }) => v.rows as unknown as Rows);
+  add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
+  add('relayCapacity', () => 'Relay capacity (cost-based figures use the measured CPU per forwarded packet)', (v: Rows) => v);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
   add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => [...v.figures, ...(v.failures ?? []).map((f) => ({ figure: `FAILED ${f}` }))]);
   return out;
+}
+
+/**
+ * What the load runs say about capacity. Per layout, at its largest step without loss: the server's
+ * CPU per forwarded packet, the viewers one core holds at that cost (1 s of CPU / (cost x packets
+ * each viewer gets per second)), and, for worker layouts, the viewers the layout holds when every
+ * worker thread has a core of its own (the busiest worker sets the limit) or when the whole process
+ * shares N cores (its total CPU sets it); the smaller of the two counts.
+ */
+function capacity(runs: LoadRun[]): Rows {
+  return runs.map((run) => {
+    const ok = run.steps.filter((s) => s.lossPercent < 1 && s.connected === s.viewers);
+    const s = ok.at(-1) ?? run.steps.at(-1);
+    if (!s) return { workers: run.workers };
+    const perViewerPps = s.packetsForwardedPerSecond / s.viewers;
+    const cores = Math.max(1, run.workers);
+    const busiest = Math.max(...s.workerBusyPercent.split(' ').map(Number).filter((n) => n > 0), 0);
+    const byProcess = (s.viewers * 100 * cores) / Math.max(1, s.serverCpuPercent);
+    const byThread = busiest > 0 ? (s.viewers * 100) / busiest : byProcess;
+    return {
+      workers: run.workers,
+      measuredMaxViewersUnder1PctLoss: run.maxViewersUnder1PctLoss,
+      atViewers: s.viewers,
+      usPerForwardedPacket: s.usPerForwardedPacket,
+      mainThreadCpuPercent: s.mainThreadCpuPercent,
+      viewersPerCoreByCost: Math.round(1e6 / (s.usPerForwardedPacket * perViewerPps)),
+      cores,
+      viewersOnThoseCoresByCost: Math.round(Math.min(byProcess, byThread)),
+      idleCpuPercentNoViewers: run.idleCpuPercent.publisherNoViewers,
+      idleCpuPercentEmpty: run.idleCpuPercent.empty,
+      memoryPerViewerKiB: Math.round(((s.serverRssMiB - run.baselineRssMiB) * 1024) / s.viewers),
+      generatorCpuPercent: s.generatorCpuPercent,
+    };
+  });
 }
 
 if (chosen.includes('first-frame')) {
@@ -70,9 +107,19 @@ if (chosen.includes('scaling')) {
   console.error('scaling: 1 to 8 viewers per mode…');
   results.scaling = await scaling();
 }
+if (chosen.includes('hotpath')) {
+  console.error('hotpath: the forwarding path alone, part by part…');
+  results.hotPath = await hotPath();
+}
 if (chosen.includes('load')) {
-  console.error('load: headless relay viewers of a 720p WHIP stream…');
-  results.relayLoad = await relayLoad([10, 20, 40, 80, 120, 160]);
+  console.error('load: headless relay viewers of a 2.5 Mbit/s stream, for 0 (main thread), 1 and 2 worker threads…');
+  const runs = [
+    await relayLoad([100, 200], 0),
+    await relayLoad([100, 200, 300], 1),
+    await relayLoad([100, 200, 300, 400, 500], 2),
+  ];
+  results.relayLoad = { runs };
+  results.relayCapacity = capacity(runs);
 }
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');

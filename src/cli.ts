@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `lancast`: flags -> config, start the server, print the banner, stop cleanly on signals. */
+import { egressImplementation } from './relay/egress.js';
 import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import qrcode from 'qrcode-terminal';
@@ -35,6 +36,7 @@ export async function banner(config: Config, server: RunningServer): Promise<str
     `  Publish key: ${server.publishKey}${server.publishKeyGenerated ? '   (generated; kept in ' + config.dataDir + ', or set --publish-key)' : ''}`,
     config.viewPassword ? '  Viewers need the view password.' : '',
     `  Mode: ${config.mode}${config.mode === 'auto' ? ` (peer to peer, relay past ${config.relayThreshold} viewers)` : ''}${config.legacy ? ' · legacy seed protocol on' : ''}`,
+    `  Relay: ${config.relayWorkers > 0 ? `${config.relayWorkers} worker thread${config.relayWorkers === 1 ? '' : 's'}` : 'main thread'}, ${egressImplementation.name === 'native' ? 'native forwarding' : `TypeScript forwarding (native path unavailable: ${egressImplementation.reason})`}`,
     `  WHIP ingest (OBS, GStreamer): ${base('http', first)}/whip/${room}  with  Authorization: Bearer <publish key>`,
     `  Certificate: ${server.tls.path}${server.tls.source === 'generated' ? ' (new, self-signed)' : ''}`,
     '',

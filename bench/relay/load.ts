@@ -1,20 +1,40 @@
 /**
- * Relay load: one WHIP publisher (libwebrtc, 720p30, ~2.5 Mbit/s) and growing numbers of headless
- * WHEP viewers (werift, no decoding). For each step, over a steady window: the server process's
- * CPU time per forwarded RTP packet, the viewers' loss, and what the generators cost.
+ * Relay load: one synthetic WHIP publisher (720p30-sized VP8 at exactly 2.5 Mbit/s plus audio)
+ * and growing numbers of headless WHEP viewers (werift for ICE/DTLS, packets counted at the
+ * socket). For each step, over a steady window: the server process's CPU (all threads, and its
+ * main thread alone) per forwarded RTP packet, the viewers' loss, the server's memory, and what
+ * the generators cost. Runs once per relay thread layout (`--relay-workers`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds } from '../../test/helpers/proc.js';
+import { cpuSeconds, rssMiB } from '../../test/helpers/proc.js';
 import { startLancast, type Lancast } from '../../test/helpers/server.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const TICKS = 100; // USER_HZ on Linux
 
-async function metric(server: Lancast, name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+async function metrics(server: Lancast): Promise<string> {
+  return (await fetch(`${server.url}/metrics`)).text();
+}
+function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+function workerUtilization(text: string): number[] {
+  return [...text.matchAll(/^lancast_relay_worker_utilization\{worker="(\d+)"\} (\S+)$/gm)].map((m) => Number(m[2]));
+}
+
+/** CPU seconds of one thread of a process (the main thread's id is the process id). */
+function threadCpuSeconds(pid: number, tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
 }
 
 interface Report {
@@ -22,6 +42,7 @@ interface Report {
   failed: number;
   packets: number;
   lost: number;
+  verified: number;
 }
 
 function child(script: string, args: string[]): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
@@ -43,73 +64,97 @@ function child(script: string, args: string[]): { proc: ChildProcess; last: () =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface LoadStep {
+  workers: number;
   viewers: number;
   connected: number;
   serverCpuPercent: number;
+  mainThreadCpuPercent: number;
+  workerBusyPercent: string;
   generatorCpuPercent: number;
   publisherCpuPercent: number;
   packetsForwardedPerSecond: number;
   inKbps: number;
   usPerForwardedPacket: number;
+  mainThreadUsPerForwardedPacket: number;
   receivedPerSecond: number;
   lossPercent: number;
+  serverRssMiB: number;
 }
 
-export async function relayLoad(steps: number[], windowMs = 8_000): Promise<{ steps: LoadStep[]; maxViewersUnder1PctLoss: number }> {
-  const server = await startLancast({ args: ['--log-level', 'warn'] });
-  const publisher = child('./publisher.ts', [server.url, 'load', 'test-key']);
+export interface LoadRun {
+  workers: number;
+  steps: LoadStep[];
+  maxViewersUnder1PctLoss: number;
+  /** Server RSS with the publisher and no viewers, MiB. */
+  baselineRssMiB: number;
+  /** Server CPU with a publisher and no viewers, and with nothing at all, percent of a core. */
+  idleCpuPercent: { publisherNoViewers: number; empty: number };
+}
+
+async function cpuPercentOver(pid: number, ms: number): Promise<number> {
+  const c0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  await sleep(ms);
+  return Math.round(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
+}
+
+export async function relayLoad(steps: number[], workers: number, windowMs = 8_000): Promise<LoadRun> {
+  const server = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000'] });
+  const pid = server.proc.pid!;
   const results: LoadStep[] = [];
+  const emptyCpu = await cpuPercentOver(pid, 5_000);
+  const publisher = child('./synthetic-publisher.ts', [server.url, 'load', 'test-key']);
+  let baselineRssMiB = 0;
+  let publisherIdleCpu = 0;
   try {
     const status = JSON.parse(await publisher.first) as { status: number };
     if (status.status !== 201) throw new Error(`publisher refused: ${status.status}`);
-    await sleep(20_000); // let the encoder climb to its ceiling
+    await sleep(2_000);
+    publisherIdleCpu = await cpuPercentOver(pid, 5_000);
+    baselineRssMiB = Math.round(rssMiB(pid));
     for (const n of steps) {
       const subs = child('./subscribers.ts', [server.url, 'load', String(n)]);
       try {
         // Connect (DTLS handshakes queue up on a busy machine), keyframe, settle.
-        const deadline = Date.now() + 10_000 + n * 100;
+        const deadline = Date.now() + 15_000 + n * 60;
         while ((subs.last()?.viewers ?? 0) + (subs.last()?.failed ?? 0) < n && Date.now() < deadline) await sleep(250);
         await sleep(3_000);
+        const m0 = await metrics(server);
         const t0 = Date.now();
-        const [cpu0, gen0, pub0, fwd0, in0] = [
-          cpuSeconds(server.proc.pid!),
-          cpuSeconds(subs.proc.pid!),
-          cpuSeconds(publisher.proc.pid!),
-          await metric(server, 'lancast_relay_packets_forwarded_total'),
-          await metric(server, 'lancast_relay_payload_bytes_received_total'),
-        ];
+        const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
         const r0 = subs.last();
         await sleep(windowMs);
         const seconds = (Date.now() - t0) / 1000;
-        const [cpu1, gen1, pub1, fwd1, in1] = [
-          cpuSeconds(server.proc.pid!),
-          cpuSeconds(subs.proc.pid!),
-          cpuSeconds(publisher.proc.pid!),
-          await metric(server, 'lancast_relay_packets_forwarded_total'),
-          await metric(server, 'lancast_relay_payload_bytes_received_total'),
-        ];
+        const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
+        const m1 = await metrics(server);
         const r1 = subs.last();
         const received = (r1?.packets ?? 0) - (r0?.packets ?? 0);
         const lost = (r1?.lost ?? 0) - (r0?.lost ?? 0);
-        const forwarded = fwd1 - fwd0;
+        const forwarded = metric(m1, 'lancast_relay_packets_forwarded_total') - metric(m0, 'lancast_relay_packets_forwarded_total');
+        const inBytes = metric(m1, 'lancast_relay_payload_bytes_received_total') - metric(m0, 'lancast_relay_payload_bytes_received_total');
         const step: LoadStep = {
+          workers,
           viewers: n,
           connected: r1?.viewers ?? 0,
           serverCpuPercent: Math.round(((cpu1 - cpu0) / seconds) * 100),
+          mainThreadCpuPercent: Math.round(((main1 - main0) / seconds) * 100),
+          workerBusyPercent: workerUtilization(m1).map((u) => Math.round(u * 100)).join(' ') || '-',
           generatorCpuPercent: Math.round(((gen1 - gen0) / seconds) * 100),
           publisherCpuPercent: Math.round(((pub1 - pub0) / seconds) * 100),
           packetsForwardedPerSecond: Math.round(forwarded / seconds),
-          inKbps: Math.round(((in1 - in0) * 8) / seconds / 1000),
-          usPerForwardedPacket: forwarded > 0 ? Math.round(((cpu1 - cpu0) * 1e6) / forwarded) : 0,
+          inKbps: Math.round((inBytes * 8) / seconds / 1000),
+          usPerForwardedPacket: forwarded > 0 ? Math.round(((cpu1 - cpu0) * 1e7) / forwarded) / 10 : 0,
+          mainThreadUsPerForwardedPacket: forwarded > 0 ? Math.round(((main1 - main0) * 1e7) / forwarded) / 10 : 0,
           receivedPerSecond: Math.round(received / seconds),
           lossPercent: received + lost > 0 ? Math.round((lost / (received + lost)) * 1000) / 10 : 100,
+          serverRssMiB: Math.round(rssMiB(pid)),
         };
         results.push(step);
         process.stderr.write(`  relay load: ${JSON.stringify(step)}\n`);
-        if (step.lossPercent >= 1 && step.viewers >= 10) break;
+        if (step.lossPercent >= 1 || step.connected < step.viewers) break;
       } finally {
         subs.proc.kill('SIGTERM');
-        await sleep(1_500);
+        await sleep(3_000);
       }
     }
   } finally {
@@ -118,10 +163,16 @@ export async function relayLoad(steps: number[], windowMs = 8_000): Promise<{ st
     await server.stop();
   }
   const ok = results.filter((s) => s.lossPercent < 1 && s.connected === s.viewers);
-  return { steps: results, maxViewersUnder1PctLoss: ok.length ? Math.max(...ok.map((s) => s.viewers)) : 0 };
+  return {
+    workers,
+    steps: results,
+    maxViewersUnder1PctLoss: ok.length ? Math.max(...ok.map((s) => s.viewers)) : 0,
+    baselineRssMiB,
+    idleCpuPercent: { publisherNoViewers: publisherIdleCpu, empty: emptyCpu },
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const steps = (process.argv[2] ?? '5,10,20,40').split(',').map(Number);
-  console.log(JSON.stringify(await relayLoad(steps), null, 2));
+  const steps = (process.argv[2] ?? '50,100').split(',').map(Number);
+  console.log(JSON.stringify(await relayLoad(steps, Number(process.argv[3] ?? 2)), null, 2));
 }

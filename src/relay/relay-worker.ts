@@ -4,6 +4,7 @@
  * publishers. The main thread sends each publisher packet once per worker; the worker sends it
  * to each of its viewers of that publisher.
  */
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MediaKind } from './codecs.js';
 import { egressImplementation } from './egress.js';
@@ -90,19 +91,23 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
-// Counters go to the main thread as deltas, with each source's outgoing rate.
+// Counters go to the main thread as deltas, with each source's outgoing rate and how busy this
+// thread was (event-loop utilisation: the share of the time it ran rather than waited).
 let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+let elu = performance.eventLoopUtilization();
 setInterval(() => {
   const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted };
-  if (sources.size === 0 && now.packetsOut === reported.packetsOut) return;
+  const busy = performance.eventLoopUtilization(elu);
+  elu = performance.eventLoopUtilization();
   post({
     t: 'stats',
     packetsOut: now.packetsOut - reported.packetsOut,
     bytesOut: now.bytesOut - reported.bytesOut,
     retransmitted: now.retransmitted - reported.retransmitted,
     bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
+    utilization: busy.utilization,
   });
   reported = now;
-}, 500).unref();
+}, 1_000).unref();
 
 post({ t: 'ready', egress: egressImplementation.name });

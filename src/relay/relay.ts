@@ -244,6 +244,11 @@ export class Relay {
     }
   }
 
+  /** Each relay worker's legs and busy share (empty without workers). */
+  workerLoad(): { worker: number; legs: number; utilization: number }[] {
+    return this.#workers?.load() ?? [];
+  }
+
   /** How many worker threads carry viewers' legs now (0: the main thread does). */
   get workerThreads(): number {
     return this.#workers?.threads ?? 0;

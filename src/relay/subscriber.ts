@@ -20,6 +20,12 @@ export interface SubscriberSource {
 
 /** A viewer that sends no RTCP for this long is gone (browsers report every second or so). */
 const SILENCE_MS = 8_000;
+/**
+ * A leg that has not connected this long after it was made never will (its viewer left, or never
+ * answered). Until it connects, silence means nothing: a crowd joining at once can keep DTLS
+ * handshakes queued for seconds.
+ */
+const CONNECT_MS = 30_000;
 
 export class Subscriber {
   readonly id: string;
@@ -29,6 +35,8 @@ export class Subscriber {
   readonly #sinks: Sink[] = [];
   #closed = false;
   #lastHeard = Date.now();
+  readonly #createdAt = Date.now();
+  #connected = false;
   readonly #liveness: NodeJS.Timeout;
   readonly #onClose: (s: Subscriber) => void;
   /** Called once media can flow (DTLS connected). */
@@ -41,6 +49,8 @@ export class Subscriber {
     this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: subscriberCodecs(publisher.codecs) });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
+        this.#connected = true;
+        this.#lastHeard = Date.now();
         this.#startSending();
         publisher.requestKeyframe();
         this.onConnected?.();
@@ -49,7 +59,8 @@ export class Subscriber {
     });
     // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
     this.#liveness = setInterval(() => {
-      if (Date.now() - this.#lastHeard > SILENCE_MS) this.close();
+      const now = Date.now();
+      if (this.#connected ? now - this.#lastHeard > SILENCE_MS : now - this.#createdAt > CONNECT_MS) this.close();
     }, 2_000);
     this.#liveness.unref();
   }

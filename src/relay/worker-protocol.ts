@@ -62,4 +62,4 @@ export type FromWorker =
   | { t: 'reply'; req: number; ok: false; error: string }
   | { t: 'keyframe'; src: number }
   | { t: 'closed'; id: string }
-  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number> };
+  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number>; utilization: number };

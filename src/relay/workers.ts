@@ -36,6 +36,9 @@ class Slot {
   /** Legs per source, to know where each publisher's packets must go. */
   readonly sources = new Map<number, number>();
   readonly bitsPerSecond = new Map<number, number>();
+  /** The share of the last second this worker was busy (0..1). */
+  utilization = 0;
+  readonly index: number;
   readonly #pending = new Map<number, { resolve: (v: string | undefined) => void; reject: (e: Error) => void }>();
   #nextReq = 1;
   #keyframe: (src: number) => void;
@@ -43,6 +46,7 @@ class Slot {
 
   constructor(init: WorkerInit, logger: Logger, keyframe: (src: number) => void) {
     this.#keyframe = keyframe;
+    this.index = init.index;
     const script = workerScript();
     this.worker = new Worker(script.url, { workerData: init, execArgv: script.execArgv, name: `lancast-relay-${init.index}` });
     this.worker.on('message', (m: FromWorker) => this.#onMessage(m, logger));
@@ -77,6 +81,7 @@ class Slot {
         relayCounters.packetsOut += m.packetsOut;
         relayCounters.bytesOut += m.bytesOut;
         relayCounters.retransmitted += m.retransmitted;
+        this.utilization = m.utilization;
         this.bitsPerSecond.clear();
         for (const [src, bps] of Object.entries(m.bitsPerSecond)) this.bitsPerSecond.set(Number(src), bps);
         return;
@@ -207,6 +212,11 @@ export class RelayWorkers {
 
   get threads(): number {
     return this.#slots.length;
+  }
+
+  /** Each running worker's viewers and how busy it was over the last second. */
+  load(): { worker: number; legs: number; utilization: number }[] {
+    return this.#slots.map((s) => ({ worker: s.index, legs: s.legs.size, utilization: s.utilization }));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 /** Prometheus metrics (`GET /metrics`): rooms, peers, messages and refusals. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { relayCounters } from '../relay/forwarder.js';
+import type { Relay } from '../relay/relay.js';
 import type { Hub, HubObserver } from '../signaling/hub.js';
 import type { ErrorCode } from '../signaling/protocol.js';
 
@@ -9,7 +10,7 @@ export class Metrics implements HubObserver {
   readonly #messages: Counter<'type'>;
   readonly #errors: Counter<'code'>;
 
-  constructor(hub: () => Hub | undefined) {
+  constructor(hub: () => Hub | undefined, relay?: () => Relay | undefined) {
     collectDefaultMetrics({ register: this.registry, prefix: 'lancast_process_' });
     this.#messages = new Counter({
       name: 'lancast_signaling_messages_total',
@@ -51,6 +52,27 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_forwarded_total', 'RTP packets the relay sent to viewers', () => relayCounters.packetsOut);
     this.#relayCounter('lancast_relay_payload_bytes_received_total', 'RTP payload bytes received from publishers', () => relayCounters.bytesIn);
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
+    this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
+    new Gauge({
+      name: 'lancast_relay_worker_utilization',
+      help: "Share of the last second each relay worker thread was busy (0..1)",
+      labelNames: ['worker'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker) }, w.utilization);
+      },
+    });
+    new Gauge({
+      name: 'lancast_relay_worker_viewers',
+      help: "Viewers' legs on each relay worker thread",
+      labelNames: ['worker'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker) }, w.legs);
+      },
+    });
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',

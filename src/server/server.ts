@@ -69,8 +69,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
   ]);
 
   let hub: Hub | undefined;
-  const metrics = new Metrics(() => hub);
-  const relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers);
+  const metrics = new Metrics(() => hub, () => relay);
+  const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers);
   hub = new Hub({
     relay,
     relayThreshold: config.relayThreshold,
