@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * scaling, hotpath, load, sockets, hardening (default: all, about 25 minutes).
+ * latency, scaling, hotpath, load, sockets, hardening (default: all, about 25 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,13 +9,14 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM } from '../test/helpers/browser.js';
 import { firstFrames, quality } from './compare.js';
-import { hotPath, type HotPathRow } from './relay/hotpath.js';
+import { latency } from './latency.js';
+import { hotPath, hotPathThreads, type HotPathRow } from './relay/hotpath.js';
 import { relayLoad, type LoadRun } from './relay/load.js';
 import { scaling } from './scaling.js';
 import { sockets, type SocketsResult } from './sockets.js';
 import { hardening, type HardeningResult } from './hardening.js';
 
-const SUITES = ['first-frame', 'quality', 'scaling', 'hotpath', 'load', 'sockets', 'hardening'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'hotpath', 'load', 'sockets', 'hardening'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -51,9 +52,11 @@ function render(all: Record<string, unknown>): string[] {
     if (all[key] !== undefined) out.push(table(title(all[key] as never), rows(all[key] as never)));
   };
   add('firstFrame', () => 'Opening the watch page to its first frame (ms)', (v: Rows) => v);
+  add('latency', () => 'Glass-to-glass latency, clock drawn into the picture and read back (ms)', (v: Rows) => v);
   add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
   add('hotPath', () => 'Forwarding hot path alone: CPU per packet per viewer (µs), 100 viewers, 1,157-byte packets', (v: { rows: HotPathRow[] }) => v.rows as unknown as Rows);
+  add('hotPath', () => 'Forwarding hot path on 1 and 2 threads at once (native, GCM, 100 viewers per thread, no load generator)', (v: { threads: Rows }) => v.threads);
   add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
   add('relayCapacity', () => 'Relay capacity (cost-based figures use the measured CPU per forwarded packet)', (v: Rows) => v);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
@@ -99,6 +102,10 @@ if (chosen.includes('first-frame')) {
   console.error('first-frame: 20 joins per mode…');
   results.firstFrame = await firstFrames(20);
 }
+if (chosen.includes('latency')) {
+  console.error('latency: 10 s of timestamped frames per mode…');
+  results.latency = await latency(10);
+}
 if (chosen.includes('quality')) {
   console.error('quality: 15 s per mode and content…');
   results.quality = [...(await quality('fake camera')), ...(await quality('noise'))];
@@ -109,7 +116,7 @@ if (chosen.includes('scaling')) {
 }
 if (chosen.includes('hotpath')) {
   console.error('hotpath: the forwarding path alone, part by part…');
-  results.hotPath = await hotPath();
+  results.hotPath = { ...(await hotPath()), threads: await hotPathThreads() };
 }
 if (chosen.includes('load')) {
   console.error('load: headless relay viewers of a 2.5 Mbit/s stream, for 0 (main thread), 1 and 2 worker threads…');

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   AEAD_AES_128_GCM,
   AES_CM_128_HMAC_SHA1_80,
@@ -34,6 +35,7 @@ export async function hotPath(packets = 4_000): Promise<{ implementation: string
   await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  socket.setMaxListeners(0); // every egress watches the socket's 'close'
   const port = sink.address().port;
   const payload = randomBytes(PAYLOAD);
   const keysFor = (profile: number): SrtpKeys => ({ profile, key: randomBytes(16), salt: randomBytes(14), authKey: randomBytes(20) });
@@ -84,6 +86,56 @@ export async function hotPath(packets = 4_000): Promise<{ implementation: string
   return { implementation: egressImplementation.name, rows, split };
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  console.log(JSON.stringify(await hotPath(), null, 2));
+/**
+ * The same native path on 1 and on 2 threads at once (each thread its own 100 viewers and
+ * socket, as relay workers have): forwarded packets per second of wall time, so the ratio is what
+ * a second core adds. No load generator runs meanwhile; the kernel's loopback send is included.
+ */
+export async function hotPathThreads(seconds = 3): Promise<{ threads: number; sendsPerSecond: number; ratioToOneThread: number }[]> {
+  const rows: { threads: number; sendsPerSecond: number; ratioToOneThread: number }[] = [];
+  for (const threads of [1, 2]) {
+    const started = performance.now();
+    const counts = await Promise.all(
+      Array.from({ length: threads }, () =>
+        new Promise<{ sends: number }>((resolve, reject) => {
+          // TypeScript in a worker: register tsx there first, then load this file.
+          const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+          const w = new Worker(boot, { eval: true, workerData: { seconds } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+      ),
+    );
+    const wall = (performance.now() - started) / 1000;
+    const sends = counts.reduce((n, c) => n + c.sends, 0);
+    void wall;
+    const sendsPerSecond = Math.round(sends / seconds);
+    rows.push({ threads, sendsPerSecond, ratioToOneThread: rows[0] ? Math.round((sendsPerSecond / rows[0].sendsPerSecond) * 100) / 100 : 1 });
+  }
+  return rows;
+}
+
+async function threadLoop(seconds: number): Promise<void> {
+  const sink = createSocket('udp4');
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  socket.setMaxListeners(0);
+  const group = new EgressGroup();
+  for (let i = 0; i < VIEWERS; i++) {
+    group.add(new Egress({ profile: AEAD_AES_128_GCM, key: randomBytes(16), salt: randomBytes(14), authKey: randomBytes(20) }, { kind: 'udp', socket, address: '127.0.0.1', port: sink.address().port }, { ssrc: i + 1, payloadType: 96, seqOffset: i, tsOffset: i }));
+  }
+  const payload = randomBytes(PAYLOAD);
+  const end = performance.now() + seconds * 1000;
+  let sends = 0;
+  for (let p = 0; performance.now() < end; p++) sends += group.send(payload, false, p & 0xffff, p * 3000);
+  parentPort!.postMessage({ sends });
+  socket.close();
+  sink.close();
+}
+
+if (!isMainThread && (workerData as { seconds?: number })?.seconds) {
+  await threadLoop((workerData as { seconds: number }).seconds);
+} else if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  console.log(JSON.stringify({ ...(await hotPath()), threads: await hotPathThreads() }, null, 2));
 }

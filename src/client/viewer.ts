@@ -161,6 +161,18 @@ export class Viewer extends Emitter<ViewerEvents> {
     try {
       await conn.applyRemote({ type: 'offer', sdp });
       const answer = await conn.pc.createAnswer();
+      // A browser may list a codec it cannot take in this form (Firefox and H.264 Baseline
+      // without OpenH264): its answer then turns the video down. Say so rather than connect to
+      // a stream without a picture.
+      const refused = refusedVideo(sdp, answer.sdp ?? '');
+      if (refused) {
+        conn.close();
+        if (this.#pending === entry) this.#pending = undefined;
+        this.#closeAll();
+        this.#setState('error');
+        this.emit('error', { type: 'error', code: 'unsupported-codec', message: refused });
+        return;
+      }
       await conn.pc.setLocalDescription(answer);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
@@ -265,6 +277,16 @@ export class Viewer extends Emitter<ViewerEvents> {
     this.#state = state;
     this.emit('state', state);
   }
+}
+
+/** The offered video codec when the offer sends video and this browser's answer refuses it (port 0). */
+export function refusedVideo(offer: string, answer: string): string | undefined {
+  const section = (sdp: string) => sdp.split(/\r?\nm=/).find((s) => s.startsWith('video'));
+  const offered = section(offer);
+  const answered = section(answer);
+  if (!offered || !answered || /^video 0 /.test(offered) || !/^video 0 /.test(answered)) return undefined;
+  const codec = [...offered.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)].map((m) => m[1]!).find((n) => !['rtx', 'red', 'ulpfec', 'flexfec-03'].includes(n.toLowerCase()));
+  return codec ? codec.toUpperCase() : 'VIDEO';
 }
 
 /**

@@ -4,6 +4,7 @@
  * the forwarder, asks for keyframes when viewers need them, and tells the encoder how much it may
  * send (REMB).
  */
+import './fast-ecdh.js';
 import {
   MediaStreamTrack,
   ReceiverEstimatedMaxBitrate,

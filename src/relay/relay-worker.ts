@@ -110,4 +110,18 @@ setInterval(() => {
   reported = now;
 }, 1_000).unref();
 
-post({ t: 'ready', egress: egressImplementation.name });
+// werift's first peer connection in a thread costs ~100 ms of loading and compiling: pay it now,
+// not when the first viewer arrives.
+async function warmUp(): Promise<void> {
+  const source = new Source(0, codecsFromData({ audio: { mimeType: 'audio/opus', clockRate: 48000, channels: 2 }, video: { mimeType: 'video/VP8', clockRate: 90000 } }));
+  const leg = new Subscriber('warm-up', source, init.ice, () => undefined);
+  try {
+    await leg.offer();
+  } finally {
+    leg.close();
+    source.forwarder.clear();
+  }
+}
+void warmUp()
+  .catch(() => undefined)
+  .finally(() => post({ t: 'ready', egress: egressImplementation.name }));

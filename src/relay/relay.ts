@@ -106,6 +106,7 @@ export class Relay {
     room.publisherCid = cid;
     this.#sources.set(publisher.source, publisher);
     const workers = this.#workers;
+    workers?.prepare();
     if (workers) publisher.onPacket = (kind, seq, ts, marker, payload) => workers.forward(publisher.source, kind, seq, ts, marker, payload);
     try {
       const answer = await publisher.answer(offerSdp);

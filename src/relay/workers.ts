@@ -23,11 +23,13 @@ export interface Leg {
   close(): void;
 }
 
-/** The worker script next to this module: built JavaScript, or TypeScript through tsx. */
-function workerScript(): { url: URL; execArgv: string[] } {
+/** The worker script next to this module: built JavaScript, or (from a checkout) TypeScript through tsx. */
+function newWorker(init: WorkerInit): Worker {
   const js = new URL('./relay-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  return { url: new URL('./relay-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  const options = { workerData: init, name: `lancast-relay-${init.index}` };
+  if (existsSync(fileURLToPath(js))) return new Worker(js, options);
+  const ts = new URL('./relay-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`, { ...options, eval: true });
 }
 
 class Slot {
@@ -47,8 +49,7 @@ class Slot {
   constructor(init: WorkerInit, logger: Logger, keyframe: (src: number) => void) {
     this.#keyframe = keyframe;
     this.index = init.index;
-    const script = workerScript();
-    this.worker = new Worker(script.url, { workerData: init, execArgv: script.execArgv, name: `lancast-relay-${init.index}` });
+    this.worker = newWorker(init);
     this.worker.on('message', (m: FromWorker) => this.#onMessage(m, logger));
     this.worker.on('error', (err) => logger.error({ err: err.message, worker: init.index }, 'relay worker failed'));
     this.worker.on('exit', () => {
@@ -176,18 +177,26 @@ export class RelayWorkers {
     this.#keyframe = keyframe;
   }
 
-  /** A new viewer's leg of source `src`, on the worker with the fewest legs. */
-  createLeg(id: string, src: number, codecs: Codecs, onClose: (leg: Leg) => void): Leg {
+  /**
+   * Start every worker (a relay publisher is about to have viewers): each loads werift and warms
+   * it up once, so the first viewer does not wait for a thread to boot.
+   */
+  prepare(): void {
     for (let i = 0; i < this.#slots.length; i++) {
       if (this.#slots[i]!.dead) this.#slots.splice(i--, 1);
     }
-    let slot: Slot;
-    if (this.#slots.length < this.count && this.#slots.every((s) => s.legs.size > 0)) {
-      slot = new Slot({ ice: this.#ice, index: this.#slots.length }, this.#logger, this.#keyframe);
-      this.#slots.push(slot);
-    } else {
-      slot = this.#slots.reduce((a, b) => (b.legs.size < a.legs.size ? b : a));
+    while (this.#slots.length < this.count) {
+      const used = new Set(this.#slots.map((s) => s.index));
+      let index = 0;
+      while (used.has(index)) index++;
+      this.#slots.push(new Slot({ ice: this.#ice, index }, this.#logger, this.#keyframe));
     }
+  }
+
+  /** A new viewer's leg of source `src`, on the worker with the fewest legs. */
+  createLeg(id: string, src: number, codecs: Codecs, onClose: (leg: Leg) => void): Leg {
+    this.prepare();
+    const slot = this.#slots.reduce((a, b) => (b.legs.size < a.legs.size ? b : a));
     const leg = new RemoteLeg(id, slot, src, onClose);
     slot.legs.set(id, leg);
     slot.sources.set(src, (slot.sources.get(src) ?? 0) + 1);

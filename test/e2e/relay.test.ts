@@ -103,17 +103,23 @@ describe('the relay', () => {
         await waitForState(v, 'live', 20_000);
         await assertMediaFlowing(v);
         assert.equal(await v.evaluate(INBOUND_VIDEO_CODEC), `video/${codec}`);
-        const foxCanDecode = (await fox.evaluate(
-          `RTCRtpReceiver.getCapabilities('video').codecs.some((c) => c.mimeType.toLowerCase() === 'video/${codec.toLowerCase()}')`,
-        )) as boolean;
-        if (foxCanDecode) {
-          await waitForState(fox, 'live', 20_000);
+        // Firefox decodes VP8 always; H.264 only with a decoder (OpenH264) for the stream's
+        // profile, which its codec list does not tell (Firefox 140 lists H.264 and then refuses
+        // the relay's Baseline offer). Either it plays, or it says why it cannot: never a page
+        // stuck connecting.
+        const outcome = await waitFor(
+          () => fox.evaluate(`document.body.dataset.state`) as Promise<string>,
+          (state) => state === 'live' || state === 'error',
+          20_000,
+          'Firefox live or explaining why not',
+        );
+        if (codec === 'VP8') assert.equal(outcome, 'live', 'Firefox plays VP8');
+        if (outcome === 'live') {
           const first = await waitFor(() => viewerCounters(fox), (c) => c.framesDecoded > 0, 20_000, 'Firefox frames');
           await new Promise((r) => setTimeout(r, 1_000));
           assert.ok((await viewerCounters(fox)).framesDecoded > first.framesDecoded, 'Firefox keeps decoding');
           assert.equal(await fox.evaluate(INBOUND_VIDEO_CODEC), `video/${codec}`);
         } else {
-          await waitForState(fox, 'error', 20_000);
           assert.match((await fox.evaluate(`document.getElementById('overlay').textContent`)) as string, new RegExp(`cannot play this stream \\(${codec} video\\)`));
         }
       } finally {
