@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
 
 /**
  * The native forwarding path (native/fanout.c) is compiled here, from source, against the
@@ -28,23 +27,6 @@ function buildNative() {
   }
 }
 
-/**
- * zod re-exports all ~40 of its message locales; esbuild cannot drop them from a namespace
- * re-export, and the browser needs none (the pages show their own sentences). Serve only the
- * English one, which zod installs by default: the bundle shrinks by about half.
- */
-const zodOneLocale = {
-  name: 'zod-one-locale',
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${'node_modules'}/zod/`) ? { path: 'zod-locales', namespace: 'lancast' } : undefined,
-    );
-    b.onLoad({ filter: /^zod-locales$/, namespace: 'lancast' }, () => ({
-      contents: `export { default as en } from ${JSON.stringify(fileURLToPath(new URL('../node_modules/zod/v4/locales/en.js', import.meta.url)))};`,
-      resolveDir: '.',
-    }));
-  },
-};
 
 await rm('dist', { recursive: true, force: true });
 await mkdir('dist/web', { recursive: true });
@@ -73,7 +55,6 @@ await Promise.all([
     platform: 'browser',
     format: 'esm',
     target: ['chrome110', 'firefox115', 'safari16'],
-    plugins: [zodOneLocale],
     minify: true,
     sourcemap: 'linked',
     logLevel: 'warning',

@@ -40,7 +40,26 @@ export class Connection {
   /** Call once the local offer/answer has gone out: queued candidates follow it. */
   localDescriptionSent(): void {
     this.#localSent = true;
+    // A description sent after gathering completed already carries every candidate.
+    if (this.pc.iceGatheringState === 'complete' && this.pc.localDescription?.sdp.includes('a=candidate:')) this.#localQueue.length = 0;
     for (const c of this.#localQueue.splice(0)) this.#sendCandidate(c);
+  }
+
+  /** Resolves once ICE gathering is complete, or after `maxMs`. */
+  gathered(maxMs: number): Promise<void> {
+    if (this.pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      };
+      const check = () => {
+        if (this.pc.iceGatheringState === 'complete') done();
+      };
+      const timer = setTimeout(done, maxMs);
+      this.pc.addEventListener('icegatheringstatechange', check);
+    });
   }
 
   async applyRemote(description: RTCSessionDescriptionInit): Promise<void> {

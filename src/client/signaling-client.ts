@@ -3,13 +3,45 @@
  * with backoff (re-joining in the same role) until told to stop or refused for good.
  */
 import { Emitter } from './emitter.js';
-import {
+import type {
   ServerMessage,
-  type ClientMessage,
-  type ErrorCode,
-  type ErrorMessage,
-  type WelcomeMessage,
+  ClientMessage,
+  ErrorCode,
+  ErrorMessage,
+  WelcomeMessage,
 } from '../signaling/protocol.js';
+
+/**
+ * What the server may send. Its messages are built from the zod schemas in protocol.ts and
+ * checked by the server's tests; the pages do not carry zod (evaluating it and the schemas took
+ * ~80 ms of every page load, on the path to the first frame) and only check the shape: an object
+ * with a known `type`. Fields are read defensively where they are used.
+ */
+const SERVER_TYPES: Record<ServerMessage['type'], true> = {
+  welcome: true,
+  error: true,
+  room: true,
+  'viewer-joined': true,
+  'viewer-left': true,
+  offer: true,
+  answer: true,
+  candidate: true,
+  restart: true,
+  hangup: true,
+  pong: true,
+};
+
+function asServerMessage(data: unknown): ServerMessage | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(String(data));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === 'string' && Object.hasOwn(SERVER_TYPES, type) ? (value as ServerMessage) : undefined;
+}
 
 type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
 
@@ -49,6 +81,31 @@ const SILENCE_MS = 8_000;
 
 export function defaultSignalingUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+}
+
+/**
+ * The socket a page's inline head script opened (and joined on) while the page's bundle was still
+ * loading: see `earlySocketScript` in src/web/pages.ts. The messages it received so far wait in
+ * `messages`.
+ */
+interface EarlySocket {
+  ws: WebSocket;
+  url: string;
+  join: string;
+  messages: string[];
+}
+
+/** Take the page's early socket if it was opened for this URL and this join; once only. */
+function takeEarlySocket(url: string, join: JoinMessage): EarlySocket | undefined {
+  const holder = globalThis as { __lancastEarlySocket?: EarlySocket };
+  const early = holder.__lancastEarlySocket;
+  if (!early) return undefined;
+  delete holder.__lancastEarlySocket;
+  const usable = early.url === url && early.join === JSON.stringify(join) && early.ws.readyState <= WebSocket.OPEN;
+  if (usable) return early;
+  early.ws.onopen = early.ws.onmessage = null;
+  early.ws.close(1000, 'not needed');
+  return undefined;
 }
 
 export class SignalingClient extends Emitter<SignalingEvents> {
@@ -107,10 +164,11 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   }
 
   #connect(): void {
-    const ws = new WebSocket(this.#url);
+    const early = takeEarlySocket(this.#url, this.#join);
+    const ws = early?.ws ?? new WebSocket(this.#url);
     this.#ws = ws;
-    ws.onopen = () => {
-      ws.send(JSON.stringify(this.#join));
+    const opened = (joinSent: boolean) => {
+      if (!joinSent) ws.send(JSON.stringify(this.#join));
       this.#lastHeard = Date.now();
       clearInterval(this.#keepalive);
       // A network that vanished leaves a socket that looks open; silence is how we notice.
@@ -124,16 +182,13 @@ export class SignalingClient extends Emitter<SignalingEvents> {
         if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"ping"}');
       }, PING_MS);
     };
+    // An early socket that is already open has sent the join; one still connecting has not.
+    if (early && ws.readyState === WebSocket.OPEN) opened(true);
+    else ws.onopen = () => opened(false);
     ws.onmessage = (event) => {
       this.#lastHeard = Date.now();
-      let parsed;
-      try {
-        parsed = ServerMessage.safeParse(JSON.parse(String(event.data)));
-      } catch {
-        return;
-      }
-      if (!parsed.success) return console.warn('lancast: ignoring unexpected server message', event.data);
-      const msg = parsed.data;
+      const msg = asServerMessage(event.data);
+      if (!msg) return console.warn('lancast: ignoring unexpected server message', event.data);
       if (msg.type === 'pong') return;
       if (msg.type === 'welcome') {
         this.#attempt = 0;
@@ -150,6 +205,12 @@ export class SignalingClient extends Emitter<SignalingEvents> {
       }
       this.emit('message', msg);
     };
+    if (early) {
+      const handle = ws.onmessage;
+      queueMicrotask(() => {
+        for (const data of early.messages.splice(0)) if (this.#ws === ws) handle?.call(ws, new MessageEvent('message', { data }));
+      });
+    }
     ws.onclose = () => {
       if (this.#ws !== ws) return;
       clearInterval(this.#keepalive);

@@ -32,6 +32,10 @@ export interface ViewerOptions {
 const DISCONNECTED_RESTART_MS = 4_000;
 /** After a server restart the broadcaster may take this long to come back before we give up. */
 const REJOIN_GRACE_MS = 15_000;
+/** The server's relay, as the sender of offers (RELAY_PEER_ID on the server). */
+const RELAY_ID = 'relay';
+/** How long an answer to the relay may wait for this browser's ICE gathering. */
+const RELAY_GATHER_MS = 150;
 
 export class Viewer extends Emitter<ViewerEvents> {
   readonly signaling: SignalingClient;
@@ -174,6 +178,9 @@ export class Viewer extends Emitter<ViewerEvents> {
         return;
       }
       await conn.pc.setLocalDescription(answer);
+      // To the relay, the answer goes with this browser's candidates in it (host candidates gather
+      // in a few ms on a LAN): the relay can check them at once instead of waiting for trickle.
+      if (from === RELAY_ID) await conn.gathered(RELAY_GATHER_MS);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
       this.#mark('answer');

@@ -13,11 +13,13 @@ interface Shell {
   lang: Lang;
   title: string;
   script?: string;
+  /** A small inline script run while the page's bundle still loads. */
+  early?: string;
   state?: string;
   body: string;
 }
 
-function shell({ lang, title, script, state, body }: Shell): string {
+function shell({ lang, title, script, early, state, body }: Shell): string {
   return `<!doctype html>
 <html lang="${lang}">
 <head>
@@ -26,6 +28,7 @@ function shell({ lang, title, script, state, body }: Shell): string {
 <title>${escapeHtml(title)} · lancast</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
+${early ? `<script>${early}</script>` : ''}
 ${script ? `<script type="module" src="/assets/${script}.js"></script>` : ''}
 </head>
 <body${state ? ` data-state="${state}"` : ''}>
@@ -90,12 +93,24 @@ export function broadcastPage(lang: Lang, room: string): string {
   });
 }
 
+/**
+ * The watch page opens its signaling socket and joins from the page's head, so the server's
+ * welcome (and the relay's offer) are already there when the bundle has loaded, instead of a
+ * round trip after it. The page script adopts the socket (src/client/signaling-client.ts) when it
+ * was opened for the same join, and replays what it received; otherwise it closes it.
+ */
+export function earlySocketScript(room: string): string {
+  const json = JSON.stringify(room).replace(/</g, '\\u003c');
+  return `(()=>{try{const r=${json},q=new URLSearchParams(location.search),p=q.get('password')??sessionStorage.getItem('lancast:password:'+r)??undefined,j=JSON.stringify({type:'join',role:'viewer',room:r,...(p?{password:p}:{})}),u=(location.protocol==='https:'?'wss:':'ws:')+'//'+location.host+'/ws',w=new WebSocket(u),e={ws:w,url:u,join:j,messages:[]};w.onopen=()=>w.send(j);w.onmessage=(m)=>e.messages.push(m.data);window.__lancastEarlySocket=e}catch{}})();`;
+}
+
 export function watchPage(lang: Lang, room: string): string {
   const s = (k: StringKey) => t(lang, k);
   return shell({
     lang,
     title: `${s('watchTitle')}: ${room}`,
     script: 'watch',
+    early: earlySocketScript(room),
     state: 'connecting',
     body: `<div class="player">
 <video id="video" data-testid="remote-video" autoplay playsinline></video>
