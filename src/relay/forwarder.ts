@@ -12,6 +12,7 @@
 import type { RTCRtpSender } from 'werift';
 import type { MediaKind } from './codecs.js';
 import { Egress, EgressGroup } from './egress.js';
+import { keyframeDetector } from './keyframe.js';
 import { RateMeter } from './rate.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
@@ -20,6 +21,8 @@ export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut
 /** Packets kept per kind for retransmission: ~1.5 s of 2.5 Mbit/s video. */
 const HISTORY = 512;
 const SYNC_MS = 500;
+/** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
+const KEYFRAME_REPLAY_MS = 1_000;
 const NTP_EPOCH_OFFSET_S = 2_208_988_800;
 
 /** True when `seq` comes after `than` in 16-bit sequence space. */
@@ -110,13 +113,49 @@ export class Forwarder {
   readonly #newest: Record<MediaKind, { seq: number; ts: number; atMs: number } | undefined> = { audio: undefined, video: undefined };
   readonly sent = new RateMeter();
   #sync: NodeJS.Timeout | undefined;
+  #isKeyframe: ((payload: Uint8Array) => boolean) | undefined;
+  /** The video frame being received: its timestamp and first sequence number. */
+  #frame: { ts: number; seq: number } | undefined;
+  /** Where the newest keyframe began, and when it arrived. */
+  #keyframe: { seq: number; ts: number; atMs: number } | undefined;
 
-  add(sink: Sink): void {
+  /** The publisher's video codec (its MIME type), so keyframes can be found in the stream. */
+  set videoCodec(mimeType: string | undefined) {
+    this.#isKeyframe = keyframeDetector(mimeType);
+  }
+
+  /**
+   * Start sending to a viewer's stream. A video stream first gets the newest keyframe and the
+   * frames since from history when that keyframe is recent; returns whether it did (if not, the
+   * caller asks the publisher for a keyframe).
+   */
+  add(sink: Sink): boolean {
     this.#sinks.add(sink);
+    const replayed = sink.kind === 'video' && this.#replayKeyframe(sink);
     this.#groups[sink.kind].add(sink.egress);
     sink.attach(this);
     this.#sync ??= setInterval(() => this.#syncSenderReports(), SYNC_MS);
     this.#sync.unref();
+    return replayed;
+  }
+
+  #replayKeyframe(sink: Sink): boolean {
+    const kf = this.#keyframe;
+    const newest = this.#newest.video;
+    if (!kf || !newest || performance.timeOrigin + performance.now() - kf.atMs > KEYFRAME_REPLAY_MS) return false;
+    const count = ((newest.seq - kf.seq) & 0xffff) + 1;
+    const h = this.#history.video;
+    if (count > HISTORY || h.seq[kf.seq % HISTORY] !== kf.seq) return false;
+    let sent = 0;
+    for (let n = 0; n < count; n++) {
+      const seq: number = (kf.seq + n) & 0xffff;
+      const i = seq % HISTORY;
+      const payload = h.payload[i];
+      if (h.seq[i] !== seq || !payload) continue; // lost on the way in: the viewer will NACK it
+      if (sink.egress.send(payload, h.marker[i] === 1, seq, h.ts[i]!)) sent++;
+    }
+    relayCounters.packetsOut += sent;
+    return sent > 0;
   }
 
   remove(sink: Sink): void {
@@ -142,13 +181,23 @@ export class Forwarder {
     this.#history[kind].put(seq, ts, marker, payload);
     // A retransmission arrives late and old: it must not move the sender reports' clock back.
     const newest = this.#newest[kind];
-    if (newest === undefined || newer(seq, newest.seq)) this.#newest[kind] = { seq, ts, atMs: performance.timeOrigin + performance.now() };
+    if (newest === undefined || newer(seq, newest.seq)) {
+      this.#newest[kind] = { seq, ts, atMs: performance.timeOrigin + performance.now() };
+      if (kind === 'video' && this.#isKeyframe) this.#noteKeyframe(seq, ts, payload);
+    }
     const group = this.#groups[kind];
     if (group.size === 0) return;
     const sent = group.send(payload, marker, seq, ts);
     relayCounters.packetsOut += sent;
     relayCounters.bytesOut += sent * payload.length;
     this.sent.add(sent * (payload.length + 12));
+  }
+
+  #noteKeyframe(seq: number, ts: number, payload: Uint8Array): void {
+    if (this.#frame?.ts !== ts) this.#frame = { ts, seq };
+    if (this.#keyframe?.ts !== ts && this.#isKeyframe!(payload)) {
+      this.#keyframe = { seq: this.#frame.seq, ts, atMs: performance.timeOrigin + performance.now() };
+    }
   }
 
   /** A viewer reported these of its sequence numbers lost: send them again if still at hand. */
@@ -197,5 +246,7 @@ export class Forwarder {
     this.#history.video.clear();
     this.#newest.audio = undefined;
     this.#newest.video = undefined;
+    this.#frame = undefined;
+    this.#keyframe = undefined;
   }
 }

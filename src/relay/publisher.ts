@@ -138,6 +138,7 @@ export class Publisher {
       const codec = transceiver.codecs.find((c) => c.payloadType === rtp.header.payloadType);
       if (!codec) return;
       this.codecs[kind] = codec;
+      if (kind === 'video') this.forwarder.videoCodec = codec.mimeType;
       this.#ssrc.set(kind, rtp.header.ssrc);
       if (this.ready) for (const wake of this.#readyWaiters.splice(0)) wake();
     }

@@ -25,6 +25,7 @@ class Source implements SubscriberSource {
   constructor(id: number, codecs: Codecs) {
     this.id = id;
     this.codecs = codecs;
+    this.forwarder.videoCodec = codecs.video?.mimeType;
   }
   requestKeyframe(): void {
     post({ t: 'keyframe', src: this.id });

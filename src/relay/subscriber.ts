@@ -27,6 +27,8 @@ const SILENCE_MS = 8_000;
  * handshakes queued for seconds.
  */
 const CONNECT_MS = 30_000;
+/** How long after werift's DTLS completes the browser's SRTP is surely ready for media. */
+const SRTP_READY_MS = 10;
 
 export class Subscriber {
   readonly id: string;
@@ -52,8 +54,12 @@ export class Subscriber {
       if (state === 'connected') {
         this.#connected = true;
         this.#lastHeard = Date.now();
-        this.#startSending();
-        publisher.requestKeyframe();
+        // werift is connected once it has sent its last DTLS flight; the browser installs its SRTP
+        // keys a moment after receiving it, and drops media that comes sooner. Give it that
+        // moment, then start with the keyframe from the forwarder's history (or ask for one).
+        setTimeout(() => {
+          if (!this.#startSending()) publisher.requestKeyframe();
+        }, SRTP_READY_MS);
         this.onConnected?.();
       }
       if (state === 'failed' || state === 'closed') this.close();
@@ -82,11 +88,15 @@ export class Subscriber {
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
+    // ICE and DTLS take tens of ms from here: have the publisher's next keyframe on its way so it
+    // is in the forwarder's history when the leg connects.
+    this.#publisher.requestKeyframe();
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
   }
 
   /** The viewer offers (WHEP): answer with sendonly on each of its media sections we can fill. */
   async answer(offerSdp: string): Promise<string> {
+    this.#publisher.requestKeyframe(); // in history by the time the leg connects (see acceptAnswer)
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     const kinds = this.#kinds();
     let attached = 0;
@@ -128,9 +138,11 @@ export class Subscriber {
     if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());
   }
 
-  /** The leg is up: hand each sender's keys and socket to the forwarding path. */
-  #startSending(): void {
-    if (this.#closed || this.#sinks.length > 0) return;
+  /** The leg is up: hand each sender's keys and socket to the forwarding path. True when a
+   * keyframe was sent from history. */
+  #startSending(): boolean {
+    if (this.#closed || this.#sinks.length > 0) return false;
+    let keyframe = false;
     for (const { kind, sender } of this.#senders) {
       const payloadType = sender.codec?.payloadType;
       if (payloadType === undefined) continue;
@@ -143,8 +155,9 @@ export class Subscriber {
       if (!egress) continue;
       const sink = new Sink(kind, egress, sender);
       this.#sinks.push(sink);
-      this.#publisher.forwarder.add(sink);
+      if (this.#publisher.forwarder.add(sink)) keyframe = true;
     }
+    return keyframe;
   }
 
   close(): void {
