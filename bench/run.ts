@@ -21,8 +21,8 @@ type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
 
-function table(title: string, rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return '';
+function table(title: string, rows: Record<string, unknown>[] | undefined): string {
+  if (!rows || rows.length === 0) return '';
   const keys = Object.keys(rows[0]!);
   const line = (cells: unknown[]) => `| ${cells.map(String).join(' | ')} |`;
   return [`### ${title}`, '', line(keys), line(keys.map(() => '---')), ...rows.map((r) => line(keys.map((k) => r[k]))), ''].join('\n');
