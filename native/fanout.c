@@ -194,6 +194,17 @@ static uint32_t u32(napi_env env, napi_value v) {
   return x;
 }
 
+/* The payload buffer and marker flag of a send call; 0 on bad arguments. */
+static int payload_args(napi_env env, napi_value buf, napi_value flag, void **payload, size_t *len, bool *marker) {
+  return napi_get_buffer_info(env, buf, payload, len) == napi_ok && napi_get_value_bool(env, flag, marker) == napi_ok;
+}
+
+static napi_value u32_result(napi_env env, uint32_t n) {
+  napi_value out = NULL;
+  napi_create_uint32(env, n, &out);
+  return out;
+}
+
 /* create(fd, ip, port, ssrc, payloadType, seqOffset, tsOffset, profile, key, salt, authKey|null[, flags]) */
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -277,9 +288,8 @@ static napi_value fanout(napi_env env, napi_callback_info info) {
   CHECK(napi_get_array_length(env, argv[0], &n));
   void *payload = NULL;
   size_t len = 0;
-  CHECK(napi_get_buffer_info(env, argv[1], &payload, &len));
   bool marker = false;
-  CHECK(napi_get_value_bool(env, argv[2], &marker));
+  if (!payload_args(env, argv[1], argv[2], &payload, &len, &marker)) CHECK(napi_invalid_arg);
   uint32_t seq = u32(env, argv[3]), ts = u32(env, argv[4]);
   uint32_t sent = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -290,9 +300,7 @@ static napi_value fanout(napi_env env, napi_callback_info info) {
     sent += protect_and_send(e, 0, payload, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset),
                              ts + e->ts_offset, e->ssrc);
   }
-  napi_value out;
-  CHECK(napi_create_uint32(env, sent, &out));
-  return out;
+  return u32_result(env, sent);
 }
 
 /* sendRaw(egress, stream, payload, marker, payloadType, seq, ts, ssrc) -> 1 | 0 (no offsets applied) */
@@ -303,15 +311,12 @@ static napi_value send_raw(napi_env env, napi_callback_info info) {
   egress *e = unwrap(env, argv[0]);
   void *payload = NULL;
   size_t len = 0;
-  CHECK(napi_get_buffer_info(env, argv[2], &payload, &len));
   bool marker = false;
-  CHECK(napi_get_value_bool(env, argv[3], &marker));
+  if (!payload_args(env, argv[2], argv[3], &payload, &len, &marker)) CHECK(napi_invalid_arg);
   int ok = e ? protect_and_send(e, u32(env, argv[1]) ? 1 : 0, payload, len, marker, (uint8_t)u32(env, argv[4]),
                                 (uint16_t)u32(env, argv[5]), u32(env, argv[6]), u32(env, argv[7]))
              : 0;
-  napi_value out;
-  CHECK(napi_create_uint32(env, (uint32_t)ok, &out));
-  return out;
+  return u32_result(env, (uint32_t)ok);
 }
 
 /* stats(egress) -> [packets, payloadOctets, dropped] */

@@ -53,26 +53,19 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_payload_bytes_received_total', 'RTP payload bytes received from publishers', () => relayCounters.bytesIn);
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
-    new Gauge({
-      name: 'lancast_relay_worker_utilization',
-      help: "Share of the last second each relay worker thread was busy (0..1)",
-      labelNames: ['worker'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker) }, w.utilization);
-      },
-    });
-    new Gauge({
-      name: 'lancast_relay_worker_viewers',
-      help: "Viewers' legs on each relay worker thread",
-      labelNames: ['worker'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker) }, w.legs);
-      },
-    });
+    const workerGauge = (name: string, help: string, read: (w: { legs: number; utilization: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker) }, read(w));
+        },
+      });
+    workerGauge('lancast_relay_worker_utilization', 'Share of the last second each relay worker thread was busy (0..1)', (w) => w.utilization);
+    workerGauge('lancast_relay_worker_viewers', "Viewers' legs on each relay worker thread", (w) => w.legs);
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',
