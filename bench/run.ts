@@ -66,36 +66,45 @@ function render(all: Record<string, unknown>): string[] {
 
 /**
  * What the load runs say about capacity. Per layout, at its largest step without loss: the server's
- * CPU per forwarded packet, the viewers one core holds at that cost (1 s of CPU / (cost x packets
- * each viewer gets per second)), and, for worker layouts, the viewers the layout holds when every
- * worker thread has a core of its own (the busiest worker sets the limit) or when the whole process
- * shares N cores (its total CPU sets it); the smaller of the two counts.
+ * CPU per forwarded packet and the viewers one core holds at that cost (1 s of CPU / (cost x
+ * packets each viewer gets per second)). Then the viewers the layout would hold on as many cores
+ * as it has workers: the whole process's CPU sets one bound (viewers x 100 % x cores / its CPU);
+ * with workers, each worker thread's own CPU (from /proc, not its event-loop share) sets another
+ * (the sum over workers of its viewers x 100 % / its CPU); the smaller one counts.
  */
 function capacity(runs: LoadRun[]): Rows {
-  return runs.map((run) => {
+  const rows = runs.map((run) => {
     const ok = run.steps.filter((s) => s.lossPercent < 1 && s.connected === s.viewers);
     const s = ok.at(-1) ?? run.steps.at(-1);
     if (!s) return { workers: run.workers };
     const perViewerPps = s.packetsForwardedPerSecond / s.viewers;
     const cores = Math.max(1, run.workers);
-    const busiest = Math.max(...s.workerBusyPercent.split(' ').map(Number).filter((n) => n > 0), 0);
     const byProcess = (s.viewers * 100 * cores) / Math.max(1, s.serverCpuPercent);
-    const byThread = busiest > 0 ? (s.viewers * 100) / busiest : byProcess;
+    const cpu = s.workerCpuPercent.split(' ').map(Number);
+    const legs = s.workerViewers.split(' ').map(Number);
+    const byThreads = run.workers > 0 && cpu.every((c) => c > 0) ? cpu.reduce((sum, c, i) => sum + ((legs[i] ?? 0) * 100) / c, 0) : byProcess;
     return {
       workers: run.workers,
       measuredMaxViewersUnder1PctLoss: run.maxViewersUnder1PctLoss,
       atViewers: s.viewers,
       usPerForwardedPacket: s.usPerForwardedPacket,
       mainThreadCpuPercent: s.mainThreadCpuPercent,
+      workerCpuPercent: s.workerCpuPercent,
       viewersPerCoreByCost: Math.round(1e6 / (s.usPerForwardedPacket * perViewerPps)),
       cores,
-      viewersOnThoseCoresByCost: Math.round(Math.min(byProcess, byThread)),
+      viewersOnThoseCoresByCost: Math.round(Math.min(byProcess, byThreads)),
       idleCpuPercentNoViewers: run.idleCpuPercent.publisherNoViewers,
       idleCpuPercentEmpty: run.idleCpuPercent.empty,
       memoryPerViewerKiB: Math.round(((s.serverRssMiB - run.baselineRssMiB) * 1024) / s.viewers),
       generatorCpuPercent: s.generatorCpuPercent,
     };
   });
+  const one = rows.find((r) => r.workers === 1);
+  const two = rows.find((r) => r.workers === 2);
+  const c1 = one?.viewersOnThoseCoresByCost;
+  const c2 = two?.viewersOnThoseCoresByCost;
+  const ratio = c1 && c2 ? Math.round((c2 / c1) * 100) / 100 : undefined;
+  return rows.map((r) => ({ ...r, twoCoresOverOne: r.workers === 2 ? (ratio ?? '-') : '-' }));
 }
 
 if (chosen.includes('first-frame')) {

@@ -22,8 +22,12 @@ function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
-function workerUtilization(text: string): number[] {
-  return [...text.matchAll(/^lancast_relay_worker_utilization\{worker="(\d+)"\} (\S+)$/gm)].map((m) => Number(m[2]));
+/** The relay workers' Linux thread ids, by worker index. */
+function workerThreadIds(text: string): number[] {
+  return [...text.matchAll(/^lancast_relay_worker_info\{worker="(\d+)",thread_id="(\d+)"\} 1$/gm)].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => Number(m[2]));
+}
+function perWorker(text: string, name: string): number[] {
+  return [...text.matchAll(new RegExp(`^${name}\\{worker="(\\d+)"\\} (\\S+)$`, 'gm'))].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => Number(m[2]));
 }
 
 /** CPU seconds of one thread of a process (the main thread's id is the process id). */
@@ -70,6 +74,9 @@ export interface LoadStep {
   serverCpuPercent: number;
   mainThreadCpuPercent: number;
   workerBusyPercent: string;
+  /** Each worker thread's own CPU over the window (percent of a core), and its viewers. */
+  workerCpuPercent: string;
+  workerViewers: string;
   generatorCpuPercent: number;
   publisherCpuPercent: number;
   packetsForwardedPerSecond: number;
@@ -121,11 +128,14 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
         await sleep(3_000);
         const m0 = await metrics(server);
         const t0 = Date.now();
+        const tids = workerThreadIds(m0);
         const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
+        const workers0 = tids.map((tid) => threadCpuSeconds(pid, tid));
         const r0 = subs.last();
         await sleep(windowMs);
         const seconds = (Date.now() - t0) / 1000;
         const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
+        const workers1 = tids.map((tid) => threadCpuSeconds(pid, tid));
         const m1 = await metrics(server);
         const r1 = subs.last();
         const received = (r1?.packets ?? 0) - (r0?.packets ?? 0);
@@ -138,7 +148,9 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
           connected: r1?.viewers ?? 0,
           serverCpuPercent: Math.round(((cpu1 - cpu0) / seconds) * 100),
           mainThreadCpuPercent: Math.round(((main1 - main0) / seconds) * 100),
-          workerBusyPercent: workerUtilization(m1).map((u) => Math.round(u * 100)).join(' ') || '-',
+          workerBusyPercent: perWorker(m1, 'lancast_relay_worker_utilization').map((u) => Math.round(u * 100)).join(' ') || '-',
+          workerCpuPercent: workers1.map((c, i) => Math.round(((c - workers0[i]!) / seconds) * 100)).join(' ') || '-',
+          workerViewers: perWorker(m1, 'lancast_relay_worker_viewers').join(' ') || '-',
           generatorCpuPercent: Math.round(((gen1 - gen0) / seconds) * 100),
           publisherCpuPercent: Math.round(((pub1 - pub0) / seconds) * 100),
           packetsForwardedPerSecond: Math.round(forwarded / seconds),

@@ -4,6 +4,7 @@
  * publishers. The main thread sends each publisher packet once per worker; the worker sends it
  * to each of its viewers of that publisher.
  */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MediaKind } from './codecs.js';
@@ -95,6 +96,16 @@ port.on('message', (m: ToWorker) => {
 // Counters go to the main thread as deltas, with each source's outgoing rate and how busy this
 // thread was (event-loop utilisation: the share of the time it ran rather than waited).
 let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+/** This thread's own CPU time (user + system) in seconds, from Linux's /proc/thread-self. */
+function threadCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0; // not Linux
+  }
+}
 let elu = performance.eventLoopUtilization();
 setInterval(() => {
   const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted };
@@ -107,6 +118,7 @@ setInterval(() => {
     retransmitted: now.retransmitted - reported.retransmitted,
     bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
     utilization: busy.utilization,
+    cpuSeconds: threadCpuSeconds(),
   });
   reported = now;
 }, 1_000).unref();
@@ -123,6 +135,14 @@ async function warmUp(): Promise<void> {
     source.forwarder.clear();
   }
 }
+/** This thread's Linux thread id (for per-thread CPU from /proc), or 0 elsewhere. */
+function threadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
 void warmUp()
   .catch(() => undefined)
-  .finally(() => post({ t: 'ready', egress: egressImplementation.name }));
+  .finally(() => post({ t: 'ready', egress: egressImplementation.name, threadId: threadId() }));

@@ -12,7 +12,7 @@ import type { IceCandidate } from '../signaling/protocol.js';
 import type { RelayIceOptions } from './ice.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
-import { RelayWorkers, type Leg } from './workers.js';
+import { RelayWorkers, type Leg, type WorkerLoad } from './workers.js';
 import { newPeerId } from '../signaling/peer.js';
 
 /** The relay's peer id in signaling messages. */
@@ -246,7 +246,7 @@ export class Relay {
   }
 
   /** Each relay worker's legs and busy share (empty without workers). */
-  workerLoad(): { worker: number; legs: number; utilization: number }[] {
+  workerLoad(): WorkerLoad[] {
     return this.#workers?.load() ?? [];
   }
 

@@ -57,9 +57,9 @@ export type ToWorker =
 
 /** Worker → main. */
 export type FromWorker =
-  | { t: 'ready'; egress: string }
+  | { t: 'ready'; egress: string; threadId: number }
   | { t: 'reply'; req: number; ok: true; value?: string }
   | { t: 'reply'; req: number; ok: false; error: string }
   | { t: 'keyframe'; src: number }
   | { t: 'closed'; id: string }
-  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number>; utilization: number };
+  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };

@@ -12,6 +12,14 @@ import { relayCounters } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
 import { codecsToData, type Candidate, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
+export interface WorkerLoad {
+  worker: number;
+  legs: number;
+  utilization: number;
+  cpuSeconds: number;
+  threadId: number;
+}
+
 /** What the relay needs of a viewer's leg, wherever it runs. */
 export interface Leg {
   readonly id: string;
@@ -40,6 +48,10 @@ class Slot {
   readonly bitsPerSecond = new Map<number, number>();
   /** The share of the last second this worker was busy (0..1). */
   utilization = 0;
+  /** CPU time this worker thread has used, in seconds (Linux; 0 elsewhere). */
+  cpuSeconds = 0;
+  /** The worker's Linux thread id, once it is ready (0 before, or elsewhere). */
+  threadId = 0;
   readonly index: number;
   readonly #pending = new Map<number, { resolve: (v: string | undefined) => void; reject: (e: Error) => void }>();
   #nextReq = 1;
@@ -63,7 +75,8 @@ class Slot {
   #onMessage(m: FromWorker, logger: Logger): void {
     switch (m.t) {
       case 'ready':
-        logger.debug({ egress: m.egress }, 'relay worker ready');
+        this.threadId = m.threadId;
+        logger.debug({ egress: m.egress, threadId: m.threadId }, 'relay worker ready');
         return;
       case 'reply': {
         const p = this.#pending.get(m.req);
@@ -83,6 +96,7 @@ class Slot {
         relayCounters.bytesOut += m.bytesOut;
         relayCounters.retransmitted += m.retransmitted;
         this.utilization = m.utilization;
+        this.cpuSeconds = m.cpuSeconds;
         this.bitsPerSecond.clear();
         for (const [src, bps] of Object.entries(m.bitsPerSecond)) this.bitsPerSecond.set(Number(src), bps);
         return;
@@ -224,8 +238,8 @@ export class RelayWorkers {
   }
 
   /** Each running worker's viewers and how busy it was over the last second. */
-  load(): { worker: number; legs: number; utilization: number }[] {
-    return this.#slots.map((s) => ({ worker: s.index, legs: s.legs.size, utilization: s.utilization }));
+  load(): WorkerLoad[] {
+    return this.#slots.map((s) => ({ worker: s.index, legs: s.legs.size, utilization: s.utilization, cpuSeconds: s.cpuSeconds, threadId: s.threadId }));
   }
 
   async close(): Promise<void> {

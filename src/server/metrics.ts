@@ -2,6 +2,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { relayCounters } from '../relay/forwarder.js';
 import type { Relay } from '../relay/relay.js';
+import type { WorkerLoad } from '../relay/workers.js';
 import type { Hub, HubObserver } from '../signaling/hub.js';
 import type { ErrorCode } from '../signaling/protocol.js';
 
@@ -53,7 +54,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_payload_bytes_received_total', 'RTP payload bytes received from publishers', () => relayCounters.bytesIn);
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
-    const workerGauge = (name: string, help: string, read: (w: { legs: number; utilization: number }) => number) =>
+    const workerGauge = (name: string, help: string, read: (w: WorkerLoad) => number) =>
       new Gauge({
         name,
         help,
@@ -66,6 +67,17 @@ export class Metrics implements HubObserver {
       });
     workerGauge('lancast_relay_worker_utilization', 'Share of the last second each relay worker thread was busy (0..1)', (w) => w.utilization);
     workerGauge('lancast_relay_worker_viewers', "Viewers' legs on each relay worker thread", (w) => w.legs);
+    new Gauge({
+      name: 'lancast_relay_worker_info',
+      help: "Each relay worker thread's Linux thread id (per-thread CPU is in /proc/<pid>/task/<thread_id>)",
+      labelNames: ['worker', 'thread_id'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const w of relay?.()?.workerLoad() ?? []) this.set({ worker: String(w.worker), thread_id: String(w.threadId) }, 1);
+      },
+    });
+    workerGauge('lancast_relay_worker_cpu_seconds', 'CPU time each relay worker thread has used (user + system)', (w) => w.cpuSeconds);
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',
