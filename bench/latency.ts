@@ -60,9 +60,28 @@ const BROADCASTER = `(() => {
   };
   draw();
   setInterval(draw, 1000 / 60);
-  // The code must read back from the canvas itself, or nothing downstream can be trusted.
-  const probe = Date.now(); drawCode(ctx, probe);
-  window.__codeSelfTest = readCode(ctx.getImageData(0, 0, W, H).data, W, H, probe + 5) === probe;
+  // The code must read back, or nothing downstream can be trusted: from the canvas itself, after
+  // the picture is halved and JPEG-compressed hard (harsher than the video path), and a code with
+  // any one bit flipped must be rejected, not misread.
+  window.__codeSelfTest = (async () => {
+    const fails = [];
+    const probe = Date.now(); drawCode(ctx, probe);
+    const got = readCode(ctx.getImageData(0, 0, W, H).data, W, H, probe + 5);
+    if (got !== probe) fails.push('canvas read back ' + got + ' for ' + probe);
+    const small = document.createElement('canvas'); small.width = W / 2; small.height = H / 2;
+    const sctx = small.getContext('2d', { willReadFrequently: true }); sctx.drawImage(canvas, 0, 0, W / 2, H / 2);
+    const img = new Image(); img.src = small.toDataURL('image/jpeg', 0.3); await img.decode();
+    sctx.drawImage(img, 0, 0);
+    const lossy = readCode(sctx.getImageData(0, 0, W / 2, H / 2).data, W / 2, H / 2, probe + 5);
+    if (lossy !== probe) fails.push('half-size JPEG read back ' + lossy + ' for ' + probe);
+    const bits = encodeBits(probe);
+    if (decodeBits(bits, probe + 5) !== probe) fails.push('bits do not round-trip');
+    for (let i = 0; i < BITS; i++) {
+      const bad = bits.slice(); bad[i] ^= 1;
+      if (decodeBits(bad, probe + 5) !== undefined) fails.push('bit ' + i + ' flipped was accepted');
+    }
+    return fails.length === 0 ? true : fails.join('; ');
+  })();
   navigator.mediaDevices.getUserMedia = async () => {
     const stream = canvas.captureStream(30);
     const audio = new AudioContext(); const osc = audio.createOscillator(); const gain = audio.createGain();
@@ -119,7 +138,8 @@ export async function latency(seconds = 10): Promise<LatencyResult[]> {
       const b = await browser.newPage();
       await b.addInitScript(BROADCASTER);
       await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
-      if ((await b.evaluate('window.__codeSelfTest')) !== true) throw new Error('the latency code does not read back from its own canvas');
+      const selfTest = await b.evaluate('window.__codeSelfTest');
+      if (selfTest !== true) throw new Error(`the latency code failed its self-test: ${String(selfTest)}`);
       await waitForState(b, 'live');
       const v: Page = await browser.newPage();
       await v.addInitScript(VIEWER);

@@ -52,7 +52,8 @@ function render(all: Record<string, unknown>): string[] {
     if (all[key] !== undefined) out.push(table(title(all[key] as never), rows(all[key] as never)));
   };
   add('firstFrame', () => 'Opening the watch page to its first frame (ms)', (v: Rows) => v);
-  add('latency', () => 'Glass-to-glass latency, clock drawn into the picture and read back (ms)', (v: Rows) => v);
+  // Every row gets the relay's added-latency columns (the table takes its columns from the first row, p2p's).
+  add('latency', () => 'Glass-to-glass latency, clock drawn into the picture and read back (ms)', (v: Rows) => v.map((r) => ({ ...r, addedP50: r.addedP50 ?? '-', addedP95: r.addedP95 ?? '-' })));
   add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
   add('hotPath', () => 'Forwarding hot path alone: CPU per packet per viewer (µs), 100 viewers, 1,157-byte packets', (v: { rows: HotPathRow[] }) => v.rows as unknown as Rows);
