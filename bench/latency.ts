@@ -4,8 +4,11 @@
  * every frame; the watch page reads the blocks back from each frame its <video> presents
  * (requestVideoFrameCallback + drawImage + getImageData) and records now - then. Both pages run in
  * one browser on one machine, so they share a clock. A code carries a checksum: frames whose
- * blocks were smeared by the encoder are rejected, not guessed.
+ * blocks were smeared by the encoder are rejected, not guessed. The modes take turns in short
+ * windows, one pipeline at a time, and each row carries the machine's CPU use while it was measured:
+ * on a shared 2-core box, load from elsewhere moves these figures by tens of ms.
  */
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { waitForState } from '../test/helpers/browser.js';
 import { startLancast } from '../test/helpers/server.js';
@@ -123,42 +126,80 @@ export interface LatencyResult {
   p95: number;
   min: number;
   max: number;
+  /** The whole machine's CPU use while this mode was measured (other users of the box included). */
+  machineBusyPercent: number;
   /** Over p2p's figure of the same run (relay rows only). */
   addedP50?: number;
   addedP95?: number;
 }
 
-export async function latency(seconds = 10): Promise<LatencyResult[]> {
+/** Busy and total CPU jiffies of the whole machine, from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
+
+/**
+ * `seconds` of frames per mode, in `rounds` windows that alternate p2p, relay, p2p, relay, each on
+ * a fresh room and pages, so that a burst of load from elsewhere on the machine falls on both modes
+ * rather than on one. Only one broadcaster and one viewer run at a time: both pipelines at once load
+ * two cores enough to double the figures.
+ */
+export async function latency(seconds = 10, rounds = 2): Promise<LatencyResult[]> {
   const server = await startLancast({ args: ['--log-level', 'warn'] });
   const { browser } = await measuredChromium('latency');
-  const results: LatencyResult[] = [];
+  const modes = ['p2p', 'relay'] as const;
+  const pooled = Object.fromEntries(modes.map((m) => [m, { samples: [] as number[], unreadable: 0, busy: 0, total: 0 }]));
+  const windowMs = (seconds * 1000) / rounds;
   try {
-    for (const mode of ['p2p', 'relay'] as const) {
-      const room = `latency-${mode}`;
-      const b = await browser.newPage();
-      await b.addInitScript(BROADCASTER);
-      await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
-      const selfTest = await b.evaluate('window.__codeSelfTest');
-      if (selfTest !== true) throw new Error(`the latency code failed its self-test: ${String(selfTest)}`);
-      await waitForState(b, 'live');
-      const v: Page = await browser.newPage();
-      await v.addInitScript(VIEWER);
-      await v.goto(`${server.url}/watch/${room}`);
-      await waitForState(v, 'live', 20_000);
-      await sleep(3_000); // past the first keyframes and the jitter buffer's settling
-      await v.evaluate('window.__collect = true; window.__unreadable = 0');
-      await sleep(seconds * 1000);
-      const samples = (await v.evaluate('window.__latency.slice()')) as number[];
-      const unreadable = (await v.evaluate('window.__unreadable')) as number;
-      if (samples.length < seconds * 5) throw new Error(`${mode}: only ${samples.length} readable frames in ${seconds} s (${unreadable} unreadable)`);
-      results.push({ mode, samples: samples.length, unreadableFrames: unreadable, p50: percentile(samples, 50), p95: percentile(samples, 95), min: Math.min(...samples), max: Math.max(...samples) });
-      await Promise.all([b.close(), v.close()]);
-      await sleep(1_000);
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of modes) {
+        const room = `latency-${mode}-${round}`;
+        const b = await browser.newPage();
+        await b.addInitScript(BROADCASTER);
+        await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
+        const selfTest = await b.evaluate('window.__codeSelfTest');
+        if (selfTest !== true) throw new Error(`the latency code failed its self-test: ${String(selfTest)}`);
+        await waitForState(b, 'live');
+        const v: Page = await browser.newPage();
+        await v.addInitScript(VIEWER);
+        await v.goto(`${server.url}/watch/${room}`);
+        await waitForState(v, 'live', 20_000);
+        await sleep(3_000); // past the first keyframes and the jitter buffer's settling
+        const before = machineJiffies();
+        await v.evaluate('window.__collect = true; window.__unreadable = 0');
+        await sleep(windowMs);
+        const samples = (await v.evaluate('window.__collect = false; window.__latency.slice()')) as number[];
+        const unreadable = (await v.evaluate('window.__unreadable')) as number;
+        const after = machineJiffies();
+        if (samples.length < (windowMs / 1000) * 5) throw new Error(`${mode}: only ${samples.length} readable frames in ${windowMs / 1000} s (${unreadable} unreadable)`);
+        const p = pooled[mode]!;
+        p.samples.push(...samples);
+        p.unreadable += unreadable;
+        p.busy += after.busy - before.busy;
+        p.total += after.total - before.total;
+        await Promise.all([b.close(), v.close()]);
+        await sleep(1_000);
+      }
     }
   } finally {
     await browser.close();
     await server.stop();
   }
+  const results: LatencyResult[] = modes.map((mode) => {
+    const { samples, unreadable, busy, total } = pooled[mode]!;
+    return {
+      mode,
+      samples: samples.length,
+      unreadableFrames: unreadable,
+      p50: percentile(samples, 50),
+      p95: percentile(samples, 95),
+      min: Math.min(...samples),
+      max: Math.max(...samples),
+      machineBusyPercent: Math.round((busy / Math.max(1, total)) * 100),
+    };
+  });
   const p2p = results.find((r) => r.mode === 'p2p')!;
   for (const r of results) if (r.mode === 'relay') Object.assign(r, { addedP50: r.p50 - p2p.p50, addedP95: r.p95 - p2p.p95 });
   return results;

@@ -113,7 +113,7 @@ if (chosen.includes('first-frame')) {
   results.firstFrame = await firstFrames(20);
 }
 if (chosen.includes('latency')) {
-  console.error('latency: 10 s of timestamped frames per mode…');
+  console.error('latency: 10 s of timestamped frames per mode, in windows alternating p2p and relay…');
   results.latency = await latency(10);
 }
 if (chosen.includes('quality')) {
