@@ -20,10 +20,18 @@ function buildNative() {
     console.warn('lancast build: no Node headers with OpenSSL found; the relay will use its TypeScript forwarding path');
     return;
   }
+  const compile = (source, output, extra = []) =>
+    execFileSync(cc, ['-O2', '-shared', '-fPIC', '-Wall', '-Wno-deprecated-declarations', `-I${include}`, '-o', output, source, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
-    execFileSync(cc, ['-O2', '-shared', '-fPIC', '-Wall', '-Wno-deprecated-declarations', `-I${include}`, '-o', 'dist/native/lancast.node', 'native/fanout.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    compile('native/fanout.c', 'dist/native/lancast.node');
   } catch (err) {
     console.warn(`lancast build: the native forwarding path did not compile (${err.message.split('\n')[0]}); the relay will use its TypeScript path`);
+  }
+  // The load benchmark's receiving end (bench/relay/subscribers.ts); not used by the server.
+  try {
+    compile('native/loadsink.c', 'dist/native/loadsink.node', ['-pthread']);
+  } catch (err) {
+    console.warn(`lancast build: the benchmark's native load sink did not compile (${err.message.split('\n')[0]}); the load benchmark will count in JavaScript`);
   }
 }
 
@@ -39,6 +47,9 @@ await Promise.all([
     bundle: true,
     platform: 'node',
     format: 'esm',
+    // cli.js loads the server lazily (src/start.ts), so --help answers without loading werift.
+    splitting: true,
+    chunkNames: '[name]-[hash]', // beside cli.js: paths from import.meta.url stay the same
     target: 'node20',
     packages: 'external',
     sourcemap: true,

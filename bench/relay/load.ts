@@ -3,10 +3,13 @@
  * and growing numbers of headless WHEP viewers (werift for ICE/DTLS, packets counted at the
  * socket). For each step, over a steady window: the server process's CPU (all threads, and its
  * main thread alone) per forwarded RTP packet, the viewers' loss, the server's memory, and what
- * the generators cost. Runs once per relay thread layout (`--relay-workers`).
+ * the generators cost. Viewers arrive step by step (each step adds a generator process for its
+ * new viewers). Runs once per layout: relay threads (`--relay-workers`) and, optionally, the
+ * CPUs the server and the generators are pinned to (taskset), so "1 core" really is one core.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssMiB } from '../../test/helpers/proc.js';
@@ -47,10 +50,13 @@ interface Report {
   packets: number;
   lost: number;
   verified: number;
+  pending?: Record<string, number>;
 }
 
-function child(script: string, args: string[]): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', here(script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function child(script: string, args: string[], cpus?: string): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
+  const command = [process.execPath, '--import', 'tsx', here(script), ...args];
+  // taskset execs node in place, so the child's pid is node's.
+  const proc = cpus ? spawn('taskset', ['-c', cpus, ...command], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let last: Report | undefined;
   let resolveFirst!: (line: string) => void;
   const first = new Promise<string>((r) => (resolveFirst = r));
@@ -68,9 +74,12 @@ function child(script: string, args: string[]): { proc: ChildProcess; last: () =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface LoadStep {
+  layout: string;
   workers: number;
   viewers: number;
   connected: number;
+  /** Viewers that had not connected when the step was measured, by ICE/peer connection state. */
+  notConnected: string;
   serverCpuPercent: number;
   mainThreadCpuPercent: number;
   workerBusyPercent: string;
@@ -89,7 +98,11 @@ export interface LoadStep {
 }
 
 export interface LoadRun {
+  /** e.g. "1 core, 1 worker": the CPUs the server may use and its relay threads. */
+  layout: string;
   workers: number;
+  /** How many cores the server could use (pinned with taskset, or the machine's). */
+  cores: number;
   steps: LoadStep[];
   maxViewersUnder1PctLoss: number;
   /** Server RSS with the publisher and no viewers, MiB. */
@@ -105,12 +118,26 @@ async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   return Math.round(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
 }
 
-export async function relayLoad(steps: number[], workers: number, windowMs = 8_000): Promise<LoadRun> {
+export interface LoadOptions {
+  /** Pin the server (all its threads) to these CPUs, e.g. "0"; the generators then get `generatorCpus`. */
+  serverCpus?: string;
+  generatorCpus?: string;
+  windowMs?: number;
+  /** Where the generator counts packets: the native sink (default) or JavaScript. */
+  sink?: 'native' | 'js';
+}
+
+export async function relayLoad(steps: number[], workers: number, options: LoadOptions = {}): Promise<LoadRun> {
+  const windowMs = options.windowMs ?? 8_000;
   const server = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000'] });
   const pid = server.proc.pid!;
+  // -a: every thread, and threads started later (the relay workers) inherit the main thread's set.
+  if (options.serverCpus) execFileSync('taskset', ['-a', '-p', '-c', options.serverCpus, String(pid)], { stdio: 'ignore' });
+  const cores = options.serverCpus ? options.serverCpus.split(',').length : availableParallelism();
+  const layout = `${cores} core${cores === 1 ? '' : 's'}, ${workers === 0 ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`}`;
   const results: LoadStep[] = [];
   const emptyCpu = await cpuPercentOver(pid, 5_000);
-  const publisher = child('./synthetic-publisher.ts', [server.url, 'load', 'test-key']);
+  const publisher = child('./synthetic-publisher.ts', [server.url, 'load', 'test-key'], options.generatorCpus);
   let baselineRssMiB = 0;
   let publisherIdleCpu = 0;
   try {
@@ -119,33 +146,44 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
     await sleep(2_000);
     publisherIdleCpu = await cpuPercentOver(pid, 5_000);
     baselineRssMiB = Math.round(rssMiB(pid));
-    for (const n of steps) {
-      const subs = child('./subscribers.ts', [server.url, 'load', String(n)]);
-      try {
+    // Viewers arrive in batches: each step adds a generator process for the new viewers and
+    // keeps the earlier ones, so a step's join burst is its increment, not all of its viewers.
+    const subs: ReturnType<typeof child>[] = [];
+    const sum = (key: 'viewers' | 'failed' | 'packets' | 'lost') => subs.reduce((total, g) => total + (g.last()?.[key] ?? 0), 0);
+    const generatorCpu = () => subs.reduce((total, g) => total + cpuSeconds(g.proc.pid!), 0);
+    try {
+      let have = 0;
+      for (const n of steps) {
+        const batch = child('./subscribers.ts', [server.url, 'load', String(n - have), '--sink', options.sink ?? 'native'], options.generatorCpus);
+        subs.push(batch);
+        have = n;
         // Connect (DTLS handshakes queue up on a busy machine), keyframe, settle.
-        const deadline = Date.now() + 15_000 + n * 60;
-        while ((subs.last()?.viewers ?? 0) + (subs.last()?.failed ?? 0) < n && Date.now() < deadline) await sleep(250);
+        const deadline = Date.now() + 15_000 + (n - (steps[steps.indexOf(n) - 1] ?? 0)) * 60;
+        while (sum('viewers') + sum('failed') < n && Date.now() < deadline) await sleep(250);
         await sleep(3_000);
         const m0 = await metrics(server);
         const t0 = Date.now();
         const tids = workerThreadIds(m0);
-        const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
+        const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
         const workers0 = tids.map((tid) => threadCpuSeconds(pid, tid));
-        const r0 = subs.last();
+        const [packets0, lost0] = [sum('packets'), sum('lost')];
         await sleep(windowMs);
         const seconds = (Date.now() - t0) / 1000;
-        const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), cpuSeconds(subs.proc.pid!), cpuSeconds(publisher.proc.pid!)];
+        const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
         const workers1 = tids.map((tid) => threadCpuSeconds(pid, tid));
         const m1 = await metrics(server);
-        const r1 = subs.last();
-        const received = (r1?.packets ?? 0) - (r0?.packets ?? 0);
-        const lost = (r1?.lost ?? 0) - (r0?.lost ?? 0);
+        const received = sum('packets') - packets0;
+        const lost = sum('lost') - lost0;
         const forwarded = metric(m1, 'lancast_relay_packets_forwarded_total') - metric(m0, 'lancast_relay_packets_forwarded_total');
         const inBytes = metric(m1, 'lancast_relay_payload_bytes_received_total') - metric(m0, 'lancast_relay_payload_bytes_received_total');
+        const pending: Record<string, number> = {};
+        for (const g of subs) for (const [state, count] of Object.entries(g.last()?.pending ?? {})) pending[state] = (pending[state] ?? 0) + count;
         const step: LoadStep = {
+          layout,
           workers,
           viewers: n,
-          connected: r1?.viewers ?? 0,
+          connected: sum('viewers'),
+          notConnected: Object.entries(pending).map(([state, count]) => `${count} ${state}`).join(', ') || '-',
           serverCpuPercent: Math.round(((cpu1 - cpu0) / seconds) * 100),
           mainThreadCpuPercent: Math.round(((main1 - main0) / seconds) * 100),
           workerBusyPercent: perWorker(m1, 'lancast_relay_worker_utilization').map((u) => Math.round(u * 100)).join(' ') || '-',
@@ -164,10 +202,10 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
         results.push(step);
         process.stderr.write(`  relay load: ${JSON.stringify(step)}\n`);
         if (step.lossPercent >= 1 || step.connected < step.viewers) break;
-      } finally {
-        subs.proc.kill('SIGTERM');
-        await sleep(3_000);
       }
+    } finally {
+      for (const g of subs) g.proc.kill('SIGTERM');
+      await sleep(3_000);
     }
   } finally {
     publisher.proc.kill('SIGTERM');
@@ -176,7 +214,9 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
   }
   const ok = results.filter((s) => s.lossPercent < 1 && s.connected === s.viewers);
   return {
+    layout,
     workers,
+    cores,
     steps: results,
     maxViewersUnder1PctLoss: ok.length ? Math.max(...ok.map((s) => s.viewers)) : 0,
     baselineRssMiB,
@@ -186,5 +226,6 @@ export async function relayLoad(steps: number[], workers: number, windowMs = 8_0
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const steps = (process.argv[2] ?? '50,100').split(',').map(Number);
-  console.log(JSON.stringify(await relayLoad(steps, Number(process.argv[3] ?? 2)), null, 2));
+  const [, , , workers = '2', serverCpus, generatorCpus, sink] = process.argv;
+  console.log(JSON.stringify(await relayLoad(steps, Number(workers), { serverCpus, generatorCpus, sink: sink as 'native' | 'js' | undefined }), null, 2));
 }

@@ -6,16 +6,42 @@
  * packet; `verified` counts the sampled packets that decrypted and authenticated.
  * The viewers send no NACK: they see every packet, but werift, seeing only the sampled ones,
  * would otherwise ask for the rest again.
- * Prints one JSON line per second: {viewers, failed, packets, lost, verified, sampled}.
  *
- *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count>
+ * Counting happens in one of two places (`--sink native|js`, native by default):
+ * - native: the sockets are handed to a native thread (native/loadsink.c) that drains them with
+ *   epoll and recvmmsg, passes STUN, DTLS and the sampled RTP back to werift and drops the
+ *   server's RTCP (werift's receiver reports do not need it); a few microseconds per packet, so
+ *   the generator leaves most of the machine to the server;
+ * - js: Node reads every packet and a JavaScript tap counts it (several times the cost).
+ * Prints one JSON line per second: {viewers, failed, packets, lost, verified, sampled, sink}.
+ *
+ *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js]
  */
 import type { Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 
-const SAMPLE = 64;
+/** One RTP packet in SAMPLE is decrypted and authenticated by werift. */
+const SAMPLE = 256;
 const [base, room, countText] = process.argv.slice(2);
 const count = Number(countText);
+const sinkArg = process.argv.indexOf('--sink');
+const sinkKind = sinkArg > 0 ? process.argv[sinkArg + 1] : 'native';
+
+interface LoadSink {
+  create(onPacket: (route: number, data: Buffer, address: string, port: number) => void, sample: number): object;
+  add(sink: object, fd: number, viewer: number, route: number): void;
+  stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number];
+}
+const sinkFile = fileURLToPath(new URL('../../dist/native/loadsink.node', import.meta.url));
+if (sinkKind === 'native' && !existsSync(sinkFile)) throw new Error(`${sinkFile} is missing: run npm run build (needs a C compiler), or pass --sink js`);
+const native = sinkKind === 'native' ? (createRequire(import.meta.url)(sinkFile) as LoadSink) : undefined;
+type UdpLike = { socket: Socket; onData: (data: Buffer, addr: [string, number]) => void };
+/** werift's receive function of each socket handed to the native sink, by route number. */
+const routes: ((data: Buffer, addr: [string, number]) => void)[] = [];
+const nativeSink = native?.create((route, data, address, port) => routes[route]?.(data, [address, port]), SAMPLE);
 
 interface Stream {
   packets: number;
@@ -23,9 +49,12 @@ interface Stream {
   lastSeq: number;
 }
 const totals = { viewers: 0, failed: 0, verified: 0 };
+/** Viewers not connected yet, by where they are: "ice:checking", "dtls:connecting", ... */
+const pending = new Map<number, string>();
 const streams = new Map<string, Stream>();
 const locations: string[] = [];
 let sampled = 0;
+let sampledToWerift = 0;
 
 function codecs() {
   return {
@@ -50,11 +79,47 @@ interface IceInternals {
   };
 }
 
-/** Count RTP at the socket; pass STUN, DTLS, RTCP and every SAMPLE-th RTP packet to werift. */
-function tap(pc: RTCPeerConnection, id: number): void {
+/** The nominated pair's UDP transport of a connected werift peer connection. */
+function nominated(pc: RTCPeerConnection) {
   const dtls = pc.getTransceivers()[0]?.receiver.dtlsTransport as unknown as IceInternals | undefined;
   const transport = dtls?.iceTransport.connection.nominated?.protocol?.transport;
   if (!transport?.socket) throw new Error('no nominated UDP pair');
+  return transport as UdpLike;
+}
+
+/** Node's handle under a dgram socket: its fd, and recvStop() to stop Node reading it. */
+function handleOf(socket: Socket): { fd: number; recvStop(): number } {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const handle = state ? (socket as unknown as Record<symbol, { handle?: { fd: number; recvStop(): number } }>)[state]?.handle : undefined;
+  if (!handle || handle.fd < 0) throw new Error('no file descriptor under the socket');
+  return handle;
+}
+
+/**
+ * Hand the viewer's sockets to the native sink: it counts RTP and gives werift the rest. All of
+ * them, not just the nominated pair's: a viewer has one socket per local candidate, and the
+ * server may send on a pair other than the one this side nominated.
+ */
+function tapNative(pc: RTCPeerConnection, id: number): void {
+  nominated(pc); // connected over UDP
+  const dtls = pc.getTransceivers()[0]!.receiver.dtlsTransport as unknown as { iceTransport: { connection: { protocols: { transport?: UdpLike }[] } } };
+  for (const protocol of dtls.iceTransport.connection.protocols) {
+    const transport = protocol.transport;
+    if (!transport?.socket) continue;
+    const handle = handleOf(transport.socket);
+    const onData = transport.onData.bind(transport);
+    const route = routes.push((data, addr) => {
+      if ((data[0]! & 0xc0) === 0x80 && !((data[1]! & 0x7f) >= 64 && (data[1]! & 0x7f) <= 95)) sampled++;
+      onData(data, addr);
+    }) - 1;
+    handle.recvStop();
+    native!.add(nativeSink!, handle.fd, id, route);
+  }
+}
+
+/** Count RTP at the socket in JavaScript; pass STUN, DTLS, RTCP and every SAMPLE-th RTP packet to werift. */
+function tapJs(pc: RTCPeerConnection, id: number): void {
+  const transport = nominated(pc);
   transport.socket.setRecvBufferSize(4 << 20);
   const original = transport.onData;
   transport.onData = (data, addr) => {
@@ -70,7 +135,10 @@ function tap(pc: RTCPeerConnection, id: number): void {
       if (gap >= 1 && gap < 1000) s.lastSeq = seq;
       s.packets++;
     }
-    if (++sampled % SAMPLE === 0) original(data, addr);
+    if (++sampled % SAMPLE === 0) {
+      sampledToWerift++;
+      original(data, addr);
+    }
   };
 }
 
@@ -86,10 +154,15 @@ async function viewer(id: number): Promise<void> {
   // werift would NACK what it never saw (the packets not sampled): no NACKs from these viewers.
   Object.defineProperty(video.receiver, 'nackEnabled', { get: () => undefined });
   pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe(() => totals.verified++));
+  const where = () => `ice:${pc.iceConnectionState}/${pc.connectionState}`;
+  pending.set(id, 'offering');
+  pc.iceConnectionStateChange.subscribe(() => pending.has(id) && pending.set(id, where()));
   pc.connectionStateChange.subscribe((state) => {
+    if (pending.has(id)) pending.set(id, where());
     if (state === 'connected') {
+      pending.delete(id);
       try {
-        tap(pc, id);
+        (native ? tapNative : tapJs)(pc, id);
         totals.viewers++;
       } catch {
         totals.failed++;
@@ -102,11 +175,14 @@ async function viewer(id: number): Promise<void> {
     pc.iceGatheringStateChange.subscribe((st) => st === 'complete' && resolve());
     setTimeout(resolve, 2_000);
   });
+  pending.set(id, 'waiting for the answer');
   const res = await fetch(`${base}/whep/${room}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
   if (res.status !== 201) {
+    pending.delete(id);
     totals.failed++;
     return;
   }
+  pending.set(id, where());
   locations.push(res.headers.get('location')!);
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
 }
@@ -118,11 +194,17 @@ for (let i = 0; i < count; i++) {
 setInterval(() => {
   let packets = 0;
   let lost = 0;
-  for (const s of streams.values()) {
-    packets += s.packets;
-    lost += s.lost;
+  if (native) [packets, lost] = native.stats(nativeSink!);
+  else {
+    for (const s of streams.values()) {
+      packets += s.packets;
+      lost += s.lost;
+    }
   }
-  process.stdout.write(`${JSON.stringify({ viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: Math.floor(sampled / SAMPLE) })}\n`);
+  const waiting: Record<string, number> = {};
+  for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
+  const report = { viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {
   void Promise.allSettled(locations.map((l) => fetch(new URL(l, base), { method: 'DELETE' }))).finally(() => process.exit(0));

@@ -27,3 +27,13 @@ export function iceConfig(options: RelayIceOptions): Partial<PeerConfig> {
       : { iceUseIpv6: false }),
   };
 }
+
+/**
+ * With `--host` naming one address, werift still lists the machine's other interface addresses
+ * as host candidates (its socket is bound to `--host` only, so those would never answer): keep
+ * the relay's SDP to candidates on `--host`, plus any server-reflexive or relayed ones.
+ */
+export function onlyListenAddress(sdp: string, options: RelayIceOptions): string {
+  if (options.host === '0.0.0.0' || options.host === '::') return sdp;
+  return sdp.replace(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ host\b.*\r?\n/gm, (line, address: string) => (address === options.host ? line : ''));
+}

@@ -16,7 +16,7 @@ import {
 } from 'werift';
 import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
-import { iceConfig, type RelayIceOptions } from './ice.js';
+import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { RateMeter } from './rate.js';
 import { gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
 
@@ -65,6 +65,7 @@ export class Publisher {
   #lastKeyframeRequest = 0;
   #keyframeTimer: NodeJS.Timeout | undefined;
   #rembTimer: NodeJS.Timeout | undefined;
+  readonly #ice: RelayIceOptions;
   #closed = false;
   #readyWaiters: (() => void)[] = [];
   /** Video sequence numbers the publisher skipped, with when the gap was seen. */
@@ -75,6 +76,7 @@ export class Publisher {
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
+    this.#ice = ice;
     this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: publisherCodecs() });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed' || state === 'closed') this.close();
@@ -116,7 +118,7 @@ export class Publisher {
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
     this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
-    return withoutTransportCc(stripRecvonlySsrcs(this.pc.localDescription!.sdp));
+    return onlyListenAddress(withoutTransportCc(stripRecvonlySsrcs(this.pc.localDescription!.sdp)), this.#ice);
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {

@@ -9,7 +9,7 @@ import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import { Sink, type Forwarder } from './forwarder.js';
-import { iceConfig, type RelayIceOptions } from './ice.js';
+import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { gatherComplete } from './sdp.js';
 
 /** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
@@ -42,6 +42,7 @@ export class Subscriber {
   #connected = false;
   readonly #liveness: NodeJS.Timeout;
   readonly #onClose: (s: Subscriber) => void;
+  readonly #ice: RelayIceOptions;
   /** Called once media can flow (DTLS connected). */
   onConnected: (() => void) | undefined;
 
@@ -49,6 +50,7 @@ export class Subscriber {
     this.id = id;
     this.#publisher = publisher;
     this.#onClose = onClose;
+    this.#ice = ice;
     this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: subscriberCodecs(publisher.codecs) });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
@@ -84,7 +86,7 @@ export class Subscriber {
     }
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await gatherComplete(this.pc);
-    return this.pc.localDescription!.sdp;
+    return onlyListenAddress(this.pc.localDescription!.sdp, this.#ice);
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
@@ -113,7 +115,7 @@ export class Subscriber {
     if (attached === 0) throw new Error(`the offer accepts none of the stream's codecs (${this.#codecNames()})`);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
-    return this.pc.localDescription!.sdp;
+    return onlyListenAddress(this.pc.localDescription!.sdp, this.#ice);
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {

@@ -79,6 +79,18 @@ describe('WHIP ingest', () => {
     }
   });
 
+  test('the answer offers host candidates only on the address lancast listens on (--host 127.0.0.1)', async () => {
+    const pub = await whipPublish(server.url, 'candidates', 'test-key');
+    try {
+      assert.equal(pub.status, 201, pub.body);
+      const hosts = [...pub.body.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ host/gm)].map((m) => m[1]);
+      assert.ok(hosts.length > 0, pub.body);
+      assert.deepEqual([...new Set(hosts)], ['127.0.0.1']);
+    } finally {
+      await pub.stop();
+    }
+  });
+
   test('DELETE of an unknown session is 404, and PATCH (trickle) is 405', async () => {
     assert.equal((await fetch(`${server.url}/whip/busy/nope`, { method: 'DELETE' })).status, 404);
     assert.equal((await fetch(`${server.url}/whip/busy/nope`, { method: 'PATCH', body: 'x', headers: { 'content-type': 'application/trickle-ice-sdpfrag' } })).status, 405);
