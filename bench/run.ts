@@ -96,7 +96,7 @@ function capacity(runs: LoadRun[]): Rows {
       workers: run.workers,
       cores: run.cores,
       measuredMaxViewersUnder1PctLoss: run.maxViewersUnder1PctLoss,
-      mostConnectedUnder1PctLoss: Math.max(0, ...clean.map((s) => s.connected)),
+      mostConnectedUnder1PctLoss: Math.max(0, ...clean.map((s) => (s.receiving >= 0 ? Math.min(s.connected, s.receiving) : s.connected))),
       cpuPercentPerViewer: Math.round(cost * 1000) / 1000,
       usPerForwardedPacket: median(clean.map((s) => s.usPerForwardedPacket)),
       mainThreadCpuPercent: main,

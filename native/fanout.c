@@ -7,12 +7,16 @@
  *
  * Built from source by scripts/build.mjs against Node's own headers and Node's own OpenSSL (its
  * symbols are exported by the node binary); src/relay/egress.ts falls back to TypeScript when
- * this file could not be compiled. Thread-safe: every call works on its arguments and the stack,
+ * this file could not be compiled. The publisher's leg uses the other direction (`ingress`,
+ * `unprotect`): SRTP from the broadcaster authenticated and decrypted with one reused context,
+ * where werift would build a new decipher and parse the header bit by bit for every packet.
+ * Thread-safe: every call works on its arguments and the stack,
  * so worker threads each load it and use it for their own viewers.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 #include <arpa/inet.h>
@@ -184,7 +188,8 @@ static int protect_and_send(egress *e, int stream, const uint8_t *payload, size_
 
 static egress *unwrap(napi_env env, napi_value v) {
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) return NULL;
+  if (*(uint32_t *)p == 0x6c6e6369u) return NULL; /* an ingress (INGRESS_MAGIC), not an egress */
   return (egress *)p;
 }
 
@@ -345,6 +350,197 @@ static napi_value close_egress(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- The publisher's leg: SRTP in, plain RTP out (werift parses and routes the result). ---- */
+
+#define INGRESS_MAGIC 0x6c6e6369u /* tells an ingress external from an egress one */
+#define INGRESS_STREAMS 8
+
+typedef struct {
+  uint32_t ssrc;
+  uint32_t roc;
+  uint16_t highest;
+  int used;
+} rx_stream;
+
+typedef struct {
+  uint32_t magic;
+  int profile;
+  uint8_t salt[14];
+  EVP_CIPHER_CTX *cipher;
+  HMAC_CTX *hmac;
+  rx_stream streams[INGRESS_STREAMS];
+  int next_slot;
+  double packets, rejected;
+} ingress;
+
+static void ingress_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  ingress *in = data;
+  if (in->cipher) EVP_CIPHER_CTX_free(in->cipher);
+  if (in->hmac) HMAC_CTX_free(in->hmac);
+  free(in);
+}
+
+static ingress *unwrap_ingress(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p || ((ingress *)p)->magic != INGRESS_MAGIC) return NULL;
+  return p;
+}
+
+/* ingress(profile, key, salt, authKey|null): the remote side's session keys of one DTLS transport. */
+static napi_value ingress_create(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = calloc(1, sizeof(ingress));
+  if (!in) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  in->magic = INGRESS_MAGIC;
+  in->profile = (int)u32(env, argv[0]);
+  void *key = NULL, *salt = NULL, *auth = NULL;
+  size_t keyl = 0, saltl = 0, authl = 0;
+  int ok = napi_get_buffer_info(env, argv[1], &key, &keyl) == napi_ok && napi_get_buffer_info(env, argv[2], &salt, &saltl) == napi_ok &&
+           keyl == 16 && saltl >= 12 && saltl <= 14;
+  if (ok) memcpy(in->salt, salt, saltl);
+  if (ok && in->profile == PROFILE_AEAD_AES_128_GCM) {
+    in->cipher = EVP_CIPHER_CTX_new();
+    ok = in->cipher && EVP_DecryptInit_ex(in->cipher, EVP_aes_128_gcm(), NULL, key, NULL) == 1;
+  } else if (ok && in->profile == PROFILE_AES_CM_HMAC_SHA1_80) {
+    ok = argc > 3 && napi_get_buffer_info(env, argv[3], &auth, &authl) == napi_ok && authl == 20 && saltl == 14;
+    in->cipher = EVP_CIPHER_CTX_new();
+    in->hmac = HMAC_CTX_new();
+    /* AES-CTR is its own inverse: "encrypting" the ciphertext decrypts it. */
+    ok = ok && in->cipher && in->hmac && EVP_EncryptInit_ex(in->cipher, EVP_aes_128_ctr(), NULL, key, NULL) == 1 &&
+         HMAC_Init_ex(in->hmac, auth, (int)authl, EVP_sha1(), NULL) == 1;
+  } else {
+    ok = 0;
+  }
+  if (!ok) {
+    ingress_finalize(env, in, NULL);
+    napi_throw_error(env, NULL, "unsupported SRTP profile or key sizes");
+    return NULL;
+  }
+  napi_value out;
+  CHECK(napi_create_external(env, in, ingress_finalize, NULL, &out));
+  return out;
+}
+
+/* The stream of `ssrc`, making room for it if it is new (the oldest slot goes). */
+static rx_stream *rx_for(ingress *in, uint32_t ssrc) {
+  for (int i = 0; i < INGRESS_STREAMS; i++)
+    if (in->streams[i].used && in->streams[i].ssrc == ssrc) return &in->streams[i];
+  rx_stream *s = &in->streams[in->next_slot];
+  in->next_slot = (in->next_slot + 1) % INGRESS_STREAMS;
+  memset(s, 0, sizeof *s);
+  s->ssrc = ssrc;
+  return s;
+}
+
+/* RFC 3711 appendix A: the rollover counter the sender most likely used for `seq`. */
+static uint32_t roc_guess(const rx_stream *s, uint16_t seq) {
+  if (!s->used) return 0;
+  if (s->highest < 32768) return ((int)seq - (int)s->highest > 32768 && s->roc > 0) ? s->roc - 1 : s->roc;
+  return ((int)s->highest - 32768 > (int)seq) ? s->roc + 1 : s->roc;
+}
+
+static void roc_accept(rx_stream *s, uint16_t seq, uint32_t v) {
+  if (!s->used) {
+    s->used = 1;
+    s->roc = v;
+    s->highest = seq;
+  } else if (v > s->roc || (v == s->roc && seq > s->highest)) {
+    s->roc = v;
+    s->highest = seq;
+  }
+}
+
+/* unprotect(ingress, srtp) -> plain RTP Buffer, or null when it does not authenticate or parse. */
+static napi_value unprotect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = unwrap_ingress(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!in || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  const uint8_t *p = data;
+  size_t tag = in->profile == PROFILE_AEAD_AES_128_GCM ? 16 : 10;
+  if (n < HEADER + tag || (p[0] & 0xc0) != 0x80) {
+    in->rejected++;
+    return result;
+  }
+  size_t hlen = HEADER + 4 * (size_t)(p[0] & 0x0f);
+  if ((p[0] & 0x10) && hlen + 4 <= n) hlen += 4 + 4 * (size_t)((p[hlen + 2] << 8) | p[hlen + 3]);
+  if (hlen + tag > n || n > MAX_PACKET) {
+    in->rejected++;
+    return result;
+  }
+  uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
+  uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+  rx_stream *s = rx_for(in, ssrc);
+  uint32_t roc = roc_guess(s, seq);
+  size_t body = n - hlen - tag;
+  uint8_t plain[MAX_PACKET];
+  int outl = 0, ok;
+  if (in->profile == PROFILE_AEAD_AES_128_GCM) {
+    uint8_t iv[12] = {0};
+    put32(iv + 2, ssrc);
+    put32(iv + 6, roc);
+    iv[10] = seq >> 8;
+    iv[11] = seq & 0xff;
+    for (int i = 0; i < 12; i++) iv[i] ^= in->salt[i];
+    ok = EVP_DecryptInit_ex(in->cipher, NULL, NULL, NULL, iv) == 1 && EVP_DecryptUpdate(in->cipher, NULL, &outl, p, (int)hlen) == 1 &&
+         EVP_DecryptUpdate(in->cipher, plain, &outl, p + hlen, (int)body) == 1 &&
+         EVP_CIPHER_CTX_ctrl(in->cipher, EVP_CTRL_GCM_SET_TAG, 16, (void *)(p + n - 16)) == 1 &&
+         EVP_DecryptFinal_ex(in->cipher, plain + outl, &outl) == 1;
+  } else {
+    uint8_t rocb[4], mac[20];
+    unsigned int macl = 0;
+    put32(rocb, roc);
+    ok = HMAC_Init_ex(in->hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(in->hmac, p, n - tag) == 1 && HMAC_Update(in->hmac, rocb, 4) == 1 &&
+         HMAC_Final(in->hmac, mac, &macl) == 1 && CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
+    if (ok) {
+      uint8_t iv[16] = {0};
+      memcpy(iv, in->salt, 14);
+      for (int i = 0; i < 4; i++) iv[4 + i] ^= (uint8_t)(ssrc >> (24 - 8 * i));
+      for (int i = 0; i < 4; i++) iv[8 + i] ^= (uint8_t)(roc >> (24 - 8 * i));
+      iv[12] ^= seq >> 8;
+      iv[13] ^= seq & 0xff;
+      ok = EVP_EncryptInit_ex(in->cipher, NULL, NULL, NULL, iv) == 1 && EVP_EncryptUpdate(in->cipher, plain, &outl, p + hlen, (int)body) == 1;
+    }
+  }
+  if (!ok) {
+    in->rejected++;
+    return result;
+  }
+  roc_accept(s, seq, roc);
+  in->packets++;
+  void *out = NULL;
+  CHECK(napi_create_buffer(env, hlen + body, &out, &result));
+  memcpy(out, p, hlen);
+  memcpy((uint8_t *)out + hlen, plain, body);
+  return result;
+}
+
+/* ingressStats(ingress) -> [packets, rejected] */
+static napi_value ingress_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = unwrap_ingress(env, argv[0]);
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  double vals[2] = {in ? in->packets : 0, in ? in->rejected : 0};
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_double(env, vals[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
@@ -352,6 +548,9 @@ NAPI_MODULE_INIT() {
       {"sendRaw", NULL, send_raw, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_egress, NULL, NULL, NULL, napi_default, NULL},
+      {"ingress", NULL, ingress_create, NULL, NULL, NULL, napi_default, NULL},
+      {"unprotect", NULL, unprotect, NULL, NULL, NULL, napi_default, NULL},
+      {"ingressStats", NULL, ingress_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

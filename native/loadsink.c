@@ -13,7 +13,8 @@
  *   create(onPacket(route, data, address, port), sample) -> sink
  *   add(sink, fd, viewer, route)  the sink reads fd from now on (the caller stops its own reading),
  *                                 counting its RTP for that viewer; route comes back with handed packets
- *   stats(sink) -> [rtpPackets, lost, octets, handedToJs, streams, rtcpDropped]
+ *   stats(sink) -> [rtpPackets, lost, octets, handedToJs, streams, rtcpDropped, viewersReceiving]
+ *                  (viewersReceiving: viewers with RTP since the previous stats() call)
  *   close(sink)
  */
 #define _GNU_SOURCE /* recvmmsg, SO_RCVBUFFORCE */
@@ -44,6 +45,9 @@ typedef struct {
 
 typedef struct {
   stream_state streams[STREAMS_PER_VIEWER];
+  uint64_t packets;     /* RTP packets this viewer received */
+  uint64_t seen;        /* its packets at the last stats() call */
+  uint32_t sample_tick; /* its own sampling counter: every viewer gets its share checked */
 } viewer;
 
 /* One socket: a viewer may have several (one per local ICE candidate), and the server may send
@@ -67,7 +71,7 @@ typedef struct {
   int viewer_capacity;
   socket_entry **sockets;
   int socket_count, socket_capacity;
-  uint64_t packets, lost, octets, handed, sampled_counter, streams, rtcp;
+  uint64_t packets, lost, octets, handed, streams, rtcp;
 } sink;
 
 typedef struct {
@@ -111,6 +115,7 @@ static int count_rtp(sink *s, viewer *v, const uint8_t *p, size_t n) {
   uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
   uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
   s->packets++;
+  v->packets++;
   s->octets += n;
   for (int i = 0; i < STREAMS_PER_VIEWER; i++) {
     stream_state *st = &v->streams[i];
@@ -128,7 +133,12 @@ static int count_rtp(sink *s, viewer *v, const uint8_t *p, size_t n) {
       break;
     }
   }
-  return ++s->sampled_counter % s->sample == 0;
+  /* Per viewer, so that sampling cannot alias with the order sockets are drained in: a viewer
+   * whose packets werift never sees would send no receiver reports, and the relay would rightly
+   * close its leg as silent. */
+  /* Its first packets all go to werift, so its receivers know their streams (and report on them)
+   * from the start. */
+  return v->packets <= 16 || ++v->sample_tick % s->sample == 0;
 }
 
 static void drain(sink *s, socket_entry *e) {
@@ -328,10 +338,18 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   sink *s = unwrap(env, argv[0]);
   if (!s) CHECK(napi_invalid_arg);
   pthread_mutex_lock(&s->lock);
-  double values[6] = { (double)s->packets, (double)s->lost, (double)s->octets, (double)s->handed, (double)s->streams, (double)s->rtcp };
+  /* Viewers whose RTP kept coming since the last call: one that stopped shows no gap, only this. */
+  uint64_t receiving = 0;
+  for (int i = 0; i < s->viewer_capacity; i++) {
+    viewer *v = s->viewers[i];
+    if (!v) continue;
+    if (v->packets > v->seen) receiving++;
+    v->seen = v->packets;
+  }
+  double values[7] = { (double)s->packets, (double)s->lost, (double)s->octets, (double)s->handed, (double)s->streams, (double)s->rtcp, (double)receiving };
   pthread_mutex_unlock(&s->lock);
-  CHECK(napi_create_array_with_length(env, 6, &result));
-  for (uint32_t i = 0; i < 6; i++) {
+  CHECK(napi_create_array_with_length(env, 7, &result));
+  for (uint32_t i = 0; i < 7; i++) {
     napi_create_double(env, values[i], &value);
     napi_set_element(env, result, i, value);
   }

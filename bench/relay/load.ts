@@ -51,6 +51,8 @@ interface Report {
   lost: number;
   verified: number;
   pending?: Record<string, number>;
+  /** Viewers whose RTP arrived in the last second (-1: not known). */
+  receiving?: number;
 }
 
 function child(script: string, args: string[], cpus?: string): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
@@ -78,6 +80,8 @@ export interface LoadStep {
   workers: number;
   viewers: number;
   connected: number;
+  /** Of those, the viewers still receiving at the end of the window (-1: the JS sink cannot tell). */
+  receiving: number;
   /** Viewers that had not connected when the step was measured, by ICE/peer connection state. */
   notConnected: string;
   serverCpuPercent: number;
@@ -118,6 +122,11 @@ async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   return Math.round(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
 }
 
+/** Every viewer connected, still receiving, and loss under 1 %. */
+export function held(step: LoadStep): boolean {
+  return step.lossPercent < 1 && step.connected === step.viewers && (step.receiving < 0 || step.receiving === step.viewers);
+}
+
 export interface LoadOptions {
   /** Pin the server (all its threads) to these CPUs, e.g. "0"; the generators then get `generatorCpus`. */
   serverCpus?: string;
@@ -143,13 +152,14 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
   try {
     const status = JSON.parse(await publisher.first) as { status: number };
     if (status.status !== 201) throw new Error(`publisher refused: ${status.status}`);
-    await sleep(2_000);
-    publisherIdleCpu = await cpuPercentOver(pid, 5_000);
+    // Steady state: past the publisher's first keyframes and the workers' start.
+    await sleep(8_000);
+    publisherIdleCpu = await cpuPercentOver(pid, 10_000);
     baselineRssMiB = Math.round(rssMiB(pid));
     // Viewers arrive in batches: each step adds a generator process for the new viewers and
     // keeps the earlier ones, so a step's join burst is its increment, not all of its viewers.
     const subs: ReturnType<typeof child>[] = [];
-    const sum = (key: 'viewers' | 'failed' | 'packets' | 'lost') => subs.reduce((total, g) => total + (g.last()?.[key] ?? 0), 0);
+    const sum = (key: 'viewers' | 'failed' | 'packets' | 'lost' | 'receiving') => subs.reduce((total, g) => total + (g.last()?.[key] ?? 0), 0);
     const generatorCpu = () => subs.reduce((total, g) => total + cpuSeconds(g.proc.pid!), 0);
     try {
       let have = 0;
@@ -183,6 +193,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
           workers,
           viewers: n,
           connected: sum('viewers'),
+          receiving: subs.every((g) => (g.last()?.receiving ?? -1) >= 0) ? sum('receiving') : -1,
           notConnected: Object.entries(pending).map(([state, count]) => `${count} ${state}`).join(', ') || '-',
           serverCpuPercent: Math.round(((cpu1 - cpu0) / seconds) * 100),
           mainThreadCpuPercent: Math.round(((main1 - main0) / seconds) * 100),
@@ -201,7 +212,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
         };
         results.push(step);
         process.stderr.write(`  relay load: ${JSON.stringify(step)}\n`);
-        if (step.lossPercent >= 1 || step.connected < step.viewers) break;
+        if (!held(step)) break;
       }
     } finally {
       for (const g of subs) g.proc.kill('SIGTERM');
@@ -212,7 +223,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     await sleep(500);
     await server.stop();
   }
-  const ok = results.filter((s) => s.lossPercent < 1 && s.connected === s.viewers);
+  const ok = results.filter(held);
   return {
     layout,
     workers,

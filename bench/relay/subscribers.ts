@@ -13,7 +13,8 @@
  *   server's RTCP (werift's receiver reports do not need it); a few microseconds per packet, so
  *   the generator leaves most of the machine to the server;
  * - js: Node reads every packet and a JavaScript tap counts it (several times the cost).
- * Prints one JSON line per second: {viewers, failed, packets, lost, verified, sampled, sink}.
+ * Prints one JSON line per second: {viewers, failed, packets, lost, verified, sampled, sink,
+ * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second)}.
  *
  *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js]
  */
@@ -33,7 +34,7 @@ const sinkKind = sinkArg > 0 ? process.argv[sinkArg + 1] : 'native';
 interface LoadSink {
   create(onPacket: (route: number, data: Buffer, address: string, port: number) => void, sample: number): object;
   add(sink: object, fd: number, viewer: number, route: number): void;
-  stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number];
+  stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number, receiving: number];
 }
 const sinkFile = fileURLToPath(new URL('../../dist/native/loadsink.node', import.meta.url));
 if (sinkKind === 'native' && !existsSync(sinkFile)) throw new Error(`${sinkFile} is missing: run npm run build (needs a C compiler), or pass --sink js`);
@@ -194,7 +195,8 @@ for (let i = 0; i < count; i++) {
 setInterval(() => {
   let packets = 0;
   let lost = 0;
-  if (native) [packets, lost] = native.stats(nativeSink!);
+  let receiving = -1; // not known in the JavaScript sink
+  if (native) [packets, lost, , , , , receiving] = native.stats(nativeSink!);
   else {
     for (const s of streams.values()) {
       packets += s.packets;
@@ -203,7 +205,7 @@ setInterval(() => {
   }
   const waiting: Record<string, number> = {};
   for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
-  const report = { viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting };
+  const report = { viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {

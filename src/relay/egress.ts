@@ -52,6 +52,9 @@ interface NativeModule {
   sendRaw(e: object, stream: number, payload: Uint8Array, marker: boolean, pt: number, seq: number, ts: number, ssrc: number): number;
   stats(e: object): [number, number, number];
   close(e: object): void;
+  ingress(profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null): object;
+  unprotect(ingress: object, packet: Buffer): Buffer | null;
+  ingressStats(ingress: object): [packets: number, rejected: number];
 }
 
 /** The project's root: the nearest folder above this module with a package.json. */
@@ -73,7 +76,8 @@ function loadNative(): { module: NativeModule | undefined; reason: string } {
 }
 
 const loaded = loadNative();
-const native = loaded.module;
+/** The native module (native/fanout.c), when it was built and loads; the ingress uses it too. */
+export const native = loaded.module;
 
 /** Which forwarding path this process uses, for the logs, /metrics and the benchmarks. */
 export const egressImplementation: { name: 'native' | 'typescript'; reason: string } = native

@@ -4,6 +4,7 @@
  * the forwarder, asks for keyframes when viewers need them, and tells the encoder how much it may
  * send (REMB).
  */
+import './dtls-fixes.js';
 import './fast-ecdh.js';
 import {
   MediaStreamTrack,
@@ -17,6 +18,7 @@ import {
 import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
+import { useNativeIngress } from './ingress.js';
 import { RateMeter } from './rate.js';
 import { gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
 
@@ -79,6 +81,7 @@ export class Publisher {
     this.#ice = ice;
     this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: publisherCodecs() });
     this.pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') useNativeIngress(this.pc);
       if (state === 'failed' || state === 'closed') this.close();
     });
     this.pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));

@@ -70,7 +70,7 @@ port.on('message', (m: ToWorker) => {
             src.forwarder.clear();
             sources.delete(src.id);
           }
-          post({ t: 'closed', id: s.id });
+          post({ t: 'closed', id: s.id, reason: s.closeReason ?? 'closed' });
         }),
       );
       return;

@@ -56,7 +56,12 @@ export class Relay {
   }
 
   /** A viewer's leg of `publisher`: on a worker thread when there are workers. */
-  #newLeg(publisher: Publisher, onClose: (leg: Leg) => void): Leg {
+  #newLeg(publisher: Publisher, whenClosed: (leg: Leg) => void): Leg {
+    const onClose = (leg: Leg) => {
+      // A leg lancast did not close itself: the viewer vanished, or its connection never came up.
+      if (leg.closeReason && leg.closeReason !== 'closed') this.#logger.info({ leg: leg.id, why: leg.closeReason }, 'relay viewer leg closed');
+      whenClosed(leg);
+    };
     const id = newPeerId();
     if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, onClose);
     return new Subscriber(id, publisher, this.#ice, onClose);

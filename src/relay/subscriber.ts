@@ -4,6 +4,7 @@
  * the viewer gets exactly the publisher's codec, a keyframe as soon as its DTLS is up, and
  * retransmissions from werift's packet cache (RTX where negotiated) when it reports a loss.
  */
+import './dtls-fixes.js';
 import './fast-ecdh.js';
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
@@ -64,12 +65,13 @@ export class Subscriber {
         }, SRTP_READY_MS);
         this.onConnected?.();
       }
-      if (state === 'failed' || state === 'closed') this.close();
+      if (state === 'failed' || state === 'closed') this.close(`its peer connection ${state} (ICE ${this.pc.iceConnectionState})`);
     });
     // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
     this.#liveness = setInterval(() => {
       const now = Date.now();
-      if (this.#connected ? now - this.#lastHeard > SILENCE_MS : now - this.#createdAt > CONNECT_MS) this.close();
+      if (this.#connected && now - this.#lastHeard > SILENCE_MS) this.close(`the viewer was silent for ${SILENCE_MS / 1000} s`);
+      else if (!this.#connected && now - this.#createdAt > CONNECT_MS) this.close(`it did not connect in ${CONNECT_MS / 1000} s (ICE ${this.pc.iceConnectionState})`);
     }, 2_000);
     this.#liveness.unref();
   }
@@ -162,9 +164,13 @@ export class Subscriber {
     return keyframe;
   }
 
-  close(): void {
+  /** Why the leg closed: 'closed' when lancast closed it, else what went wrong. */
+  closeReason: string | undefined;
+
+  close(reason = 'closed'): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.closeReason = reason;
     clearInterval(this.#liveness);
     for (const sink of this.#sinks.splice(0)) this.#publisher.forwarder.remove(sink);
     void this.pc.close().catch(() => undefined);

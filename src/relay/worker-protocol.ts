@@ -61,5 +61,5 @@ export type FromWorker =
   | { t: 'reply'; req: number; ok: true; value?: string }
   | { t: 'reply'; req: number; ok: false; error: string }
   | { t: 'keyframe'; src: number }
-  | { t: 'closed'; id: string }
+  | { t: 'closed'; id: string; reason: string }
   | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };

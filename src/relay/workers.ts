@@ -24,6 +24,8 @@ export interface WorkerLoad {
 export interface Leg {
   readonly id: string;
   readonly closed: boolean;
+  /** Why the leg closed, once it has: 'closed' when lancast closed it, else what went wrong. */
+  readonly closeReason: string | undefined;
   offer(): Promise<string>;
   acceptAnswer(sdp: string): Promise<void>;
   answer(offerSdp: string): Promise<string>;
@@ -68,7 +70,7 @@ class Slot {
       this.dead = true;
       for (const p of this.#pending.values()) p.reject(new Error('the relay worker stopped'));
       this.#pending.clear();
-      for (const leg of [...this.legs.values()]) leg.closedByWorker();
+      for (const leg of [...this.legs.values()]) leg.closedByWorker('its relay worker stopped');
     });
   }
 
@@ -89,7 +91,7 @@ class Slot {
         this.#keyframe(m.src);
         return;
       case 'closed':
-        this.legs.get(m.id)?.closedByWorker();
+        this.legs.get(m.id)?.closedByWorker(m.reason);
         return;
       case 'stats':
         relayCounters.packetsOut += m.packetsOut;
@@ -126,6 +128,7 @@ class RemoteLeg implements Leg {
   readonly #src: number;
   readonly #onClose: (leg: RemoteLeg) => void;
   #closed = false;
+  closeReason: string | undefined;
 
   constructor(id: string, slot: Slot, src: number, onClose: (leg: RemoteLeg) => void) {
     this.id = id;
@@ -157,11 +160,13 @@ class RemoteLeg implements Leg {
   close(): void {
     if (this.#closed) return;
     this.#slot.post({ t: 'close', id: this.id });
+    this.closeReason = 'closed';
     this.#finish();
   }
 
   /** The worker closed the leg (its viewer vanished or failed), or the worker itself stopped. */
-  closedByWorker(): void {
+  closedByWorker(reason: string): void {
+    this.closeReason ??= reason;
     this.#finish();
   }
 

@@ -1,0 +1,84 @@
+/**
+ * The publisher leg's native SRTP decrypt (native/fanout.c `unprotect`), checked against an
+ * independent implementation: werift's SRTP session encrypts what a broadcaster would send, the
+ * native ingress must give back exactly the plain RTP, across a sequence-number wrap and with
+ * header extensions, and must refuse a tampered packet or a wrong key.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
+
+const PROFILES = [
+  { name: 'AEAD_AES_128_GCM', profile: AEAD_AES_128_GCM, saltLength: 12 },
+  { name: 'AES_CM_128_HMAC_SHA1_80', profile: AES_CM_128_HMAC_SHA1_80, saltLength: 14 },
+];
+
+type Ctx = { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
+
+/** The broadcaster's side (a werift session) and a native ingress with the receiving keys. */
+function pair(profile: number, saltLength: number, wrongKey = false) {
+  const masterKey = randomBytes(16);
+  const masterSalt = randomBytes(saltLength);
+  const sender = new SrtpSession({
+    keys: { localMasterKey: masterKey, localMasterSalt: masterSalt, remoteMasterKey: masterKey, remoteMasterSalt: masterSalt },
+    profile: profile as never,
+  });
+  const ctx = (sender as unknown as { remoteContext: Ctx }).remoteContext;
+  // A wrong key: another session's (both its cipher key and, for AES-CM, its authentication key).
+  const key = wrongKey ? randomBytes(16) : ctx.srtpSessionKey;
+  const authKey = wrongKey ? randomBytes(20) : ctx.srtpSessionAuthTag;
+  const ingress = native!.ingress(profile, key, ctx.srtpSessionSalt, profile === AES_CM_128_HMAC_SHA1_80 ? authKey : null);
+  return { sender, ingress };
+}
+
+function rtp(seq: number, payload: Buffer, withExtension = false): RtpPacket {
+  const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq, timestamp: seq * 3000, marker: seq % 9 === 0, ssrc: 0x1234abcd });
+  if (withExtension) {
+    header.extension = true;
+    header.extensionProfile = 0xbede;
+    header.extensions = [{ id: 3, payload: Buffer.from([1, 2, 3]) }];
+  }
+  return new RtpPacket(header, payload);
+}
+
+test('the native module is built (the relay would fall back to werift without it)', () => {
+  assert.ok(native, 'dist/native/lancast.node did not load: run npm run build with a C compiler');
+});
+
+for (const { name, profile, saltLength } of PROFILES) {
+  test(`${name}: decrypts what werift encrypts, across a sequence wrap, with and without header extensions`, () => {
+    const { sender, ingress } = pair(profile, saltLength);
+    const seqs = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2, 3, 4, 5, 1000];
+    for (const [i, seq] of seqs.entries()) {
+      const packet = rtp(seq, randomBytes(900 + i), i % 2 === 1);
+      const srtp = sender.encrypt(packet.payload, packet.header);
+      const plain = native!.unprotect(ingress, srtp);
+      assert.ok(plain, `packet ${seq} did not decrypt`);
+      assert.deepEqual(plain, packet.serialize(), `packet ${seq} differs`);
+      const parsed = RtpPacket.deSerialize(plain);
+      assert.equal(parsed.header.sequenceNumber, seq);
+    }
+    assert.deepEqual(native!.ingressStats(ingress), [seqs.length, 0]);
+  });
+
+  test(`${name}: a tampered packet, a truncated one and a wrong key are refused`, () => {
+    const { sender, ingress } = pair(profile, saltLength);
+    const packet = rtp(10, randomBytes(500));
+    const srtp = sender.encrypt(packet.payload, packet.header);
+    const tampered = Buffer.from(srtp);
+    tampered[40] ^= 1;
+    assert.equal(native!.unprotect(ingress, tampered), null);
+    assert.equal(native!.unprotect(ingress, srtp.subarray(0, 20)), null);
+    assert.equal(native!.unprotect(ingress, Buffer.from('not an RTP packet at all')), null);
+    assert.deepEqual(native!.unprotect(ingress, srtp), packet.serialize(), 'the genuine packet still decrypts');
+    const stranger = pair(profile, saltLength, true);
+    const other = stranger.sender.encrypt(packet.payload, packet.header);
+    assert.equal(native!.unprotect(stranger.ingress, other), null);
+  });
+}
+
+test('an egress handle is not accepted as an ingress', () => {
+  assert.throws(() => native!.unprotect({} as object, Buffer.alloc(40)));
+});
