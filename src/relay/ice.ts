@@ -1,5 +1,10 @@
-/** ICE settings shared by every relay leg: gather only where lancast listens. */
+/**
+ * werift settings shared by every relay leg: gather only where lancast listens. Importing this
+ * module also applies pc-config.ts (no implicit public STUN server, DTLS records that arrive
+ * before werift's DTLS starts are kept, ICE done as soon as a pair is nominated).
+ */
 import type { PeerConfig } from 'werift';
+import './pc-config.js';
 import type { IceServer } from '../signaling/protocol.js';
 
 export interface RelayIceOptions {
@@ -19,10 +24,12 @@ export function iceConfig(options: RelayIceOptions): Partial<PeerConfig> {
     })),
     ...(specific
       ? {
+          // werift adds every interface's address to the ones named here unless one of them is
+          // among those (a loopback address never is): list none, name the one.
           iceInterfaceAddresses: v6 ? { udp6: options.host } : { udp4: options.host },
           iceAdditionalHostAddresses: [options.host],
-          iceUseIpv4: !v6,
-          iceUseIpv6: v6,
+          iceUseIpv4: false,
+          iceUseIpv6: false,
         }
       : { iceUseIpv6: false }),
   };
