@@ -19,9 +19,13 @@
  *    so its ICE is never done in less than 20 ms even when the first check (on a LAN, the only
  *    one) came back in 1 ms. It now stops waiting as soon as a pair is nominated; the pace of new
  *    checks is unchanged.
+ * 4. Answering an offer (WHEP players, publishers), werift takes the DTLS client role and waits a
+ *    fixed 100 ms before its ClientHello. When the offer lets either side be the client
+ *    (`a=setup:actpass`), werift now answers `passive`: the browser starts DTLS as soon as its ICE
+ *    is up (RFC 5763 allows either answer).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, RTCDtlsTransport } from 'werift';
+import { Connection, RTCDtlsTransport, RTCPeerConnection } from 'werift';
 
 /** DTLS records kept per ICE connection before its DTLS endpoint exists (a ClientHello or two). */
 const EARLY_DTLS_RECORDS = 4;
@@ -124,6 +128,18 @@ export function patchWerift(): void {
       return this.iceLite ? connect.call(this) : connectFullAgent.call(this);
     };
   }
+
+  const pcProto = RTCPeerConnection.prototype as unknown as {
+    createAnswer(this: { dtlsTransports: { role: string; remoteParameters?: { role: string } }[] }): Promise<unknown>;
+  };
+  const createAnswer = pcProto.createAnswer;
+  pcProto.createAnswer = function (this: { dtlsTransports: { role: string; remoteParameters?: { role: string } }[] }) {
+    for (const transport of this.dtlsTransports) {
+      // `auto` remotely is actpass; `server` (passive) leaves werift the client.
+      if (transport.role === 'auto' && transport.remoteParameters?.role === 'auto') transport.role = 'server';
+    }
+    return createAnswer.call(this);
+  };
 
   const dtlsProto = RTCDtlsTransport.prototype as unknown as {
     start(this: { iceTransport: { connection: PatchedConnection } }): Promise<void>;

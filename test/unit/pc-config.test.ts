@@ -1,6 +1,7 @@
 /**
  * The relay's werift settings: candidates only on the address lancast listens on, no public STUN
- * server unless one was named, and legs made with them still connect.
+ * server unless one was named, a passive DTLS answer when the offer allows it, and legs made with
+ * them still connect.
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -83,9 +84,27 @@ test('two legs made with these settings connect over loopback', async () => {
           }
         });
       });
+    // The offer let either side be the DTLS client: the answerer waits for the offerer's hello.
+    assert.match(a.localDescription!.sdp, /a=setup:actpass/);
+    assert.match(b.localDescription!.sdp, /a=setup:passive/);
     const both = Promise.all([connected(a), connected(b)]);
     await a.setRemoteDescription(b.localDescription!);
     await both;
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('an offer that insists on being the DTLS server still gets an active answer', async () => {
+  const a = new RTCPeerConnection(iceConfig({ host: '127.0.0.1', iceServers: [] }));
+  const b = new RTCPeerConnection(iceConfig({ host: '127.0.0.1', iceServers: [] }));
+  try {
+    a.addTransceiver('video', { direction: 'sendonly' });
+    await a.setLocalDescription(await a.createOffer());
+    await gatherComplete(a);
+    await b.setRemoteDescription({ type: 'offer', sdp: a.localDescription!.sdp.replace(/a=setup:actpass/g, 'a=setup:passive') });
+    await b.setLocalDescription(await b.createAnswer());
+    assert.match(b.localDescription!.sdp, /a=setup:active/);
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
