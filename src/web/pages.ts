@@ -13,7 +13,10 @@ interface Shell {
   lang: Lang;
   title: string;
   script?: string;
-  /** A small inline script run while the page's bundle still loads. */
+  /**
+   * A small inline script run while the page's bundle still loads. It comes before the stylesheet:
+   * a script after a stylesheet that is still loading waits for it (~20-30 ms on loopback).
+   */
   early?: string;
   state?: string;
   body: string;
@@ -26,9 +29,9 @@ function shell({ lang, title, script, early, state, body }: Shell): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · lancast</title>
+${early ? `<script>${early}</script>` : ''}
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/style.css">
-${early ? `<script>${early}</script>` : ''}
 ${script ? `<script type="module" src="/assets/${script}.js"></script>` : ''}
 </head>
 <body${state ? ` data-state="${state}"` : ''}>
