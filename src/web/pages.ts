@@ -9,6 +9,22 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+let assetVersions: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Content hashes of the bundled scripts and styles, set once by the app: pages link
+ * `/assets/<name>?v=<hash>`, which browsers may keep for good (a new build changes the hash), so a
+ * page opened again runs its script without fetching anything but itself.
+ */
+export function useAssetVersions(versions: ReadonlyMap<string, string>): void {
+  assetVersions = versions;
+}
+
+function assetUrl(name: string): string {
+  const version = assetVersions.get(name);
+  return `/assets/${name}${version ? `?v=${version}` : ''}`;
+}
+
 interface Shell {
   lang: Lang;
   title: string;
@@ -31,8 +47,8 @@ function shell({ lang, title, script, early, state, body }: Shell): string {
 <title>${escapeHtml(title)} · lancast</title>
 ${early ? `<script>${early}</script>` : ''}
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/style.css">
-${script ? `<script type="module" src="/assets/${script}.js"></script>` : ''}
+<link rel="stylesheet" href="${assetUrl('style.css')}">
+${script ? `<script type="module" src="${assetUrl(`${script}.js`)}"></script>` : ''}
 </head>
 <body${state ? ` data-state="${state}"` : ''}>
 <header><a class="brand" href="/">lancast</a><span class="tagline">${t(lang, 'tagline')}</span></header>
