@@ -7,6 +7,7 @@ import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { waitForState } from '../test/helpers/browser.js';
 import { startLancast } from '../test/helpers/server.js';
 import { firstFrameMs, measuredChromium, percentile, publisherVideo, sleep, viewerVideo, watchFirstFrame } from './lib.js';
@@ -80,13 +81,37 @@ export async function quality(content: 'fake camera' | 'noise', seconds = 15): P
   return results;
 }
 
-export interface FirstFrameResult {
+/** The steps of a join, in order, as the first-frame table shows them (median ms since navigation). */
+export const JOIN_STEPS = ['html', 'script', 'welcome', 'offer', 'answer', 'connected', 'frame'] as const;
+export type JoinStep = (typeof JOIN_STEPS)[number];
+
+export type FirstFrameResult = {
   mode: 'p2p' | 'relay';
   joins: number;
   p50: number;
   p95: number;
   min: number;
   max: number;
+} & { [step in JoinStep]: number | '-' };
+
+/**
+ * Where a join's time went, in ms since navigation started: the HTML fully received (`html`),
+ * the page bundle running (`script`), then the viewer's own timeline (src/client/viewer.ts):
+ * the server's welcome handled, the offer received, the answer sent, the connection up, and the
+ * first frame presented (`frame`, the measured figure).
+ */
+export async function joinSteps(page: Page, frame: number): Promise<Partial<Record<JoinStep, number>>> {
+  const seen = (await page.evaluate(`(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const t = (window.lancast && window.lancast.viewer && window.lancast.viewer.timeline) || {};
+    return { html: nav ? nav.responseEnd : undefined, ...t };
+  })()`)) as Record<string, number | undefined>;
+  const out: Partial<Record<JoinStep, number>> = { frame };
+  for (const step of JOIN_STEPS) {
+    const v = seen[step];
+    if (step !== 'frame' && typeof v === 'number') out[step] = Math.round(v);
+  }
+  return out;
 }
 
 /** Viewers open the watch page one after another; each records its first frame. */
@@ -103,16 +128,31 @@ export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
       await waitForState(b, 'live');
       await sleep(2_000);
       const times: number[] = [];
+      const steps: Partial<Record<JoinStep, number>>[] = [];
       for (let i = 0; i < joins; i++) {
         const context = await view.browser.newContext();
         const v = await context.newPage();
         await watchFirstFrame(v);
         await v.goto(`${server.url}/watch/${room}`);
-        times.push(await firstFrameMs(v));
+        const t = await firstFrameMs(v);
+        times.push(t);
+        steps.push(await joinSteps(v, t));
         await context.close();
         await sleep(300);
       }
-      results.push({ mode, joins, p50: percentile(times, 50), p95: percentile(times, 95), min: Math.min(...times), max: Math.max(...times) });
+      const median = (step: JoinStep) => {
+        const values = steps.map((s) => s[step]).filter((v): v is number => v !== undefined);
+        return values.length ? percentile(values, 50) : ('-' as const);
+      };
+      results.push({
+        mode,
+        joins,
+        p50: percentile(times, 50),
+        p95: percentile(times, 95),
+        min: Math.min(...times),
+        max: Math.max(...times),
+        ...(Object.fromEntries(JOIN_STEPS.map((s) => [s, median(s)])) as { [step in JoinStep]: number | '-' }),
+      });
       await b.close();
     }
   } finally {

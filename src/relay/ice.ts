@@ -1,5 +1,10 @@
-/** ICE settings shared by every relay leg: gather only where lancast listens. */
+/**
+ * werift settings shared by every relay leg: gather only where lancast listens. Importing this
+ * module also applies pc-config.ts (no implicit public STUN server, DTLS records that arrive
+ * before werift's DTLS starts are kept, ICE done as soon as a pair is nominated).
+ */
 import type { PeerConfig } from 'werift';
+import './pc-config.js';
 import type { IceServer } from '../signaling/protocol.js';
 
 export interface RelayIceOptions {
@@ -19,19 +24,22 @@ export function iceConfig(options: RelayIceOptions): Partial<PeerConfig> {
     })),
     ...(specific
       ? {
+          // werift adds every interface's address to the ones named here unless one of them is
+          // among those (a loopback address never is): list none, name the one.
           iceInterfaceAddresses: v6 ? { udp6: options.host } : { udp4: options.host },
           iceAdditionalHostAddresses: [options.host],
-          iceUseIpv4: !v6,
-          iceUseIpv6: v6,
+          iceUseIpv4: false,
+          iceUseIpv6: false,
         }
       : { iceUseIpv6: false }),
   };
 }
 
 /**
- * With `--host` naming one address, werift still lists the machine's other interface addresses
- * as host candidates (its socket is bound to `--host` only, so those would never answer): keep
- * the relay's SDP to candidates on `--host`, plus any server-reflexive or relayed ones.
+ * With `--host` naming one address, the relay's SDP keeps host candidates on `--host` only, plus
+ * any server-reflexive or relayed ones. iceConfig() already gathers on that address alone; this
+ * guards the SDP itself, since a werift upgrade that lists other interfaces again (its socket is
+ * bound to `--host` only, so those would never answer) would cost every viewer failed checks.
  */
 export function onlyListenAddress(sdp: string, options: RelayIceOptions): string {
   if (options.host === '0.0.0.0' || options.host === '::') return sdp;

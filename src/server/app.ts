@@ -2,6 +2,7 @@
  * The HTTP application: pages, assets, the JSON API, health, metrics and QR codes. Thin handlers;
  * the signaling hub holds the state.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,7 +11,7 @@ import QRCode from 'qrcode';
 import type { Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
-import { broadcastPage, errorPage, lobbyPage, watchPage } from '../web/pages.js';
+import { broadcastPage, errorPage, lobbyPage, useAssetVersions, watchPage } from '../web/pages.js';
 import { parseAcceptLanguage, pickLang, type Lang } from '../web/strings.js';
 import type { Metrics } from './metrics.js';
 import { whepRoutes } from './whep.js';
@@ -45,15 +46,25 @@ function html(reply: FastifyReply, body: string, status = 200): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
-async function loadAssets(dir: string): Promise<Map<string, Buffer>> {
-  const assets = new Map<string, Buffer>();
-  for (const name of await readdir(dir)) assets.set(name, await readFile(join(dir, name)));
+interface Asset {
+  body: Buffer;
+  /** Short content hash: the `v=` pages put in asset URLs, and the ETag. */
+  version: string;
+}
+
+async function loadAssets(dir: string): Promise<Map<string, Asset>> {
+  const assets = new Map<string, Asset>();
+  for (const name of await readdir(dir)) {
+    const body = await readFile(join(dir, name));
+    assets.set(name, { body, version: createHash('sha256').update(body).digest('base64url').slice(0, 12) });
+  }
   return assets;
 }
 
 export async function buildApp(options: AppOptions) {
   const { hub, metrics } = options;
   const assets = await loadAssets(options.assetsDir);
+  useAssetVersions(new Map([...assets].map(([name, asset]) => [name, asset.version])));
   const app = Fastify({
     logger: false,
     serverFactory: options.serverFactory as never,
@@ -79,10 +90,14 @@ export async function buildApp(options: AppOptions) {
   app.get('/broadcast', (req, reply) => reply.redirect(`/broadcast/main${req.url.slice('/broadcast'.length)}`));
   app.get('/watch', (req, reply) => reply.redirect(`/watch/main${req.url.slice('/watch'.length)}`));
 
-  app.get<{ Params: { file: string } }>('/assets/:file', (req, reply) => {
-    const body = assets.get(req.params.file);
-    if (!body) return reply.code(404).type('text/plain').send('no such asset');
-    return reply.type(TYPES[extname(req.params.file)] ?? 'application/octet-stream').header('cache-control', 'no-cache').send(body);
+  app.get<{ Params: { file: string }; Querystring: { v?: string } }>('/assets/:file', (req, reply) => {
+    const asset = assets.get(req.params.file);
+    if (!asset) return reply.code(404).type('text/plain').send('no such asset');
+    const etag = `"${asset.version}"`;
+    // The URL a page links names this very content: keep it for good. Any other URL: ask again.
+    reply.header('cache-control', req.query.v === asset.version ? 'public, max-age=31536000, immutable' : 'no-cache').header('etag', etag);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    return reply.type(TYPES[extname(req.params.file)] ?? 'application/octet-stream').send(asset.body);
   });
 
   app.get('/api/rooms', () => ({

@@ -137,7 +137,7 @@ describe('pages', () => {
     assert.match(res.body, /<body data-state="connecting">/);
     assert.match(res.body, /<html lang="en">/);
     assert.match(res.body, /<strong>main<\/strong>/);
-    assert.match(res.body, /<script type="module" src="\/assets\/watch\.js">/);
+    assert.match(res.body, /<script type="module" src="\/assets\/watch\.js\?v=[\w-]+">/);
   });
 
   test('GET /broadcast/main is HTML with the local preview and the room name', async () => {
@@ -156,6 +156,24 @@ describe('pages', () => {
       assert.ok(res.body.length > 100, path);
     }
     assert.equal((await get('/assets/nope.js')).status, 404);
+  });
+
+  test('the asset a page links is cached for good; any other URL of it is checked again', async () => {
+    const page = await get('/watch/main');
+    const linked = /src="(\/assets\/watch\.js\?v=[\w-]+)"/.exec(page.body)?.[1];
+    assert.ok(linked, 'the page links a versioned script');
+    const css = /href="(\/assets\/style\.css\?v=[\w-]+)"/.exec(page.body)?.[1];
+    assert.ok(css, 'and a versioned style sheet');
+    const res = await fetch(`${server.url}${linked}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const etag = res.headers.get('etag')!;
+    assert.ok(etag);
+    const plain = await fetch(`${server.url}/assets/watch.js`);
+    assert.equal(plain.headers.get('cache-control'), 'no-cache');
+    const stale = await fetch(`${server.url}/assets/watch.js?v=old`);
+    assert.equal(stale.headers.get('cache-control'), 'no-cache');
+    assert.equal((await get('/assets/watch.js', { 'if-none-match': etag })).status, 304);
   });
 
   test('a room name with markup is 400 and the body has no unescaped markup', async () => {

@@ -46,6 +46,13 @@ describe('pages', () => {
     assert.match(html, /<script type="module" src="\/assets\/watch\.js"><\/script>/);
   });
 
+  test('the watch page opens its socket before anything can hold its head script up', () => {
+    const html = watchPage('en', 'main');
+    const early = html.indexOf('__lancastEarlySocket');
+    assert.ok(early > 0);
+    assert.ok(early < html.indexOf('<link rel="stylesheet"'), 'the inline script comes before the stylesheet');
+  });
+
   test('pages are rendered in the language asked for', () => {
     assert.match(watchPage('zh-CN', 'main'), /<html lang="zh-CN">[\s\S]*正在连接…/);
     assert.match(broadcastPage('zh-CN', 'main'), /开始直播/);
