@@ -83,7 +83,7 @@ const median = (xs: number[]) => {
  */
 function capacity(runs: LoadRun[]): Rows {
   const rows = runs.map((run) => {
-    const clean = run.steps.filter((s) => s.lossPercent < 1 && s.connected > 0);
+    const clean = run.steps.filter((s) => s.lossPercent < 1 && (s.deliveredPercent ?? 100) >= 99 && s.connected > 0);
     const perViewer = clean.map((s) => {
       const cpu = run.workers > 0 ? s.workerCpuPercent.split(' ').reduce((sum, c) => sum + Number(c), 0) : s.serverCpuPercent;
       return cpu / s.connected;

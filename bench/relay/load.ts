@@ -45,6 +45,8 @@ function threadCpuSeconds(pid: number, tid: number): number {
 }
 
 interface Report {
+  /** When the generator read its counts (ms since the epoch): rates use these, not our clock. */
+  at: number;
   viewers: number;
   failed: number;
   packets: number;
@@ -97,7 +99,14 @@ export interface LoadStep {
   usPerForwardedPacket: number;
   mainThreadUsPerForwardedPacket: number;
   receivedPerSecond: number;
+  /** Sequence gaps in what the viewers received. */
   lossPercent: number;
+  /**
+   * What reached the viewers, against what the connected viewers should have got (each of the
+   * publisher's packets, as the server counted them in): a viewer that gets nothing at all shows
+   * here, not in the sequence gaps.
+   */
+  deliveredPercent: number;
   serverRssMiB: number;
 }
 
@@ -122,9 +131,9 @@ async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   return Math.round(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
 }
 
-/** Every viewer connected, still receiving, and loss under 1 %. */
+/** Every viewer connected and still receiving, loss under 1 %, and 99 % of the packets delivered. */
 export function held(step: LoadStep): boolean {
-  return step.lossPercent < 1 && step.connected === step.viewers && (step.receiving < 0 || step.receiving === step.viewers);
+  return step.lossPercent < 1 && step.deliveredPercent >= 99 && step.connected === step.viewers && (step.receiving < 0 || step.receiving === step.viewers);
 }
 
 export interface LoadOptions {
@@ -176,14 +185,24 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
         const tids = workerThreadIds(m0);
         const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
         const workers0 = tids.map((tid) => threadCpuSeconds(pid, tid));
-        const [packets0, lost0] = [sum('packets'), sum('lost')];
+        const reports0 = subs.map((g) => g.last());
+        const in0 = metric(m0, 'lancast_relay_packets_received_total');
         await sleep(windowMs);
         const seconds = (Date.now() - t0) / 1000;
         const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
         const workers1 = tids.map((tid) => threadCpuSeconds(pid, tid));
         const m1 = await metrics(server);
-        const received = sum('packets') - packets0;
-        const lost = sum('lost') - lost0;
+        // Per generator, counts over the span between its own reports (they come once a second, so
+        // our window's clock would be off by up to a second on each side).
+        let [receivedRate, lostRate] = [0, 0];
+        subs.forEach((g, i) => {
+          const [a, b] = [reports0[i], g.last()];
+          if (!a || !b || b.at <= a.at) return;
+          receivedRate += ((b.packets - a.packets) * 1000) / (b.at - a.at);
+          lostRate += ((b.lost - a.lost) * 1000) / (b.at - a.at);
+        });
+        const inRate = (metric(m1, 'lancast_relay_packets_received_total') - in0) / seconds;
+        const expectedRate = inRate * sum('viewers');
         const forwarded = metric(m1, 'lancast_relay_packets_forwarded_total') - metric(m0, 'lancast_relay_packets_forwarded_total');
         const inBytes = metric(m1, 'lancast_relay_payload_bytes_received_total') - metric(m0, 'lancast_relay_payload_bytes_received_total');
         const pending: Record<string, number> = {};
@@ -204,10 +223,13 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
           publisherCpuPercent: Math.round(((pub1 - pub0) / seconds) * 100),
           packetsForwardedPerSecond: Math.round(forwarded / seconds),
           inKbps: Math.round((inBytes * 8) / seconds / 1000),
-          usPerForwardedPacket: forwarded > 0 ? Math.round(((cpu1 - cpu0) * 1e7) / forwarded) / 10 : 0,
-          mainThreadUsPerForwardedPacket: forwarded > 0 ? Math.round(((main1 - main0) * 1e7) / forwarded) / 10 : 0,
-          receivedPerSecond: Math.round(received / seconds),
-          lossPercent: received + lost > 0 ? Math.round((lost / (received + lost)) * 1000) / 10 : 100,
+          // Per packet the viewers saw sent (received or a gap): the workers report their own send
+          // counts to the main thread only once a second, too coarse for an 8 s window.
+          usPerForwardedPacket: receivedRate + lostRate > 0 ? Math.round(((cpu1 - cpu0) * 1e7) / seconds / (receivedRate + lostRate)) / 10 : 0,
+          mainThreadUsPerForwardedPacket: receivedRate + lostRate > 0 ? Math.round(((main1 - main0) * 1e7) / seconds / (receivedRate + lostRate)) / 10 : 0,
+          receivedPerSecond: Math.round(receivedRate),
+          lossPercent: receivedRate + lostRate > 0 ? Math.round((lostRate / (receivedRate + lostRate)) * 1000) / 10 : 100,
+          deliveredPercent: expectedRate > 0 ? Math.min(100, Math.round((receivedRate / expectedRate) * 1000) / 10) : 0,
           serverRssMiB: Math.round(rssMiB(pid)),
         };
         results.push(step);

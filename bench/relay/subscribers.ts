@@ -13,7 +13,7 @@
  *   server's RTCP (werift's receiver reports do not need it); a few microseconds per packet, so
  *   the generator leaves most of the machine to the server;
  * - js: Node reads every packet and a JavaScript tap counts it (several times the cost).
- * Prints one JSON line per second: {viewers, failed, packets, lost, verified, sampled, sink,
+ * Prints one JSON line per second: {at (ms since the epoch, when the counts were read), viewers, failed, packets, lost, verified, sampled, sink,
  * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second)}.
  *
  *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js]
@@ -210,7 +210,7 @@ setInterval(() => {
   }
   const waiting: Record<string, number> = {};
   for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
-  const report = { viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving };
+  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {
