@@ -24,6 +24,14 @@ export interface TestHost {
   remove(): void;
 }
 
+function disableIpv6(dev: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, '1');
+  } catch {
+    // a kernel without IPv6 has nothing to disable
+  }
+}
+
 export interface Impairment {
   /** Probability of dropping each packet, each way (0.05 = 5 %). */
   loss: number;
@@ -62,6 +70,11 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
       ip('addr', 'add', `${subnet}.1/24`, 'dev', outer);
       ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2/24`, 'dev', inner);
     }
+    // IPv4 only on the link: an IPv6 link-local address appears a second or two after the link
+    // comes up (after duplicate address detection), and Chromium fails a page load that is under
+    // way when an address changes (net::ERR_NETWORK_CHANGED).
+    disableIpv6(outer);
+    ip('netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     ip('link', 'set', outer, 'up');
     ip('netns', 'exec', name, 'ip', 'link', 'set', inner, 'up');
     ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');

@@ -8,6 +8,23 @@ import { CHROMIUM, CHROMIUM_ARGS, launchChromium } from './browser.js';
 import { createTestHost, type Impairment, type TestHost } from './netns.js';
 import { startLancast, type Lancast } from './server.js';
 
+/**
+ * Opens a page over the test link. Chromium fails a load that is under way when the machine's
+ * addresses change (net::ERR_NETWORK_CHANGED), as a person's browser does when Wi-Fi
+ * reconnects; the person reloads, and so does this, up to three times.
+ */
+async function gotoOverLink(page: Page, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export interface RemoteSetup {
   host: TestHost;
   server: Lancast;
@@ -32,12 +49,12 @@ export async function remoteBroadcasterSetup(impair?: Impairment): Promise<Remot
     broadcasters,
     async broadcast(room, mode) {
       const page = await (await broadcasters.newContext({ ignoreHTTPSErrors: true })).newPage();
-      await page.goto(`https://${host.hostAddress}:${server.port}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
+      await gotoOverLink(page, `https://${host.hostAddress}:${server.port}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
       return page;
     },
     async watch(room) {
       const page = await viewers.newPage();
-      await page.goto(`http://${host.hostAddress}:${server.port}/watch/${room}`);
+      await gotoOverLink(page, `http://${host.hostAddress}:${server.port}/watch/${room}`);
       return page;
     },
     async close() {
