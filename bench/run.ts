@@ -97,9 +97,10 @@ function capacity(runs: LoadRun[]): Rows {
       cores: run.cores,
       measuredMaxViewersUnder1PctLoss: run.maxViewersUnder1PctLoss,
       mostConnectedUnder1PctLoss: Math.max(0, ...clean.map((s) => (s.receiving >= 0 ? Math.min(s.connected, s.receiving) : s.connected))),
-      cpuPercentPerViewer: Math.round(cost * 1000) / 1000,
-      usPerForwardedPacket: median(clean.map((s) => s.usPerForwardedPacket)),
-      mainThreadCpuPercent: main,
+      // A layout with no clean step has no cost to report (the table shows "-", not NaN).
+      cpuPercentPerViewer: Number.isFinite(cost) ? Math.round(cost * 1000) / 1000 : '-',
+      usPerForwardedPacket: clean.length ? median(clean.map((s) => s.usPerForwardedPacket)) : '-',
+      mainThreadCpuPercent: clean.length ? main : '-',
       viewersOnThoseCoresByCost: Number.isFinite(cost) ? Math.round((run.cores * 100 - main) / cost) : 0,
       generatorCpuPercentAtLargest: last?.generatorCpuPercent ?? '-',
       idleCpuPercentNoViewers: run.idleCpuPercent.publisherNoViewers,

@@ -15,6 +15,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi_common.h"
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -330,14 +331,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   egress *e = unwrap(env, argv[0]);
-  napi_value arr, v;
-  CHECK(napi_create_array_with_length(env, 3, &arr));
   double vals[3] = {e ? e->packets : 0, e ? e->octets : 0, e ? e->dropped : 0};
-  for (uint32_t i = 0; i < 3; i++) {
-    napi_create_double(env, vals[i], &v);
-    napi_set_element(env, arr, i, v);
-  }
-  return arr;
+  return number_array(env, vals, 3);
 }
 
 /* close(egress): no more sends; the keys are wiped now, the memory at finalisation. */
@@ -529,16 +524,11 @@ static napi_value unprotect(napi_env env, napi_callback_info info) {
 /* ingressStats(ingress) -> [packets, rejected] */
 static napi_value ingress_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], arr, v;
+  napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   ingress *in = unwrap_ingress(env, argv[0]);
-  CHECK(napi_create_array_with_length(env, 2, &arr));
   double vals[2] = {in ? in->packets : 0, in ? in->rejected : 0};
-  for (uint32_t i = 0; i < 2; i++) {
-    napi_create_double(env, vals[i], &v);
-    napi_set_element(env, arr, i, v);
-  }
-  return arr;
+  return number_array(env, vals, 2);
 }
 
 NAPI_MODULE_INIT() {

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* recvmmsg, SO_RCVBUFFORCE */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "napi_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -333,7 +334,7 @@ static napi_value add(napi_env env, napi_callback_info info) {
 
 static napi_value stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], result, value;
+  napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sink *s = unwrap(env, argv[0]);
   if (!s) CHECK(napi_invalid_arg);
@@ -348,12 +349,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   }
   double values[7] = { (double)s->packets, (double)s->lost, (double)s->octets, (double)s->handed, (double)s->streams, (double)s->rtcp, (double)receiving };
   pthread_mutex_unlock(&s->lock);
-  CHECK(napi_create_array_with_length(env, 7, &result));
-  for (uint32_t i = 0; i < 7; i++) {
-    napi_create_double(env, values[i], &value);
-    napi_set_element(env, result, i, value);
-  }
-  return result;
+  return number_array(env, values, 7);
 }
 
 static napi_value close_sink(napi_env env, napi_callback_info info) {
