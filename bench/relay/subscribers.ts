@@ -9,12 +9,14 @@
  *
  * Counting happens in one of two places (`--sink native|js`, native by default):
  * - native: the sockets are handed to a native thread (native/loadsink.c) that drains them with
- *   epoll and recvmmsg, passes STUN, DTLS and the sampled RTP back to werift and drops the
+ *   epoll and recvmmsg (reading only the headers of the packets it just counts), passes STUN,
+ *   DTLS and the sampled RTP back to werift and drops the
  *   server's RTCP (werift's receiver reports do not need it); a few microseconds per packet, so
  *   the generator leaves most of the machine to the server;
  * - js: Node reads every packet and a JavaScript tap counts it (several times the cost).
  * Prints one JSON line per second: {at (ms since the epoch, when the counts were read), viewers, failed, packets, lost, verified, sampled, sink,
- * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second)}.
+ * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second),
+ * truncated (non-RTP packets werift missed because only their first bytes were read; expected 0)}.
  *
  *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js]
  */
@@ -39,7 +41,7 @@ const sinkKind = sinkArg > 0 ? process.argv[sinkArg + 1] : 'native';
 interface LoadSink {
   create(onPacket: (route: number, data: Buffer, address: string, port: number) => void, sample: number): object;
   add(sink: object, fd: number, viewer: number, route: number): void;
-  stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number, receiving: number];
+  stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number, receiving: number, truncated: number];
 }
 const sinkFile = fileURLToPath(new URL('../../dist/native/loadsink.node', import.meta.url));
 if (sinkKind === 'native' && !existsSync(sinkFile)) throw new Error(`${sinkFile} is missing: run npm run build (needs a C compiler), or pass --sink js`);
@@ -201,7 +203,8 @@ setInterval(() => {
   let packets = 0;
   let lost = 0;
   let receiving = -1; // not known in the JavaScript sink
-  if (native) [packets, lost, , , , , receiving] = native.stats(nativeSink!);
+  let truncated = 0;
+  if (native) [packets, lost, , , , , receiving, truncated] = native.stats(nativeSink!);
   else {
     for (const s of streams.values()) {
       packets += s.packets;
@@ -210,7 +213,7 @@ setInterval(() => {
   }
   const waiting: Record<string, number> = {};
   for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
-  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving };
+  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving, truncated };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {
