@@ -21,8 +21,15 @@ export interface SocketOptions {
   messagesPerSecond?: number;
 }
 
-/** After this many refused messages in a row of flooding, the socket is closed (1008). */
+/**
+ * A flooding socket is closed (1008) once this many of its messages were refused within about
+ * FLOOD_WINDOW_S: each refusal is a strike, and strikes fade at FLOOD_CLOSE_AFTER per window.
+ * Strikes are not forgiven by the odd message that gets through, so a flood the server reads
+ * slowly (a busy machine refills the bucket as it goes) is closed too; a client a little over the
+ * rate is only told to slow down.
+ */
 const FLOOD_CLOSE_AFTER = 200;
+const FLOOD_WINDOW_S = 5;
 
 /** Seconds between heartbeats; a socket that misses one is closed, so state never lingers. */
 export const HEARTBEAT_MS = 5_000;
@@ -74,6 +81,7 @@ export function handleSocket(ws: WebSocket, options: SocketOptions): void {
   let tokens = rate * 2;
   let refilled = Date.now();
   let refusedInARow = 0;
+  let strikes = 0;
 
   ws.on('message', (data, isBinary) => {
     // Once the server has closed this socket (replaced, refused, flooding) nothing it still sends
@@ -81,10 +89,13 @@ export function handleSocket(ws: WebSocket, options: SocketOptions): void {
     if (ws.readyState !== ws.OPEN) return;
     alive = true;
     const now = Date.now();
-    tokens = Math.min(rate * 2, tokens + ((now - refilled) / 1000) * rate);
+    const elapsed = (now - refilled) / 1000;
+    tokens = Math.min(rate * 2, tokens + elapsed * rate);
+    strikes = Math.max(0, strikes - (elapsed * FLOOD_CLOSE_AFTER) / FLOOD_WINDOW_S);
     refilled = now;
     if (tokens < 1) {
-      if (++refusedInARow >= FLOOD_CLOSE_AFTER) return link.close(1008, 'too many messages');
+      refusedInARow++;
+      if (++strikes >= FLOOD_CLOSE_AFTER) return link.close(1008, 'too many messages');
       if (refusedInARow === 1 || refusedInARow % 50 === 0) {
         hub.reject(peer, 'rate-limited', `more than ${rate} messages per second; slow down`);
       }

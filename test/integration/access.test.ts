@@ -170,6 +170,20 @@ describe('limits', () => {
     for (const s of [b.socket, v.socket]) s.close();
   });
 
+  test('a socket that keeps sending at 2.5x the rate is closed with 1008, though some of its messages get through', async () => {
+    // Paced, so the bucket refills as it goes: every few messages one is accepted, and a streak of
+    // refusals never builds up. The server reads a flood on a busy machine the same way.
+    const flood = await TestSocket.open(server.wsUrl);
+    let sent = 0;
+    while (flood.open && sent < 5_000) {
+      for (let i = 0; i < 10; i++) flood.ws.send('{"type":"leave"}');
+      sent += 10;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await flood.closedWithin(5_000)).code, 1008);
+    assert.ok(sent < 5_000, `still open after ${sent} messages at 500 a second`);
+  });
+
   test('absurd SDP is refused before it reaches anyone: too many sections, candidates or bad ports', async () => {
     const b = await TestSocket.join(server.wsUrl, { role: 'broadcaster', room: 'sdp', key: 'test-key' });
     const v = await TestSocket.join(server.wsUrl, { role: 'viewer', room: 'sdp', password: 'pw' });
