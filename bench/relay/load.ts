@@ -6,6 +6,9 @@
  * the generators cost. Viewers arrive step by step (each step adds a generator process for its
  * new viewers). Runs once per layout: relay threads (`--relay-workers`) and, optionally, the
  * CPUs the server and the generators are pinned to (taskset), so "1 core" really is one core.
+ * With `--server URL --key KEY --server-cores N` it loads a lancast running on another machine
+ * instead, reading that server's CPU and memory from its /metrics: the way to measure what a
+ * server's cores hold without the generators sharing them.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,8 +21,10 @@ import { startLancast, type Lancast } from '../../test/helpers/server.js';
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const TICKS = 100; // USER_HZ on Linux
 
-async function metrics(server: Lancast): Promise<string> {
-  return (await fetch(`${server.url}/metrics`)).text();
+async function metrics(base: string): Promise<string> {
+  const res = await fetch(`${base}/metrics`);
+  if (!res.ok) throw new Error(`${base}/metrics answered ${res.status}`);
+  return res.text();
 }
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
@@ -124,11 +129,56 @@ export interface LoadRun {
   idleCpuPercent: { publisherNoViewers: number; empty: number };
 }
 
-async function cpuPercentOver(pid: number, ms: number): Promise<number> {
-  const c0 = cpuSeconds(pid);
+/**
+ * The server under load and where its CPU and memory are read: from /proc when this run started
+ * it, from its /metrics when it runs on another machine (`--server`), so that the generators
+ * need not share its cores.
+ */
+interface ServerProbe {
+  url: string;
+  key: string;
+  /** CPU seconds so far: the whole process, its main thread (undefined: not known), each relay worker. */
+  cpu(): Promise<{ process: number; main: number | undefined; workers: number[] }>;
+  rssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function localProbe(server: Lancast): ServerProbe {
+  const pid = server.proc.pid!;
+  return {
+    url: server.url,
+    key: 'test-key',
+    async cpu() {
+      const tids = workerThreadIds(await metrics(server.url));
+      return { process: cpuSeconds(pid), main: threadCpuSeconds(pid, pid), workers: tids.map((tid) => threadCpuSeconds(pid, tid)) };
+    },
+    rssMiB: async () => rssMiB(pid),
+    stop: async () => void (await server.stop()),
+  };
+}
+
+/**
+ * A server started elsewhere. prom-client reads the process's CPU when /metrics is fetched; each
+ * worker's CPU time is refreshed once a second, so remote windows should be long (--window).
+ */
+function remoteProbe(url: string, key: string): ServerProbe {
+  return {
+    url,
+    key,
+    async cpu() {
+      const text = await metrics(url);
+      return { process: metric(text, 'lancast_process_process_cpu_seconds_total'), main: undefined, workers: perWorker(text, 'lancast_relay_worker_cpu_seconds') };
+    },
+    rssMiB: async () => metric(await metrics(url), 'lancast_process_process_resident_memory_bytes') / 2 ** 20,
+    stop: async () => {},
+  };
+}
+
+async function cpuPercentOver(server: ServerProbe, ms: number): Promise<number> {
+  const c0 = (await server.cpu()).process;
   const t0 = Date.now();
   await sleep(ms);
-  return Math.round(((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
+  return Math.round((((await server.cpu()).process - c0) / ((Date.now() - t0) / 1000)) * 1000) / 10;
 }
 
 /** Every viewer connected and still receiving, loss under 1 %, and 99 % of the packets delivered. */
@@ -143,19 +193,35 @@ export interface LoadOptions {
   windowMs?: number;
   /** Where the generator counts packets: the native sink (default) or JavaScript. */
   sink?: 'native' | 'js';
+  /**
+   * Load a lancast already running elsewhere (its base URL and publish key) instead of starting
+   * one here; `serverCores` then says how many cores it has, for the by-cost figures.
+   */
+  remote?: { url: string; key: string; serverCores: number };
 }
 
 export async function relayLoad(steps: number[], workers: number, options: LoadOptions = {}): Promise<LoadRun> {
   const windowMs = options.windowMs ?? 8_000;
-  const server = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000'] });
-  const pid = server.proc.pid!;
-  // -a: every thread, and threads started later (the relay workers) inherit the main thread's set.
-  if (options.serverCpus) execFileSync('taskset', ['-a', '-p', '-c', options.serverCpus, String(pid)], { stdio: 'ignore' });
-  const cores = options.serverCpus ? options.serverCpus.split(',').length : availableParallelism();
-  const layout = `${cores} core${cores === 1 ? '' : 's'}, ${workers === 0 ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`}`;
+  let server: ServerProbe;
+  let cores: number;
+  let layout: string;
+  if (options.remote) {
+    server = remoteProbe(options.remote.url, options.remote.key);
+    cores = options.remote.serverCores;
+    layout = `${options.remote.url} (${cores} core${cores === 1 ? '' : 's'}, its own workers)`;
+  } else {
+    const local = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000'] });
+    const pid = local.proc.pid!;
+    // -a: every thread, and threads started later (the relay workers) inherit the main thread's set.
+    if (options.serverCpus) execFileSync('taskset', ['-a', '-p', '-c', options.serverCpus, String(pid)], { stdio: 'ignore' });
+    server = localProbe(local);
+    cores = options.serverCpus ? options.serverCpus.split(',').length : availableParallelism();
+    layout = `${cores} core${cores === 1 ? '' : 's'}, ${workers === 0 ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`}`;
+  }
+  const room = `load-${process.pid}`;
   const results: LoadStep[] = [];
-  const emptyCpu = await cpuPercentOver(pid, 5_000);
-  const publisher = child('./synthetic-publisher.ts', [server.url, 'load', 'test-key'], options.generatorCpus);
+  const emptyCpu = await cpuPercentOver(server, 5_000);
+  const publisher = child('./synthetic-publisher.ts', [server.url, room, server.key], options.generatorCpus);
   let baselineRssMiB = 0;
   let publisherIdleCpu = 0;
   try {
@@ -163,8 +229,8 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     if (status.status !== 201) throw new Error(`publisher refused: ${status.status}`);
     // Steady state: past the publisher's first keyframes and the workers' start.
     await sleep(8_000);
-    publisherIdleCpu = await cpuPercentOver(pid, 10_000);
-    baselineRssMiB = Math.round(rssMiB(pid));
+    publisherIdleCpu = await cpuPercentOver(server, 10_000);
+    baselineRssMiB = Math.round(await server.rssMiB());
     // Viewers arrive in batches: each step adds a generator process for the new viewers and
     // keeps the earlier ones, so a step's join burst is its increment, not all of its viewers.
     const subs: ReturnType<typeof child>[] = [];
@@ -173,25 +239,28 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     try {
       let have = 0;
       for (const n of steps) {
-        const batch = child('./subscribers.ts', [server.url, 'load', String(n - have), '--sink', options.sink ?? 'native'], options.generatorCpus);
+        const batch = child('./subscribers.ts', [server.url, room, String(n - have), '--sink', options.sink ?? 'native'], options.generatorCpus);
         subs.push(batch);
         have = n;
         // Connect (DTLS handshakes queue up on a busy machine), keyframe, settle.
         const deadline = Date.now() + 15_000 + (n - (steps[steps.indexOf(n) - 1] ?? 0)) * 60;
         while (sum('viewers') + sum('failed') < n && Date.now() < deadline) await sleep(250);
         await sleep(3_000);
-        const m0 = await metrics(server);
+        const m0 = await metrics(server.url);
         const t0 = Date.now();
-        const tids = workerThreadIds(m0);
-        const [cpu0, main0, gen0, pub0] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
-        const workers0 = tids.map((tid) => threadCpuSeconds(pid, tid));
+        const c0 = await server.cpu();
+        const [gen0, pub0] = [generatorCpu(), cpuSeconds(publisher.proc.pid!)];
         const reports0 = subs.map((g) => g.last());
         const in0 = metric(m0, 'lancast_relay_packets_received_total');
         await sleep(windowMs);
         const seconds = (Date.now() - t0) / 1000;
-        const [cpu1, main1, gen1, pub1] = [cpuSeconds(pid), threadCpuSeconds(pid, pid), generatorCpu(), cpuSeconds(publisher.proc.pid!)];
-        const workers1 = tids.map((tid) => threadCpuSeconds(pid, tid));
-        const m1 = await metrics(server);
+        const c1 = await server.cpu();
+        const [gen1, pub1] = [generatorCpu(), cpuSeconds(publisher.proc.pid!)];
+        const m1 = await metrics(server.url);
+        const [cpu0, cpu1] = [c0.process, c1.process];
+        // Remotely there is no per-thread CPU: the main thread's share is what the workers did not use.
+        const mainCpu = (c: typeof c0) => c.main ?? c.process - c.workers.reduce((a, b) => a + b, 0);
+        const [main0, main1] = [mainCpu(c0), mainCpu(c1)];
         // Per generator, counts over the span between its own reports (they come once a second, so
         // our window's clock would be off by up to a second on each side).
         let [receivedRate, lostRate] = [0, 0];
@@ -217,7 +286,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
           serverCpuPercent: Math.round(((cpu1 - cpu0) / seconds) * 100),
           mainThreadCpuPercent: Math.round(((main1 - main0) / seconds) * 100),
           workerBusyPercent: perWorker(m1, 'lancast_relay_worker_utilization').map((u) => Math.round(u * 100)).join(' ') || '-',
-          workerCpuPercent: workers1.map((c, i) => Math.round(((c - workers0[i]!) / seconds) * 100)).join(' ') || '-',
+          workerCpuPercent: c1.workers.map((c, i) => Math.round(((c - (c0.workers[i] ?? 0)) / seconds) * 100)).join(' ') || '-',
           workerViewers: perWorker(m1, 'lancast_relay_worker_viewers').join(' ') || '-',
           generatorCpuPercent: Math.round(((gen1 - gen0) / seconds) * 100),
           publisherCpuPercent: Math.round(((pub1 - pub0) / seconds) * 100),
@@ -230,7 +299,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
           receivedPerSecond: Math.round(receivedRate),
           lossPercent: receivedRate + lostRate > 0 ? Math.round((lostRate / (receivedRate + lostRate)) * 1000) / 10 : 100,
           deliveredPercent: expectedRate > 0 ? Math.min(100, Math.round((receivedRate / expectedRate) * 1000) / 10) : 0,
-          serverRssMiB: Math.round(rssMiB(pid)),
+          serverRssMiB: Math.round(await server.rssMiB()),
         };
         results.push(step);
         process.stderr.write(`  relay load: ${JSON.stringify(step)}\n`);
@@ -258,7 +327,30 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const steps = (process.argv[2] ?? '50,100').split(',').map(Number);
-  const [, , , workers = '2', serverCpus, generatorCpus, sink] = process.argv;
-  console.log(JSON.stringify(await relayLoad(steps, Number(workers), { serverCpus, generatorCpus, sink: sink as 'native' | 'js' | undefined }), null, 2));
+  // node --import tsx bench/relay/load.ts <steps> [workers] [serverCpus] [generatorCpus] [native|js]
+  // node --import tsx bench/relay/load.ts <steps> --server <url> --key <publish key> --server-cores <n> [--window <ms>]
+  const args = process.argv.slice(2);
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const value = args[i + 1];
+    if (value === undefined) throw new Error(`${name} needs a value`);
+    args.splice(i, 2);
+    return value;
+  };
+  const url = flag('--server');
+  const key = flag('--key');
+  const serverCores = flag('--server-cores');
+  const window = flag('--window');
+  if (url && (!key || !serverCores)) throw new Error('--server needs --key (its publish key) and --server-cores (its cores, for the by-cost figures)');
+  const steps = (args[0] ?? '50,100').split(',').map(Number);
+  const [, workers = '2', serverCpus, generatorCpus, sink] = args;
+  const remote = url ? { url: url.replace(/\/$/, ''), key: key!, serverCores: Number(serverCores) } : undefined;
+  console.log(
+    JSON.stringify(
+      await relayLoad(steps, Number(workers), { serverCpus, generatorCpus, sink: sink as 'native' | 'js' | undefined, remote, windowMs: window ? Number(window) : undefined }),
+      null,
+      2,
+    ),
+  );
 }
