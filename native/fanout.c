@@ -59,14 +59,6 @@ typedef struct {
   int closed;
 } egress;
 
-#define CHECK(call)                                                        \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error(env, NULL, "lancast native: bad arguments");        \
-      return NULL;                                                         \
-    }                                                                      \
-  } while (0)
-
 static void release(egress *e) {
   if (e->cipher) EVP_CIPHER_CTX_free(e->cipher);
   if (e->hmac) HMAC_CTX_free(e->hmac);
@@ -327,20 +319,14 @@ static napi_value send_raw(napi_env env, napi_callback_info info) {
 
 /* stats(egress) -> [packets, payloadOctets, dropped] */
 static napi_value stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  egress *e = unwrap(env, argv[0]);
+  egress *e = unwrap(env, first_arg(env, info));
   double vals[3] = {e ? e->packets : 0, e ? e->octets : 0, e ? e->dropped : 0};
   return number_array(env, vals, 3);
 }
 
 /* close(egress): no more sends; the keys are wiped now, the memory at finalisation. */
 static napi_value close_egress(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  egress *e = unwrap(env, argv[0]);
+  egress *e = unwrap(env, first_arg(env, info));
   if (e) release(e);
   return NULL;
 }
@@ -523,10 +509,7 @@ static napi_value unprotect(napi_env env, napi_callback_info info) {
 
 /* ingressStats(ingress) -> [packets, rejected] */
 static napi_value ingress_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ingress *in = unwrap_ingress(env, argv[0]);
+  ingress *in = unwrap_ingress(env, first_arg(env, info));
   double vals[2] = {in ? in->packets : 0, in ? in->rejected : 0};
   return number_array(env, vals, 2);
 }

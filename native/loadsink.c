@@ -22,6 +22,7 @@
 #define _GNU_SOURCE /* recvmmsg, SO_RCVBUFFORCE */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#define NATIVE_NAME "lancast loadsink"
 #include "napi_common.h"
 
 #include <arpa/inet.h>
@@ -88,14 +89,6 @@ typedef struct {
   size_t length;
   uint8_t data[];
 } handoff;
-
-#define CHECK(call)                                                 \
-  do {                                                              \
-    if ((call) != napi_ok) {                                        \
-      napi_throw_error(env, NULL, "lancast loadsink: bad arguments"); \
-      return NULL;                                                  \
-    }                                                               \
-  } while (0)
 
 static void hand_to_js(sink *s, int id, const uint8_t *data, size_t length, const struct sockaddr_storage *from) {
   handoff *h = malloc(sizeof(handoff) + length);
@@ -356,10 +349,7 @@ static napi_value add(napi_env env, napi_callback_info info) {
 }
 
 static napi_value stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sink *s = unwrap(env, argv[0]);
+  sink *s = unwrap(env, first_arg(env, info));
   if (!s) CHECK(napi_invalid_arg);
   pthread_mutex_lock(&s->lock);
   /* Viewers whose RTP kept coming since the last call: one that stopped shows no gap, only this. */
@@ -376,10 +366,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_sink(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sink *s = unwrap(env, argv[0]);
+  sink *s = unwrap(env, first_arg(env, info));
   if (s) stop(s);
   return NULL;
 }
