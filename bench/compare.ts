@@ -85,8 +85,11 @@ export async function quality(content: 'fake camera' | 'noise', seconds = 15): P
 export const JOIN_STEPS = ['html', 'script', 'welcome', 'offer', 'answer', 'connected', 'frame'] as const;
 export type JoinStep = (typeof JOIN_STEPS)[number];
 
+/** `relay, paused`: every viewer is the first of a relayed room that had paused (nobody watching). */
+export type FirstFrameMode = 'p2p' | 'relay' | 'relay, paused';
+
 export type FirstFrameResult = {
-  mode: 'p2p' | 'relay';
+  mode: FirstFrameMode;
   joins: number;
   p50: number;
   p95: number;
@@ -114,26 +117,48 @@ export async function joinSteps(page: Page, frame: number): Promise<Partial<Reco
   return out;
 }
 
-/** Viewers open the watch page one after another; each records its first frame. */
+/** Whether the relay has paused `room`'s broadcaster (nobody watching), from /api/rooms. */
+async function roomPaused(url: string, room: string): Promise<boolean> {
+  const { rooms } = (await (await fetch(`${url}/api/rooms`)).json()) as { rooms: { name: string; paused?: boolean }[] };
+  return rooms.find((r) => r.name === room)?.paused === true;
+}
+
+/**
+ * Viewers open the watch page one after another; each records its first frame. In `relay` the
+ * room is between viewers for 300 ms, too short to pause; in `relay, paused` (a server with
+ * `--pause-after 1`) each viewer waits until the broadcaster has been paused, so its join also
+ * restarts the broadcaster's encoder.
+ */
 export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
   const server = await startLancast({ args: ['--log-level', 'warn'] });
+  const pausing = await startLancast({ args: ['--log-level', 'warn', '--pause-after', '1'] });
   const pub = await measuredChromium('publisher');
   const view = await measuredChromium('viewer');
   const results: FirstFrameResult[] = [];
   try {
-    for (const mode of ['p2p', 'relay'] as const) {
-      const room = `join-${mode}`;
+    for (const mode of ['p2p', 'relay', 'relay, paused'] as const) {
+      const paused = mode === 'relay, paused';
+      const url = paused ? pausing.url : server.url;
+      const room = paused ? 'join-paused' : `join-${mode}`;
       const b = await pub.browser.newPage();
-      await b.goto(`${server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}`);
+      await b.goto(`${url}/broadcast/${room}?key=test-key&autostart=1&mode=${paused ? 'relay' : mode}`);
       await waitForState(b, 'live');
       await sleep(2_000);
       const times: number[] = [];
       const steps: Partial<Record<JoinStep, number>>[] = [];
       for (let i = 0; i < joins; i++) {
+        if (paused) {
+          const deadline = Date.now() + 15_000;
+          while (!(await roomPaused(url, room))) {
+            if (Date.now() > deadline) throw new Error(`room ${room} did not pause`);
+            await sleep(100);
+          }
+          await sleep(500); // the broadcaster's last packets are in
+        }
         const context = await view.browser.newContext();
         const v = await context.newPage();
         await watchFirstFrame(v);
-        await v.goto(`${server.url}/watch/${room}`);
+        await v.goto(`${url}/watch/${room}`);
         const t = await firstFrameMs(v);
         times.push(t);
         steps.push(await joinSteps(v, t));
@@ -157,7 +182,7 @@ export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
     }
   } finally {
     await Promise.all([pub.browser.close(), view.browser.close()]);
-    await server.stop();
+    await Promise.all([server.stop(), pausing.stop()]);
   }
   return results;
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * latency, scaling, hotpath, load, sockets, hardening (default: all, about 25 minutes).
+ * latency, scaling, idle, hotpath, load, sockets, hardening (default: all, about 26 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,8 +15,9 @@ import { relayLoad, type LoadRun } from './relay/load.js';
 import { scaling } from './scaling.js';
 import { sockets, type SocketsResult } from './sockets.js';
 import { hardening, type HardeningResult } from './hardening.js';
+import { idle } from './idle.js';
 
-const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'hotpath', 'load', 'sockets', 'hardening'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -56,6 +57,7 @@ function render(all: Record<string, unknown>): string[] {
   add('latency', () => 'Glass-to-glass latency, clock drawn into the picture and read back (ms)', (v: Rows) => v.map((r) => ({ ...r, addedP50: r.addedP50 ?? '-', addedP95: r.addedP95 ?? '-' })));
   add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
+  add('idle', () => 'A room nobody watches: server CPU (% of a core) and the broadcaster\'s, steady window', (v: Rows) => v);
   add('hotPath', () => 'Forwarding hot path alone: CPU per packet per viewer (µs), 100 viewers, 1,157-byte packets', (v: { rows: HotPathRow[] }) => v.rows as unknown as Rows);
   add('hotPath', () => 'Forwarding hot path on 1 and 2 threads at once (native, GCM, 100 viewers per thread, no load generator)', (v: { threads: Rows }) => v.threads);
   add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
@@ -136,6 +138,10 @@ if (chosen.includes('quality')) {
 if (chosen.includes('scaling')) {
   console.error('scaling: 1 to 8 viewers per mode…');
   results.scaling = await scaling();
+}
+if (chosen.includes('idle')) {
+  console.error('idle: an empty server, and a relayed room with no viewers, sending and paused…');
+  results.idle = await idle();
 }
 if (chosen.includes('hotpath')) {
   console.error('hotpath: the forwarding path alone, part by part…');

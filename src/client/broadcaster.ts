@@ -15,6 +15,8 @@ export type BroadcasterState = 'connecting' | 'live' | 'reconnecting' | 'stopped
 
 export type BroadcasterEvents = {
   state: [BroadcasterState];
+  /** The relay asked to stop sending (nobody watches) or to send again. */
+  paused: [boolean];
   room: [RoomMessage];
   error: [ErrorMessage];
 };
@@ -49,6 +51,9 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   /** Connections from before a reconnect, still carrying media until their viewers move over. */
   readonly #stale = new Set<Connection>();
   #state: BroadcasterState = 'connecting';
+  #paused = false;
+  /** setParameters calls on the publishing connection, one after another. */
+  #sending: Promise<void> = Promise.resolve();
 
   constructor(options: BroadcasterOptions) {
     super();
@@ -86,6 +91,11 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
 
   get state(): BroadcasterState {
     return this.#state;
+  }
+
+  /** True while the relay has asked this broadcaster to stop sending (nobody is watching). */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   start(): void {
@@ -127,6 +137,9 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
           this.connections.get(msg.from)!.close();
           this.connections.delete(msg.from);
         }
+        return;
+      case 'pause':
+        if (msg.from === RELAY && this.publishing?.cid === msg.cid) this.#pause(this.publishing, msg.paused === true);
         return;
       case 'viewer-joined':
         return this.#offer(msg.id);
@@ -201,6 +214,30 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     }
   }
 
+  /**
+   * Stop or restart the encoders of the publishing connection: nobody watching means nothing to
+   * encode or upload. Restarting an encoder begins with a keyframe, so the first viewer sees a
+   * picture at once.
+   */
+  #pause(conn: Connection, paused: boolean): void {
+    this.#setPaused(paused);
+    this.#sending = this.#sending.then(async () => {
+      for (const sender of conn.pc.getSenders()) {
+        if (conn.closed || !sender.track) continue;
+        const params = sender.getParameters();
+        if (!params.encodings?.length || params.encodings.every((e) => e.active === !paused)) continue;
+        for (const encoding of params.encodings) encoding.active = !paused;
+        await sender.setParameters(params).catch((err: unknown) => console.warn('lancast: could not pause or resume sending', err));
+      }
+    });
+  }
+
+  #setPaused(paused: boolean): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    this.emit('paused', paused);
+  }
+
   /** Follow the room's media path: publish to the relay while it is relayed. */
   #setMode(mode: string): void {
     if (mode === this.#mode) return;
@@ -215,6 +252,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.publishing?.close();
     const conn = this.#connect(RELAY);
     this.publishing = conn;
+    this.#setPaused(false);
     conn.pc.onconnectionstatechange = () => {
       if (conn.pc.connectionState === 'failed' && this.publishing === conn) this.#schedulePublish();
     };
@@ -233,6 +271,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     const conn = this.publishing;
     if (!conn) return;
     this.publishing = undefined;
+    this.#setPaused(false);
     this.signaling.send({ type: 'hangup', to: RELAY, cid: conn.cid });
     conn.close();
   }
@@ -242,6 +281,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     // The new server knows nothing of our relay connection: publish afresh when it says so.
     this.publishing?.close();
     this.publishing = undefined;
+    this.#setPaused(false);
     this.#mode = 'p2p';
     for (const conn of this.connections.values()) {
       this.#stale.add(conn);
@@ -257,6 +297,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     clearTimeout(this.#republishTimer);
     this.publishing?.close();
     this.publishing = undefined;
+    this.#setPaused(false);
     this.#mode = 'p2p';
     for (const conn of [...this.connections.values(), ...this.#stale]) conn.close();
     this.connections.clear();

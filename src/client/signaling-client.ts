@@ -28,6 +28,7 @@ const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   candidate: true,
   restart: true,
   hangup: true,
+  pause: true,
   pong: true,
 };
 

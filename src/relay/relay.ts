@@ -18,6 +18,13 @@ import { newPeerId } from '../signaling/peer.js';
 /** The relay's peer id in signaling messages. */
 export const RELAY_PEER_ID = 'relay';
 
+/**
+ * A publisher with nobody watching for this long is asked to stop sending (when it can be asked:
+ * the broadcast page can, a WHIP encoder cannot). Long enough that a viewer reloading the page
+ * does not pause and resume the broadcaster's encoder. `--pause-after` changes it.
+ */
+export const PAUSE_AFTER_MS = 5_000;
+
 export interface RelayRoomStats {
   publishing: boolean;
   subscribers: number;
@@ -25,9 +32,12 @@ export interface RelayRoomStats {
   players: number;
   inBitsPerSecond: number;
   outBitsPerSecond: number;
+  /** The publisher was asked to stop sending: nobody is watching. */
+  paused: boolean;
 }
 
 class RelayRoom {
+  readonly name: string;
   publisher: Publisher | undefined;
   /** The connection id of the broadcaster's publishing connection. */
   publisherCid: string | undefined;
@@ -37,6 +47,18 @@ class RelayRoom {
   readonly viewers = new Map<string, Peer>();
   /** Standalone subscribers (WHEP), by their resource id. */
   readonly players = new Map<string, Leg>();
+  /** Tells the publisher to stop (true) or resume (false) sending; absent when it cannot be told. */
+  pauseSender: ((paused: boolean) => void) | undefined;
+  paused = false;
+  pauseTimer: NodeJS.Timeout | undefined;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  get watched(): boolean {
+    return this.viewers.size + this.players.size > 0;
+  }
 }
 
 export class Relay {
@@ -48,8 +70,12 @@ export class Relay {
   /** Live publishers by their source number (what the workers call them). */
   readonly #sources = new Map<number, Publisher>();
 
-  constructor(ice: RelayIceOptions, logger: Logger, workers = 0) {
+  /** 0: never pause a publisher. */
+  readonly #pauseAfterMs: number;
+
+  constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS) {
     this.#ice = ice;
+    this.#pauseAfterMs = pauseAfterMs;
     this.#logger = logger;
     this.#workers =
       workers > 0 ? new RelayWorkers(workers, ice, logger, (src) => this.#sources.get(src)?.requestKeyframe()) : undefined;
@@ -76,6 +102,7 @@ export class Relay {
       players: r.players.size,
       inBitsPerSecond: r.publisher?.received.bitsPerSecond ?? 0,
       outBitsPerSecond: (r.publisher?.forwarder.sent.bitsPerSecond ?? 0) + (r.publisher ? (this.#workers?.bitsPerSecond(r.publisher.source) ?? 0) : 0),
+      paused: r.paused,
     };
   }
 
@@ -86,7 +113,7 @@ export class Relay {
   #room(name: string): RelayRoom {
     let room = this.#rooms.get(name);
     if (!room) {
-      room = new RelayRoom();
+      room = new RelayRoom(name);
       this.#rooms.set(name, room);
     }
     return room;
@@ -95,15 +122,20 @@ export class Relay {
   /**
    * A publisher's offer (from the broadcast page over /ws, or WHIP). Replaces any previous
    * publisher of the room. Resolves with the answer; viewers are served once media arrives.
+   * `pauseSender`, when given, is called to stop the publisher's sending while nobody watches
+   * (after `pauseAfterMs`) and to resume it when somebody comes.
    */
-  async publish(roomName: string, cid: string, offerSdp: string, onClose: () => void): Promise<string> {
+  async publish(roomName: string, cid: string, offerSdp: string, onClose: () => void, pauseSender?: (paused: boolean) => void): Promise<string> {
     const room = this.#room(roomName);
     room.publisher?.close();
+    this.#stopPausing(room);
+    room.pauseSender = pauseSender;
     const publisher = new Publisher(this.#ice, () => {
       this.#sources.delete(publisher.source);
       if (room.publisher !== publisher) return;
       room.publisher = undefined;
       room.publisherCid = undefined;
+      this.#stopPausing(room);
       for (const sub of [...room.subscribers.values(), ...room.players.values()]) sub.close();
       onClose();
     });
@@ -121,6 +153,7 @@ export class Relay {
         for (const viewer of room.viewers.values()) {
           if (!room.subscribers.has(viewer.id)) void this.#subscribe(roomName, room, viewer);
         }
+        this.#updateDemand(room);
       });
       return answer;
     } catch (err) {
@@ -143,14 +176,52 @@ export class Relay {
     const room = this.#rooms.get(roomName);
     if (!room || (cid !== undefined && room.publisherCid !== cid)) return;
     room.publisher?.close();
+    this.#stopPausing(room);
     if (cid === undefined) room.viewers.clear();
     this.#cleanup(roomName);
+  }
+
+  /**
+   * Pause the publisher once nobody has watched for `pauseAfterMs`; resume it at once when
+   * somebody does. Called whenever viewers or players come and go, and when the publisher is ready.
+   */
+  #updateDemand(room: RelayRoom): void {
+    const publisher = room.publisher;
+    if (!publisher || !room.pauseSender || this.#pauseAfterMs === 0) return;
+    if (room.watched) {
+      clearTimeout(room.pauseTimer);
+      room.pauseTimer = undefined;
+      if (room.paused) {
+        room.paused = false;
+        room.pauseSender(false);
+        this.#logger.info({ room: room.name }, 'relay publisher resumed: somebody is watching');
+      }
+      return;
+    }
+    if (room.paused || room.pauseTimer || !publisher.ready) return;
+    room.pauseTimer = setTimeout(() => {
+      room.pauseTimer = undefined;
+      if (room.publisher !== publisher || publisher.closed || room.watched) return;
+      room.paused = true;
+      room.pauseSender?.(true);
+      this.#logger.info({ room: room.name }, 'relay publisher paused: nobody is watching');
+    }, this.#pauseAfterMs);
+    room.pauseTimer.unref();
+  }
+
+  /** The room's publisher is gone or replaced: its pause state goes with it. */
+  #stopPausing(room: RelayRoom): void {
+    clearTimeout(room.pauseTimer);
+    room.pauseTimer = undefined;
+    room.paused = false;
+    room.pauseSender = undefined;
   }
 
   /** Serve a viewer from the relay, now or once the publisher is ready. */
   addViewer(roomName: string, viewer: Peer): void {
     const room = this.#room(roomName);
     room.viewers.set(viewer.id, viewer);
+    this.#updateDemand(room);
     if (room.publisher?.ready) void this.#subscribe(roomName, room, viewer);
   }
 
@@ -159,6 +230,7 @@ export class Relay {
     if (!room) return;
     room.viewers.delete(viewerId);
     room.subscribers.get(viewerId)?.close();
+    this.#updateDemand(room);
     this.#cleanup(roomName);
   }
 
@@ -225,9 +297,12 @@ export class Relay {
     const room = this.#rooms.get(roomName);
     if (!room || !publisher?.ready) throw new RelayError('not-live', 'the room is not live');
     const sub = this.#newLeg(publisher, (s) => {
-      if (room.players.delete(s.id)) onClose();
+      if (!room.players.delete(s.id)) return;
+      this.#updateDemand(room);
+      onClose();
     });
     room.players.set(sub.id, sub);
+    this.#updateDemand(room);
     try {
       return { id: sub.id, answer: await sub.answer(offerSdp) };
     } catch (err) {
@@ -262,6 +337,7 @@ export class Relay {
 
   close(): void {
     for (const [name, room] of this.#rooms) {
+      this.#stopPausing(room);
       room.publisher?.close();
       for (const sub of [...room.subscribers.values(), ...room.players.values()]) sub.close();
       this.#rooms.delete(name);

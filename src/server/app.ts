@@ -113,6 +113,7 @@ export async function buildApp(options: AppOptions) {
           mode: room.mode,
           reason: room.reason,
           bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
+          paused: relayed?.paused ?? false,
         };
       })
       .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),

@@ -70,7 +70,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
 
   let hub: Hub | undefined;
   const metrics = new Metrics(() => hub, () => relay);
-  const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers);
+  const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers, config.pauseAfter * 1000);
   hub = new Hub({
     relay,
     relayThreshold: config.relayThreshold,

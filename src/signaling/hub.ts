@@ -283,7 +283,13 @@ export class Hub {
       switch (msg.type) {
         case 'offer':
           void relay
-            .publish(room.name, msg.cid, msg.sdp, () => this.#publisherGone(room, peer, msg.cid))
+            .publish(
+              room.name,
+              msg.cid,
+              msg.sdp,
+              () => this.#publisherGone(room, peer, msg.cid),
+              (paused) => peer.room === room && peer.send({ type: 'pause', from: RELAY_PEER_ID, cid: msg.cid, paused }),
+            )
             .then(
               (sdp) => peer.room === room && peer.send({ type: 'answer', from: RELAY_PEER_ID, cid: msg.cid, sdp }),
               (err: Error) => this.reject(peer, 'bad-message', `the relay could not use that offer: ${err.message}`, 'offer'),

@@ -9,7 +9,9 @@
  * chosen by the offerer per RTCPeerConnection), so nothing can land on the wrong connection.
  *
  * Relay rooms: the media server is a peer named `relay`. The broadcaster offers to it (publish);
- * it offers to each viewer; `hangup` retires a connection once its replacement plays.
+ * it offers to each viewer; `hangup` retires a connection once its replacement plays. With no
+ * viewers for a few seconds the relay tells the broadcaster `pause` (stop sending), and un-pauses
+ * it the moment one arrives.
  */
 import { z } from 'zod';
 
@@ -162,6 +164,11 @@ export const RelayedCandidate = z.object({
 export const RelayedRestart = z.object({ type: z.literal('restart'), from: PeerId });
 export const RelayedHangup = z.object({ type: z.literal('hangup'), from: PeerId, cid: ConnectionId });
 export const PongMessage = z.object({ type: z.literal('pong') });
+/**
+ * From the relay to a broadcaster about its publishing connection `cid`: nobody is watching
+ * (`paused: true`), so stop sending media until told `paused: false` (a viewer arrived).
+ */
+export const RelayedPause = z.object({ type: z.literal('pause'), from: PeerId, cid: ConnectionId, paused: z.boolean() });
 
 export const ServerMessage = z.discriminatedUnion('type', [
   WelcomeMessage,
@@ -174,6 +181,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   RelayedCandidate,
   RelayedRestart,
   RelayedHangup,
+  RelayedPause,
   PongMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -25,17 +25,19 @@ const uplink = $('uplink');
 type PageState = 'idle' | 'starting' | BroadcasterState;
 let stream: MediaStream | undefined;
 let broadcaster: Broadcaster | undefined;
+let pageState: PageState = 'idle';
 
 keyInput.value = params.get('key') ?? localStorage.getItem('lancast:publish-key') ?? '';
 viewerCount.textContent = t(lang, 'watching', { n: 0 });
 
 function setState(state: PageState): void {
+  pageState = state;
   document.body.dataset.state = state;
   const text: Record<PageState, string> = {
     idle: t(lang, 'bStateIdle'),
     starting: t(lang, 'bStateStarting'),
     connecting: t(lang, 'bStateConnecting'),
-    live: t(lang, 'bStateLive'),
+    live: t(lang, broadcaster?.paused ? 'bStatePaused' : 'bStateLive'),
     reconnecting: t(lang, 'reconnecting'),
     stopped: t(lang, 'bStateIdle'),
     error: t(lang, 'bStateError'),
@@ -105,6 +107,10 @@ async function start(): Promise<void> {
       ...(viewPassword ? { viewPassword } : {}),
     });
     broadcaster.on('state', setState);
+    broadcaster.on('paused', (paused) => {
+      document.body.dataset.sending = paused ? 'paused' : 'on';
+      setState(pageState);
+    });
     broadcaster.on('room', (s) => {
       viewerCount.textContent = t(lang, 'watching', { n: s.viewers });
       modeLine.textContent = `${t(lang, 'mode')}: ${s.mode}${s.reason ? ` (${s.reason})` : ''}`;
@@ -171,7 +177,7 @@ $('copy').addEventListener('click', async () => {
 
 setInterval(async () => {
   if (!broadcaster) return (uplink.textContent = '');
-  const conns = [...broadcaster.connections.values()];
+  const conns = [...broadcaster.connections.values(), ...(broadcaster.publishing ? [broadcaster.publishing] : [])];
   const now = performance.now();
   const bytes = outboundBytes(await Promise.all(conns.map((c) => c.pc.getStats())));
   const last = (uplink as HTMLElement & { last?: { bytes: number; at: number } }).last;

@@ -30,6 +30,7 @@ describe('parseConfig', () => {
     );
     assert.match(c.dataDir, /[/\\]\.lancast$/);
     assert.deepEqual(c.limits, { maxViewers: 1000, maxRooms: 100, maxSocketsPerAddress: 64, messagesPerSecond: 200 });
+    assert.equal(c.pauseAfter, 5, 'an unwatched relayed room pauses its broadcaster after 5 s');
   });
 
   // [flag, value, another value, what the config holds]
@@ -40,6 +41,7 @@ describe('parseConfig', () => {
     ['view-password', 'pw-1', 'pw-2', (c) => c.viewPassword],
     ['mode', 'p2p', 'relay', (c) => c.mode],
     ['relay-threshold', '7', '9', (c) => c.relayThreshold],
+    ['pause-after', '30', '0', (c) => c.pauseAfter],
     ['data-dir', '/tmp/a', '/tmp/b', (c) => c.dataDir],
     ['log-level', 'debug', 'warn', (c) => c.logLevel],
     ['max-viewers', '10', '20', (c) => c.limits.maxViewers],
@@ -47,7 +49,7 @@ describe('parseConfig', () => {
     ['max-sockets-per-address', '5', '6', (c) => c.limits.maxSocketsPerAddress],
   ];
   const envOf = (flag: string) => FLAGS.find((f) => f.flag === flag)!.env;
-  const asValue = (flag: string, v: string) => (/port|threshold|max-/.test(flag) ? Number(v) : v);
+  const asValue = (flag: string, v: string) => (/port|threshold|max-|pause-after/.test(flag) ? Number(v) : v);
 
   test('every flag sets its value', () => {
     for (const [flag, value, , read] of valued) assert.equal(read(config([`--${flag}`, value])), asValue(flag, value), flag);
@@ -109,6 +111,7 @@ describe('parseConfig', () => {
     refuses(['--max-viewers', '0'], /--max-viewers must be an integer from 1/);
     refuses(['--max-rooms=-3'], /--max-rooms must be an integer from 1/);
     refuses(['--max-sockets-per-address', 'many'], /--max-sockets-per-address must be an integer/);
+    refuses(['--pause-after=-1'], /--pause-after must be an integer from 0 to 86400/);
   });
 
   test('other bad values are refused with a sentence naming the flag', () => {

@@ -1,0 +1,120 @@
+/**
+ * A relayed room nobody watches costs nothing: after `--pause-after` seconds without viewers the
+ * relay tells the broadcast page to stop sending, and the page's encoders stop (no RTP leaves the
+ * browser, none reaches the server). The first viewer to arrive restarts them and sees a picture
+ * and hears sound; when the last one leaves, the room pauses again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { assertMediaFlowing, launchChromium, waitFor, waitForState } from '../helpers/browser.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+let server: Lancast;
+let chromium: Browser;
+
+before(async () => {
+  [server, chromium] = await Promise.all([startLancast({ args: ['--mode', 'relay', '--pause-after', '1'] }), launchChromium()]);
+});
+
+after(async () => {
+  await chromium?.close();
+  await server?.stop();
+});
+
+interface RoomInfo {
+  name: string;
+  viewers: number;
+  paused: boolean;
+  bitrate: { in: number; out: number };
+}
+
+async function roomInfo(room: string): Promise<RoomInfo | undefined> {
+  const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: RoomInfo[] };
+  return rooms.find((r) => r.name === room);
+}
+
+/** RTP packets the broadcast page's relay connection has sent so far, per kind. */
+const PACKETS_SENT = `(async () => {
+  const conn = window.lancast.broadcaster.publishing;
+  const out = { audio: 0, video: 0 };
+  if (!conn) return out;
+  (await conn.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp') out[s.kind] += s.packetsSent; });
+  return out;
+})()`;
+
+function packetsSent(page: Page): Promise<{ audio: number; video: number }> {
+  return page.evaluate(PACKETS_SENT) as Promise<{ audio: number; video: number }>;
+}
+
+/** The relay's count of packets received from publishers (lancast_relay_packets_received_total). */
+async function relayPacketsIn(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('lancast_relay_packets_received_total'));
+  assert.ok(line, 'lancast_relay_packets_received_total is exported');
+  return Number(line.split(' ')[1]);
+}
+
+async function assertSilent(b: Page, ms: number): Promise<void> {
+  const [sent0, in0] = [await packetsSent(b), await relayPacketsIn()];
+  await new Promise((r) => setTimeout(r, ms));
+  const [sent1, in1] = [await packetsSent(b), await relayPacketsIn()];
+  assert.deepEqual(sent1, sent0, `a paused broadcaster sent nothing in ${ms} ms`);
+  assert.equal(in1, in0, `the relay received nothing in ${ms} ms`);
+}
+
+describe('pausing an unwatched relayed room', () => {
+  test('nobody watching stops the upload; a viewer restarts it and plays; leaving pauses again', async () => {
+    const b = await chromium.newPage();
+    await b.goto(`${server.url}/broadcast/quiet?key=test-key&autostart=1&mode=relay`);
+    try {
+      await waitForState(b, 'live', 20_000);
+      // Media reaches the relay first (it learns the codecs), then a second later it pauses.
+      await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 20_000, 'the room to pause');
+      await waitFor(() => b.evaluate(() => document.body.dataset.sending), (s) => s === 'paused', 5_000, 'the page to show it paused');
+      const status = await b.evaluate(() => document.getElementById('status')!.textContent);
+      assert.match(status ?? '', /paused: nobody is watching/);
+      await new Promise((r) => setTimeout(r, 500)); // packets already in flight
+      await assertSilent(b, 2_000);
+
+      const v = await chromium.newPage();
+      const opened = Date.now();
+      await v.goto(`${server.url}/watch/quiet`);
+      await waitForState(v, 'live', 20_000);
+      await assertMediaFlowing(v);
+      console.log(`# first viewer of a paused room: live after ${Date.now() - opened} ms (page load included)`);
+      assert.equal((await roomInfo('quiet'))?.paused, false);
+      assert.equal(await b.evaluate(() => document.body.dataset.sending), 'on');
+      assert.equal(await b.evaluate(() => document.getElementById('status')!.textContent), 'Live');
+
+      await v.close();
+      await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 10_000, 'the room to pause again');
+      await new Promise((r) => setTimeout(r, 500));
+      await assertSilent(b, 1_500);
+
+      // A viewer that arrives again plays again.
+      const v2 = await chromium.newPage();
+      await v2.goto(`${server.url}/watch/quiet`);
+      await waitForState(v2, 'live', 20_000);
+      await assertMediaFlowing(v2);
+      await v2.close();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('a room with a viewer is never paused', async () => {
+    const b = await chromium.newPage();
+    await b.goto(`${server.url}/broadcast/watched?key=test-key&autostart=1&mode=relay`);
+    const v = await chromium.newPage();
+    await v.goto(`${server.url}/watch/watched`);
+    try {
+      await waitForState(v, 'live', 20_000);
+      await new Promise((r) => setTimeout(r, 2_500)); // past --pause-after
+      assert.equal((await roomInfo('watched'))?.paused, false);
+      await assertMediaFlowing(v);
+    } finally {
+      await Promise.all([b.close(), v.close()]);
+    }
+  });
+});
