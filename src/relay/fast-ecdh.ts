@@ -22,7 +22,11 @@ export function useNativeEcdh(): void {
   p256.utils.randomPrivateKey = () => {
     const e = createECDH('prime256v1');
     e.generateKeys();
-    return new Uint8Array(e.getPrivateKey());
+    // OpenSSL gives the scalar without leading zero bytes (31 bytes once in 256); noble's are 32.
+    const key = e.getPrivateKey();
+    const out = new Uint8Array(32);
+    out.set(key, 32 - key.length);
+    return out;
   };
   p256.getPublicKey = (privateKey, isCompressed = true) =>
     new Uint8Array(ecdh(privateKey as Uint8Array).getPublicKey(null, isCompressed ? 'compressed' : 'uncompressed'));

@@ -23,3 +23,17 @@ test('patched P-256 key generation and ECDH agree with noble and with each other
     assert.deepEqual(ab, Buffer.from(noble.getSharedSecret(a, B)).subarray(1), "noble's secret (x coordinate)");
   }
 });
+
+test('private keys are always 32 bytes, and one with a leading zero byte works like noble', async () => {
+  await import('../../src/relay/fast-ecdh.js');
+  // OpenSSL drops leading zero bytes of the scalar: one key in 256 came out 31 bytes long.
+  for (let i = 0; i < 3_000; i++) assert.equal(p256.utils.randomPrivateKey().length, 32);
+  let a = p256.utils.randomPrivateKey();
+  while (a[0] !== 0) a = p256.utils.randomPrivateKey();
+  const b = p256.utils.randomPrivateKey();
+  const B = p256.getPublicKey(b, false);
+  const noblePublic = Buffer.from(p256.ProjectivePoint.fromPrivateKey(a).toRawBytes(false));
+  assert.deepEqual(Buffer.from(p256.getPublicKey(a, false)), noblePublic);
+  const nobleShared = Buffer.from(p256.ProjectivePoint.fromHex(B).multiply(p256.utils.normPrivateKeyToScalar(a)).toRawBytes(true)).subarray(1);
+  assert.deepEqual(Buffer.from(p256.getSharedSecret(a, B)).subarray(1), nobleShared);
+});
