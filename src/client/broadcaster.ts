@@ -220,15 +220,37 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
    * picture at once.
    */
   #pause(conn: Connection, paused: boolean): void {
-    this.#setPaused(paused);
     this.#sending = this.#sending.then(async () => {
-      for (const sender of conn.pc.getSenders()) {
-        if (conn.closed || !sender.track) continue;
+      let applied = true;
+      for (const transceiver of conn.pc.getTransceivers()) {
+        const sender = transceiver.sender;
+        if (conn.closed) break;
+        if (transceiver.receiver.track.kind === 'audio') {
+          // Firefox ignores `active` on audio encodings; a sender without a track sends nothing
+          // in every browser (and an audio encoder has no keyframes to wait for).
+          const track = paused ? null : (this.#stream.getAudioTracks()[0] ?? null);
+          if (sender.track === track) continue;
+          await sender.replaceTrack(track).catch((err: unknown) => {
+            applied = false;
+            console.warn('lancast: could not pause or resume the audio', err);
+          });
+          continue;
+        }
+        if (!sender.track) continue;
         const params = sender.getParameters();
-        if (!params.encodings?.length || params.encodings.every((e) => e.active === !paused)) continue;
+        if (!params.encodings?.length) {
+          applied = false;
+          continue;
+        }
+        if (params.encodings.every((e) => e.active === !paused)) continue;
         for (const encoding of params.encodings) encoding.active = !paused;
-        await sender.setParameters(params).catch((err: unknown) => console.warn('lancast: could not pause or resume sending', err));
+        await sender.setParameters(params).catch((err: unknown) => {
+          applied = false;
+          console.warn('lancast: could not pause or resume sending', err);
+        });
       }
+      // A browser that cannot pause keeps sending, and the page does not claim otherwise.
+      if (this.publishing === conn) this.#setPaused(paused && applied);
     });
   }
 

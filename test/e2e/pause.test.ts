@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { assertMediaFlowing, launchChromium, waitFor, waitForState } from '../helpers/browser.js';
+import { launchFirefox } from '../helpers/firefox.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 
 let server: Lancast;
@@ -43,7 +44,7 @@ const PACKETS_SENT = `(async () => {
   return out;
 })()`;
 
-function packetsSent(page: Page): Promise<{ audio: number; video: number }> {
+function packetsSent(page: Evaluator): Promise<{ audio: number; video: number }> {
   return page.evaluate(PACKETS_SENT) as Promise<{ audio: number; video: number }>;
 }
 
@@ -55,12 +56,17 @@ async function relayPacketsIn(): Promise<number> {
   return Number(line.split(' ')[1]);
 }
 
-async function assertSilent(b: Page, ms: number): Promise<void> {
+async function assertSilent(b: Evaluator, ms: number): Promise<void> {
   const [sent0, in0] = [await packetsSent(b), await relayPacketsIn()];
   await new Promise((r) => setTimeout(r, ms));
   const [sent1, in1] = [await packetsSent(b), await relayPacketsIn()];
   assert.deepEqual(sent1, sent0, `a paused broadcaster sent nothing in ${ms} ms`);
   assert.equal(in1, in0, `the relay received nothing in ${ms} ms`);
+}
+
+/** What both Playwright's and Puppeteer's pages offer. */
+interface Evaluator {
+  evaluate(script: string): Promise<unknown>;
 }
 
 describe('pausing an unwatched relayed room', () => {
@@ -100,6 +106,26 @@ describe('pausing an unwatched relayed room', () => {
       await v2.close();
     } finally {
       await b.close();
+    }
+  });
+
+  // Firefox ignores `active: false` on audio encodings: the page takes the audio track off instead.
+  test('a Firefox broadcaster pauses its audio and video too, and resumes for a viewer', async () => {
+    const firefox = await launchFirefox();
+    try {
+      const b = await firefox.newPage();
+      await b.goto(`${server.url}/broadcast/fox?key=test-key&autostart=1&mode=relay`);
+      await waitFor(() => b.evaluate(() => document.body.dataset.state), (s) => s === 'live', 20_000, 'Firefox broadcaster live');
+      await waitFor(() => roomInfo('fox'), (r) => r?.paused === true, 20_000, 'the room to pause');
+      await new Promise((r) => setTimeout(r, 500));
+      await assertSilent(b, 2_000);
+      const v = await chromium.newPage();
+      await v.goto(`${server.url}/watch/fox`);
+      await waitForState(v, 'live', 20_000);
+      await assertMediaFlowing(v); // video frames and audio samples both rising
+      await v.close();
+    } finally {
+      await firefox.close();
     }
   });
 
