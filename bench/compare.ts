@@ -124,61 +124,74 @@ async function roomPaused(url: string, room: string): Promise<boolean> {
 }
 
 /**
- * Viewers open the watch page one after another; each records its first frame. In `relay` the
- * room is between viewers for 300 ms, too short to pause; in `relay, paused` (a server with
- * `--pause-after 1`) each viewer waits until the broadcaster has been paused, so its join also
- * restarts the broadcaster's encoder.
+ * Viewers open the watch page one after another; each records its first frame. p2p first; then
+ * `relay` and `relay, paused` take turns, join by join, so whatever else the machine does falls
+ * on both. `relay`: a server with `--pause-after 0`, its broadcaster always sending. `relay,
+ * paused`: a server with `--pause-after 1`, and each viewer waits until the broadcaster has been
+ * paused, so its join also restarts the broadcaster's encoders.
  */
 export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
-  const server = await startLancast({ args: ['--log-level', 'warn'] });
+  const server = await startLancast({ args: ['--log-level', 'warn', '--pause-after', '0'] });
   const pausing = await startLancast({ args: ['--log-level', 'warn', '--pause-after', '1'] });
   const pub = await measuredChromium('publisher');
   const view = await measuredChromium('viewer');
   const results: FirstFrameResult[] = [];
-  try {
-    for (const mode of ['p2p', 'relay', 'relay, paused'] as const) {
-      const paused = mode === 'relay, paused';
-      const url = paused ? pausing.url : server.url;
-      const room = paused ? 'join-paused' : `join-${mode}`;
-      const b = await pub.browser.newPage();
-      await b.goto(`${url}/broadcast/${room}?key=test-key&autostart=1&mode=${paused ? 'relay' : mode}`);
-      await waitForState(b, 'live');
-      await sleep(2_000);
-      const times: number[] = [];
-      const steps: Partial<Record<JoinStep, number>>[] = [];
-      for (let i = 0; i < joins; i++) {
-        if (paused) {
-          const deadline = Date.now() + 15_000;
-          while (!(await roomPaused(url, room))) {
-            if (Date.now() > deadline) throw new Error(`room ${room} did not pause`);
-            await sleep(100);
-          }
-          await sleep(500); // the broadcaster's last packets are in
-        }
-        const context = await view.browser.newContext();
-        const v = await context.newPage();
-        await watchFirstFrame(v);
-        await v.goto(`${url}/watch/${room}`);
-        const t = await firstFrameMs(v);
-        times.push(t);
-        steps.push(await joinSteps(v, t));
-        await context.close();
-        await sleep(300);
+  const variants = [
+    { mode: 'p2p' as const, url: server.url, room: 'join-p2p', roomMode: 'p2p' },
+    { mode: 'relay' as const, url: server.url, room: 'join-relay', roomMode: 'relay' },
+    { mode: 'relay, paused' as const, url: pausing.url, room: 'join-paused', roomMode: 'relay' },
+  ];
+  const times = new Map<FirstFrameMode, number[]>(variants.map((v) => [v.mode, []]));
+  const steps = new Map<FirstFrameMode, Partial<Record<JoinStep, number>>[]>(variants.map((v) => [v.mode, []]));
+  const join = async (variant: (typeof variants)[number]) => {
+    if (variant.mode === 'relay, paused') {
+      const deadline = Date.now() + 15_000;
+      while (!(await roomPaused(variant.url, variant.room))) {
+        if (Date.now() > deadline) throw new Error(`room ${variant.room} did not pause`);
+        await sleep(100);
       }
+      await sleep(500); // the broadcaster's last packets are in
+    }
+    const context = await view.browser.newContext();
+    const v = await context.newPage();
+    await watchFirstFrame(v);
+    await v.goto(`${variant.url}/watch/${variant.room}`);
+    const t = await firstFrameMs(v);
+    times.get(variant.mode)!.push(t);
+    steps.get(variant.mode)!.push(await joinSteps(v, t));
+    await context.close();
+    await sleep(300);
+  };
+  const broadcast = async (variant: (typeof variants)[number]) => {
+    const b = await pub.browser.newPage();
+    await b.goto(`${variant.url}/broadcast/${variant.room}?key=test-key&autostart=1&mode=${variant.roomMode}`);
+    await waitForState(b, 'live');
+    return b;
+  };
+  try {
+    const p2p = await broadcast(variants[0]!);
+    await sleep(2_000);
+    for (let i = 0; i < joins; i++) await join(variants[0]!);
+    await p2p.close();
+    const relayed = [await broadcast(variants[1]!), await broadcast(variants[2]!)];
+    await sleep(2_000);
+    for (let i = 0; i < joins; i++) for (const variant of variants.slice(1)) await join(variant);
+    await Promise.all(relayed.map((b) => b.close()));
+    for (const { mode } of variants) {
+      const all = times.get(mode)!;
       const median = (step: JoinStep) => {
-        const values = steps.map((s) => s[step]).filter((v): v is number => v !== undefined);
+        const values = steps.get(mode)!.map((s) => s[step]).filter((v): v is number => v !== undefined);
         return values.length ? percentile(values, 50) : ('-' as const);
       };
       results.push({
         mode,
         joins,
-        p50: percentile(times, 50),
-        p95: percentile(times, 95),
-        min: Math.min(...times),
-        max: Math.max(...times),
+        p50: percentile(all, 50),
+        p95: percentile(all, 95),
+        min: Math.min(...all),
+        max: Math.max(...all),
         ...(Object.fromEntries(JOIN_STEPS.map((s) => [s, median(s)])) as { [step in JoinStep]: number | '-' }),
       });
-      await b.close();
     }
   } finally {
     await Promise.all([pub.browser.close(), view.browser.close()]);

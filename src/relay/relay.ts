@@ -191,11 +191,7 @@ export class Relay {
     if (room.watched) {
       clearTimeout(room.pauseTimer);
       room.pauseTimer = undefined;
-      if (room.paused) {
-        room.paused = false;
-        room.pauseSender(false);
-        this.#logger.info({ room: room.name }, 'relay publisher resumed: somebody is watching');
-      }
+      if (room.paused) this.#resume(room, 'somebody is watching');
       return;
     }
     if (room.paused || room.pauseTimer || !publisher.ready) return;
@@ -207,6 +203,24 @@ export class Relay {
       this.#logger.info({ room: room.name }, 'relay publisher paused: nobody is watching');
     }, this.#pauseAfterMs);
     room.pauseTimer.unref();
+  }
+
+  #resume(room: RelayRoom, why: string): void {
+    room.paused = false;
+    room.pauseSender?.(false);
+    this.#logger.info({ room: room.name }, `relay publisher resumed: ${why}`);
+  }
+
+  /**
+   * Someone is opening the room's watch page: restart a paused publisher now, ~100 ms before
+   * their join arrives, so the encoder's first keyframe is in by the time their leg connects. If
+   * no join follows, the room pauses again after `pauseAfterMs`.
+   */
+  wake(roomName: string): void {
+    const room = this.#rooms.get(roomName);
+    if (!room?.paused) return;
+    this.#resume(room, 'a watch page is opening');
+    this.#updateDemand(room);
   }
 
   /** The room's publisher is gone or replaced: its pause state goes with it. */

@@ -76,17 +76,19 @@ export async function buildApp(options: AppOptions) {
   await app.register(whipRoutes(hub, options.relay, options.publishKey));
   await app.register(whepRoutes(hub, options.relay));
 
-  const roomPage = (render: (lang: Lang, room: string) => string) =>
+  const roomPage = (render: (lang: Lang, room: string) => string, opening?: (room: string) => void) =>
     async (req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply) => {
       const lang = langOf(req);
       const room = req.params.room;
       if (!ROOM_NAME.test(room)) {
         return html(reply, errorPage(lang, 400, 'Room names use letters, digits, - and _ (1-64 characters).'), 400);
       }
+      opening?.(room);
       return html(reply, render(lang, room));
     };
   app.get('/broadcast/:room', roomPage(broadcastPage));
-  app.get('/watch/:room', roomPage(watchPage));
+  // A paused broadcaster starts again while the page loads, before the viewer's join.
+  app.get('/watch/:room', roomPage(watchPage, (room) => options.relay.wake(room)));
   app.get('/broadcast', (req, reply) => reply.redirect(`/broadcast/main${req.url.slice('/broadcast'.length)}`));
   app.get('/watch', (req, reply) => reply.redirect(`/watch/main${req.url.slice('/watch'.length)}`));
 

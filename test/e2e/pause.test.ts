@@ -83,6 +83,13 @@ describe('pausing an unwatched relayed room', () => {
       await new Promise((r) => setTimeout(r, 500)); // packets already in flight
       await assertSilent(b, 2_000);
 
+      // Loading the watch page wakes the broadcaster before any join; with no join it pauses again.
+      assert.equal((await fetch(`${server.url}/watch/quiet`)).status, 200);
+      assert.equal((await roomInfo('quiet'))?.paused, false, 'woken by the watch page request');
+      await waitFor(() => b.evaluate(() => document.body.dataset.sending), (s) => s === 'on', 5_000, 'the page to send again');
+      await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 10_000, 'the room to pause again without a viewer');
+      await waitFor(() => b.evaluate(() => document.body.dataset.sending), (s) => s === 'paused', 5_000, 'the page to pause again');
+
       const v = await chromium.newPage();
       const opened = Date.now();
       await v.goto(`${server.url}/watch/quiet`);
