@@ -30,6 +30,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 // their key exchange runs on OpenSSL, so the generator's CPU goes to the server's load.
 import '../../src/relay/dtls-fixes.js';
 import '../../src/relay/fast-ecdh.js';
+import '../../src/relay/fast-rtp.js';
 
 /** One RTP packet in SAMPLE is decrypted and authenticated by werift. */
 const SAMPLE = 256;

@@ -6,6 +6,7 @@
  */
 import './dtls-fixes.js';
 import './fast-ecdh.js';
+import './fast-rtp.js';
 import {
   MediaStreamTrack,
   ReceiverEstimatedMaxBitrate,

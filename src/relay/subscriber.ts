@@ -6,6 +6,7 @@
  */
 import './dtls-fixes.js';
 import './fast-ecdh.js';
+import './fast-rtp.js';
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
