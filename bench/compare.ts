@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { waitForState } from '../test/helpers/browser.js';
-import { startLancast } from '../test/helpers/server.js';
+import { roomInfo, startLancast } from '../test/helpers/server.js';
 import { firstFrameMs, measuredChromium, percentile, publisherVideo, sleep, viewerVideo, watchFirstFrame } from './lib.js';
 
 /** A y4m clip of noise (60 frames, looped by Chromium's fake capture). */
@@ -118,9 +118,8 @@ export async function joinSteps(page: Page, frame: number): Promise<Partial<Reco
 }
 
 /** Whether the relay has paused `room`'s broadcaster (nobody watching), from /api/rooms. */
-async function roomPaused(url: string, room: string): Promise<boolean> {
-  const { rooms } = (await (await fetch(`${url}/api/rooms`)).json()) as { rooms: { name: string; paused?: boolean }[] };
-  return rooms.find((r) => r.name === room)?.paused === true;
+export async function roomPaused(url: string, room: string): Promise<boolean> {
+  return (await roomInfo(url, room))?.paused === true;
 }
 
 /**

@@ -4,7 +4,8 @@
  * server, a relayed room whose broadcast page keeps sending (`--pause-after 0`), and the same room
  * once the relay has paused it (`--pause-after 1`, the default is 5 s).
  */
-import { startLancast } from '../test/helpers/server.js';
+import { metricValue, startLancast } from '../test/helpers/server.js';
+import { roomPaused } from './compare.js';
 import { waitForState } from '../test/helpers/browser.js';
 import { cpuSeconds, measuredChromium, sleep, treeCpuSeconds } from './lib.js';
 
@@ -15,17 +16,6 @@ export interface IdleRow {
   /** Media bit rate the relay received from the broadcaster over the window. */
   relayInKbps: number;
   windowS: number;
-}
-
-async function relayBytesIn(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('lancast_relay_payload_bytes_received_total'));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
-
-async function roomPaused(url: string, room: string): Promise<boolean> {
-  const { rooms } = (await (await fetch(`${url}/api/rooms`)).json()) as { rooms: { name: string; paused?: boolean }[] };
-  return rooms.find((r) => r.name === room)?.paused === true;
 }
 
 export async function idle(windowS = 20): Promise<IdleRow[]> {
@@ -53,9 +43,9 @@ export async function idle(windowS = 20): Promise<IdleRow[]> {
       }
       await sleep(10_000); // startup's garbage collected, packets in flight in
       const pid = server.proc.pid!;
-      const [s0, b0, in0, t0] = [cpuSeconds(pid), pub ? treeCpuSeconds(pub.pid) : 0, await relayBytesIn(server.url), performance.now()];
+      const [s0, b0, in0, t0] = [cpuSeconds(pid), pub ? treeCpuSeconds(pub.pid) : 0, ((await metricValue(server.url, 'lancast_relay_payload_bytes_received_total')) ?? 0), performance.now()];
       await sleep(windowS * 1000);
-      const [s1, b1, in1, t1] = [cpuSeconds(pid), pub ? treeCpuSeconds(pub.pid) : 0, await relayBytesIn(server.url), performance.now()];
+      const [s1, b1, in1, t1] = [cpuSeconds(pid), pub ? treeCpuSeconds(pub.pid) : 0, ((await metricValue(server.url, 'lancast_relay_payload_bytes_received_total')) ?? 0), performance.now()];
       const seconds = (t1 - t0) / 1000;
       const row: IdleRow = {
         case: c.name,

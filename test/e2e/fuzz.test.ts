@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import type { Browser, Page } from 'playwright-core';
 import { assertMediaFlowing, frameGaps, launchChromium, recordFrames, waitForState } from '../helpers/browser.js';
 import { rssMiB } from '../helpers/proc.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 let server: Lancast;
@@ -118,8 +118,7 @@ describe('fuzzing while a room streams', () => {
     assert.ok(gaps.sinceLastMs < 1_000, `the viewer's last frame was ${gaps.sinceLastMs} ms ago`);
     await assertMediaFlowing(viewer);
     // The room is intact: one broadcaster, the viewer still counted.
-    const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; live: boolean; viewers: number }[] };
-    const room = rooms.find((r) => r.name === 'fuzzed');
+    const room = await roomInfo(server.url, 'fuzzed');
     assert.equal(room?.live, true);
     assert.ok((room?.viewers ?? 0) >= 1);
   });

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { launchChromium, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 
@@ -78,8 +78,7 @@ describe('the seed pages with --legacy', () => {
         const second = await pullFrames(p);
         assert.ok(second.frames > first.frames, `pull page stalled: ${JSON.stringify({ first, second })}`);
       }
-      const { rooms } = (await (await fetch(`${lancast.url}/api/rooms`)).json()) as { rooms: { name: string; live: boolean; viewers: number }[] };
-      const main = rooms.find((r) => r.name === 'main');
+      const main = await roomInfo(lancast.url, 'main');
       assert.equal(main?.live, true);
       assert.equal(main?.viewers, 3);
     } finally {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { assertMediaFlowing, launchChromium, waitFor, waitForState } from '../helpers/browser.js';
 import { launchFirefox } from '../helpers/firefox.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { metricValue, roomInfo as serverRoomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
 let server: Lancast;
 let chromium: Browser;
@@ -23,17 +23,7 @@ after(async () => {
   await server?.stop();
 });
 
-interface RoomInfo {
-  name: string;
-  viewers: number;
-  paused: boolean;
-  bitrate: { in: number; out: number };
-}
-
-async function roomInfo(room: string): Promise<RoomInfo | undefined> {
-  const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: RoomInfo[] };
-  return rooms.find((r) => r.name === room);
-}
+const roomInfo = (room: string) => serverRoomInfo(server.url, room);
 
 /** RTP packets the broadcast page's relay connection has sent so far, per kind. */
 const PACKETS_SENT = `(async () => {
@@ -50,10 +40,9 @@ function packetsSent(page: Evaluator): Promise<{ audio: number; video: number }>
 
 /** The relay's count of packets received from publishers (lancast_relay_packets_received_total). */
 async function relayPacketsIn(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('lancast_relay_packets_received_total'));
-  assert.ok(line, 'lancast_relay_packets_received_total is exported');
-  return Number(line.split(' ')[1]);
+  const value = await metricValue(server.url, 'lancast_relay_packets_received_total');
+  assert.ok(value !== undefined, 'lancast_relay_packets_received_total is exported');
+  return value;
 }
 
 async function assertSilent(b: Evaluator, ms: number): Promise<void> {

@@ -14,7 +14,7 @@ import {
   waitFor,
   waitForState,
 } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
 export function roomBehaviours(mode: 'p2p' | 'relay'): void {
 let server: Lancast;
@@ -45,8 +45,7 @@ async function watch(room: string): Promise<Page> {
 
 /** Viewers the server counts in a room. */
 async function roomViewers(room: string): Promise<number | undefined> {
-  const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; viewers: number }[] };
-  return rooms.find((r) => r.name === room)?.viewers;
+  return (await roomInfo(server.url, room))?.viewers;
 }
 
 /** The broadcaster page's peer connections, by state. */
@@ -181,8 +180,7 @@ describe(`${mode} rooms in Chromium`, () => {
       assert.match((await b.textContent('#error')) ?? '', /Wrong publish key/);
       await new Promise((r) => setTimeout(r, 1_000));
       assert.equal(await pageState(v), 'waiting');
-      const rooms = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; live: boolean }[] };
-      assert.equal(rooms.rooms.find((r) => r.name === 'guarded')?.live, false);
+      assert.equal((await roomInfo(server.url, 'guarded'))?.live, false);
 
       // Typing the right key and starting again works.
       await b.fill('#key', 'test-key');

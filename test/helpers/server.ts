@@ -80,3 +80,32 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
     },
   };
 }
+
+/** One room as `GET /api/rooms` shows it. */
+export interface RoomInfo {
+  name: string;
+  live: boolean;
+  viewers: number;
+  mode: string;
+  reason?: string;
+  bitrate?: { in: number; out: number };
+  /** The relay has asked the broadcaster to stop sending: nobody watches. */
+  paused?: boolean;
+  protected?: boolean;
+}
+
+/** `GET /api/rooms` of the lancast at `url`. */
+export async function listRooms(url: string): Promise<RoomInfo[]> {
+  return ((await (await fetch(`${url}/api/rooms`)).json()) as { rooms: RoomInfo[] }).rooms;
+}
+
+export async function roomInfo(url: string, name: string): Promise<RoomInfo | undefined> {
+  return (await listRooms(url)).find((r) => r.name === name);
+}
+
+/** A metric without labels from `GET /metrics` (undefined when it is not exported). */
+export async function metricValue(url: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { listRooms, startLancast, type Lancast, type RoomInfo } from '../helpers/server.js';
 import { TestSocket, type Message } from '../helpers/ws-client.js';
 
 let server: Lancast;
@@ -53,8 +53,8 @@ async function assertPairTalks(b: Joined, v: Joined, cid: string): Promise<void>
   assert.deepEqual(await b.socket.next('answer', 3_000, (m) => m.cid === cid), { type: 'answer', from: v.id, cid, sdp: ANSWER_SDP });
 }
 
-async function status(): Promise<{ name: string; live: boolean; viewers: number; mode: string }[]> {
-  return ((await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; live: boolean; viewers: number; mode: string }[] }).rooms;
+async function status(): Promise<RoomInfo[]> {
+  return listRooms(server.url);
 }
 
 describe('joining', () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 import { whepPlay, whipPublish } from '../helpers/wrtc.js';
 
 let server: Lancast;
@@ -51,8 +51,7 @@ describe('WHIP ingest', () => {
     assert.equal(unusable.status, 400, unusable.text);
     assert.match(unusable.text, /cannot use this offer/);
     // A refused publish leaves no room behind.
-    const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string }[] };
-    assert.equal(rooms.find((r) => r.name === 'codes'), undefined);
+    assert.equal(await roomInfo(server.url, 'codes'), undefined);
   });
 
   test('a bad room name is 400', async () => {
@@ -131,8 +130,7 @@ describe('WHEP playback', () => {
       assert.ok(player.frames().count > first.count);
       assert.ok((await player.audioBytes()) > audio);
 
-      const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; mode: string; viewers: number }[] };
-      const room = rooms.find((r) => r.name === 'interop');
+      const room = await roomInfo(server.url, 'interop');
       assert.equal(room?.mode, 'relay');
       assert.equal(room?.viewers, 1);
 
