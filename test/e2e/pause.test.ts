@@ -73,11 +73,15 @@ describe('pausing an unwatched relayed room', () => {
       await assertSilent(b, 2_000);
 
       // Loading the watch page wakes the broadcaster before any join; with no join it pauses again.
+      // The page's transitions are recorded as they happen (the awake spell lasts only ~1 s).
+      await b.evaluate(`(() => { window.__paused = []; window.lancast.broadcaster.on('paused', (p) => window.__paused.push(p)); })()`);
       assert.equal((await fetch(`${server.url}/watch/quiet`)).status, 200);
       assert.equal((await roomInfo('quiet'))?.paused, false, 'woken by the watch page request');
-      await waitFor(() => b.evaluate(() => document.body.dataset.sending), (s) => s === 'on', 5_000, 'the page to send again');
       await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 10_000, 'the room to pause again without a viewer');
-      await waitFor(() => b.evaluate(() => document.body.dataset.sending), (s) => s === 'paused', 5_000, 'the page to pause again');
+      const transitions = () => b.evaluate('window.__paused') as Promise<boolean[]>;
+      await waitFor(transitions, (t) => t.length === 2, 5_000, 'the page to resume, then pause again');
+      assert.deepEqual(await transitions(), [false, true]);
+      assert.equal(await b.evaluate(() => document.body.dataset.sending), 'paused');
 
       const v = await chromium.newPage();
       const opened = Date.now();
