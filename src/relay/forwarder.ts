@@ -5,11 +5,21 @@
  * offsets; the publisher's header extensions are dropped, their ids belong to the publisher's
  * leg), encrypts and sends: natively when the addon is built (see egress.ts).
  *
- * werift still runs each viewer's RTCP: its sender reports take their clock and counters from
- * here (synchronised twice a second), its NACKs come here for retransmission from a short
- * history of the publisher's packets, RTX-wrapped where the viewer negotiated RTX.
+ * werift still carries each viewer's RTCP: the forwarder writes the sender reports (clock and
+ * counters from here, at libwebrtc's pace) and werift encrypts and sends them; its NACKs come here
+ * for retransmission from a short history of the publisher's packets, RTX-wrapped where the
+ * viewer negotiated RTX.
  */
-import type { RTCRtpSender } from 'werift';
+import {
+  compactNtp,
+  RtcpSenderInfo,
+  RtcpSourceDescriptionPacket,
+  RtcpSrPacket,
+  SourceDescriptionChunk,
+  SourceDescriptionItem,
+  timestampSeconds,
+  type RTCRtpSender,
+} from 'werift';
 import type { MediaKind } from './codecs.js';
 import { Egress, EgressGroup } from './egress.js';
 import { keyframeDetector } from './keyframe.js';
@@ -21,6 +31,14 @@ export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut
 /** Packets kept per kind for retransmission: ~1.5 s of 2.5 Mbit/s video. */
 const HISTORY = 512;
 const SYNC_MS = 500;
+/**
+ * Sender reports per viewer stream at libwebrtc's own pace: video every ~1 s, audio every ~5 s,
+ * each interval randomised to 0.5-1.5 times (RFC 3550 6.3.1), the first at the next tick so a
+ * player can line audio up with video at once. werift's own loop sent both kinds every 0.5-1.5 s,
+ * each on a timer and promise of its own: at 300 viewers, 600 reports, timers and promises a
+ * second, about a tenth of a worker's CPU.
+ */
+const REPORT_INTERVAL_MS: Record<MediaKind, number> = { audio: 5_000, video: 1_000 };
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
 const NTP_EPOCH_OFFSET_S = 2_208_988_800;
@@ -37,13 +55,20 @@ export function ntpFromMs(ms: number): bigint {
   return (BigInt(seconds + NTP_EPOCH_OFFSET_S) << 32n) | BigInt(fraction);
 }
 
-/** werift's sender keeps these for its sender reports; the relay bypasses sendRtp, so sets them. */
+/**
+ * werift's sender keeps these for its sender reports, and reads the `lastSR*` pair to compute the
+ * round trip from the viewer's receiver reports; the relay bypasses sendRtp, so sets them.
+ */
 interface SenderReportState {
+  ssrc: number;
+  cname?: string;
+  dtlsTransport?: { sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown> };
   ntpTimestamp: bigint;
   rtpTimestamp: number;
   packetCount: number;
   octetCount: number;
-  runRtcp(): Promise<void>;
+  lastSRtimestamp: number;
+  lastSentSRTimestamp: number;
   rtxSsrc?: number;
   rtxPayloadType?: number;
   onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
@@ -56,6 +81,8 @@ export class Sink {
   readonly sender: RTCRtpSender | undefined;
   #rtxSeq = Math.floor(Math.random() * 0x10000);
   #unsubscribe: (() => void) | undefined;
+  /** When this stream's next sender report is due (performance.now() ms); 0: at the next tick. */
+  nextReportAt = 0;
 
   constructor(kind: MediaKind, egress: Egress, sender?: RTCRtpSender) {
     this.kind = kind;
@@ -69,13 +96,31 @@ export class Sink {
     return s;
   }
 
-  /** Hook werift's NACK and sender-report machinery to this sink. */
+  /** Hook werift's NACK handling to this sink (its sender reports come from the forwarder). */
   attach(forwarder: Forwarder): void {
     const s = this.sender as unknown as SenderReportState | undefined;
     if (!s) return;
     const { unSubscribe } = s.onGenericNack.subscribe((nack) => forwarder.retransmit(this, nack.lost));
     this.#unsubscribe = unSubscribe;
-    void s.runRtcp().catch(() => undefined);
+  }
+
+  /** Send this stream's sender report (and its CNAME) now, from werift's sender state. */
+  sendReport(): void {
+    const s = this.sender as unknown as SenderReportState | undefined;
+    if (!s?.dtlsTransport) return;
+    const packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[] = [
+      new RtcpSrPacket({
+        ssrc: s.ssrc,
+        senderInfo: new RtcpSenderInfo({ ntpTimestamp: s.ntpTimestamp, rtpTimestamp: s.rtpTimestamp, packetCount: s.packetCount, octetCount: s.octetCount }),
+      }),
+    ];
+    s.lastSRtimestamp = compactNtp(s.ntpTimestamp);
+    s.lastSentSRTimestamp = timestampSeconds();
+    if (s.cname) {
+      const item = new SourceDescriptionItem({ type: 1, text: s.cname });
+      packets.push(new RtcpSourceDescriptionPacket({ chunks: [new SourceDescriptionChunk({ source: s.ssrc, items: [item] })] }));
+    }
+    s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
   }
 
   detach(): void {
@@ -226,8 +271,12 @@ export class Forwarder {
     }
   }
 
-  /** Give werift's sender reports the clock of the newest packet and the counts sent. */
+  /**
+   * Give werift's sender state the clock of the newest packet and the counts sent, and send the
+   * sender reports that are due.
+   */
   #syncSenderReports(): void {
+    const now = performance.now();
     for (const sink of this.#sinks) {
       const s = sink.sender as unknown as SenderReportState | undefined;
       const newest = this.#newest[sink.kind];
@@ -237,6 +286,10 @@ export class Forwarder {
       s.rtpTimestamp = (newest.ts + sink.egress.header.tsOffset) >>> 0;
       s.packetCount = stats.packets >>> 0;
       s.octetCount = stats.octets >>> 0;
+      if (now >= sink.nextReportAt && stats.packets > 0) {
+        sink.nextReportAt = now + REPORT_INTERVAL_MS[sink.kind] * (0.5 + Math.random());
+        sink.sendReport();
+      }
     }
   }
 

@@ -152,6 +152,27 @@ describe('the relay', () => {
     }
   });
 
+  // Players line audio up with video from the sender reports' NTP/RTP pairs; the relay writes them.
+  test("a relay viewer gets sender reports for its audio and its video, and they keep coming", async () => {
+    const b = await open(chromium, '/broadcast/reports?key=test-key&autostart=1&mode=relay');
+    const v = await open(chromium, '/watch/reports');
+    const reports = () =>
+      v.evaluate(`(async () => {
+        const out = {};
+        const pc = window.lancast.viewer.peerConnection;
+        if (pc) (await pc.getStats()).forEach((s) => { if (s.type === 'remote-outbound-rtp') out[s.kind] = { sent: s.reportsSent, at: s.remoteTimestamp }; });
+        return out;
+      })()`) as Promise<{ audio?: { sent: number; at: number }; video?: { sent: number; at: number } }>;
+    try {
+      await waitForState(v, 'live', 20_000);
+      const first = await waitFor(reports, (r) => (r.audio?.sent ?? 0) >= 1 && (r.video?.sent ?? 0) >= 1, 15_000, 'a sender report of each kind');
+      const later = await waitFor(reports, (r) => (r.video?.sent ?? 0) >= first.video!.sent + 2, 10_000, 'more video sender reports');
+      assert.ok(later.video!.at > first.video!.at, 'the reports carry a moving clock');
+    } finally {
+      await Promise.all([b.close(), v.close()]);
+    }
+  });
+
   test('a viewer whose browser is killed mid-stream leaves the others untouched', async () => {
     const doomed = await launchChromium();
     const b = await open(chromium, '/broadcast/survive?key=test-key&autostart=1&mode=relay');
