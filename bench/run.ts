@@ -154,7 +154,7 @@ if (chosen.includes('load')) {
     ...(twoCores
       ? [
           await relayLoad([150, 200, 250, 300, 350], 0, { serverCpus: '0', generatorCpus: '1' }),
-          await relayLoad([200, 250, 300, 350, 400, 450], 1, { serverCpus: '0', generatorCpus: '1' }),
+          await relayLoad([200, 250, 300, 350, 400, 450, 500, 550, 600], 1, { serverCpus: '0', generatorCpus: '1' }),
           await relayLoad([300, 400, 450, 500, 550, 600, 700], 2),
         ]
       : [await relayLoad([100, 200], 0), await relayLoad([100, 200, 300, 400], 1)]),
