@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssMiB } from '../../test/helpers/proc.js';
-import { startLancast, type Lancast } from '../../test/helpers/server.js';
+import { metricFrom, startLancast, type Lancast } from '../../test/helpers/server.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const TICKS = 100; // USER_HZ on Linux
@@ -26,10 +26,7 @@ async function metrics(base: string): Promise<string> {
   if (!res.ok) throw new Error(`${base}/metrics answered ${res.status}`);
   return res.text();
 }
-function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
+const metric = (text: string, name: string): number => metricFrom(text, name) ?? 0;
 /** The relay workers' Linux thread ids, by worker index. */
 function workerThreadIds(text: string): number[] {
   return [...text.matchAll(/^lancast_relay_worker_info\{worker="(\d+)",thread_id="(\d+)"\} 1$/gm)].sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => Number(m[2]));

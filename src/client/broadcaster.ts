@@ -301,10 +301,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   /** The server restarted: viewers come back with new ids; old connections play on a while. */
   #retireAll(): void {
     // The new server knows nothing of our relay connection: publish afresh when it says so.
-    this.publishing?.close();
-    this.publishing = undefined;
-    this.#setPaused(false);
-    this.#mode = 'p2p';
+    this.#forgetPublishing();
     for (const conn of this.connections.values()) {
       this.#stale.add(conn);
       setTimeout(() => {
@@ -315,12 +312,17 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.connections.clear();
   }
 
-  #closeAll(): void {
-    clearTimeout(this.#republishTimer);
+  /** Close the relay connection and forget the room was relayed: it publishes afresh when told. */
+  #forgetPublishing(): void {
     this.publishing?.close();
     this.publishing = undefined;
     this.#setPaused(false);
     this.#mode = 'p2p';
+  }
+
+  #closeAll(): void {
+    clearTimeout(this.#republishTimer);
+    this.#forgetPublishing();
     for (const conn of [...this.connections.values(), ...this.#stale]) conn.close();
     this.connections.clear();
     this.#stale.clear();

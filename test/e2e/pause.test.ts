@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { assertMediaFlowing, launchChromium, waitFor, waitForState } from '../helpers/browser.js';
 import { launchFirefox } from '../helpers/firefox.js';
 import { metricValue, roomInfo as serverRoomInfo, startLancast, type Lancast } from '../helpers/server.js';
@@ -58,6 +58,22 @@ interface Evaluator {
   evaluate(script: string): Promise<unknown>;
 }
 
+/** The relay pauses `room`; then, past the packets in flight, nothing is sent for `ms`. */
+async function assertPausesAndGoesSilent(b: Evaluator, room: string, ms: number, timeoutMs: number): Promise<void> {
+  await waitFor(() => roomInfo(room), (r) => r?.paused === true, timeoutMs, `room ${room} to pause`);
+  await new Promise((r) => setTimeout(r, 500));
+  await assertSilent(b, ms);
+}
+
+/** A Chromium viewer opens the room's watch page and plays video and audio. */
+async function watchAndPlay(room: string): Promise<Page> {
+  const v = await chromium.newPage();
+  await v.goto(`${server.url}/watch/${room}`);
+  await waitForState(v, 'live', 20_000);
+  await assertMediaFlowing(v); // video frames and audio samples both rising
+  return v;
+}
+
 describe('pausing an unwatched relayed room', () => {
   test('nobody watching stops the upload; a viewer restarts it and plays; leaving pauses again', async () => {
     const b = await chromium.newPage();
@@ -83,27 +99,18 @@ describe('pausing an unwatched relayed room', () => {
       assert.deepEqual(await transitions(), [false, true]);
       assert.equal(await b.evaluate(() => document.body.dataset.sending), 'paused');
 
-      const v = await chromium.newPage();
       const opened = Date.now();
-      await v.goto(`${server.url}/watch/quiet`);
-      await waitForState(v, 'live', 20_000);
-      await assertMediaFlowing(v);
+      const v = await watchAndPlay('quiet');
       console.log(`# first viewer of a paused room: live after ${Date.now() - opened} ms (page load included)`);
       assert.equal((await roomInfo('quiet'))?.paused, false);
       assert.equal(await b.evaluate(() => document.body.dataset.sending), 'on');
       assert.equal(await b.evaluate(() => document.getElementById('status')!.textContent), 'Live');
 
       await v.close();
-      await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 10_000, 'the room to pause again');
-      await new Promise((r) => setTimeout(r, 500));
-      await assertSilent(b, 1_500);
+      await assertPausesAndGoesSilent(b, 'quiet', 1_500, 10_000);
 
       // A viewer that arrives again plays again.
-      const v2 = await chromium.newPage();
-      await v2.goto(`${server.url}/watch/quiet`);
-      await waitForState(v2, 'live', 20_000);
-      await assertMediaFlowing(v2);
-      await v2.close();
+      await (await watchAndPlay('quiet')).close();
     } finally {
       await b.close();
     }
@@ -116,14 +123,8 @@ describe('pausing an unwatched relayed room', () => {
       const b = await firefox.newPage();
       await b.goto(`${server.url}/broadcast/fox?key=test-key&autostart=1&mode=relay`);
       await waitFor(() => b.evaluate(() => document.body.dataset.state), (s) => s === 'live', 20_000, 'Firefox broadcaster live');
-      await waitFor(() => roomInfo('fox'), (r) => r?.paused === true, 20_000, 'the room to pause');
-      await new Promise((r) => setTimeout(r, 500));
-      await assertSilent(b, 2_000);
-      const v = await chromium.newPage();
-      await v.goto(`${server.url}/watch/fox`);
-      await waitForState(v, 'live', 20_000);
-      await assertMediaFlowing(v); // video frames and audio samples both rising
-      await v.close();
+      await assertPausesAndGoesSilent(b, 'fox', 2_000, 20_000);
+      await (await watchAndPlay('fox')).close();
     } finally {
       await firefox.close();
     }

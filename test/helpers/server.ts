@@ -103,9 +103,13 @@ export async function roomInfo(url: string, name: string): Promise<RoomInfo | un
   return (await listRooms(url)).find((r) => r.name === name);
 }
 
-/** A metric without labels from `GET /metrics` (undefined when it is not exported). */
-export async function metricValue(url: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/** A metric without labels from Prometheus text (undefined when it is not there). */
+export function metricFrom(text: string, name: string): number | undefined {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
+}
+
+/** A metric without labels from `GET /metrics` (undefined when it is not exported). */
+export async function metricValue(url: string, name: string): Promise<number | undefined> {
+  return metricFrom(await (await fetch(`${url}/metrics`)).text(), name);
 }
