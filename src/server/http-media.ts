@@ -1,4 +1,4 @@
-/** What WHIP and WHEP share: the SDP body parser, bearer tokens, CORS and short text errors. */
+/** What WHIP and WHEP share: the SDP body parser, bearer tokens, CORS, methods and short text errors. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Verdict } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
@@ -12,16 +12,25 @@ export function acceptSdpBodies(scope: FastifyInstance): void {
   scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: SDP_MAX_BYTES }, (_req, body, done) => done(null, body));
 }
 
-export function cors(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('access-control-allow-origin', '*')
-    .header('access-control-expose-headers', 'Location, ETag, Link')
-    .header('access-control-allow-headers', 'Authorization, Content-Type, If-Match')
-    .header('access-control-allow-methods', 'OPTIONS, POST, DELETE, PATCH');
+/**
+ * Every answer of a WHIP/WHEP scope, errors and preflights included, carries CORS headers: RFC 9725
+ * expects browser clients, and a player on another origin that cannot read its DELETE's answer
+ * gets a network error and leaves its session to linger until the relay notices the silence.
+ */
+export function corsEverywhere(scope: FastifyInstance): void {
+  scope.addHook('onSend', async (_req, reply, payload) => {
+    reply
+      .header('access-control-allow-origin', '*')
+      .header('access-control-expose-headers', 'Location, ETag, Link, Accept-Post, Retry-After, WWW-Authenticate')
+      .header('access-control-allow-headers', 'Authorization, Content-Type, If-Match')
+      .header('access-control-allow-methods', 'OPTIONS, POST, DELETE, PATCH')
+      .header('access-control-max-age', '600');
+    return payload;
+  });
 }
 
 export function fail(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return cors(reply).code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+  return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
 }
 
 export function bearer(req: FastifyRequest): string | undefined {
@@ -53,13 +62,31 @@ export function readOffer(req: FastifyRequest<{ Params: { room: string } }>, rep
 }
 
 export function answer(reply: FastifyReply, location: string, sdp: string): FastifyReply {
-  return cors(reply).code(201).header('location', location).type('application/sdp').send(sdp);
+  return reply.code(201).header('location', location).type('application/sdp').send(sdp);
 }
 
-export function preflight(scope: FastifyInstance, path: string): void {
-  scope.options(path, (_req, reply) =>
-    cors(reply).code(204).header('accept-post', 'application/sdp').header('allow', 'OPTIONS, POST').send(),
-  );
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
+
+/**
+ * `path` answers preflight (OPTIONS) and 405 with `Allow` for every method it does not serve, so
+ * no method reaches the server's 404 page, which carries no CORS headers.
+ */
+export function resource(scope: FastifyInstance, path: string, served: (typeof METHODS)[number][]): void {
+  const allow = ['OPTIONS', ...served].join(', ');
+  scope.options(path, (_req, reply) => {
+    if (served.includes('POST')) reply.header('accept-post', 'application/sdp');
+    return reply.code(204).header('allow', allow).send();
+  });
+  scope.route({
+    method: METHODS.filter((m) => !served.includes(m)),
+    url: path,
+    handler: (req, reply) =>
+      fail(
+        reply.header('allow', allow),
+        405,
+        req.method === 'PATCH' ? 'trickle ICE is not supported: send all candidates in the offer' : `${req.method} is not allowed here (allowed: ${allow})`,
+      ),
+  });
 }
 
 /** 401 for a wrong secret; 429 with Retry-After when the address must wait. */

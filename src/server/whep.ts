@@ -6,12 +6,14 @@
 import type { FastifyInstance } from 'fastify';
 import { RelayError, type Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
-import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer, refuse } from './http-media.js';
+import { acceptSdpBodies, answer, bearer, corsEverywhere, fail, readOffer, resource, refuse } from './http-media.js';
 
 export function whepRoutes(hub: Hub, relay: Relay) {
   return async (scope: FastifyInstance) => {
     acceptSdpBodies(scope);
-    preflight(scope, '/whep/:room');
+    corsEverywhere(scope);
+    resource(scope, '/whep/:room', ['POST']);
+    resource(scope, '/whep/:room/:id', ['DELETE']); // PATCH (trickle ICE): 405
 
     scope.post<{ Params: { room: string } }>('/whep/:room', async (req, reply) => {
       const name = req.params.room;
@@ -47,9 +49,7 @@ export function whepRoutes(hub: Hub, relay: Relay) {
 
     scope.delete<{ Params: { room: string; id: string } }>('/whep/:room/:id', async (req, reply) => {
       if (!relay.stopPlayer(req.params.room, req.params.id)) return fail(reply, 404, 'no such WHEP session');
-      return cors(reply).code(200).send();
+      return reply.code(200).send();
     });
-
-    scope.patch('/whep/:room/:id', (_req, reply) => fail(reply, 405, 'trickle ICE is not supported: send all candidates in the offer'));
   };
 }

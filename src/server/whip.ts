@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
 import type { PeerLink } from '../signaling/peer.js';
-import { acceptSdpBodies, answer, bearer, cors, fail, preflight, readOffer, refuse } from './http-media.js';
+import { acceptSdpBodies, answer, bearer, corsEverywhere, fail, readOffer, resource, refuse } from './http-media.js';
 
 /** A WHIP publisher has no socket: nothing to send to; closing it ends its relay leg. */
 class WhipLink implements PeerLink {
@@ -25,7 +25,9 @@ class WhipLink implements PeerLink {
 export function whipRoutes(hub: Hub, relay: Relay, publishKey: string) {
   return async (scope: FastifyInstance) => {
     acceptSdpBodies(scope);
-    preflight(scope, '/whip/:room');
+    corsEverywhere(scope);
+    resource(scope, '/whip/:room', ['POST']);
+    resource(scope, '/whip/:room/:id', ['DELETE']); // PATCH (trickle ICE): 405
 
     scope.post<{ Params: { room: string } }>('/whip/:room', async (req, reply) => {
       const { room } = req.params;
@@ -54,9 +56,7 @@ export function whipRoutes(hub: Hub, relay: Relay, publishKey: string) {
         return fail(reply, 404, 'no such WHIP session');
       }
       hub.disconnect(peer);
-      return cors(reply).code(200).send();
+      return reply.code(200).send();
     });
-
-    scope.patch('/whip/:room/:id', (_req, reply) => fail(reply, 405, 'trickle ICE is not supported: send all candidates in the offer'));
   };
 }
