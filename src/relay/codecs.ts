@@ -49,7 +49,9 @@ function opus(): RTCRtpCodecParameters {
 /**
  * Codecs for a viewer's leg: the publisher's own codec (same parameters, so H.264 profiles
  * match), with RTX for retransmissions. Payload types are the relay's to choose; werift's sender
- * rewrites them per viewer.
+ * rewrites them per viewer. For a kind the publisher does not send, the codecs players offer, so
+ * that a player's section of that kind can be answered `inactive` (RFC 3264 §6) rather than the
+ * whole offer refused: every player offers audio and video, and a room may have only one.
  */
 export function subscriberCodecs(publisher: Partial<Record<MediaKind, RTCRtpCodecParameters>>): {
   audio: RTCRtpCodecParameters[];
@@ -64,7 +66,19 @@ export function subscriberCodecs(publisher: Partial<Record<MediaKind, RTCRtpCode
       rtcpFeedback: feedback,
     });
   return {
-    audio: publisher.audio ? [copy(publisher.audio, [])] : [],
-    video: publisher.video ? [copy(publisher.video, VIDEO_FEEDBACK), rtx()] : [],
+    audio: publisher.audio ? [copy(publisher.audio, [])] : declined('audio'),
+    video: publisher.video ? [copy(publisher.video, VIDEO_FEEDBACK), rtx()] : declined('video'),
   };
+}
+
+/** What players offer for a kind (werift matches by MIME type alone): only ever answered inactive. */
+function declined(kind: MediaKind): RTCRtpCodecParameters[] {
+  const names =
+    kind === 'audio'
+      ? ['opus/48000/2', 'PCMU/8000', 'PCMA/8000', 'G722/8000', 'ISAC/16000', 'ILBC/8000']
+      : ['VP8/90000', 'VP9/90000', 'H264/90000', 'AV1/90000', 'H265/90000'];
+  return names.map((name) => {
+    const [mime, clockRate, channels] = name.split('/');
+    return new RTCRtpCodecParameters({ mimeType: `${kind}/${mime}`, clockRate: Number(clockRate), ...(channels ? { channels: Number(channels) } : {}) });
+  });
 }

@@ -49,3 +49,28 @@ export function stripRecvonlySsrcs(sdp: string): string {
 export function withoutTransportCc(sdp: string): string {
   return sdp.replace(/^a=rtcp-fb:\d+ transport-cc\r?\n/gm, '');
 }
+
+/** An SDP split at its m= lines: the session part, then one string per media section. */
+function sections(sdp: string): { eol: string; parts: string[] } {
+  return { eol: sdp.includes('\r\n') ? '\r\n' : '\n', parts: sdp.split(/\r?\n(?=m=)/) };
+}
+
+/**
+ * werift answers a section it will not use with port 0, which rejects it (RFC 3264 §6); when that
+ * is the BUNDLE group's tagged section (a player's audio, in a video-only room), libwebrtc then
+ * refuses the whole answer ("The m= section with mid='1' should be rejected"). A section the
+ * offerer did not reject and the relay merely has nothing to send on is accepted `inactive`, as a
+ * browser answers it: port 9, still in the group.
+ */
+export function inactiveNotRejected(answerSdp: string, offerSdp: string): string {
+  const offered = sections(offerSdp).parts.slice(1);
+  const { eol, parts } = sections(answerSdp);
+  return parts
+    .map((part, i) => {
+      const offer = offered[i - 1];
+      if (i === 0 || !offer || !/^m=\S+ 0 /.test(part) || !/^a=inactive\r?$/m.test(part)) return part;
+      if (/^m=\S+ 0 /.test(offer) && !/^a=bundle-only\r?$/m.test(offer)) return part; // the offerer rejected it
+      return part.replace(/^(m=\S+) 0 /, '$1 9 ');
+    })
+    .join(eol);
+}

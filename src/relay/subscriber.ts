@@ -12,7 +12,7 @@ import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import { Sink, type Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
-import { gatherComplete } from './sdp.js';
+import { gatherComplete, inactiveNotRejected } from './sdp.js';
 
 /** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
 export interface SubscriberSource {
@@ -118,7 +118,7 @@ export class Subscriber {
     if (attached === 0) throw new Error(`the offer accepts none of the stream's codecs (${this.#codecNames()})`);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
-    return onlyListenAddress(this.pc.localDescription!.sdp, this.#ice);
+    return inactiveNotRejected(onlyListenAddress(this.pc.localDescription!.sdp, this.#ice), offerSdp);
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {

@@ -71,9 +71,12 @@ export interface PublishOptions {
   height?: number;
   /** Fill the lower half with fresh noise every frame: content the encoder cannot squeeze. */
   noise?: boolean;
+  /** Which tracks to send (both unless told): a camera without a microphone sends video only. */
+  audio?: boolean;
+  video?: boolean;
 }
 
-/** A WHIP publisher: a moving pattern at 30 fps (640x480 unless told) and a 440 Hz tone. */
+/** A WHIP publisher: a moving pattern at 30 fps (640x480 unless told) and a 440 Hz tone (or one of them). */
 export async function whipPublish(base: string, room: string, key: string | undefined, options: PublishOptions = {}): Promise<HttpSession & { body: string }> {
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   const video = new nonstandard.RTCVideoSource();
@@ -83,8 +86,8 @@ export async function whipPublish(base: string, room: string, key: string | unde
   const at = audio.createTrack();
   stream.addTrack(vt);
   stream.addTrack(at);
-  pc.addTransceiver(at, { direction: 'sendonly', streams: [stream] });
-  pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream] });
+  if (options.audio !== false) pc.addTransceiver(at, { direction: 'sendonly', streams: [stream] });
+  if (options.video !== false) pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream] });
 
   const width = options.width ?? 640;
   const height = options.height ?? 480;
