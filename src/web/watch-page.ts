@@ -17,9 +17,13 @@ const passwordForm = $<HTMLFormElement>('password-form');
 const passwordInput = $<HTMLInputElement>('password');
 
 const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? undefined;
-const viewer = new Viewer({ room, password: params.get('password') ?? storedPassword });
+/** The password the current join carries, if any: none tried yet means "needs one", not "wrong". */
+let triedPassword = params.get('password') ?? storedPassword;
+const viewer = new Viewer({ room, password: triedPassword });
 let hasFrame = false;
 let errorText: string | undefined;
+/** The server refused us for want of the right password: the form shows until a join succeeds. */
+let needPassword = false;
 /** When the picture last moved; a live stream that stops moving is shown as reconnecting. */
 let lastFrameAt = 0;
 let stalled = false;
@@ -39,6 +43,8 @@ function render(): void {
   overlay.textContent =
     state === 'error' && errorText ? errorText : stalled && viewer.state === 'live' ? t(lang, 'vStalled') : t(lang, STATE_TEXT[state]);
   overlay.hidden = state === 'live';
+  // Only while refused for the password: gone while a retry connects and once the room opens.
+  passwordForm.hidden = !(needPassword && viewer.state === 'error');
 }
 
 // Watch the picture itself: frames presented, not just a connection that claims to be up.
@@ -73,6 +79,7 @@ async function play(): Promise<void> {
 }
 
 viewer.on('state', (state) => {
+  if (state === 'waiting' || state === 'live' || state === 'offline') needPassword = false;
   if (state === 'offline' || state === 'waiting' || state === 'error') {
     hasFrame = false;
     video.srcObject = null;
@@ -88,14 +95,13 @@ viewer.on('room', (status) => {
 });
 viewer.on('error', (err) => {
   if (err.code === 'bad-password') {
-    errorText = t(lang, 'errBadPassword');
-    passwordForm.hidden = false;
-    passwordInput.focus();
+    errorText = t(lang, triedPassword ? 'errBadPassword' : 'errNeedPassword');
+    needPassword = true;
   } else if (err.code === 'room-full') {
     errorText = t(lang, 'errRoomFull');
   } else if (err.code === 'too-many-attempts') {
     errorText = t(lang, 'errAttempts', { seconds: Math.ceil((err.retryAfterMs ?? 0) / 1000) });
-    passwordForm.hidden = false;
+    needPassword = true;
   } else if (err.code === 'unsupported-codec') {
     errorText = t(lang, 'errCodec', { codec: err.message });
   } else if (err.code === 'bad-room') {
@@ -104,6 +110,7 @@ viewer.on('error', (err) => {
     errorText = t(lang, 'errServer', { message: err.message });
   }
   render();
+  if (needPassword) passwordInput.focus();
 });
 viewer.on('reconnecting', (lost) => {
   statsLine.textContent = lost ? t(lang, 'reconnecting') : '';
@@ -129,7 +136,7 @@ $('fullscreen').addEventListener('click', () => void video.requestFullscreen?.()
 passwordForm.addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem(`lancast:password:${room}`, passwordInput.value);
-  passwordForm.hidden = true;
+  triedPassword = passwordInput.value;
   errorText = undefined;
   viewer.retry(passwordInput.value);
 });

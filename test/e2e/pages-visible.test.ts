@@ -1,0 +1,119 @@
+/**
+ * What a person sees on the pages, in real Chromium against the real server: what is on screen
+ * (playwright's isVisible, bounding boxes, rendered text), not what is in the DOM.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { assertMediaFlowing, launchChromium, waitForState } from '../helpers/browser.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+let open: Lancast;
+let guarded: Lancast;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const PASSWORD = 'open-sesame';
+
+before(async () => {
+  [open, guarded, browser] = await Promise.all([
+    startLancast({ args: ['--mode', 'p2p'] }),
+    startLancast({ args: ['--mode', 'p2p', '--view-password', PASSWORD] }),
+    launchChromium(),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([open?.stop(), guarded?.stop()]);
+});
+
+async function context(locale = 'en-US'): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ locale, viewport: { width: 390, height: 844 } });
+  contexts.push(ctx);
+  return ctx;
+}
+
+async function openPage(ctx: BrowserContext, url: string): Promise<Page> {
+  const page = await ctx.newPage();
+  await page.goto(url);
+  return page;
+}
+
+/** Elements marked `hidden` that are nonetheless on screen, described for an assertion message. */
+async function visibleHidden(page: Page): Promise<string[]> {
+  const shown: string[] = [];
+  for (const el of await page.locator('[hidden]').all()) {
+    if (await el.isVisible()) shown.push(await el.evaluate((e) => `<${e.tagName.toLowerCase()} id="${e.id}" class="${e.className}">`));
+  }
+  return shown;
+}
+
+async function passwordBoxOnScreen(page: Page): Promise<boolean> {
+  const box = await page.locator('#password').boundingBox();
+  return (await page.locator('#password').isVisible()) && box !== null && box.width > 0 && box.height > 0;
+}
+
+describe('the view-password box', () => {
+  test('a room without a password never shows it: waiting, then live', async () => {
+    const ctx = await context();
+    const watch = await openPage(ctx, `${open.url}/watch/no-password`);
+    await waitForState(watch, 'waiting', 20_000);
+    assert.equal(await passwordBoxOnScreen(watch), false, 'password box on screen while waiting');
+    assert.deepEqual(await visibleHidden(watch), []);
+
+    const broadcast = await openPage(ctx, `${open.url}/broadcast/no-password?key=${open.publishKey}&autostart=1`);
+    await waitForState(broadcast, 'live', 20_000);
+    await waitForState(watch, 'live', 30_000);
+    await assertMediaFlowing(watch);
+    assert.equal(await passwordBoxOnScreen(watch), false, 'password box on screen while playing');
+    assert.deepEqual(await visibleHidden(watch), []);
+    assert.deepEqual(await visibleHidden(broadcast), []);
+    await broadcast.close();
+    await waitForState(watch, 'offline', 20_000);
+    assert.equal(await passwordBoxOnScreen(watch), false, 'password box on screen when the broadcast ended');
+  });
+
+  test('a room behind --view-password asks for it first, and the box goes once the stream plays', async () => {
+    const ctx = await context();
+    const broadcast = await openPage(ctx, `${guarded.url}/broadcast/guarded?key=${guarded.publishKey}&autostart=1`);
+    await waitForState(broadcast, 'live', 20_000);
+
+    const watch = await openPage(ctx, `${guarded.url}/watch/guarded`);
+    await waitForState(watch, 'error', 20_000);
+    assert.equal(await passwordBoxOnScreen(watch), true, 'no password box before entering');
+    assert.equal(await watch.locator('#overlay').innerText(), 'This room needs a view password.');
+
+    await watch.fill('#password', 'not-it');
+    await watch.press('#password', 'Enter');
+    await watch.waitForFunction(() => document.getElementById('overlay')?.textContent === 'Wrong view password.', undefined, { timeout: 20_000 });
+    assert.equal(await passwordBoxOnScreen(watch), true, 'no password box after a wrong password');
+
+    await watch.fill('#password', PASSWORD);
+    await watch.press('#password', 'Enter');
+    await waitForState(watch, 'live', 30_000);
+    await assertMediaFlowing(watch);
+    assert.equal(await passwordBoxOnScreen(watch), false, 'password box still on screen while the stream plays');
+    assert.deepEqual(await visibleHidden(watch), []);
+  });
+
+  test('a password in the link plays straight away, never showing the box', async () => {
+    const ctx = await context();
+    const broadcast = await openPage(ctx, `${guarded.url}/broadcast/linked?key=${guarded.publishKey}&autostart=1`);
+    await waitForState(broadcast, 'live', 20_000);
+    const watch = await openPage(ctx, `${guarded.url}/watch/linked?password=${PASSWORD}`);
+    await waitForState(watch, 'live', 30_000);
+    assert.equal(await passwordBoxOnScreen(watch), false);
+  });
+});
+
+describe('elements marked hidden', () => {
+  test('none is on screen in the lobby or on a broadcast page before going live', async () => {
+    const ctx = await context();
+    const lobby = await openPage(ctx, `${open.url}/`);
+    await lobby.waitForFunction(() => document.querySelector('#rooms li') || !document.getElementById('rooms-empty')?.hidden);
+    assert.deepEqual(await visibleHidden(lobby), []);
+    const broadcast = await openPage(ctx, `${open.url}/broadcast/idle?key=${open.publishKey}`);
+    await broadcast.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 20_000 });
+    assert.deepEqual(await visibleHidden(broadcast), []);
+  });
+});
