@@ -39,6 +39,12 @@ export interface Limits {
   maxSocketsPerAddress: number;
   /** Signaling messages per second per socket (with a burst of twice that). */
   messagesPerSecond: number;
+  /** TCP connections (http, https, WebSocket alike) one address may hold open. */
+  maxConnectionsPerAddress: number;
+  /** Seconds a new connection may stay silent before it is closed. */
+  idleTimeout: number;
+  /** Seconds a connection has to send its request headers (the TLS handshake included). */
+  headersTimeout: number;
 }
 
 interface FlagSpec {
@@ -67,6 +73,9 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'max-viewers', env: 'LANCAST_MAX_VIEWERS', value: 'N', help: 'viewers one room may hold (default 1000)' },
   { flag: 'max-rooms', env: 'LANCAST_MAX_ROOMS', value: 'N', help: 'rooms this server may hold (default 100)' },
   { flag: 'max-sockets-per-address', env: 'LANCAST_MAX_SOCKETS_PER_ADDRESS', value: 'N', help: 'signaling sockets one address may open (default 64)' },
+  { flag: 'max-connections-per-address', env: 'LANCAST_MAX_CONNECTIONS_PER_ADDRESS', value: 'N', help: 'TCP connections one address may hold open, WebSockets included (default 256, or 64 above --max-sockets-per-address)' },
+  { flag: 'idle-timeout', env: 'LANCAST_IDLE_TIMEOUT', value: 'S', help: 'seconds a new connection may stay silent before it is closed (default 10)' },
+  { flag: 'headers-timeout', env: 'LANCAST_HEADERS_TIMEOUT', value: 'S', help: 'seconds a connection has to send its request headers, TLS handshake included (default 30)' },
   { flag: 'log-level', env: 'LANCAST_LOG_LEVEL', value: 'LEVEL', help: 'fatal | error | warn | info | debug (default info)' },
   { flag: 'no-qr', env: 'LANCAST_NO_QR', boolean: true, help: 'do not print the QR code in the banner' },
   { flag: 'help', env: '', boolean: true, help: 'show this help' },
@@ -172,6 +181,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     throw new ConfigError('--view-password must be 1 to 256 characters');
   }
 
+  const maxSocketsPerAddress = int('max-sockets-per-address', 64, 1, 1_000_000);
   return {
     config: {
       port: int('port', 1990, 0, 65535),
@@ -192,8 +202,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       limits: {
         maxViewers: int('max-viewers', 1000, 1, 1_000_000),
         maxRooms: int('max-rooms', 100, 1, 100_000),
-        maxSocketsPerAddress: int('max-sockets-per-address', 64, 1, 1_000_000),
+        maxSocketsPerAddress,
         messagesPerSecond: 200,
+        // Raising the WebSocket limit alone must not run into this one, so the default follows it.
+        maxConnectionsPerAddress: int('max-connections-per-address', Math.max(256, maxSocketsPerAddress + 64), 1, 1_000_000),
+        idleTimeout: int('idle-timeout', 10, 1, 3_600),
+        headersTimeout: int('headers-timeout', 30, 1, 3_600),
       },
     },
   };

@@ -207,7 +207,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     cores = options.remote.serverCores;
     layout = `${options.remote.url} (${cores} core${cores === 1 ? '' : 's'}, its own workers)`;
   } else {
-    const local = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000'] });
+    const local = await startLancast({ args: ['--log-level', 'warn', '--relay-workers', String(workers), '--max-viewers', '100000', '--max-connections-per-address', '100000'] });
     const pid = local.proc.pid!;
     // -a: every thread, and threads started later (the relay workers) inherit the main thread's set.
     if (options.serverCpus) execFileSync('taskset', ['-a', '-p', '-c', options.serverCpus, String(pid)], { stdio: 'ignore' });

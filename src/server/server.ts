@@ -18,7 +18,7 @@ import { Hub } from '../signaling/hub.js';
 import { MAX_FRAME_BYTES } from '../signaling/protocol.js';
 import { handleSocket } from '../signaling/socket.js';
 import { buildApp } from './app.js';
-import { createDualListener } from './listener.js';
+import { createDualListener, registerConnectionMetrics } from './listener.js';
 import { Metrics } from './metrics.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
@@ -133,7 +133,13 @@ export async function startServer(config: Config, logger: Logger, version: strin
   httpServer.on('upgrade', onUpgrade);
   httpsServer.on('upgrade', onUpgrade);
 
-  const listener = createDualListener(httpServer, httpsServer);
+  const listener = createDualListener(
+    httpServer,
+    httpsServer,
+    { maxPerAddress: config.limits.maxConnectionsPerAddress, idleMs: config.limits.idleTimeout * 1000, headersMs: config.limits.headersTimeout * 1000 },
+    logger.child({ component: 'listener' }),
+  );
+  registerConnectionMetrics(metrics.registry, listener.stats);
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(config.port, config.host, () => {

@@ -29,7 +29,15 @@ describe('parseConfig', () => {
       { port: 1990, host: '0.0.0.0', mode: 'auto', relayThreshold: 4, legacy: false, publishKey: undefined, viewPassword: undefined, iceServers: [], qr: true, logLevel: 'info', cert: undefined },
     );
     assert.match(c.dataDir, /[/\\]\.lancast$/);
-    assert.deepEqual(c.limits, { maxViewers: 1000, maxRooms: 100, maxSocketsPerAddress: 64, messagesPerSecond: 200 });
+    assert.deepEqual(c.limits, {
+      maxViewers: 1000,
+      maxRooms: 100,
+      maxSocketsPerAddress: 64,
+      messagesPerSecond: 200,
+      maxConnectionsPerAddress: 256,
+      idleTimeout: 10,
+      headersTimeout: 30,
+    });
     assert.equal(c.pauseAfter, 5, 'an unwatched relayed room pauses its broadcaster after 5 s');
   });
 
@@ -47,9 +55,12 @@ describe('parseConfig', () => {
     ['max-viewers', '10', '20', (c) => c.limits.maxViewers],
     ['max-rooms', '3', '4', (c) => c.limits.maxRooms],
     ['max-sockets-per-address', '5', '6', (c) => c.limits.maxSocketsPerAddress],
+    ['max-connections-per-address', '50', '60', (c) => c.limits.maxConnectionsPerAddress],
+    ['idle-timeout', '3', '4', (c) => c.limits.idleTimeout],
+    ['headers-timeout', '7', '8', (c) => c.limits.headersTimeout],
   ];
   const envOf = (flag: string) => FLAGS.find((f) => f.flag === flag)!.env;
-  const asValue = (flag: string, v: string) => (/port|threshold|max-|pause-after/.test(flag) ? Number(v) : v);
+  const asValue = (flag: string, v: string) => (/port|threshold|max-|pause-after|timeout/.test(flag) ? Number(v) : v);
 
   test('every flag sets its value', () => {
     for (const [flag, value, , read] of valued) assert.equal(read(config([`--${flag}`, value])), asValue(flag, value), flag);
@@ -66,6 +77,13 @@ describe('parseConfig', () => {
     for (const [flag, value, other, read] of valued) {
       assert.equal(read(config([`--${flag}`, value], { [envOf(flag)]: other })), asValue(flag, value), flag);
     }
+  });
+
+  test('the connection cap stays 64 above --max-sockets-per-address unless it is set', () => {
+    assert.equal(config(['--max-sockets-per-address', '100']).limits.maxConnectionsPerAddress, 256);
+    assert.equal(config(['--max-sockets-per-address', '2100']).limits.maxConnectionsPerAddress, 2164);
+    assert.equal(config([], { LANCAST_MAX_SOCKETS_PER_ADDRESS: '500' }).limits.maxConnectionsPerAddress, 564);
+    assert.equal(config(['--max-sockets-per-address', '2100', '--max-connections-per-address', '30']).limits.maxConnectionsPerAddress, 30);
   });
 
   test('--cert and --key, from flags or their twins', () => {
@@ -112,6 +130,9 @@ describe('parseConfig', () => {
     refuses(['--max-rooms=-3'], /--max-rooms must be an integer from 1/);
     refuses(['--max-sockets-per-address', 'many'], /--max-sockets-per-address must be an integer/);
     refuses(['--pause-after=-1'], /--pause-after must be an integer from 0 to 86400/);
+    refuses(['--idle-timeout', '0'], /--idle-timeout must be an integer from 1 to 3600/);
+    refuses(['--headers-timeout', '3601'], /--headers-timeout must be an integer from 1 to 3600/);
+    refuses(['--max-connections-per-address', '0'], /--max-connections-per-address must be an integer from 1/);
   });
 
   test('other bad values are refused with a sentence naming the flag', () => {
