@@ -1,6 +1,6 @@
 /** /broadcast/<room>: pick devices, go live, see who is watching and how to share the link. */
 import { Broadcaster, type BroadcasterState } from '../client/broadcaster.js';
-import { $, roomFromPath } from './dom.js';
+import { $, roomFromPath, setPart } from './dom.js';
 import { formatRate, outboundBytes } from './stats.js';
 import { t, type Lang } from './strings.js';
 
@@ -28,7 +28,7 @@ let broadcaster: Broadcaster | undefined;
 let pageState: PageState = 'idle';
 
 keyInput.value = params.get('key') ?? localStorage.getItem('lancast:publish-key') ?? '';
-viewerCount.textContent = t(lang, 'watching', { n: 0 });
+setPart(viewerCount, t(lang, 'watching', { n: 0 }));
 
 function setState(state: PageState): void {
   pageState = state;
@@ -46,6 +46,7 @@ function setState(state: PageState): void {
   const running = state === 'connecting' || state === 'live' || state === 'reconnecting' || state === 'starting';
   startButton.disabled = running;
   stopButton.disabled = !running;
+  if (!running) setPart(modeLine, '');
 }
 
 function showError(message: string | undefined): void {
@@ -112,8 +113,8 @@ async function start(): Promise<void> {
       setState(pageState);
     });
     broadcaster.on('room', (s) => {
-      viewerCount.textContent = t(lang, 'watching', { n: s.viewers });
-      modeLine.textContent = `${t(lang, 'mode')}: ${s.mode}${s.reason ? ` (${s.reason})` : ''}`;
+      setPart(viewerCount, t(lang, 'watching', { n: s.viewers }));
+      setPart(modeLine, `${t(lang, 'mode')}: ${s.mode}${s.reason ? ` (${s.reason})` : ''}`);
     });
     broadcaster.on('error', (err) => {
       if (err.code === 'bad-key') {
@@ -135,7 +136,10 @@ async function start(): Promise<void> {
 function stop(): void {
   broadcaster?.stop();
   broadcaster = undefined;
-  viewerCount.textContent = t(lang, 'watching', { n: 0 });
+  // Not live: no mode, no upload rate, nobody watching.
+  setPart(viewerCount, t(lang, 'watching', { n: 0 }));
+  setPart(modeLine, '');
+  setPart(uplink, '');
   setState('idle');
 }
 
@@ -176,12 +180,12 @@ $('copy').addEventListener('click', async () => {
 });
 
 setInterval(async () => {
-  if (!broadcaster) return (uplink.textContent = '');
+  if (!broadcaster) return setPart(uplink, '');
   const conns = [...broadcaster.connections.values(), ...(broadcaster.publishing ? [broadcaster.publishing] : [])];
   const now = performance.now();
   const bytes = outboundBytes(await Promise.all(conns.map((c) => c.pc.getStats())));
   const last = (uplink as HTMLElement & { last?: { bytes: number; at: number } }).last;
-  if (last && bytes >= last.bytes) uplink.textContent = t(lang, 'uplink', { rate: formatRate(((bytes - last.bytes) * 8) / ((now - last.at) / 1000)) });
+  if (last && bytes >= last.bytes) setPart(uplink, t(lang, 'uplink', { rate: formatRate(((bytes - last.bytes) * 8) / ((now - last.at) / 1000)) }));
   (uplink as HTMLElement & { last?: unknown }).last = { bytes, at: now };
 }, 2_000);
 

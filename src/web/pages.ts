@@ -97,7 +97,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <video id="preview" data-testid="local-video" autoplay muted playsinline></video>
 <p id="status" class="status" role="status">${s('bStateIdle')}</p>
 <p id="error" class="error" role="alert" hidden></p>
-<p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span> · <span id="mode"></span> · <span id="uplink"></span></p>
+<p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span><span id="mode"></span><span id="uplink"></span></p>
 </div>
 <form id="controls" class="stack">
 <label>${s('camera')} <select id="camera"></select></label>
@@ -137,7 +137,7 @@ export function watchPage(lang: Lang, room: string): string {
 <button id="unmute" class="unmute" type="button" hidden>🔇 ${s('unmute')}</button>
 </div>
 <div class="row between">
-<p><strong>${escapeHtml(room)}</strong> · <span id="viewer-count"></span> <span id="stats" class="muted"></span></p>
+<p id="watch-line"><strong>${escapeHtml(room)}</strong><span id="viewer-count"></span><span id="stats" class="muted"></span></p>
 <p><button id="fullscreen" type="button">${s('fullscreen')}</button> <a href="/">${s('backToLobby')}</a></p>
 </div>
 <form id="password-form" class="stack" hidden>

@@ -2,7 +2,7 @@
 import { Viewer, type ViewerState } from '../client/viewer.js';
 import { formatRate, inboundSummary } from './stats.js';
 import { t, type Lang, type StringKey } from './strings.js';
-import { $, roomFromPath } from './dom.js';
+import { $, roomFromPath, setPart } from './dom.js';
 
 const lang = document.documentElement.lang as Lang;
 const room = roomFromPath();
@@ -24,6 +24,8 @@ let hasFrame = false;
 let errorText: string | undefined;
 /** The server refused us for want of the right password: the form shows until a join succeeds. */
 let needPassword = false;
+/** The signaling socket is down: the status line says so instead of the stream's figures. */
+let lostServer = false;
 /** When the picture last moved; a live stream that stops moving is shown as reconnecting. */
 let lastFrameAt = 0;
 let stalled = false;
@@ -80,6 +82,8 @@ async function play(): Promise<void> {
 
 viewer.on('state', (state) => {
   if (state === 'waiting' || state === 'live' || state === 'offline') needPassword = false;
+  // The stream's figures describe a stream that plays; no stale ones after it stops.
+  if (state !== 'live' && !lostServer) setPart(statsLine, '');
   if (state === 'offline' || state === 'waiting' || state === 'error') {
     hasFrame = false;
     video.srcObject = null;
@@ -91,7 +95,7 @@ viewer.on('stream', (stream) => {
   void play();
 });
 viewer.on('room', (status) => {
-  viewerCount.textContent = status.live ? t(lang, 'watching', { n: status.viewers }) : '';
+  setPart(viewerCount, status.live ? t(lang, 'watching', { n: status.viewers }) : '');
 });
 viewer.on('error', (err) => {
   if (err.code === 'bad-password') {
@@ -113,7 +117,8 @@ viewer.on('error', (err) => {
   if (needPassword) passwordInput.focus();
 });
 viewer.on('reconnecting', (lost) => {
-  statsLine.textContent = lost ? t(lang, 'reconnecting') : '';
+  lostServer = lost;
+  setPart(statsLine, lost ? t(lang, 'reconnecting') : '');
 });
 
 const onFrame = () => {
@@ -148,7 +153,7 @@ setInterval(async () => {
   const s = inboundSummary(await pc.getStats());
   const rate = lastBytes ? ((s.bytes - lastBytes.bytes) * 8) / ((s.at - lastBytes.at) / 1000) : 0;
   lastBytes = { bytes: s.bytes, at: s.at };
-  if (s.width) statsLine.textContent = `${s.width}×${s.height} · ${Math.round(s.fps)} fps · ${formatRate(rate)}`;
+  if (s.width && !lostServer) setPart(statsLine, `${s.width}×${s.height} · ${Math.round(s.fps)} fps · ${formatRate(rate)}`);
 }, 1_000);
 
 render();

@@ -117,3 +117,55 @@ describe('elements marked hidden', () => {
     assert.deepEqual(await visibleHidden(broadcast), []);
   });
 });
+
+/** A status line as it reads on screen, and whether its " · " separators are where they belong. */
+async function statusLine(page: Page, selector: string): Promise<string> {
+  const line = page.locator(selector);
+  assert.ok(await line.isVisible(), `${selector} is not on screen`);
+  return (await line.innerText()).trim();
+}
+
+function assertSeparators(text: string, where: string): void {
+  assert.doesNotMatch(text, /^·|·$/, `${where}: "${text}" starts or ends with a separator`);
+  assert.doesNotMatch(text, /·\s*·/, `${where}: "${text}" has two separators in a row`);
+}
+
+for (const locale of ['en-US', 'zh-CN']) {
+  describe(`status lines in ${locale}`, () => {
+    test('never start or end with a separator, nor have two in a row: idle, waiting, live, ended', async () => {
+      const ctx = await context(locale);
+      const room = `lines-${locale}`;
+      const BROADCAST_LINE = 'p.stats';
+      const WATCH_LINE = '.row.between > p:first-child';
+      const broadcast = await openPage(ctx, `${open.url}/broadcast/${room}?key=${open.publishKey}`);
+      await broadcast.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 20_000 });
+      assertSeparators(await statusLine(broadcast, BROADCAST_LINE), 'broadcast page, not live');
+      const watch = await openPage(ctx, `${open.url}/watch/${room}`);
+      await waitForState(watch, 'waiting', 20_000);
+      assert.equal(await watch.evaluate(() => document.documentElement.lang), locale === 'en-US' ? 'en' : 'zh-CN');
+      assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, waiting');
+
+      await broadcast.click('#start');
+      await waitForState(broadcast, 'live', 20_000);
+      await waitForState(watch, 'live', 30_000);
+      // The mode arrives with the room's status, the upload rate and the picture's figures a
+      // second or two later: read the lines once each is there.
+      await broadcast.waitForFunction(() => document.getElementById('mode')?.textContent, undefined, { timeout: 20_000 });
+      assertSeparators(await statusLine(broadcast, BROADCAST_LINE), 'broadcast page, live');
+      await broadcast.waitForFunction(() => document.getElementById('uplink')?.textContent, undefined, { timeout: 20_000 });
+      assertSeparators(await statusLine(broadcast, BROADCAST_LINE), 'broadcast page, live with upload rate');
+      assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, live');
+      await watch.waitForFunction(() => /fps/.test(document.getElementById('stats')?.textContent ?? ''), undefined, { timeout: 20_000 });
+      assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, live with figures');
+
+      const lobby = await openPage(ctx, `${open.url}/`);
+      await lobby.waitForSelector('#rooms li');
+      for (const item of await lobby.locator('#rooms li').all()) assertSeparators((await item.innerText()).trim(), 'lobby');
+
+      await broadcast.click('#stop');
+      await waitForState(watch, 'offline', 20_000);
+      assertSeparators(await statusLine(broadcast, BROADCAST_LINE), 'broadcast page, stopped');
+      assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, ended');
+    });
+  });
+}
