@@ -1,5 +1,6 @@
 /** `/`: who is live, and a form to start broadcasting. */
 import { $ } from './dom.js';
+import { LOCK_ICON } from './icons.js';
 import { t, type Lang } from './strings.js';
 
 const lang = document.documentElement.lang as Lang;
@@ -29,7 +30,14 @@ async function refresh(): Promise<void> {
         link.textContent = room.name; // never innerHTML: names come from users
         const count = document.createElement('span');
         count.className = 'muted';
-        count.textContent = room.protected ? ' · 🔒' : ` · ${t(lang, 'watching', { n: room.viewers })} · ${room.mode}`;
+        if (room.protected) {
+          count.textContent = ' · ';
+          // A constant of ours, not user text.
+          count.insertAdjacentHTML('beforeend', LOCK_ICON);
+          count.append(` ${t(lang, 'lobbyProtected')}`);
+        } else {
+          count.textContent = ` · ${t(lang, 'watching', { n: room.viewers })} · ${room.mode}`;
+        }
         item.append(link, count);
         return item;
       }),

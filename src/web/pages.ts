@@ -3,6 +3,7 @@
  * page scripts (`src/web/*-page.ts`, bundled to /assets) bring them to life. Everything that
  * came from a user is escaped here and set with textContent in the scripts.
  */
+import { MUTED_ICON } from './icons.js';
 import { t, type Lang, type StringKey } from './strings.js';
 
 export function escapeHtml(text: string): string {
@@ -134,7 +135,7 @@ export function watchPage(lang: Lang, room: string): string {
     body: `<div class="player">
 <video id="video" data-testid="remote-video" autoplay playsinline></video>
 <div id="overlay" class="overlay" role="status">${s('vConnecting')}</div>
-<button id="unmute" class="unmute" type="button" hidden>🔇 ${s('unmute')}</button>
+<button id="unmute" class="unmute" type="button" hidden>${MUTED_ICON}<span>${s('unmute')}</span></button>
 </div>
 <div class="row between">
 <p id="watch-line"><strong>${escapeHtml(room)}</strong><span id="viewer-count"></span><span id="stats" class="muted"></span></p>
