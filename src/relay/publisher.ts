@@ -21,7 +21,7 @@ import { Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { useNativeIngress } from './ingress.js';
 import { RateMeter } from './rate.js';
-import { gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
+import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -111,7 +111,7 @@ export class Publisher {
 
   /** Answer the broadcaster's offer; the answer carries all of the relay's candidates. */
   async answer(offerSdp: string): Promise<string> {
-    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: bundledTransport(offerSdp) });
     for (const t of this.pc.getTransceivers()) {
       if (t.kind === 'audio' || t.kind === 'video') {
         this.kinds.add(t.kind);

@@ -74,3 +74,34 @@ export function inactiveNotRejected(answerSdp: string, offerSdp: string): string
     })
     .join(eol);
 }
+
+/**
+ * In a BUNDLE group the transport is the tagged (first) section's: its ICE credentials and its
+ * candidates (RFC 8843 §7.1-7.2). aiortc gives every bundled section of its offer its own
+ * ufrag, password and port (one ICE agent each, until the answer bundles them); werift applies
+ * each section's credentials to the one bundled transport in turn, the last one wins, and every
+ * connectivity check then fails MESSAGE-INTEGRITY. Sections of the group with other credentials
+ * get the tagged section's, and lose their candidates (they belong to agents the offerer drops).
+ * Browsers' SDPs, with one set of credentials, are returned unchanged.
+ */
+export function bundledTransport(sdp: string): string {
+  const group = /^a=group:BUNDLE +(.+?)\r?$/m.exec(sdp)?.[1]?.trim().split(/ +/);
+  if (!group || group.length < 2) return sdp;
+  const { eol, parts } = sections(sdp);
+  const midOf = (part: string) => /^a=mid:(\S+)\r?$/m.exec(part)?.[1];
+  const tagged = parts.slice(1).find((part) => midOf(part) === group[0]);
+  const ufrag = tagged && /^a=ice-ufrag:.*$/m.exec(tagged)?.[0].trimEnd();
+  const pwd = tagged && /^a=ice-pwd:.*$/m.exec(tagged)?.[0].trimEnd();
+  if (!tagged || !ufrag || !pwd) return sdp;
+  return parts
+    .map((part, i) => {
+      const own = /^a=ice-ufrag:.*$/m.exec(part)?.[0].trimEnd();
+      if (i === 0 || part === tagged || !group.includes(midOf(part) ?? '') || own === undefined || own === ufrag) return part;
+      return part
+        .split(/\r?\n/)
+        .filter((line) => !line.startsWith('a=candidate:'))
+        .map((line) => (line.startsWith('a=ice-ufrag:') ? ufrag : line.startsWith('a=ice-pwd:') ? pwd : line))
+        .join(eol);
+    })
+    .join(eol);
+}
