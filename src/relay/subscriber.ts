@@ -12,7 +12,7 @@ import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import { Sink, type Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
-import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
+import { gatherComplete, inactiveNotRejected } from './sdp.js';
 
 /** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
 export interface SubscriberSource {
@@ -34,7 +34,7 @@ const SRTP_READY_MS = 10;
 
 export class Subscriber {
   readonly id: string;
-  readonly pc: RTCPeerConnection;
+  #pc: RTCPeerConnection | undefined;
   readonly #publisher: SubscriberSource;
   readonly #senders: { kind: MediaKind; sender: RTCRtpSender }[] = [];
   readonly #sinks: Sink[] = [];
@@ -53,8 +53,27 @@ export class Subscriber {
     this.#publisher = publisher;
     this.#onClose = onClose;
     this.#ice = ice;
-    this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: subscriberCodecs(publisher.codecs) });
-    this.pc.connectionStateChange.subscribe((state) => {
+    // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
+    this.#liveness = setInterval(() => {
+      const now = Date.now();
+      if (this.#connected && now - this.#lastHeard > SILENCE_MS) this.close(`the viewer was silent for ${SILENCE_MS / 1000} s`);
+      else if (!this.#connected && now - this.#createdAt > CONNECT_MS) this.close(`it did not connect in ${CONNECT_MS / 1000} s (ICE ${this.#pc?.iceConnectionState ?? 'not started'})`);
+    }, 2_000);
+    this.#liveness.unref();
+  }
+
+  /**
+   * The leg's peer connection, made once we know who offers. When the relay offers it bundles
+   * everything on one transport from the start (max-bundle): with werift's default each section
+   * gets its own transport, and the one the viewer's BUNDLE answer drops is never closed, leaving a
+   * UDP socket open per viewer. An offer we answer keeps werift's default, so an offer without
+   * BUNDLE still gets one transport per section.
+   */
+  #open(bundlePolicy: 'max-bundle' | 'max-compat'): RTCPeerConnection {
+    if (this.#pc) throw new Error('this leg already has its peer connection');
+    const pc = new RTCPeerConnection({ ...iceConfig(this.#ice), codecs: subscriberCodecs(this.#publisher.codecs), bundlePolicy });
+    this.#pc = pc;
+    pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
         this.#connected = true;
         this.#lastHeard = Date.now();
@@ -62,19 +81,13 @@ export class Subscriber {
         // keys a moment after receiving it, and drops media that comes sooner. Give it that
         // moment, then start with the keyframe from the forwarder's history (or ask for one).
         setTimeout(() => {
-          if (!this.#startSending()) publisher.requestKeyframe();
+          if (!this.#startSending()) this.#publisher.requestKeyframe();
         }, SRTP_READY_MS);
         this.onConnected?.();
       }
-      if (state === 'failed' || state === 'closed') this.close(`its peer connection ${state} (ICE ${this.pc.iceConnectionState})`);
+      if (state === 'failed' || state === 'closed') this.close(`its peer connection ${state} (ICE ${pc.iceConnectionState})`);
     });
-    // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
-    this.#liveness = setInterval(() => {
-      const now = Date.now();
-      if (this.#connected && now - this.#lastHeard > SILENCE_MS) this.close(`the viewer was silent for ${SILENCE_MS / 1000} s`);
-      else if (!this.#connected && now - this.#createdAt > CONNECT_MS) this.close(`it did not connect in ${CONNECT_MS / 1000} s (ICE ${this.pc.iceConnectionState})`);
-    }, 2_000);
-    this.#liveness.unref();
+    return pc;
   }
 
   get closed(): boolean {
@@ -83,29 +96,32 @@ export class Subscriber {
 
   /** The relay offers: one sendonly transceiver per kind the publisher sends. */
   async offer(): Promise<string> {
+    const pc = this.#open('max-bundle');
     for (const kind of this.#kinds()) {
-      const transceiver = this.pc.addTransceiver(kind, { direction: 'sendonly' });
+      const transceiver = pc.addTransceiver(kind, { direction: 'sendonly' });
       this.#attach(kind, transceiver.sender);
     }
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    await gatherComplete(this.pc);
-    return onlyListenAddress(this.pc.localDescription!.sdp, this.#ice);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatherComplete(pc);
+    return onlyListenAddress(pc.localDescription!.sdp, this.#ice);
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
     // ICE and DTLS take tens of ms from here: have the publisher's next keyframe on its way so it
     // is in the forwarder's history when the leg connects.
     this.#publisher.requestKeyframe();
-    await this.pc.setRemoteDescription({ type: 'answer', sdp: bundledTransport(sdp) });
+    if (!this.#pc) throw new Error('the relay has made no offer to answer');
+    await this.#pc.setRemoteDescription({ type: 'answer', sdp });
   }
 
   /** The viewer offers (WHEP): answer with sendonly on each of its media sections we can fill. */
   async answer(offerSdp: string): Promise<string> {
     this.#publisher.requestKeyframe(); // in history by the time the leg connects (see acceptAnswer)
-    await this.pc.setRemoteDescription({ type: 'offer', sdp: bundledTransport(offerSdp) });
+    const pc = this.#open('max-compat');
+    await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
     const kinds = this.#kinds();
     let attached = 0;
-    for (const transceiver of this.pc.getTransceivers()) {
+    for (const transceiver of pc.getTransceivers()) {
       const kind = transceiver.kind as MediaKind;
       if (kinds.includes(kind) && transceiver.codecs.length > 0 && !this.#senders.some((s) => s.kind === kind)) {
         transceiver.setDirection('sendonly');
@@ -116,14 +132,14 @@ export class Subscriber {
       }
     }
     if (attached === 0) throw new Error(`the offer accepts none of the stream's codecs (${this.#codecNames()})`);
-    await this.pc.setLocalDescription(await this.pc.createAnswer());
-    await gatherComplete(this.pc);
-    return inactiveNotRejected(onlyListenAddress(this.pc.localDescription!.sdp, this.#ice), offerSdp);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gatherComplete(pc);
+    return inactiveNotRejected(onlyListenAddress(pc.localDescription!.sdp, this.#ice), offerSdp);
   }
 
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null): Promise<void> {
-    if (!candidate || !candidate.candidate) return;
-    await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined });
+    if (!candidate || !candidate.candidate || !this.#pc) return;
+    await this.#pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined });
   }
 
   #kinds(): MediaKind[] {
@@ -174,7 +190,7 @@ export class Subscriber {
     this.closeReason = reason;
     clearInterval(this.#liveness);
     for (const sink of this.#sinks.splice(0)) this.#publisher.forwarder.remove(sink);
-    void this.pc.close().catch(() => undefined);
+    void this.#pc?.close().catch(() => undefined);
     this.#onClose(this);
   }
 }
