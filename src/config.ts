@@ -26,6 +26,8 @@ export interface Config {
   iceServers: IceServer[];
   legacy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `auto`: readable lines on a terminal, pino's JSON lines otherwise. */
+  logFormat: 'pretty' | 'json' | 'auto';
   /** Print the QR code of the watch URL in the banner. */
   qr: boolean;
   limits: Limits;
@@ -77,6 +79,7 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'idle-timeout', env: 'LANCAST_IDLE_TIMEOUT', value: 'S', help: 'seconds a new connection may stay silent before it is closed (default 10)' },
   { flag: 'headers-timeout', env: 'LANCAST_HEADERS_TIMEOUT', value: 'S', help: 'seconds a connection has to send its request headers, TLS handshake included (default 30)' },
   { flag: 'log-level', env: 'LANCAST_LOG_LEVEL', value: 'LEVEL', help: 'fatal | error | warn | info | debug (default info)' },
+  { flag: 'log-format', env: 'LANCAST_LOG_FORMAT', value: 'FORMAT', help: 'pretty | json | auto (default auto: pretty on a terminal, json otherwise)' },
   { flag: 'no-qr', env: 'LANCAST_NO_QR', boolean: true, help: 'do not print the QR code in the banner' },
   { flag: 'help', env: '', boolean: true, help: 'show this help' },
   { flag: 'version', env: '', boolean: true, help: 'print the version' },
@@ -163,6 +166,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!mode.success) throw new ConfigError(`--mode must be p2p, relay or auto, not "${pick('mode')}"`);
   const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).safeParse(pick('log-level') ?? 'info');
   if (!logLevel.success) throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
+  const logFormat = z.enum(['pretty', 'json', 'auto']).safeParse(pick('log-format') ?? 'auto');
+  if (!logFormat.success) throw new ConfigError(`--log-format must be pretty, json or auto, not "${pick('log-format')}"`);
 
   const iceFlags = values['ice-server'];
   const iceTexts = Array.isArray(iceFlags) && iceFlags.length ? iceFlags.map(String) : (env.LANCAST_ICE_SERVER ?? '').split(',').filter(Boolean);
@@ -198,6 +203,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       iceServers: iceTexts.map(parseIceServer),
       legacy: flagOn('legacy'),
       logLevel: logLevel.data,
+      logFormat: logFormat.data,
       qr: !flagOn('no-qr'),
       limits: {
         maxViewers: int('max-viewers', 1000, 1, 1_000_000),

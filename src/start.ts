@@ -3,9 +3,9 @@
  * Kept apart from cli.ts so `lancast --help` and `--version` answer without loading the server,
  * werift and the rest (esbuild puts this module in its own chunk).
  */
-import { pino } from 'pino';
 import qrcode from 'qrcode-terminal';
 import type { Config } from './config.js';
+import { createLogger } from './log.js';
 import { egressImplementation } from './relay/egress.js';
 import { startServer, type RunningServer } from './server/server.js';
 
@@ -33,7 +33,7 @@ export async function banner(config: Config, server: RunningServer, version: str
     `  Lobby with every live room: ${base('http', first)}/`,
     '',
     `  Publish key: ${server.publishKey}${server.publishKeyGenerated ? '   (generated; kept in ' + config.dataDir + ', or set --publish-key)' : ''}`,
-    config.viewPassword ? '  Viewers need the view password.' : '',
+    ...(config.viewPassword ? ['  Viewers need the view password.'] : []),
     `  Mode: ${config.mode}${config.mode === 'auto' ? ` (peer to peer, relay past ${config.relayThreshold} viewers)` : ''}${config.legacy ? ' · legacy seed protocol on' : ''}`,
     `  Relay: ${config.relayWorkers > 0 ? `${config.relayWorkers} worker thread${config.relayWorkers === 1 ? '' : 's'}` : 'main thread'}, ${egressImplementation.name === 'native' ? 'native forwarding' : `TypeScript forwarding (native path unavailable: ${egressImplementation.reason})`}`,
     `  WHIP ingest (OBS, GStreamer): ${base('http', first)}/whip/${room}  with  Authorization: Bearer <publish key>`,
@@ -45,8 +45,7 @@ export async function banner(config: Config, server: RunningServer, version: str
 }
 
 export async function run(config: Config, version: string): Promise<void> {
-
-  const logger = pino({ level: config.logLevel, base: undefined });
+  const logger = createLogger(config);
   let server: RunningServer;
   try {
     server = await startServer(config, logger, version);

@@ -29,6 +29,7 @@ describe('parseConfig', () => {
       { port: 1990, host: '0.0.0.0', mode: 'auto', relayThreshold: 4, legacy: false, publishKey: undefined, viewPassword: undefined, iceServers: [], qr: true, logLevel: 'info', cert: undefined },
     );
     assert.match(c.dataDir, /[/\\]\.lancast$/);
+    assert.equal(c.logFormat, 'auto', 'readable on a terminal, JSON otherwise');
     assert.deepEqual(c.limits, {
       maxViewers: 1000,
       maxRooms: 100,
@@ -52,6 +53,7 @@ describe('parseConfig', () => {
     ['pause-after', '30', '0', (c) => c.pauseAfter],
     ['data-dir', '/tmp/a', '/tmp/b', (c) => c.dataDir],
     ['log-level', 'debug', 'warn', (c) => c.logLevel],
+    ['log-format', 'json', 'pretty', (c) => c.logFormat],
     ['max-viewers', '10', '20', (c) => c.limits.maxViewers],
     ['max-rooms', '3', '4', (c) => c.limits.maxRooms],
     ['max-sockets-per-address', '5', '6', (c) => c.limits.maxSocketsPerAddress],
