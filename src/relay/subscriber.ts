@@ -12,7 +12,7 @@ import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import { Sink, type Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
-import { gatherComplete, inactiveNotRejected } from './sdp.js';
+import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
 
 /** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
 export interface SubscriberSource {
@@ -111,14 +111,14 @@ export class Subscriber {
     // is in the forwarder's history when the leg connects.
     this.#publisher.requestKeyframe();
     if (!this.#pc) throw new Error('the relay has made no offer to answer');
-    await this.#pc.setRemoteDescription({ type: 'answer', sdp });
+    await this.#pc.setRemoteDescription({ type: 'answer', sdp: bundledTransport(sdp) });
   }
 
   /** The viewer offers (WHEP): answer with sendonly on each of its media sections we can fill. */
   async answer(offerSdp: string): Promise<string> {
     this.#publisher.requestKeyframe(); // in history by the time the leg connects (see acceptAnswer)
     const pc = this.#open('max-compat');
-    await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    await pc.setRemoteDescription({ type: 'offer', sdp: bundledTransport(offerSdp) });
     const kinds = this.#kinds();
     let attached = 0;
     for (const transceiver of pc.getTransceivers()) {
