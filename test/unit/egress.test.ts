@@ -9,25 +9,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
-import { RtpPacket, SrtpSession } from 'werift';
-import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, Egress, EgressGroup, egressImplementation, type SrtpKeys } from '../../src/relay/egress.js';
+import { RtpPacket } from 'werift';
+import { Egress, EgressGroup, egressImplementation } from '../../src/relay/egress.js';
+import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 } from '../../src/relay/srtp.js';
+import { srtpKeyPair } from '../helpers/srtp-keys.js';
 
 const PROFILES = [
-  { name: 'AEAD_AES_128_GCM', profile: AEAD_AES_128_GCM, saltLength: 12 },
-  { name: 'AES_CM_128_HMAC_SHA1_80', profile: AES_CM_128_HMAC_SHA1_80, saltLength: 14 },
+  { name: 'AEAD_AES_128_GCM', profile: AEAD_AES_128_GCM },
+  { name: 'AES_CM_128_HMAC_SHA1_80', profile: AES_CM_128_HMAC_SHA1_80 },
 ];
-
-/** A werift SRTP session and the session keys an Egress gets from the same master key. */
-function keyPair(profile: number, saltLength: number): { session: SrtpSession; keys: SrtpKeys } {
-  const masterKey = randomBytes(16);
-  const masterSalt = randomBytes(saltLength);
-  const session = new SrtpSession({
-    keys: { localMasterKey: masterKey, localMasterSalt: masterSalt, remoteMasterKey: masterKey, remoteMasterSalt: masterSalt },
-    profile: profile as never,
-  });
-  const ctx = (session as unknown as { localContext: { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer } }).localContext;
-  return { session, keys: { profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag } };
-}
 
 let receiver: Socket;
 let port = 0;
@@ -68,7 +58,7 @@ for (const useNative of [true, false]) {
     });
     for (const p of PROFILES) {
       test(`${p.name}: decrypts with the viewer's header, across a sequence wrap, RTX apart`, async () => {
-        const { session, keys } = keyPair(p.profile, p.saltLength);
+        const { session, keys } = srtpKeyPair(p.profile);
         const header = { ssrc: 0x11223344, payloadType: 102, seqOffset: 100, tsOffset: 5000 };
         const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, header, useNative);
         assert.equal(Boolean(egress.native), useNative);
@@ -106,7 +96,7 @@ for (const useNative of [true, false]) {
       });
 
       test(`${p.name}: a tampered packet fails authentication; an oversized one is refused`, async () => {
-        const { session, keys } = keyPair(p.profile, p.saltLength);
+        const { session, keys } = srtpKeyPair(p.profile);
         const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 1, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
         assert.ok(egress.send(randomBytes(500), false, 1, 1));
         const [packet] = await receive(1);
@@ -123,7 +113,7 @@ for (const useNative of [true, false]) {
 }
 
 test('a socket that closes stops its egress before its descriptor can be reused', async () => {
-  const { keys } = keyPair(AEAD_AES_128_GCM, 12);
+  const { keys } = srtpKeyPair(AEAD_AES_128_GCM);
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
   const egress = new Egress(keys, { kind: 'udp', socket, address: '127.0.0.1', port }, { ssrc: 1, payloadType: 96, seqOffset: 0, tsOffset: 0 });
