@@ -3,27 +3,20 @@
  * (ICE, DTLS, SRTP keys, SSRCs, payload types) and keeps doing RTCP; once the leg is up, an Egress
  * takes the keys and the ICE socket and does header, SRTP and send itself.
  *
- * Two implementations of one contract: the native addon built from `native/fanout.c` (one reused
- * OpenSSL context per viewer, a stack buffer, `sendto()` on the socket's descriptor: no allocation
- * per packet), and a TypeScript fallback with Node's crypto and `dgram` for machines where the
- * addon could not be compiled or for legs that go through a TURN server. `LANCAST_NATIVE=0` forces
- * the fallback.
+ * Two implementations of one contract: the native addon (native.ts: one reused OpenSSL context
+ * per viewer, a stack buffer, `sendto()` on the socket's descriptor, no allocation per packet),
+ * and the TypeScript fallback (srtp.ts, Node's `dgram`) where the addon is not built or for legs
+ * that go through a TURN server.
  */
 import type { Socket } from 'node:dgram';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RTCRtpSender } from 'werift';
+import { native, socketFd } from './native.js';
 import { AES_CM_128_HMAC_SHA1_80, protect, RolloverCounter, type SrtpKeys } from './srtp.js';
 
-// Still imported from here by the ingress, its test and the hot-path bench; srtp.ts is their home.
+// Still imported from here by the ingress, start.ts, their tests and the hot-path bench; their
+// home is native.ts and srtp.ts.
+export { egressImplementation, native, NO_SEND_FOR_BENCHMARKS, NO_SRTP_FOR_BENCHMARKS } from './native.js';
 export { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, type SrtpKeys } from './srtp.js';
-
-/** Benchmarks only (native): no SRTP at all, to split the per-packet cost into its parts. */
-export const NO_SRTP_FOR_BENCHMARKS = 0;
-/** Benchmarks only (native): do everything but the final sendto(). */
-export const NO_SEND_FOR_BENCHMARKS = 1;
 
 export interface StreamHeader {
   ssrc: number;
@@ -37,51 +30,6 @@ export interface StreamHeader {
 export type EgressTarget =
   | { kind: 'udp'; socket: Socket; address: string; port: number }
   | { kind: 'function'; send: (packet: Buffer) => void };
-
-interface NativeModule {
-  create(fd: number, ip: string, port: number, ssrc: number, pt: number, seqOffset: number, tsOffset: number, profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null, flags?: number): object;
-  fanout(list: object[], payload: Uint8Array, marker: boolean, seq: number, ts: number): number;
-  sendRaw(e: object, stream: number, payload: Uint8Array, marker: boolean, pt: number, seq: number, ts: number, ssrc: number): number;
-  stats(e: object): [number, number, number];
-  close(e: object): void;
-  ingress(profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null): object;
-  unprotect(ingress: object, packet: Buffer): Buffer | null;
-  ingressStats(ingress: object): [packets: number, rejected: number];
-}
-
-/** The project's root: the nearest folder above this module with a package.json. */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-
-function loadNative(): { module: NativeModule | undefined; reason: string } {
-  if (process.env.LANCAST_NATIVE === '0') return { module: undefined, reason: 'LANCAST_NATIVE=0' };
-  const file = join(projectRoot(), 'dist', 'native', 'lancast.node');
-  if (!existsSync(file)) return { module: undefined, reason: `${file} was not built (no C compiler or Node headers at build time)` };
-  try {
-    return { module: createRequire(import.meta.url)(file) as NativeModule, reason: '' };
-  } catch (err) {
-    return { module: undefined, reason: (err as Error).message };
-  }
-}
-
-const loaded = loadNative();
-/** The native module (native/fanout.c), when it was built and loads; the ingress uses it too. */
-export const native = loaded.module;
-
-/** Which forwarding path this process uses, for the logs, /metrics and the benchmarks. */
-export const egressImplementation: { name: 'native' | 'typescript'; reason: string } = native
-  ? { name: 'native', reason: '' }
-  : { name: 'typescript', reason: loaded.reason };
-
-/** The file descriptor under a bound dgram socket (Node keeps it in a symbol-keyed state). */
-export function socketFd(socket: Socket): number | undefined {
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const fd = state ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle?.fd : undefined;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
-}
 
 /** One viewer's outgoing media stream (and its RTX stream, for retransmissions). */
 export class Egress {

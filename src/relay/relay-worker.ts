@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MediaKind } from './codecs.js';
-import { egressImplementation } from './egress.js';
+import { egressImplementation } from './native.js';
 import { Forwarder, relayCounters } from './forwarder.js';
 import { Subscriber, type SubscriberSource } from './subscriber.js';
 import { codecsFromData, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';

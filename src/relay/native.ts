@@ -1,0 +1,64 @@
+/**
+ * The native addon built from native/fanout.c (see scripts/build.mjs), or the reason it is not in
+ * use: then the relay sends through its TypeScript path (egress.ts, srtp.ts), which costs about
+ * three times the CPU per packet. `LANCAST_NATIVE=0` chooses the TypeScript path.
+ */
+import type { Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Benchmarks only: a profile with no SRTP at all, to split the per-packet cost into its parts. */
+export const NO_SRTP_FOR_BENCHMARKS = 0;
+/** Benchmarks only: a flag to do everything but the final sendto(). */
+export const NO_SEND_FOR_BENCHMARKS = 1;
+
+/** What native/fanout.c exports. */
+export interface NativeModule {
+  create(fd: number, ip: string, port: number, ssrc: number, pt: number, seqOffset: number, tsOffset: number, profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null, flags?: number): object;
+  fanout(list: object[], payload: Uint8Array, marker: boolean, seq: number, ts: number): number;
+  sendRaw(e: object, stream: number, payload: Uint8Array, marker: boolean, pt: number, seq: number, ts: number, ssrc: number): number;
+  stats(e: object): [number, number, number];
+  close(e: object): void;
+  ingress(profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null): object;
+  unprotect(ingress: object, packet: Buffer): Buffer | null;
+  ingressStats(ingress: object): [packets: number, rejected: number];
+}
+
+/** The project's root: the nearest folder above this module with a package.json. */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** Where the build puts the addon. */
+export const NATIVE_FILE = join(projectRoot(), 'dist', 'native', 'lancast.node');
+
+/** Load the addon from `file` unless `env` opts out; otherwise say why not. */
+export function loadNative(env: NodeJS.ProcessEnv = process.env, file = NATIVE_FILE): { module: NativeModule | undefined; reason: string } {
+  if (env.LANCAST_NATIVE === '0') return { module: undefined, reason: 'LANCAST_NATIVE=0' };
+  if (!existsSync(file)) return { module: undefined, reason: `${file} was not built (no C compiler or Node headers at build time)` };
+  try {
+    return { module: createRequire(import.meta.url)(file) as NativeModule, reason: '' };
+  } catch (err) {
+    return { module: undefined, reason: (err as Error).message };
+  }
+}
+
+const loaded = loadNative();
+/** The native module, when it was built and loads; the egress and the ingress use it. */
+export const native = loaded.module;
+
+/** Which forwarding path this process uses, for the logs, /metrics and the benchmarks. */
+export const egressImplementation: { name: 'native' | 'typescript'; reason: string } = native
+  ? { name: 'native', reason: '' }
+  : { name: 'typescript', reason: loaded.reason };
+
+/** The file descriptor under a bound dgram socket (Node keeps it in a symbol-keyed state). */
+export function socketFd(socket: Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = state ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle?.fd : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
