@@ -23,13 +23,12 @@ import {
 import type { MediaKind } from './codecs.js';
 import { Egress, EgressGroup } from './egress.js';
 import { keyframeDetector } from './keyframe.js';
+import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
 export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0 };
 
-/** Packets kept per kind for retransmission: ~1.5 s of 2.5 Mbit/s video. */
-const HISTORY = 512;
 const SYNC_MS = 500;
 /**
  * Sender reports per viewer stream at libwebrtc's own pace: video every ~1 s, audio every ~5 s,
@@ -42,11 +41,6 @@ const REPORT_INTERVAL_MS: Record<MediaKind, number> = { audio: 5_000, video: 1_0
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
 const NTP_EPOCH_OFFSET_S = 2_208_988_800;
-
-/** True when `seq` comes after `than` in 16-bit sequence space. */
-function newer(seq: number, than: number): boolean {
-  return seq !== than && ((seq - than) & 0xffff) < 0x8000;
-}
 
 /** A wall-clock time as a 64-bit NTP timestamp (RFC 3550 sender reports). */
 export function ntpFromMs(ms: number): bigint {
@@ -130,32 +124,10 @@ export class Sink {
   }
 }
 
-class History {
-  readonly seq = new Int32Array(HISTORY).fill(-1);
-  readonly ts = new Uint32Array(HISTORY);
-  readonly marker = new Uint8Array(HISTORY);
-  readonly payload: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(HISTORY);
-
-  put(seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
-    const i = seq % HISTORY;
-    this.seq[i] = seq;
-    this.ts[i] = ts;
-    this.marker[i] = marker ? 1 : 0;
-    this.payload[i] = payload;
-  }
-
-  clear(): void {
-    this.seq.fill(-1);
-    this.payload.fill(undefined);
-  }
-}
-
 export class Forwarder {
   readonly #groups: Record<MediaKind, EgressGroup> = { audio: new EgressGroup(), video: new EgressGroup() };
   readonly #sinks = new Set<Sink>();
-  readonly #history: Record<MediaKind, History> = { audio: new History(), video: new History() };
-  /** The newest packet's sequence number, timestamp and arrival time per kind. */
-  readonly #newest: Record<MediaKind, { seq: number; ts: number; atMs: number } | undefined> = { audio: undefined, video: undefined };
+  readonly #history: Record<MediaKind, PacketHistory> = { audio: new PacketHistory(), video: new PacketHistory() };
   readonly sent = new RateMeter();
   #sync: NodeJS.Timeout | undefined;
   #isKeyframe: ((payload: Uint8Array) => boolean) | undefined;
@@ -186,19 +158,8 @@ export class Forwarder {
 
   #replayKeyframe(sink: Sink): boolean {
     const kf = this.#keyframe;
-    const newest = this.#newest.video;
-    if (!kf || !newest || performance.timeOrigin + performance.now() - kf.atMs > KEYFRAME_REPLAY_MS) return false;
-    const count = ((newest.seq - kf.seq) & 0xffff) + 1;
-    const h = this.#history.video;
-    if (count > HISTORY || h.seq[kf.seq % HISTORY] !== kf.seq) return false;
-    let sent = 0;
-    for (let n = 0; n < count; n++) {
-      const seq: number = (kf.seq + n) & 0xffff;
-      const i = seq % HISTORY;
-      const payload = h.payload[i];
-      if (h.seq[i] !== seq || !payload) continue; // lost on the way in: the viewer will NACK it
-      if (sink.egress.send(payload, h.marker[i] === 1, seq, h.ts[i]!)) sent++;
-    }
+    if (!kf || performance.timeOrigin + performance.now() - kf.atMs > KEYFRAME_REPLAY_MS) return false;
+    const sent = this.#history.video.replayFrom(kf.seq, (payload, marker, seq, ts) => sink.egress.send(payload, marker, seq, ts));
     relayCounters.packetsOut += sent;
     return sent > 0;
   }
@@ -223,12 +184,9 @@ export class Forwarder {
     relayCounters.bytesIn += payload.length;
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
     if (payload.length === 0) return;
-    this.#history[kind].put(seq, ts, marker, payload);
-    // A retransmission arrives late and old: it must not move the sender reports' clock back.
-    const newest = this.#newest[kind];
-    if (newest === undefined || newer(seq, newest.seq)) {
-      this.#newest[kind] = { seq, ts, atMs: performance.timeOrigin + performance.now() };
-      if (kind === 'video' && this.#isKeyframe) this.#noteKeyframe(seq, ts, payload);
+    // Only the newest packets move the sender reports' clock and can start a keyframe.
+    if (this.#history[kind].put(seq, ts, marker, payload, performance.timeOrigin + performance.now()) && kind === 'video' && this.#isKeyframe) {
+      this.#noteKeyframe(seq, ts, payload);
     }
     const group = this.#groups[kind];
     if (group.size === 0) return;
@@ -251,12 +209,10 @@ export class Forwarder {
     const h = sink.egress.header;
     const s = sink.sender as unknown as SenderReportState | undefined;
     for (const viewerSeq of lost) {
-      const seq = (viewerSeq - h.seqOffset) & 0xffff;
-      const i = seq % HISTORY;
-      const payload = history.payload[i];
-      if (history.seq[i] !== seq || !payload) continue;
-      const ts = (history.ts[i]! + h.tsOffset) >>> 0;
-      const marker = history.marker[i] === 1;
+      const packet = history.get((viewerSeq - h.seqOffset) & 0xffff);
+      if (!packet) continue;
+      const { payload, marker } = packet;
+      const ts = (packet.ts + h.tsOffset) >>> 0;
       let ok: boolean;
       if (s?.rtxPayloadType !== undefined && s.rtxSsrc !== undefined) {
         // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
@@ -279,11 +235,11 @@ export class Forwarder {
     const now = performance.now();
     for (const sink of this.#sinks) {
       const s = sink.sender as unknown as SenderReportState | undefined;
-      const newest = this.#newest[sink.kind];
-      if (!s || !newest) continue;
+      const newest = this.#history[sink.kind];
+      if (!s || newest.newestSeq < 0) continue;
       const stats = sink.egress.stats();
-      s.ntpTimestamp = ntpFromMs(newest.atMs);
-      s.rtpTimestamp = (newest.ts + sink.egress.header.tsOffset) >>> 0;
+      s.ntpTimestamp = ntpFromMs(newest.newestAtMs);
+      s.rtpTimestamp = (newest.newestTs + sink.egress.header.tsOffset) >>> 0;
       s.packetCount = stats.packets >>> 0;
       s.octetCount = stats.octets >>> 0;
       if (now >= sink.nextReportAt && stats.packets > 0) {
@@ -297,8 +253,6 @@ export class Forwarder {
     for (const sink of [...this.#sinks]) this.remove(sink);
     this.#history.audio.clear();
     this.#history.video.clear();
-    this.#newest.audio = undefined;
-    this.#newest.video = undefined;
     this.#frame = undefined;
     this.#keyframe = undefined;
   }
