@@ -22,7 +22,7 @@ import {
 } from 'werift';
 import type { MediaKind } from './codecs.js';
 import { Egress, EgressGroup } from './egress.js';
-import { keyframeDetector } from './keyframe.js';
+import { KeyframeTracker } from './keyframe.js';
 import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
 
@@ -130,15 +130,11 @@ export class Forwarder {
   readonly #history: Record<MediaKind, PacketHistory> = { audio: new PacketHistory(), video: new PacketHistory() };
   readonly sent = new RateMeter();
   #sync: NodeJS.Timeout | undefined;
-  #isKeyframe: ((payload: Uint8Array) => boolean) | undefined;
-  /** The video frame being received: its timestamp and first sequence number. */
-  #frame: { ts: number; seq: number } | undefined;
-  /** Where the newest keyframe began, and when it arrived. */
-  #keyframe: { seq: number; ts: number; atMs: number } | undefined;
+  readonly #keyframes = new KeyframeTracker();
 
   /** The publisher's video codec (its MIME type), so keyframes can be found in the stream. */
   set videoCodec(mimeType: string | undefined) {
-    this.#isKeyframe = keyframeDetector(mimeType);
+    this.#keyframes.codec = mimeType;
   }
 
   /**
@@ -157,9 +153,9 @@ export class Forwarder {
   }
 
   #replayKeyframe(sink: Sink): boolean {
-    const kf = this.#keyframe;
-    if (!kf || performance.timeOrigin + performance.now() - kf.atMs > KEYFRAME_REPLAY_MS) return false;
-    const sent = this.#history.video.replayFrom(kf.seq, (payload, marker, seq, ts) => sink.egress.send(payload, marker, seq, ts));
+    const from = this.#keyframes.startSince(performance.timeOrigin + performance.now(), KEYFRAME_REPLAY_MS);
+    if (from === undefined) return false;
+    const sent = this.#history.video.replayFrom(from, (payload, marker, seq, ts) => sink.egress.send(payload, marker, seq, ts));
     relayCounters.packetsOut += sent;
     return sent > 0;
   }
@@ -185,22 +181,14 @@ export class Forwarder {
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
     if (payload.length === 0) return;
     // Only the newest packets move the sender reports' clock and can start a keyframe.
-    if (this.#history[kind].put(seq, ts, marker, payload, performance.timeOrigin + performance.now()) && kind === 'video' && this.#isKeyframe) {
-      this.#noteKeyframe(seq, ts, payload);
-    }
+    const atMs = performance.timeOrigin + performance.now();
+    if (this.#history[kind].put(seq, ts, marker, payload, atMs) && kind === 'video') this.#keyframes.note(seq, ts, payload, atMs);
     const group = this.#groups[kind];
     if (group.size === 0) return;
     const sent = group.send(payload, marker, seq, ts);
     relayCounters.packetsOut += sent;
     relayCounters.bytesOut += sent * payload.length;
     this.sent.add(sent * (payload.length + 12));
-  }
-
-  #noteKeyframe(seq: number, ts: number, payload: Uint8Array): void {
-    if (this.#frame?.ts !== ts) this.#frame = { ts, seq };
-    if (this.#keyframe?.ts !== ts && this.#isKeyframe!(payload)) {
-      this.#keyframe = { seq: this.#frame.seq, ts, atMs: performance.timeOrigin + performance.now() };
-    }
   }
 
   /** A viewer reported these of its sequence numbers lost: send them again if still at hand. */
@@ -253,7 +241,6 @@ export class Forwarder {
     for (const sink of [...this.#sinks]) this.remove(sink);
     this.#history.audio.clear();
     this.#history.video.clear();
-    this.#frame = undefined;
-    this.#keyframe = undefined;
+    this.#keyframes.clear();
   }
 }

@@ -49,3 +49,34 @@ export function keyframeDetector(mimeType: string | undefined): ((payload: Uint8
       return undefined;
   }
 }
+
+/** Where the newest keyframe of a video stream began, from the newest packets as they arrive. */
+export class KeyframeTracker {
+  #isKeyframe: ((payload: Uint8Array) => boolean) | undefined;
+  /** The frame being received: its timestamp and first sequence number. */
+  #frame: { ts: number; seq: number } | undefined;
+  #keyframe: { seq: number; ts: number; atMs: number } | undefined;
+
+  /** The stream's codec (its MIME type); none known: no keyframes are found. */
+  set codec(mimeType: string | undefined) {
+    this.#isKeyframe = keyframeDetector(mimeType);
+  }
+
+  /** A packet newer than any before it, arrived at `atMs`. */
+  note(seq: number, ts: number, payload: Uint8Array, atMs: number): void {
+    if (!this.#isKeyframe) return;
+    if (this.#frame?.ts !== ts) this.#frame = { ts, seq };
+    if (this.#keyframe?.ts !== ts && this.#isKeyframe(payload)) this.#keyframe = { seq: this.#frame.seq, ts, atMs };
+  }
+
+  /** The first sequence number of the newest keyframe, if it arrived no more than `maxAgeMs` before `nowMs`. */
+  startSince(nowMs: number, maxAgeMs: number): number | undefined {
+    const kf = this.#keyframe;
+    return kf && nowMs - kf.atMs <= maxAgeMs ? kf.seq : undefined;
+  }
+
+  clear(): void {
+    this.#frame = undefined;
+    this.#keyframe = undefined;
+  }
+}

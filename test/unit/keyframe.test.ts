@@ -1,7 +1,7 @@
 /** Finding where a keyframe starts in VP8 and H.264 RTP payloads, without decoding. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { h264KeyframeStart, keyframeDetector, vp8KeyframeStart } from '../../src/relay/keyframe.js';
+import { h264KeyframeStart, keyframeDetector, KeyframeTracker, vp8KeyframeStart } from '../../src/relay/keyframe.js';
 
 const b = (...bytes: number[]) => Uint8Array.from(bytes);
 
@@ -32,4 +32,46 @@ test('a detector per codec; none for audio', () => {
   assert.equal(keyframeDetector('video/VP8'), vp8KeyframeStart);
   assert.equal(keyframeDetector('video/H264'), h264KeyframeStart);
   assert.equal(keyframeDetector('audio/opus'), undefined);
+});
+
+const VP8_KEY = b(0x10, 0x00, 0x9d);
+const VP8_START = b(0x10, 0x01, 0x9d);
+const VP8_MORE = b(0x00, 0x00);
+
+test("the tracker finds where the newest keyframe's frame began, and forgets it once it is old", () => {
+  const t = new KeyframeTracker();
+  t.codec = 'video/VP8';
+  assert.equal(t.startSince(0, 1_000), undefined, 'none yet');
+  // Frame ts 3000 (seq 10-12) is an interframe; frame ts 6000 starts at seq 13 with a keyframe.
+  t.note(10, 3000, VP8_START, 100);
+  t.note(11, 3000, VP8_MORE, 100);
+  t.note(12, 3000, VP8_MORE, 100);
+  assert.equal(t.startSince(100, 1_000), undefined, 'an interframe is no start');
+  t.note(13, 6000, VP8_KEY, 133);
+  t.note(14, 6000, VP8_MORE, 133);
+  assert.equal(t.startSince(133, 1_000), 13);
+  assert.equal(t.startSince(1_133, 1_000), 13, 'exactly as old as allowed');
+  assert.equal(t.startSince(1_134, 1_000), undefined, 'older');
+  t.note(15, 9000, VP8_START, 166);
+  assert.equal(t.startSince(166, 1_000), 13, 'interframes since do not move it');
+  t.clear();
+  assert.equal(t.startSince(166, 1_000), undefined);
+});
+
+test("an H.264 keyframe's start is its frame's first packet, even when the IDR comes after the SPS", () => {
+  const t = new KeyframeTracker();
+  t.codec = 'video/H264';
+  t.note(65535, 90, b(0x09, 0x10), 5); // an access unit delimiter first, then the SPS in the next packet
+  t.note(0, 90, b(0x67, 0x42), 5);
+  t.note(1, 90, b(0x65, 0x88), 5);
+  assert.equal(t.startSince(5, 1_000), 65535);
+});
+
+test('without a known video codec the tracker finds nothing', () => {
+  const t = new KeyframeTracker();
+  t.note(1, 1, VP8_KEY, 0);
+  assert.equal(t.startSince(0, 1_000), undefined);
+  t.codec = 'video/AV1';
+  t.note(2, 2, VP8_KEY, 0);
+  assert.equal(t.startSince(0, 1_000), undefined);
 });
