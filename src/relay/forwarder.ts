@@ -1,30 +1,21 @@
 /**
- * The forwarding path, all in one place: every RTP packet from the publisher goes to every
- * connected viewer of its kind, without decoding and without copying the payload in JavaScript.
- * Per viewer, an Egress writes the viewer's own header (SSRC, payload type, sequence/timestamp
- * offsets; the publisher's header extensions are dropped, their ids belong to the publisher's
- * leg), encrypts and sends: natively when the addon is built (see egress.ts).
+ * The forwarding path's one entry point: every RTP packet from the publisher goes through
+ * `Forwarder.forward` to every sink of its kind (sink.ts), without decoding and without copying the
+ * payload in JavaScript. Per sink, an Egress writes the viewer's own header (SSRC, payload type,
+ * sequence/timestamp offsets; the publisher's header extensions are dropped, their ids belong to
+ * the publisher's leg), encrypts and sends: natively when the addon is built (native.ts).
  *
- * werift still carries each viewer's RTCP: the forwarder writes the sender reports (clock and
- * counters from here, at libwebrtc's pace) and werift encrypts and sends them; its NACKs come here
- * for retransmission from a short history of the publisher's packets, RTX-wrapped where the
- * viewer negotiated RTX.
+ * Around it, each concern in its own part: the publisher's recent packets (packet-history.ts),
+ * where the newest keyframe began, replayed to a viewer who just connected (keyframe.ts), the
+ * viewers' NACKs (nack-responder.ts) and their sender reports (written here, sent by werift).
  */
-import {
-  compactNtp,
-  RtcpSenderInfo,
-  RtcpSourceDescriptionPacket,
-  RtcpSrPacket,
-  SourceDescriptionChunk,
-  SourceDescriptionItem,
-  timestampSeconds,
-  type RTCRtpSender,
-} from 'werift';
 import type { MediaKind } from './codecs.js';
-import { Egress, EgressGroup } from './egress.js';
+import { EgressGroup } from './egress.js';
 import { KeyframeTracker } from './keyframe.js';
+import { NackResponder } from './nack-responder.js';
 import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
+import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
 export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0 };
@@ -49,88 +40,20 @@ export function ntpFromMs(ms: number): bigint {
   return (BigInt(seconds + NTP_EPOCH_OFFSET_S) << 32n) | BigInt(fraction);
 }
 
-/**
- * werift's sender keeps these for its sender reports, and reads the `lastSR*` pair to compute the
- * round trip from the viewer's receiver reports; the relay bypasses sendRtp, so sets them.
- */
-interface SenderReportState {
-  ssrc: number;
-  cname?: string;
-  dtlsTransport?: { sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown> };
-  ntpTimestamp: bigint;
-  rtpTimestamp: number;
-  packetCount: number;
-  octetCount: number;
-  lastSRtimestamp: number;
-  lastSentSRTimestamp: number;
-  rtxSsrc?: number;
-  rtxPayloadType?: number;
-  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
-}
-
-/** One viewer's stream of one kind. */
-export class Sink {
-  readonly kind: MediaKind;
-  readonly egress: Egress;
-  readonly sender: RTCRtpSender | undefined;
-  #rtxSeq = Math.floor(Math.random() * 0x10000);
-  #unsubscribe: (() => void) | undefined;
-  /** When this stream's next sender report is due (performance.now() ms); 0: at the next tick. */
-  nextReportAt = 0;
-
-  constructor(kind: MediaKind, egress: Egress, sender?: RTCRtpSender) {
-    this.kind = kind;
-    this.egress = egress;
-    this.sender = sender;
-  }
-
-  nextRtxSeq(): number {
-    const s = this.#rtxSeq;
-    this.#rtxSeq = (s + 1) & 0xffff;
-    return s;
-  }
-
-  /** Hook werift's NACK handling to this sink (its sender reports come from the forwarder). */
-  attach(forwarder: Forwarder): void {
-    const s = this.sender as unknown as SenderReportState | undefined;
-    if (!s) return;
-    const { unSubscribe } = s.onGenericNack.subscribe((nack) => forwarder.retransmit(this, nack.lost));
-    this.#unsubscribe = unSubscribe;
-  }
-
-  /** Send this stream's sender report (and its CNAME) now, from werift's sender state. */
-  sendReport(): void {
-    const s = this.sender as unknown as SenderReportState | undefined;
-    if (!s?.dtlsTransport) return;
-    const packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[] = [
-      new RtcpSrPacket({
-        ssrc: s.ssrc,
-        senderInfo: new RtcpSenderInfo({ ntpTimestamp: s.ntpTimestamp, rtpTimestamp: s.rtpTimestamp, packetCount: s.packetCount, octetCount: s.octetCount }),
-      }),
-    ];
-    s.lastSRtimestamp = compactNtp(s.ntpTimestamp);
-    s.lastSentSRTimestamp = timestampSeconds();
-    if (s.cname) {
-      const item = new SourceDescriptionItem({ type: 1, text: s.cname });
-      packets.push(new RtcpSourceDescriptionPacket({ chunks: [new SourceDescriptionChunk({ source: s.ssrc, items: [item] })] }));
-    }
-    s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
-  }
-
-  detach(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    this.egress.close();
-  }
+/** What the forwarder keeps per sink. */
+interface Attached {
+  /** When the sink's next sender report is due (performance.now() ms); 0: at the next tick. */
+  nextReportAt: number;
+  stopNacks: (() => void) | undefined;
 }
 
 export class Forwarder {
   readonly #groups: Record<MediaKind, EgressGroup> = { audio: new EgressGroup(), video: new EgressGroup() };
-  readonly #sinks = new Set<Sink>();
+  readonly #sinks = new Map<Sink, Attached>();
   readonly #history: Record<MediaKind, PacketHistory> = { audio: new PacketHistory(), video: new PacketHistory() };
+  readonly #keyframes = new KeyframeTracker();
   readonly sent = new RateMeter();
   #sync: NodeJS.Timeout | undefined;
-  readonly #keyframes = new KeyframeTracker();
 
   /** The publisher's video codec (its MIME type), so keyframes can be found in the stream. */
   set videoCodec(mimeType: string | undefined) {
@@ -138,15 +61,18 @@ export class Forwarder {
   }
 
   /**
-   * Start sending to a viewer's stream. A video stream first gets the newest keyframe and the
-   * frames since from history when that keyframe is recent; returns whether it did (if not, the
-   * caller asks the publisher for a keyframe).
+   * Start sending to a sink. A video sink first gets the newest keyframe and the frames since
+   * from history when that keyframe is recent; returns whether it did (if not, the caller asks the
+   * publisher for a keyframe).
    */
   add(sink: Sink): boolean {
-    this.#sinks.add(sink);
+    const nacks = new NackResponder(this.#history[sink.kind], sink);
+    const stopNacks = sink.rtcp?.onNack((lost) => {
+      relayCounters.retransmitted += nacks.resend(lost);
+    });
+    this.#sinks.set(sink, { nextReportAt: 0, stopNacks });
     const replayed = sink.kind === 'video' && this.#replayKeyframe(sink);
     this.#groups[sink.kind].add(sink.egress);
-    sink.attach(this);
     this.#sync ??= setInterval(() => this.#syncSenderReports(), SYNC_MS);
     this.#sync.unref();
     return replayed;
@@ -160,10 +86,14 @@ export class Forwarder {
     return sent > 0;
   }
 
+  /** Stop sending to a sink, and close its egress. */
   remove(sink: Sink): void {
-    if (!this.#sinks.delete(sink)) return;
+    const attached = this.#sinks.get(sink);
+    if (!attached) return;
+    this.#sinks.delete(sink);
     this.#groups[sink.kind].delete(sink.egress);
-    sink.detach();
+    attached.stopNacks?.();
+    sink.egress.close();
     if (this.#sinks.size === 0) {
       clearInterval(this.#sync);
       this.#sync = undefined;
@@ -191,54 +121,28 @@ export class Forwarder {
     this.sent.add(sent * (payload.length + 12));
   }
 
-  /** A viewer reported these of its sequence numbers lost: send them again if still at hand. */
-  retransmit(sink: Sink, lost: number[]): void {
-    const history = this.#history[sink.kind];
-    const h = sink.egress.header;
-    const s = sink.sender as unknown as SenderReportState | undefined;
-    for (const viewerSeq of lost) {
-      const packet = history.get((viewerSeq - h.seqOffset) & 0xffff);
-      if (!packet) continue;
-      const { payload, marker } = packet;
-      const ts = (packet.ts + h.tsOffset) >>> 0;
-      let ok: boolean;
-      if (s?.rtxPayloadType !== undefined && s.rtxSsrc !== undefined) {
-        // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
-        const rtx = Buffer.allocUnsafe(payload.length + 2);
-        rtx.writeUInt16BE(viewerSeq & 0xffff, 0);
-        rtx.set(payload, 2);
-        ok = sink.egress.sendRaw(1, rtx, marker, s.rtxPayloadType, sink.nextRtxSeq(), ts, s.rtxSsrc);
-      } else {
-        ok = sink.egress.sendRaw(0, payload, marker, h.payloadType, viewerSeq, ts, h.ssrc);
-      }
-      if (ok) relayCounters.retransmitted++;
-    }
-  }
-
-  /**
-   * Give werift's sender state the clock of the newest packet and the counts sent, and send the
-   * sender reports that are due.
-   */
+  /** Give each sink's RTCP the clock of the newest packet and the counts sent, and send the sender reports that are due. */
   #syncSenderReports(): void {
     const now = performance.now();
-    for (const sink of this.#sinks) {
-      const s = sink.sender as unknown as SenderReportState | undefined;
+    for (const [sink, attached] of this.#sinks) {
       const newest = this.#history[sink.kind];
-      if (!s || newest.newestSeq < 0) continue;
+      if (!sink.rtcp || newest.newestSeq < 0) continue;
       const stats = sink.egress.stats();
-      s.ntpTimestamp = ntpFromMs(newest.newestAtMs);
-      s.rtpTimestamp = (newest.newestTs + sink.egress.header.tsOffset) >>> 0;
-      s.packetCount = stats.packets >>> 0;
-      s.octetCount = stats.octets >>> 0;
-      if (now >= sink.nextReportAt && stats.packets > 0) {
-        sink.nextReportAt = now + REPORT_INTERVAL_MS[sink.kind] * (0.5 + Math.random());
-        sink.sendReport();
+      sink.rtcp.update({
+        ntpTimestamp: ntpFromMs(newest.newestAtMs),
+        rtpTimestamp: (newest.newestTs + sink.egress.header.tsOffset) >>> 0,
+        packetCount: stats.packets >>> 0,
+        octetCount: stats.octets >>> 0,
+      });
+      if (now >= attached.nextReportAt && stats.packets > 0) {
+        attached.nextReportAt = now + REPORT_INTERVAL_MS[sink.kind] * (0.5 + Math.random());
+        sink.rtcp.sendReport();
       }
     }
   }
 
   clear(): void {
-    for (const sink of [...this.#sinks]) this.remove(sink);
+    for (const sink of [...this.#sinks.keys()]) this.remove(sink);
     this.#history.audio.clear();
     this.#history.video.clear();
     this.#keyframes.clear();

@@ -10,7 +10,8 @@ import './fast-rtp.js';
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
-import { Sink, type Forwarder } from './forwarder.js';
+import type { Forwarder } from './forwarder.js';
+import { ViewerSink as Sink } from './sink.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
 
