@@ -12,7 +12,7 @@ import type { Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
 import { broadcastPage, errorPage, lobbyPage, useAssetVersions, watchPage } from '../web/pages.js';
-import { parseAcceptLanguage, pickLang, type Lang } from '../web/strings.js';
+import { parseAcceptLanguage, pickLang, t, type Lang } from '../web/strings.js';
 import type { Metrics } from './metrics.js';
 import { whepRoutes } from './whep.js';
 import { whipRoutes } from './whip.js';
@@ -81,7 +81,7 @@ export async function buildApp(options: AppOptions) {
       const lang = langOf(req);
       const room = req.params.room;
       if (!ROOM_NAME.test(room)) {
-        return html(reply, errorPage(lang, 400, 'Room names use letters, digits, - and _ (1-64 characters).'), 400);
+        return html(reply, errorPage(lang, 400, t(lang, 'errBadRoomName')), 400);
       }
       opening?.(room);
       return html(reply, render(lang, room));
@@ -141,7 +141,7 @@ export async function buildApp(options: AppOptions) {
     if (req.url.startsWith('/api/') || req.method !== 'GET') {
       return reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
     }
-    return html(reply, errorPage(langOf(req), 404, 'Nothing here. Try the lobby at /.'), 404);
+    return html(reply, errorPage(langOf(req), 404, t(langOf(req), 'errNotFound')), 404);
   });
 
   return app;

@@ -2,7 +2,7 @@
 import { Broadcaster, type BroadcasterState } from '../client/broadcaster.js';
 import { $, roomFromPath, setPart } from './dom.js';
 import { formatRate, outboundBytes } from './stats.js';
-import { t, type Lang } from './strings.js';
+import { modeReason, t, type Lang } from './strings.js';
 
 const lang = document.documentElement.lang as Lang;
 const room = roomFromPath();
@@ -114,7 +114,7 @@ async function start(): Promise<void> {
     });
     broadcaster.on('room', (s) => {
       setPart(viewerCount, t(lang, 'watching', { n: s.viewers }));
-      setPart(modeLine, `${t(lang, 'mode')}: ${s.mode}${s.reason ? ` (${s.reason})` : ''}`);
+      setPart(modeLine, s.reason ? t(lang, 'modeWhy', { mode: s.mode, reason: modeReason(lang, s.reason) }) : t(lang, 'mode', { mode: s.mode }));
     });
     broadcaster.on('error', (err) => {
       if (err.code === 'bad-key') {

@@ -89,10 +89,10 @@ export function broadcastPage(lang: Lang, room: string): string {
   const r = escapeHtml(room);
   return shell({
     lang,
-    title: `${s('broadcastTitle')}: ${room}`,
+    title: t(lang, 'broadcastTitle', { room }),
     script: 'broadcast',
     state: 'idle',
-    body: `<h1>${s('broadcastTitle')}: <span id="room-name">${r}</span></h1>
+    body: `<h1>${t(lang, 'broadcastTitle', { room: `<span id="room-name">${r}</span>` })}</h1>
 <div class="grid">
 <div>
 <video id="preview" data-testid="local-video" autoplay muted playsinline></video>
@@ -107,7 +107,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <label>${s('roomPassword')} <input id="view-password" type="password" autocomplete="off" placeholder="${s('roomPasswordHint')}"></label>
 <div class="row"><button id="start" type="submit">${s('start')}</button><button id="stop" type="button" disabled>${s('stop')}</button></div>
 <label>${s('watchLink')} <span class="row"><input id="watch-url" readonly><button id="copy" type="button">${s('copy')}</button></span></label>
-<img id="qr" class="qr" alt="QR code of the watch link" width="180" height="180">
+<img id="qr" class="qr" alt="${s('qrAlt')}" width="180" height="180">
 </form>
 </div>`,
   });
@@ -128,7 +128,7 @@ export function watchPage(lang: Lang, room: string): string {
   const s = (k: StringKey) => t(lang, k);
   return shell({
     lang,
-    title: `${s('watchTitle')}: ${room}`,
+    title: t(lang, 'watchTitle', { room }),
     script: 'watch',
     early: earlySocketScript(room),
     state: 'connecting',
@@ -149,5 +149,9 @@ export function watchPage(lang: Lang, room: string): string {
 }
 
 export function errorPage(lang: Lang, status: number, message: string): string {
-  return shell({ lang, title: String(status), body: `<h1>${status}</h1><p class="error">${escapeHtml(message)}</p>` });
+  return shell({
+    lang,
+    title: String(status),
+    body: `<h1 class="message">${escapeHtml(message)}</h1><p class="muted">${status}</p><p><a href="/">${t(lang, 'backToLobby')}</a></p>`,
+  });
 }

@@ -34,7 +34,8 @@ export function outboundBytes(reports: RTCStatsReport[]): number {
   return bytes;
 }
 
+/** A no-break space keeps a number and its unit on one line on a narrow screen. */
 export function formatRate(bitsPerSecond: number): string {
-  if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(1)} Mbit/s`;
-  return `${Math.round(bitsPerSecond / 1e3)} kbit/s`;
+  if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(1)}\u00a0Mbit/s`;
+  return `${Math.round(bitsPerSecond / 1e3)}\u00a0kbit/s`;
 }

@@ -18,7 +18,7 @@ const en = {
   lobbyProtected: 'view password needed',
   watching: '{n} watching',
   waitingViewers: '{n} waiting',
-  broadcastTitle: 'Broadcast',
+  broadcastTitle: 'Broadcast: {room}',
   camera: 'Camera',
   microphone: 'Microphone',
   noDevice: 'None',
@@ -31,7 +31,8 @@ const en = {
   watchLink: 'Watch link',
   copy: 'Copy',
   copied: 'Copied',
-  mode: 'Mode',
+  mode: 'Mode: {mode}',
+  modeWhy: 'Mode: {mode} ({reason})',
   bStateIdle: 'Not live. Pick a camera and microphone, then go live.',
   bStateStarting: 'Starting camera…',
   bStateConnecting: 'Connecting to the server…',
@@ -47,7 +48,10 @@ const en = {
   errBadRoom: 'That room name is not allowed.',
   errServer: 'The server refused: {message}',
   reconnecting: 'Lost the server; reconnecting…',
-  watchTitle: 'Watch',
+  watchTitle: 'Watch: {room}',
+  qrAlt: 'QR code of the watch link',
+  errBadRoomName: 'Room names use letters, digits, - and _ (1 to 64 characters).',
+  errNotFound: 'Nothing here.',
   vWaiting: 'Waiting for the broadcaster…',
   vConnecting: 'Connecting…',
   vLive: 'Live',
@@ -79,11 +83,11 @@ const zh: Record<StringKey, string> = {
   lobbyKey: '推流密钥',
   lobbyGo: '打开直播页面',
   lobbyRoomHint: '字母、数字、- 和 _',
-  lobbyLoadError: '无法连接服务器,正在重试…',
+  lobbyLoadError: '无法连接服务器，正在重试…',
   lobbyProtected: '需要观看密码',
   watching: '{n} 人观看',
   waitingViewers: '{n} 人等待',
-  broadcastTitle: '直播',
+  broadcastTitle: '直播：{room}',
   camera: '摄像头',
   microphone: '麦克风',
   noDevice: '无',
@@ -92,16 +96,17 @@ const zh: Record<StringKey, string> = {
   publishKey: '推流密钥',
   keyHint: '在运行 lancast 的终端中显示',
   roomPassword: '观看密码',
-  roomPasswordHint: '可选:观众需要输入',
+  roomPasswordHint: '可选：观众需要输入',
   watchLink: '观看链接',
   copy: '复制',
   copied: '已复制',
-  mode: '模式',
-  bStateIdle: '未直播。选择摄像头和麦克风,然后开始直播。',
+  mode: '模式：{mode}',
+  modeWhy: '模式：{mode}（{reason}）',
+  bStateIdle: '未直播。选择摄像头和麦克风，然后开始直播。',
   bStateStarting: '正在打开摄像头…',
   bStateConnecting: '正在连接服务器…',
   bStateLive: '直播中',
-  bStatePaused: '直播中,已暂停发送:暂时无人观看。有人打开观看链接时会立即恢复。',
+  bStatePaused: '直播中，已暂停发送：暂时无人观看。有人打开观看链接时会立即恢复。',
   bStateError: '已停止',
   uplink: '上传 {rate}',
   errBadKey: '推流密钥错误。请使用运行 lancast 的终端中显示的密钥。',
@@ -110,13 +115,16 @@ const zh: Record<StringKey, string> = {
   errNoDevice: '没有找到摄像头或麦克风。',
   errInsecure: '摄像头需要安全页面。请打开 lancast 显示的 https:// 地址。',
   errBadRoom: '不允许使用这个房间名。',
-  errServer: '服务器拒绝:{message}',
-  reconnecting: '与服务器断开,正在重连…',
-  watchTitle: '观看',
+  errServer: '服务器拒绝：{message}',
+  reconnecting: '与服务器断开，正在重连…',
+  watchTitle: '观看：{room}',
+  qrAlt: '观看链接的二维码',
+  errBadRoomName: '房间名只能使用字母、数字、- 和 _（1 到 64 个字符）。',
+  errNotFound: '这里什么也没有。',
   vWaiting: '等待主播开播…',
   vConnecting: '正在连接…',
   vLive: '直播中',
-  vStalled: '画面中断,正在重新连接…',
+  vStalled: '画面中断，正在重新连接…',
   vOffline: '直播已结束。主播回来时会自动继续播放。',
   vError: '无法播放这个直播。',
   unmute: '取消静音',
@@ -125,10 +133,10 @@ const zh: Record<StringKey, string> = {
   passwordSubmit: '观看',
   errBadPassword: '观看密码错误。',
   errNeedPassword: '这个房间需要观看密码。',
-  errRoomFull: '这个房间已满,请稍后再试。',
+  errRoomFull: '这个房间已满，请稍后再试。',
   errTooManyRooms: '服务器的房间数已达上限。请使用已有房间或稍后再试。',
   errAttempts: '错误尝试次数过多。请等待 {seconds} 秒后重试。',
-  errCodec: '这个浏览器无法播放这个直播({codec} 视频)。请换用 Chrome、Edge 或 Safari,或请主播改用 VP8。',
+  errCodec: '这个浏览器无法播放这个直播（{codec} 视频）。请换用 Chrome、Edge 或 Safari，或请主播改用 VP8。',
   backToLobby: '所有房间',
 };
 
@@ -161,4 +169,27 @@ export function parseAcceptLanguage(header: string | undefined): string[] {
 
 export function t(lang: Lang, key: StringKey, vars: Record<string, string | number> = {}): string {
   return STRINGS[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? ''));
+}
+
+/**
+ * The server explains a room's mode in English (`room.reason`, from src/signaling/hub.ts); the
+ * broadcast page shows it in the page's language. An explanation not listed stays in English.
+ */
+const ZH_REASONS: [RegExp, string][] = [
+  [/^peer to peer: this server has no relay$/, '点对点：服务器没有中继'],
+  [/^peer to peer: the broadcaster sends to each viewer$/, '点对点：主播直接发送给每位观众'],
+  [/^peer to peer: chosen for this room \(WHEP cannot play it\)$/, '点对点：本房间指定（WHEP 播放器无法观看）'],
+  [/^peer to peer: chosen for this room$/, '点对点：本房间指定'],
+  [/^peer to peer: (\d+) viewers or fewer$/, '点对点：观众不超过 $1 人'],
+  [/^relay: the broadcaster publishes over WHIP$/, '中继：主播通过 WHIP 推流'],
+  [/^relay: WHEP players are watching$/, '中继：有 WHEP 播放器在观看'],
+  [/^relay: chosen for this room$/, '中继：本房间指定'],
+  [/^relay: more than (\d+) viewers$/, '中继：观众超过 $1 人'],
+  [/^server shutting down$/, '服务器正在关闭'],
+];
+
+export function modeReason(lang: Lang, reason: string): string {
+  if (lang === 'en') return reason;
+  const hit = ZH_REASONS.find(([pattern]) => pattern.test(reason));
+  return hit ? reason.replace(hit[0], hit[1]) : reason;
 }

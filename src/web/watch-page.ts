@@ -15,6 +15,7 @@ const viewerCount = $('viewer-count');
 const statsLine = $('stats');
 const passwordForm = $<HTMLFormElement>('password-form');
 const passwordInput = $<HTMLInputElement>('password');
+const fullscreen = $<HTMLButtonElement>('fullscreen');
 
 const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? undefined;
 /** The password the current join carries, if any: none tried yet means "needs one", not "wrong". */
@@ -26,6 +27,8 @@ let errorText: string | undefined;
 let needPassword = false;
 /** The signaling socket is down: the status line says so instead of the stream's figures. */
 let lostServer = false;
+/** The browser refused to play with sound: the picture plays muted until a click on Unmute. */
+let mutedByBrowser = false;
 /** When the picture last moved; a live stream that stops moving is shown as reconnecting. */
 let lastFrameAt = 0;
 let stalled = false;
@@ -45,6 +48,9 @@ function render(): void {
   overlay.textContent =
     state === 'error' && errorText ? errorText : stalled && viewer.state === 'live' ? t(lang, 'vStalled') : t(lang, STATE_TEXT[state]);
   overlay.hidden = state === 'live';
+  fullscreen.disabled = state !== 'live';
+  // Over the picture only while there is one: not over "ended" or "waiting".
+  unmute.hidden = !(mutedByBrowser && state === 'live');
   // Only while refused for the password: gone while a retry connects and once the room opens.
   passwordForm.hidden = !(needPassword && viewer.state === 'error');
 }
@@ -69,13 +75,14 @@ setInterval(() => {
 }, 500);
 
 async function play(): Promise<void> {
-  video.muted = unmute.hidden ? false : video.muted;
+  video.muted = mutedByBrowser;
   try {
     await video.play();
   } catch {
     // Autoplay with sound was refused: play muted and offer a button.
     video.muted = true;
-    unmute.hidden = false;
+    mutedByBrowser = true;
+    render();
     await video.play().catch(() => undefined);
   }
 }
@@ -134,10 +141,11 @@ video.addEventListener('playing', onFrame);
 
 unmute.addEventListener('click', () => {
   video.muted = false;
-  unmute.hidden = true;
+  mutedByBrowser = false;
+  render();
   void video.play();
 });
-$('fullscreen').addEventListener('click', () => void video.requestFullscreen?.().catch(() => undefined));
+fullscreen.addEventListener('click', () => void video.requestFullscreen?.().catch(() => undefined));
 passwordForm.addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem(`lancast:password:${room}`, passwordInput.value);
@@ -153,7 +161,7 @@ setInterval(async () => {
   const s = inboundSummary(await pc.getStats());
   const rate = lastBytes ? ((s.bytes - lastBytes.bytes) * 8) / ((s.at - lastBytes.at) / 1000) : 0;
   lastBytes = { bytes: s.bytes, at: s.at };
-  if (s.width && !lostServer) setPart(statsLine, `${s.width}×${s.height} · ${Math.round(s.fps)} fps · ${formatRate(rate)}`);
+  if (s.width && !lostServer) setPart(statsLine, `${s.width}×${s.height} · ${Math.round(s.fps)}\u00a0fps · ${formatRate(rate)}`);
 }, 1_000);
 
 render();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { AUTOPLAY_AS_BROWSERS_DO } from '../helpers/autoplay.js';
 import { assertMediaFlowing, launchChromium, waitForState } from '../helpers/browser.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 
@@ -170,23 +171,6 @@ for (const locale of ['en-US', 'zh-CN']) {
   });
 }
 
-/**
- * Headless Chromium plays sound without a click whatever --autoplay-policy says (checked with no
- * flag, user-gesture-required and document-user-activation-required; it also reports the page as
- * activated after a navigation); the browsers people use refuse it until the person has clicked or
- * typed in the page. This makes play() with sound refuse as they do, so the watch page meets the
- * refusal its Unmute button is for. The media itself is untouched.
- */
-const AUTOPLAY_AS_BROWSERS_DO = `(() => {
-  let clicked = false;
-  for (const type of ['pointerdown', 'keydown']) addEventListener(type, (e) => { if (e.isTrusted) clicked = true; }, true);
-  const play = HTMLMediaElement.prototype.play;
-  HTMLMediaElement.prototype.play = function () {
-    if (!this.muted && !clicked) return Promise.reject(new DOMException('play() with sound needs a click', 'NotAllowedError'));
-    return play.call(this);
-  };
-})()`;
-
 const EMOJI = /\p{Extended_Pictographic}/u;
 
 describe('icons', () => {
@@ -210,6 +194,20 @@ describe('icons', () => {
     await button.click();
     await button.waitFor({ state: 'hidden', timeout: 10_000 });
     assert.equal(await watch.evaluate(() => document.querySelector('video')!.muted), false);
+  });
+
+  test('the Unmute button is over the picture only: gone once the broadcast ends', async () => {
+    const ctx = await context();
+    await ctx.addInitScript(AUTOPLAY_AS_BROWSERS_DO);
+    const broadcast = await openPage(ctx, `${open.url}/broadcast/unmute-ends?key=${open.publishKey}&autostart=1`);
+    await waitForState(broadcast, 'live', 20_000);
+    const watch = await openPage(ctx, `${open.url}/watch/unmute-ends`);
+    await waitForState(watch, 'live', 30_000);
+    await watch.locator('#unmute').waitFor({ state: 'visible', timeout: 20_000 });
+    await broadcast.close();
+    await waitForState(watch, 'offline', 20_000);
+    assert.equal(await watch.locator('#unmute').isVisible(), false, 'Unmute still over the "broadcast ended" notice');
+    assert.equal(await watch.locator('#overlay').isVisible(), true);
   });
 
   test('no page shows emoji: the lobby with a protected room, a broadcast page, a watch page', async () => {

@@ -35,7 +35,8 @@ describe('pages', () => {
   test('an error page escapes its message', () => {
     const html = errorPage('en', 400, EVIL);
     assert.doesNotMatch(html, /<img src=x|<script>alert/);
-    assert.match(html, /<h1>400<\/h1>/);
+    assert.match(html, /<title>400 · lancast<\/title>/);
+    assert.match(html, /<a href="\/">All rooms<\/a>/, 'a way back to the lobby');
   });
 
   test('the watch page carries the contract: remote video, body state, language', () => {

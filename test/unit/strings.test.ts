@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { parseAcceptLanguage, pickLang, STRINGS, t, type StringKey } from '../../src/web/strings.js';
+import { modeReason, parseAcceptLanguage, pickLang, STRINGS, t, type StringKey } from '../../src/web/strings.js';
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -21,6 +22,12 @@ describe('strings', () => {
     }
   });
 
+  test('Chinese sentences use full-width commas, colons and brackets next to Chinese text', () => {
+    for (const [key, text] of Object.entries(STRINGS['zh-CN'])) {
+      assert.doesNotMatch(text, /\p{Script=Han}[,:()]|[,:(](?!\/\/)\s*\p{Script=Han}/u, `zh-CN ${key}: ${text}`);
+    }
+  });
+
   test('both languages have the same placeholders in each sentence', () => {
     for (const key of Object.keys(STRINGS.en) as StringKey[]) {
       assert.deepEqual(placeholders(STRINGS['zh-CN'][key]), placeholders(STRINGS.en[key]), key);
@@ -33,6 +40,27 @@ describe('strings', () => {
     assert.equal(t('en', 'errAttempts', { seconds: 8 }), 'Too many wrong attempts. Wait 8 seconds, then try again.');
     assert.equal(t('en', 'errServer', { message: 'no' }), 'The server refused: no');
     assert.equal(t('en', 'watching'), ' watching', 'a missing value leaves no {n} behind');
+  });
+});
+
+describe('modeReason', () => {
+  // Every explanation the server gives for a room's mode, read from its source, numbers filled in.
+  const source = ['hub.ts', 'room.ts'].map((f) => readFileSync(new URL(`../../src/signaling/${f}`, import.meta.url), 'utf8')).join('\n');
+  const reasons = [...source.matchAll(/['`]((?:peer to peer|relay): [^'`]*|server shutting down)['`]/g)].map((m) => m[1]!.replace(/\$\{\w+\}/g, '4'));
+
+  test('the server gives reasons and each reads in Chinese on a Chinese page', () => {
+    assert.ok(reasons.length >= 8, `found ${reasons.length} reasons`);
+    for (const reason of reasons) {
+      const zh = modeReason('zh-CN', reason);
+      assert.match(zh, /\p{Script=Han}/u, reason);
+      assert.doesNotMatch(zh.replace(/WHEP|WHIP/g, ''), /[a-z]{3,}/i, `left in English: ${zh}`);
+    }
+    assert.equal(modeReason('zh-CN', 'relay: more than 12 viewers'), '中继：观众超过 12 人');
+  });
+
+  test('English pages and unknown reasons keep the words as sent', () => {
+    for (const reason of reasons) assert.equal(modeReason('en', reason), reason);
+    assert.equal(modeReason('zh-CN', 'something new'), 'something new');
   });
 });
 
