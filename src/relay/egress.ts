@@ -125,11 +125,6 @@ export class EgressGroup {
     if (this.#members.delete(e)) this.#rebuild();
   }
 
-  clear(): void {
-    this.#members.clear();
-    this.#rebuild();
-  }
-
   #rebuild(): void {
     const live = [...this.#members].filter((e) => !e.closed);
     this.#natives = live.filter((e) => e.native).map((e) => e.native!);

@@ -79,10 +79,6 @@ export class Forwarder {
     sink.egress.close();
   }
 
-  get size(): number {
-    return Math.max(this.#groups.audio.size, this.#groups.video.size);
-  }
-
   /** One packet from the publisher (its payload is kept, not copied, for retransmissions). */
   forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
     relayCounters.packetsIn++;

@@ -3,12 +3,10 @@ export class RateMeter {
   #bytes = 0;
   #windowStart = Date.now();
   #lastRate = 0;
-  total = 0;
 
   add(bytes: number): void {
     this.#roll();
     this.#bytes += bytes;
-    this.total += bytes;
   }
 
   /** Bits per second over the last full window. */

@@ -31,7 +31,7 @@ export const systemClock: Clock = {
 
 /** How often due reports are looked for, and the sinks' counters brought up to date. */
 export const TICK_MS = 500;
-export const REPORT_INTERVAL_MS: Record<MediaKind, number> = { audio: 5_000, video: 1_000 };
+const REPORT_INTERVAL_MS: Record<MediaKind, number> = { audio: 5_000, video: 1_000 };
 const NTP_EPOCH_OFFSET_S = 2_208_988_800;
 
 /** A wall-clock time as a 64-bit NTP timestamp. */

@@ -63,6 +63,14 @@ test('replay from a sequence number to the newest, across the wrap, without the 
   assert.deepEqual(replayed(h, 5), [5]);
 });
 
+test('a packet lost on the second time round the ring is skipped, not replaced by the one 512 before it', () => {
+  const h = new PacketHistory();
+  fill(h, 0, HISTORY_SIZE + 10, [HISTORY_SIZE + 3]);
+  assert.equal(h.get(HISTORY_SIZE + 3), undefined);
+  assert.equal(h.get(3)?.seq, 3, 'its slot still holds the packet from the round before');
+  assert.deepEqual(replayed(h, HISTORY_SIZE), [0, 1, 2, 4, 5, 6, 7, 8, 9].map((n) => HISTORY_SIZE + n));
+});
+
 test('no replay when its start is gone, too far back, or nothing arrived', () => {
   const h = new PacketHistory();
   assert.deepEqual(replayed(h, 0), []);
