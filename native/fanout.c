@@ -341,6 +341,7 @@ typedef struct {
   uint32_t roc;
   uint16_t highest;
   int used;
+  uint64_t last; /* when it last authenticated (the ingress's packet clock), for eviction */
 } rx_stream;
 
 typedef struct {
@@ -350,7 +351,7 @@ typedef struct {
   EVP_CIPHER_CTX *cipher;
   HMAC_CTX *hmac;
   rx_stream streams[INGRESS_STREAMS];
-  int next_slot;
+  uint64_t clock;
   double packets, rejected;
 } ingress;
 
@@ -409,20 +410,28 @@ static napi_value ingress_create(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* The stream of `ssrc`, making room for it if it is new (the oldest slot goes). */
-static rx_stream *rx_for(ingress *in, uint32_t ssrc) {
+/* The state of `ssrc`, or NULL. Only looks: a packet that has not authenticated yet must not take
+   a slot, or a few forged SSRCs would evict the real stream's rollover counter. */
+static rx_stream *rx_find(ingress *in, uint32_t ssrc) {
   for (int i = 0; i < INGRESS_STREAMS; i++)
     if (in->streams[i].used && in->streams[i].ssrc == ssrc) return &in->streams[i];
-  rx_stream *s = &in->streams[in->next_slot];
-  in->next_slot = (in->next_slot + 1) % INGRESS_STREAMS;
+  return NULL;
+}
+
+/* A slot for a new, authenticated stream: a free one, else the one quiet the longest. */
+static rx_stream *rx_claim(ingress *in, uint32_t ssrc) {
+  rx_stream *s = &in->streams[0];
+  for (int i = 0; i < INGRESS_STREAMS && s->used; i++)
+    if (!in->streams[i].used || in->streams[i].last < s->last) s = &in->streams[i];
   memset(s, 0, sizeof *s);
   s->ssrc = ssrc;
   return s;
 }
 
-/* RFC 3711 appendix A: the rollover counter the sender most likely used for `seq`. */
+/* RFC 3711 3.3.1 and appendix A: the rollover counter the sender most likely used for `seq`; a
+   stream without state starts at 0. Nothing is stored until the packet has authenticated. */
 static uint32_t roc_guess(const rx_stream *s, uint16_t seq) {
-  if (!s->used) return 0;
+  if (!s) return 0;
   if (s->highest < 32768) return ((int)seq - (int)s->highest > 32768 && s->roc > 0) ? s->roc - 1 : s->roc;
   return ((int)s->highest - 32768 > (int)seq) ? s->roc + 1 : s->roc;
 }
@@ -462,7 +471,7 @@ static napi_value unprotect(napi_env env, napi_callback_info info) {
   }
   uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
   uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
-  rx_stream *s = rx_for(in, ssrc);
+  rx_stream *s = rx_find(in, ssrc);
   uint32_t roc = roc_guess(s, seq);
   size_t body = n - hlen - tag;
   uint8_t plain[MAX_PACKET];
@@ -498,7 +507,9 @@ static napi_value unprotect(napi_env env, napi_callback_info info) {
     in->rejected++;
     return result;
   }
+  if (!s) s = rx_claim(in, ssrc);
   roc_accept(s, seq, roc);
+  s->last = ++in->clock;
   in->packets++;
   void *out = NULL;
   CHECK(napi_create_buffer(env, hlen + body, &out, &result));

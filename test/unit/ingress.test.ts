@@ -82,3 +82,43 @@ for (const { name, profile, saltLength } of PROFILES) {
 test('an egress handle is not accepted as an ingress', () => {
   assert.throws(() => native!.unprotect({} as object, Buffer.alloc(40)));
 });
+
+/** An RTP-looking datagram from anyone: a random SSRC and sequence number, random bytes, no valid tag. */
+function stray(): Buffer {
+  const p = randomBytes(60 + Math.floor(Math.random() * 900));
+  p[0] = 0x80;
+  p[1] = 96;
+  return p;
+}
+
+for (const { name, profile, saltLength } of PROFILES) {
+  test(`${name}: packets that do not authenticate change nothing, so the stream survives its sequence wrap`, () => {
+    const { sender, ingress } = pair(profile, saltLength);
+    let rejected = 0;
+    const send = (seq: number) => {
+      const packet = rtp(seq, randomBytes(300));
+      const plain = native!.unprotect(ingress, sender.encrypt(packet.payload, packet.header));
+      assert.deepEqual(plain, packet.serialize(), `packet ${seq} was refused`);
+    };
+    const strays = (n: number) => {
+      for (let i = 0; i < n; i++) assert.equal(native!.unprotect(ingress, stray()), null);
+      // The real SSRC too, far ahead of the stream and behind it: forged, so not a hint of a wrap.
+      for (const seq of [0, 30000, 65535]) {
+        const forged = stray();
+        forged.writeUInt16BE(seq, 2);
+        forged.writeUInt32BE(0x1234abcd, 8);
+        assert.equal(native!.unprotect(ingress, forged), null);
+      }
+      rejected += n + 3;
+    };
+    strays(20); // before the first genuine packet
+    let seq = 65500;
+    for (let i = 0; i < 200; i++, seq = (seq + 1) & 0xffff) {
+      send(seq);
+      // Dozens of SSRCs (more than the ingress keeps state for) between genuine packets, before
+      // and after the wrap: once the stream's rollover counter is 1, losing it loses the stream.
+      if (i % 10 === 0) strays(20);
+    }
+    assert.deepEqual(native!.ingressStats(ingress), [200, rejected]);
+  });
+}

@@ -1,0 +1,180 @@
+/**
+ * Anyone on the LAN can see a relayed room's publisher leg (its port is in every ICE check) and
+ * send datagrams to it. Packets that do not authenticate must change nothing: here a publisher
+ * whose RTP sequence numbers wrap (as a Chromium broadcast's do minutes in) streams through the
+ * relay to a WHEP viewer while a stranger sends RTP-looking packets with random SSRCs, and random
+ * garbage, to the publisher leg's port before and after the wrap. The viewer must keep receiving
+ * both kinds of media after the wrap.
+ *
+ * werift is the publisher (it lets a test choose the sequence numbers it sends) and the viewer (it
+ * counts RTP packets whatever their payload). Both of the relay's receive paths are tried: the
+ * native one (native/fanout.c) and werift's own (LANCAST_NATIVE=0, used without a C compiler).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { afterEach, test } from 'node:test';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type PeerConfig } from 'werift';
+// lancast's own werift settings, for the test's peers too: no public STUN server is asked.
+import '../../src/relay/pc-config.js';
+import { waitFor } from '../helpers/browser.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+const PEER: Partial<PeerConfig> = {
+  codecs: {
+    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+    video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
+  },
+  iceServers: [],
+  iceInterfaceAddresses: { udp4: '127.0.0.1' },
+  iceAdditionalHostAddresses: ['127.0.0.1'],
+  iceUseIpv6: false,
+};
+
+let server: Lancast;
+const cleanups: (() => unknown)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups.length = 0;
+  await server?.stop();
+});
+
+async function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve()));
+}
+
+/** POST the offer of `pc` to `path`; on 201 apply the answer and return it. */
+async function exchange(pc: RTCPeerConnection, path: string, key?: string): Promise<{ answer: string; location: string }> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: pc.localDescription!.sdp,
+  });
+  const answer = await res.text();
+  assert.equal(res.status, 201, answer);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  return { answer, location: res.headers.get('location')! };
+}
+
+/** The UDP port of the relay's host candidate on 127.0.0.1 in an SDP answer. */
+function relayPort(sdp: string): number {
+  const m = /^a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host/m.exec(sdp);
+  assert.ok(m, `no 127.0.0.1 host candidate in the answer:\n${sdp}`);
+  return Number(m[1]);
+}
+
+/**
+ * A WHIP publisher that sends 100 video packets a second (10 frames of 10) and 50 audio packets,
+ * each stream's sequence numbers starting `beforeWrap` short of 65536.
+ */
+async function publish(room: string, beforeWrap: { video: number; audio: number }) {
+  const pc = new RTCPeerConnection(PEER);
+  const video = new MediaStreamTrack({ kind: 'video' });
+  const audio = new MediaStreamTrack({ kind: 'audio' });
+  pc.addTransceiver(audio, { direction: 'sendonly' });
+  pc.addTransceiver(video, { direction: 'sendonly' });
+  const { answer, location } = await exchange(pc, `/whip/${room}`, server.publishKey);
+  await waitFor(async () => pc.connectionState, (s) => s === 'connected', 15_000, 'the publisher to connect');
+  const sent = { video: 0, audio: 0 };
+  const payload = randomBytes(400);
+  const start = performance.now();
+  const timer = setInterval(() => {
+    const due = ((performance.now() - start) / 1000) * 100;
+    while (sent.video < due) {
+      const n = sent.video++;
+      const first = n % 10 === 0;
+      // A VP8 payload descriptor that starts a keyframe on each frame's first packet.
+      const body = Buffer.concat([Buffer.from(first ? [0x10, 0x00] : [0x00, 0x01]), payload]);
+      const header = new RtpHeader({ payloadType: 96, sequenceNumber: (65536 - beforeWrap.video + n) & 0xffff, timestamp: Math.floor(n / 10) * 9000, marker: n % 10 === 9, ssrc: 1 });
+      video.writeRtp(new RtpPacket(header, body));
+    }
+    while (sent.audio < due / 2) {
+      const n = sent.audio++;
+      const header = new RtpHeader({ payloadType: 111, sequenceNumber: (65536 - beforeWrap.audio + n) & 0xffff, timestamp: n * 960, marker: false, ssrc: 2 });
+      audio.writeRtp(new RtpPacket(header, payload.subarray(0, 80)));
+    }
+  }, 10);
+  const stop = async () => {
+    clearInterval(timer);
+    await fetch(new URL(location, server.url), { method: 'DELETE' }).catch(() => undefined);
+    await pc.close();
+  };
+  return { pc, answer, sent, stop };
+}
+
+/** A WHEP viewer that counts the RTP packets it receives per kind. */
+async function play(room: string) {
+  const pc = new RTCPeerConnection(PEER);
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  const received = { video: 0, audio: 0 };
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe(() => received[track.kind as 'video' | 'audio']++);
+  });
+  const { location } = await exchange(pc, `/whep/${room}`);
+  const stop = async () => {
+    await fetch(new URL(location, server.url), { method: 'DELETE' }).catch(() => undefined);
+    await pc.close();
+  };
+  return { pc, received, stop };
+}
+
+/** Sends bursts of strangers' datagrams to a port: RTP-looking ones with random SSRCs, and garbage. */
+function strayPackets(port: number) {
+  const socket = createSocket('udp4');
+  let bursts = 0;
+  const timer = setInterval(() => {
+    bursts++;
+    for (let i = 0; i < 16; i++) {
+      const rtp = randomBytes(40 + Math.floor(Math.random() * 1000));
+      rtp[0] = 0x80;
+      rtp[1] = Math.random() < 0.5 ? 96 : 111 | 0x80;
+      socket.send(rtp, port, '127.0.0.1');
+    }
+    for (let i = 0; i < 4; i++) socket.send(randomBytes(1 + Math.floor(Math.random() * 1200)), port, '127.0.0.1');
+  }, 50);
+  return {
+    bursts: () => bursts,
+    stop: () => {
+      clearInterval(timer);
+      socket.close();
+    },
+  };
+}
+
+const PATHS = [
+  { name: 'native', env: {}, banner: /native forwarding/ },
+  { name: "werift's", env: { LANCAST_NATIVE: '0' }, banner: /TypeScript forwarding/ },
+];
+
+for (const path of PATHS) {
+  test(`${path.name} receive path: stray packets to the publisher leg do not stop the room when sequence numbers wrap`, async () => {
+    server = await startLancast({ env: path.env });
+    assert.match(server.output(), path.banner);
+    const beforeWrap = { video: 300, audio: 150 }; // both wrap 3 s in
+    const publisher = await publish('wrap', beforeWrap);
+    cleanups.push(publisher.stop);
+    const strays = strayPackets(relayPort(publisher.answer));
+    cleanups.push(strays.stop);
+    const viewer = await play('wrap');
+    cleanups.push(viewer.stop);
+    await waitFor(async () => ({ ...viewer.received }), (r) => r.video > 0 && r.audio > 0, 15_000, 'the viewer to receive audio and video');
+
+    // Past the wrap on both streams, with strays arriving all along (20 bursts a second).
+    await waitFor(async () => ({ ...publisher.sent }), (s) => s.video > beforeWrap.video + 100 && s.audio > beforeWrap.audio + 50, 20_000, 'the publisher to pass the wrap');
+    const burstsAtWrap = strays.bursts();
+    await waitFor(async () => strays.bursts(), (b) => b >= burstsAtWrap + 10, 10_000, 'strays after the wrap');
+    const afterStrays = { ...viewer.received };
+    await waitFor(
+      async () => ({ ...viewer.received }),
+      (r) => r.video >= afterStrays.video + 200 && r.audio >= afterStrays.audio + 100,
+      20_000,
+      `media after the wrap and the strays that followed it (by then: ${JSON.stringify(afterStrays)})`,
+    );
+    assert.equal(server.proc.exitCode, null, 'the server is still running');
+  });
+}
