@@ -63,10 +63,26 @@ function mediaError(err: unknown): string {
 }
 
 async function openDevices(): Promise<MediaStream> {
-  const video = cameraSelect.value === 'none' ? false : cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true;
-  const audio = micSelect.value === 'none' ? false : micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
+  let video: MediaTrackConstraints | boolean = cameraSelect.value === 'none' ? false : cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true;
+  let audio: MediaTrackConstraints | boolean = micSelect.value === 'none' ? false : micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
   if (!video && !audio) throw Object.assign(new Error('no devices'), { name: 'NotFoundError' });
-  const next = await navigator.mediaDevices.getUserMedia({ video, audio });
+  let next: MediaStream;
+  try {
+    next = await navigator.mediaDevices.getUserMedia({ video, audio });
+  } catch (err) {
+    const name = (err as DOMException)?.name;
+    if (name !== 'NotFoundError' && name !== 'OverconstrainedError') throw err;
+    // A machine may have a camera and no microphone (or the picked device is gone): ask again
+    // for the kinds it has, the default device of each.
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const has = (kind: MediaDeviceKind, id: string) => devices.some((d) => d.kind === kind && (!id || !d.deviceId || d.deviceId === id));
+    const retry = (wanted: MediaTrackConstraints | boolean, kind: MediaDeviceKind, id: string) =>
+      !wanted || !devices.some((d) => d.kind === kind) ? false : has(kind, id) ? wanted : true;
+    video = retry(video, 'videoinput', cameraSelect.value);
+    audio = retry(audio, 'audioinput', micSelect.value);
+    if (!video && !audio) throw err;
+    next = await navigator.mediaDevices.getUserMedia({ video, audio });
+  }
   for (const track of stream?.getTracks() ?? []) track.stop();
   stream = next;
   preview.srcObject = next;
@@ -76,7 +92,8 @@ async function openDevices(): Promise<MediaStream> {
 async function listDevices(): Promise<void> {
   const devices = await navigator.mediaDevices.enumerateDevices();
   const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, current: string | undefined) => {
-    const keep = select.value || current || '';
+    // The device in use when there is one; "None" when this kind is not being sent.
+    const keep = stream ? (current ?? 'none') : select.value;
     select.replaceChildren();
     devices
       .filter((d) => d.kind === kind)
@@ -130,6 +147,8 @@ async function start(): Promise<void> {
   } catch (err) {
     showError(mediaError(err));
     setState('error');
+    // The pickers show what this machine has even when opening failed, so another can be chosen.
+    await listDevices().catch(() => undefined);
   }
 }
 
@@ -151,6 +170,7 @@ async function changeDevice(): Promise<void> {
   } catch (err) {
     showError(mediaError(err));
   }
+  await listDevices().catch(() => undefined);
 }
 
 /** The link to share: on a LAN address, not localhost, which a phone cannot open. */
@@ -199,6 +219,6 @@ if (!window.isSecureContext || !navigator.mediaDevices) {
 } else {
   // Show the camera and fill the pickers straight away; going live is one click.
   openDevices()
-    .then(listDevices)
-    .catch((err) => showError(mediaError(err)));
+    .catch((err) => showError(mediaError(err)))
+    .finally(() => void listDevices().catch(() => undefined));
 }
