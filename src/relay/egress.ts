@@ -153,18 +153,29 @@ interface WeriftLeg {
   };
 }
 
-/** The keys and socket of a connected werift sender, or undefined when it is not connected. */
-export function egressFor(sender: RTCRtpSender, header: StreamHeader): Egress | undefined {
+/**
+ * A connected werift sender's SRTP keys and where its packets go (its ICE socket, or werift's own
+ * send for a relayed candidate pair); undefined until it is connected. The one place this file
+ * reads werift's internals.
+ */
+function weriftSenderTransport(sender: RTCRtpSender): { keys: SrtpKeys; target: EgressTarget } | undefined {
   const dtls = (sender as unknown as WeriftLeg).dtlsTransport;
   const ctx = dtls?.srtp?.localContext;
   const connection = dtls?.iceTransport?.connection;
   const pair = connection?.nominated;
   if (!dtls || dtls.state !== 'connected' || !ctx || !connection || !pair) return undefined;
-  const keys: SrtpKeys = { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag };
   const transport = pair.protocol?.transport;
-  const target: EgressTarget =
-    transport?.type === 'udp' && transport.socket
-      ? { kind: 'udp', socket: transport.socket, address: pair.remoteAddr[0], port: pair.remoteAddr[1] }
-      : { kind: 'function', send: (packet) => void connection.send(packet).catch(() => undefined) };
-  return new Egress(keys, target, header);
+  return {
+    keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
+    target:
+      transport?.type === 'udp' && transport.socket
+        ? { kind: 'udp', socket: transport.socket, address: pair.remoteAddr[0], port: pair.remoteAddr[1] }
+        : { kind: 'function', send: (packet) => void connection.send(packet).catch(() => undefined) },
+  };
+}
+
+/** An Egress for a connected werift sender, or undefined when it is not connected yet. */
+export function egressFor(sender: RTCRtpSender, header: StreamHeader): Egress | undefined {
+  const leg = weriftSenderTransport(sender);
+  return leg && new Egress(leg.keys, leg.target, header);
 }
