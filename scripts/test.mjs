@@ -19,7 +19,12 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  [
+    '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec',
+    // A handle a test leaked (a native WebRTC sink, a socket) must not hold CI past its end.
+    '--test-force-exit', '--test-timeout=300000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -47,6 +47,7 @@ test('watch pages and WHEP players that leave take their UDP sockets with them',
     // Legs close at once on a hangup, or after the relay's silence timeout for a vanished player.
     const left = await waitFor(sockets, (n) => n <= baseline, 30_000, `UDP sockets back to ${baseline} after round ${round}`).catch(() => sockets());
     assert.equal(left, baseline, `round ${round}: ${left - baseline} UDP sockets left open after every viewer left`);
+    await players[1]!.stop(); // its video sink (the session is gone: the DELETE is a 404)
   }
   await broadcaster.close();
 });
