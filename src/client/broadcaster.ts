@@ -24,6 +24,7 @@ export type BroadcasterEvents = {
 export interface BroadcasterOptions {
   room: string;
   key: string;
+  /** What to send at first; `setTracks` changes it while live. */
   stream: MediaStream;
   url?: string;
   /** Media path for the room (`mode=` on the page); default: the server's. */
@@ -39,7 +40,10 @@ const STALE_GRACE_MS = 15_000;
 
 export class Broadcaster extends Emitter<BroadcasterEvents> {
   readonly signaling: SignalingClient;
-  #stream: MediaStream;
+  /** The stream the tracks are announced in (one msid for both kinds). */
+  readonly #stream = new MediaStream();
+  /** The tracks sent on every connection. */
+  #tracks: Record<'audio' | 'video', MediaStreamTrack | null>;
   #iceServers: IceServer[] = [];
   /** Live connections by viewer id. */
   readonly connections = new Map<string, Connection>();
@@ -57,7 +61,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
 
   constructor(options: BroadcasterOptions) {
     super();
-    this.#stream = options.stream;
+    this.#tracks = { audio: options.stream.getAudioTracks()[0] ?? null, video: options.stream.getVideoTracks()[0] ?? null };
     this.#codec = options.codec?.toLowerCase();
     this.signaling = new SignalingClient({
       url: options.url,
@@ -109,18 +113,65 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.#setState('stopped');
   }
 
-  /** Switch camera or microphone without renegotiating: every viewer's sender gets the new track. */
-  async replaceStream(stream: MediaStream): Promise<void> {
-    this.#stream = stream;
-    const jobs: Promise<void>[] = [];
-    for (const conn of [...this.connections.values(), ...this.#stale, ...(this.publishing ? [this.publishing] : [])]) {
-      for (const sender of conn.pc.getSenders()) {
-        const kind = sender.track?.kind;
-        const next = stream.getTracks().find((t) => t.kind === kind);
-        if (next) jobs.push(sender.replaceTrack(next));
+  /** The tracks being sent. */
+  get tracks(): Readonly<Record<'audio' | 'video', MediaStreamTrack | null>> {
+    return this.#tracks;
+  }
+
+  /** Switch camera or microphone: every connection's senders get the stream's tracks. */
+  replaceStream(stream: MediaStream): Promise<void> {
+    return this.setTracks({ audio: stream.getAudioTracks()[0] ?? null, video: stream.getVideoTracks()[0] ?? null });
+  }
+
+  /**
+   * Send other tracks (another source, camera or microphone) without viewers reconnecting: one
+   * replaceTrack per sender, on every viewer's connection (p2p) or on the one upload (relay).
+   * `null` stops sending that kind. A kind the connections were made without (no microphone at
+   * first) needs a new offer: in place for p2p viewers, a new upload for the relay.
+   */
+  async setTracks(tracks: Partial<Record<'audio' | 'video', MediaStreamTrack | null>>): Promise<void> {
+    this.#tracks = { ...this.#tracks, ...tracks };
+    const jobs: Promise<unknown>[] = [];
+    let republish = false;
+    for (const conn of this.#allConnections()) {
+      const paused = conn === this.publishing && this.#paused;
+      let renegotiate = false;
+      for (const kind of ['audio', 'video'] as const) {
+        if (!(kind in tracks)) continue;
+        const track = this.#tracks[kind];
+        const sender = senderFor(conn.pc, kind);
+        if (sender) {
+          // A paused upload sends no audio; resuming attaches the current track.
+          const next = paused && kind === 'audio' ? null : track;
+          if (sender.track !== next) jobs.push(sender.replaceTrack(next).catch((err: unknown) => console.warn('lancast: could not switch a track', err)));
+        } else if (track) {
+          renegotiate = true;
+        }
       }
+      if (!renegotiate || this.#stale.has(conn)) continue;
+      if (conn === this.publishing) republish = true;
+      else jobs.push(this.#reoffer(conn));
     }
+    if (republish) void this.#publish();
     await Promise.all(jobs);
+  }
+
+  #allConnections(): Connection[] {
+    return [...this.connections.values(), ...this.#stale, ...(this.publishing ? [this.publishing] : [])];
+  }
+
+  /** Add the kinds a connection lacks and offer again on it; the viewer answers in place. */
+  async #reoffer(conn: Connection): Promise<void> {
+    this.#addTracks(conn);
+    await this.#sendOffer(conn);
+  }
+
+  #addTracks(conn: Connection): void {
+    for (const kind of ['audio', 'video'] as const) {
+      const track = this.#tracks[kind];
+      if (track && !senderFor(conn.pc, kind)) conn.pc.addTrack(track, this.#stream);
+    }
+    if (this.#codec) preferCodec(conn.pc, this.#codec);
   }
 
   async #handle(msg: ServerMessage): Promise<void> {
@@ -194,8 +245,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
       config: { iceServers: this.#iceServers },
       sendCandidate: (candidate) => this.signaling.send({ type: 'candidate', to: peer, cid: conn.cid, candidate }),
     });
-    for (const track of this.#stream.getTracks()) conn.pc.addTrack(track, this.#stream);
-    if (this.#codec) preferCodec(conn.pc, this.#codec);
+    this.#addTracks(conn);
     return conn;
   }
 
@@ -228,7 +278,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
         if (transceiver.receiver.track.kind === 'audio') {
           // Firefox ignores `active` on audio encodings; a sender without a track sends nothing
           // in every browser (and an audio encoder has no keyframes to wait for).
-          const track = paused ? null : (this.#stream.getAudioTracks()[0] ?? null);
+          const track = paused ? null : this.#tracks.audio;
           if (sender.track === track) continue;
           await sender.replaceTrack(track).catch((err: unknown) => {
             applied = false;
@@ -342,6 +392,11 @@ function preferCodec(pc: RTCPeerConnection, codec: string): void {
   if (wanted.length === 0) return console.warn(`lancast: this browser cannot send ${codec}`);
   const rest = all.filter((c) => !wanted.includes(c));
   for (const t of pc.getTransceivers()) {
-    if (t.sender.track?.kind === 'video') t.setCodecPreferences([...wanted, ...rest]);
+    if (t.receiver.track.kind === 'video' && t.currentDirection !== 'stopped') t.setCodecPreferences([...wanted, ...rest]);
   }
+}
+
+/** The sender of a connection for one kind of media, if it has one. */
+function senderFor(pc: RTCPeerConnection, kind: 'audio' | 'video'): RTCRtpSender | undefined {
+  return pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped')?.sender;
 }

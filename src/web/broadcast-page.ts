@@ -1,8 +1,12 @@
-/** /broadcast/<room>: pick devices, go live, see who is watching and how to share the link. */
+/**
+ * /broadcast/<room>: pick what to show (camera, screen, both) and the devices, go live, switch
+ * while live, see who is watching and how to share the link.
+ */
 import { Broadcaster, type BroadcasterState } from '../client/broadcaster.js';
+import { parseSource, Sources, type SourceKind } from '../client/sources.js';
 import { $, roomFromPath, setPart } from './dom.js';
 import { formatRate, outboundBytes } from './stats.js';
-import { modeReason, t, type Lang } from './strings.js';
+import { modeReason, t, type Lang, type StringKey } from './strings.js';
 
 const lang = document.documentElement.lang as Lang;
 const room = roomFromPath();
@@ -21,14 +25,24 @@ const watchUrl = $<HTMLInputElement>('watch-url');
 const viewerCount = $('viewer-count');
 const modeLine = $('mode');
 const uplink = $('uplink');
+const sourceStatus = $('source-status');
+const shareButton = $<HTMLButtonElement>('share-screen');
+const screenAudio = $<HTMLInputElement>('screen-audio');
+const sourceRadios = [...document.querySelectorAll<HTMLInputElement>('input[name=source]')];
+
+const sources = new Sources({ stillText: [t(lang, 'stillTitle'), t(lang, 'stillHint')], canvas: params.get('compositor') === 'canvas' });
+let kind: SourceKind = parseSource(params.get('source')) ?? 'camera';
 
 type PageState = 'idle' | 'starting' | BroadcasterState;
-let stream: MediaStream | undefined;
 let broadcaster: Broadcaster | undefined;
 let pageState: PageState = 'idle';
+// For tests and the curious: the live objects behind the page.
+const exposed: { broadcaster?: Broadcaster; sources: Sources } = { sources };
+Object.assign(window, { lancast: exposed });
 
 keyInput.value = params.get('key') ?? localStorage.getItem('lancast:publish-key') ?? '';
 setPart(viewerCount, t(lang, 'watching', { n: 0 }));
+checkSource(kind);
 
 function setState(state: PageState): void {
   pageState = state;
@@ -57,43 +71,41 @@ function showError(message: string | undefined): void {
 function mediaError(err: unknown): string {
   if (!window.isSecureContext || !navigator.mediaDevices) return t(lang, 'errInsecure');
   const name = (err as DOMException)?.name;
+  if ((err as { screen?: boolean })?.screen) return t(lang, name === 'NotSupportedError' || name === 'TypeError' ? 'errNoScreen' : 'errScreenRefused');
   if (name === 'NotAllowedError' || name === 'SecurityError') return t(lang, 'errPermission');
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return t(lang, 'errNoDevice');
   return String((err as Error)?.message ?? err);
 }
 
-async function openDevices(): Promise<MediaStream> {
-  let video: MediaTrackConstraints | boolean = cameraSelect.value === 'none' ? false : cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true;
-  let audio: MediaTrackConstraints | boolean = micSelect.value === 'none' ? false : micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
-  if (!video && !audio) throw Object.assign(new Error('no devices'), { name: 'NotFoundError' });
-  let next: MediaStream;
-  try {
-    next = await navigator.mediaDevices.getUserMedia({ video, audio });
-  } catch (err) {
-    const name = (err as DOMException)?.name;
-    if (name !== 'NotFoundError' && name !== 'OverconstrainedError') throw err;
-    // A machine may have a camera and no microphone (or the picked device is gone): ask again
-    // for the kinds it has, the default device of each.
-    const devices = await navigator.mediaDevices.enumerateDevices();
-    const has = (kind: MediaDeviceKind, id: string) => devices.some((d) => d.kind === kind && (!id || !d.deviceId || d.deviceId === id));
-    const retry = (wanted: MediaTrackConstraints | boolean, kind: MediaDeviceKind, id: string) =>
-      !wanted || !devices.some((d) => d.kind === kind) ? false : has(kind, id) ? wanted : true;
-    video = retry(video, 'videoinput', cameraSelect.value);
-    audio = retry(audio, 'audioinput', micSelect.value);
-    if (!video && !audio) throw err;
-    next = await navigator.mediaDevices.getUserMedia({ video, audio });
+/** The browser asks for a click before it shares a screen (Firefox, Safari): offer a button for it. */
+function needsClick(err: unknown): boolean {
+  return (err as { noGesture?: boolean })?.noGesture === true;
+}
+
+function askForClick(show: boolean): void {
+  shareButton.hidden = !show;
+  if (show) {
+    showError(undefined);
+    sourceStatus.textContent = t(lang, 'needClick');
+    shareButton.focus();
   }
-  for (const track of stream?.getTracks() ?? []) track.stop();
-  stream = next;
-  preview.srcObject = next;
-  return next;
+}
+
+/** Say what is being shown (a polite live region: screen readers hear every switch). */
+function announce(key?: StringKey): void {
+  const showing: Record<SourceKind, StringKey> = { camera: 'showingCamera', screen: 'showingScreen', 'screen+camera': 'showingScreenCamera' };
+  sourceStatus.textContent = t(lang, key ?? (sources.output.video ? showing[sources.kind] : 'showingNothing'));
+}
+
+function checkSource(value: SourceKind): void {
+  for (const radio of sourceRadios) radio.checked = radio.value === value;
 }
 
 async function listDevices(): Promise<void> {
   const devices = await navigator.mediaDevices.enumerateDevices();
-  const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, current: string | undefined) => {
-    // The device in use when there is one; "None" when this kind is not being sent.
-    const keep = stream ? (current ?? 'none') : select.value;
+  const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, track: MediaStreamTrack | undefined, id: string) => {
+    // The device in use when there is one; "None" when this kind is off.
+    const keep = track?.getSettings().deviceId ?? (id === 'none' ? 'none' : select.value);
     select.replaceChildren();
     devices
       .filter((d) => d.kind === kind)
@@ -101,77 +113,115 @@ async function listDevices(): Promise<void> {
     select.append(new Option(t(lang, 'noDevice'), 'none'));
     if ([...select.options].some((o) => o.value === keep)) select.value = keep;
   };
-  fill(cameraSelect, 'videoinput', stream?.getVideoTracks()[0]?.getSettings().deviceId);
-  fill(micSelect, 'audioinput', stream?.getAudioTracks()[0]?.getSettings().deviceId);
+  fill(cameraSelect, 'videoinput', sources.camera, sources.cameraId);
+  fill(micSelect, 'audioinput', sources.mic, sources.micId);
 }
 
 async function start(): Promise<void> {
   showError(undefined);
+  askForClick(false);
   setState('starting');
   try {
-    const media = stream ?? (await openDevices());
-    await listDevices();
-    const key = keyInput.value.trim();
-    localStorage.setItem('lancast:publish-key', key);
-    broadcaster?.stop();
-    const codec = params.get('codec') ?? undefined;
-    const viewPassword = $<HTMLInputElement>('view-password').value || undefined;
-    broadcaster = new Broadcaster({
-      room,
-      key,
-      stream: media,
-      ...(requestedMode ? { mode: requestedMode } : {}),
-      ...(codec ? { codec } : {}),
-      ...(viewPassword ? { viewPassword } : {}),
-    });
-    broadcaster.on('state', setState);
-    broadcaster.on('paused', (paused) => {
-      document.body.dataset.sending = paused ? 'paused' : 'on';
-      setState(pageState);
-    });
-    broadcaster.on('room', (s) => {
-      setPart(viewerCount, t(lang, 'watching', { n: s.viewers }));
-      setPart(modeLine, s.reason ? t(lang, 'modeWhy', { mode: s.mode, reason: modeReason(lang, s.reason) }) : t(lang, 'mode', { mode: s.mode }));
-    });
-    broadcaster.on('error', (err) => {
-      if (err.code === 'bad-key') {
-        showError(t(lang, 'errBadKey'));
-        keyInput.focus();
-      } else if (err.code === 'replaced') showError(t(lang, 'errReplaced'));
-      else if (err.code === 'too-many-attempts') showError(t(lang, 'errAttempts', { seconds: Math.ceil((err.retryAfterMs ?? 0) / 1000) }));
-      else if (err.code === 'too-many-rooms') showError(t(lang, 'errTooManyRooms'));
-      else showError(t(lang, 'errServer', { message: err.message }));
-    });
-    broadcaster.start();
-    Object.assign(window, { lancast: { broadcaster } });
+    await sources.use(kind);
   } catch (err) {
+    await listDevices().catch(() => undefined);
+    setState('idle');
+    if (needsClick(err)) return askForClick(true);
     showError(mediaError(err));
     setState('error');
-    // The pickers show what this machine has even when opening failed, so another can be chosen.
-    await listDevices().catch(() => undefined);
+    return;
   }
+  announce();
+  await listDevices().catch(() => undefined);
+  const key = keyInput.value.trim();
+  localStorage.setItem('lancast:publish-key', key);
+  broadcaster?.stop();
+  const codec = params.get('codec') ?? undefined;
+  const viewPassword = $<HTMLInputElement>('view-password').value || undefined;
+  broadcaster = new Broadcaster({
+    room,
+    key,
+    stream: sources.preview,
+    ...(requestedMode ? { mode: requestedMode } : {}),
+    ...(codec ? { codec } : {}),
+    ...(viewPassword ? { viewPassword } : {}),
+  });
+  broadcaster.on('state', setState);
+  broadcaster.on('paused', (paused) => {
+    document.body.dataset.sending = paused ? 'paused' : 'on';
+    setState(pageState);
+  });
+  broadcaster.on('room', (s) => {
+    setPart(viewerCount, t(lang, 'watching', { n: s.viewers }));
+    setPart(modeLine, s.reason ? t(lang, 'modeWhy', { mode: s.mode, reason: modeReason(lang, s.reason) }) : t(lang, 'mode', { mode: s.mode }));
+  });
+  broadcaster.on('error', (err) => {
+    if (err.code === 'bad-key') {
+      showError(t(lang, 'errBadKey'));
+      keyInput.focus();
+    } else if (err.code === 'replaced') showError(t(lang, 'errReplaced'));
+    else if (err.code === 'too-many-attempts') showError(t(lang, 'errAttempts', { seconds: Math.ceil((err.retryAfterMs ?? 0) / 1000) }));
+    else if (err.code === 'too-many-rooms') showError(t(lang, 'errTooManyRooms'));
+    else showError(t(lang, 'errServer', { message: err.message }));
+  });
+  broadcaster.start();
+  exposed.broadcaster = broadcaster;
 }
 
 function stop(): void {
   broadcaster?.stop();
   broadcaster = undefined;
+  exposed.broadcaster = undefined;
+  // Off air, the screen is no longer shared; the camera preview stays.
+  void sources.endScreen().catch(() => undefined);
   // Not live: no mode, no upload rate, nobody watching.
   setPart(viewerCount, t(lang, 'watching', { n: 0 }));
   setPart(modeLine, '');
   setPart(uplink, '');
+  sourceStatus.textContent = '';
   setState('idle');
 }
 
-async function changeDevice(): Promise<void> {
+/** Another source: while live it opens at once (the click lets the browser share a screen). */
+async function chooseSource(next: SourceKind): Promise<void> {
+  kind = next;
+  askForClick(false);
+  showError(undefined);
   try {
-    const media = await openDevices();
-    await broadcaster?.replaceStream(media);
+    await sources.use(next, { openScreen: broadcaster !== undefined });
+    if (broadcaster) announce();
+  } catch (err) {
+    if (needsClick(err)) return askForClick(true);
+    showError(mediaError(err));
+    // Still showing what was shown before.
+    kind = sources.kind;
+    checkSource(kind);
+  }
+  await listDevices().catch(() => undefined);
+}
+
+async function changeDevice(change: Promise<void>): Promise<void> {
+  try {
+    await change;
     showError(undefined);
   } catch (err) {
     showError(mediaError(err));
   }
   await listDevices().catch(() => undefined);
 }
+
+sources.on('output', (output) => {
+  void broadcaster?.setTracks(output);
+  // An element playing a stream without tracks holds back the page's load event.
+  const next = output.video || output.audio ? sources.preview : null;
+  if (preview.srcObject !== next) preview.srcObject = next;
+});
+sources.on('fallback', (to) => {
+  kind = sources.kind;
+  checkSource(kind);
+  announce(to === 'camera' ? 'endedCamera' : 'endedStill');
+});
+sources.on('warning', (err) => showError(mediaError(err)));
 
 /** The link to share: on a LAN address, not localhost, which a phone cannot open. */
 async function shareLink(): Promise<void> {
@@ -191,8 +241,11 @@ $<HTMLFormElement>('controls').addEventListener('submit', (event) => {
   void start();
 });
 stopButton.addEventListener('click', stop);
-cameraSelect.addEventListener('change', () => void changeDevice());
-micSelect.addEventListener('change', () => void changeDevice());
+cameraSelect.addEventListener('change', () => void changeDevice(sources.setCamera(cameraSelect.value)));
+micSelect.addEventListener('change', () => void changeDevice(sources.setMic(micSelect.value)));
+screenAudio.addEventListener('change', () => void changeDevice(sources.setScreenAudio(screenAudio.checked)));
+for (const radio of sourceRadios) radio.addEventListener('change', () => radio.checked && void chooseSource(radio.value as SourceKind));
+shareButton.addEventListener('click', () => void (broadcaster ? chooseSource(kind) : start()));
 $('copy').addEventListener('click', async () => {
   await navigator.clipboard?.writeText(watchUrl.value).catch(() => undefined);
   watchUrl.select();
@@ -218,7 +271,8 @@ if (!window.isSecureContext || !navigator.mediaDevices) {
   void start();
 } else {
   // Show the camera and fill the pickers straight away; going live is one click.
-  openDevices()
+  sources
+    .use(kind, { openScreen: false })
     .catch((err) => showError(mediaError(err)))
     .finally(() => void listDevices().catch(() => undefined));
 }

@@ -98,11 +98,19 @@ export function broadcastPage(lang: Lang, room: string): string {
 <video id="preview" data-testid="local-video" autoplay muted playsinline></video>
 <p id="status" class="status" role="status">${s('bStateIdle')}</p>
 <p id="error" class="error" role="alert" hidden></p>
+<p id="source-status" class="muted" role="status"></p>
 <p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span><span id="mode"></span><span id="uplink"></span></p>
 </div>
 <form id="controls" class="stack">
+<fieldset id="source" class="choices"><legend>${s('source')}</legend>
+<label><input type="radio" name="source" value="camera" checked> ${s('sourceCamera')}</label>
+<label><input type="radio" name="source" value="screen"> ${s('sourceScreen')}</label>
+<label><input type="radio" name="source" value="screen+camera"> ${s('sourceScreenCamera')}</label>
+</fieldset>
+<button id="share-screen" type="button" class="primary" hidden>${s('shareScreen')}</button>
 <label>${s('camera')} <select id="camera"></select></label>
 <label>${s('microphone')} <select id="microphone"></select></label>
+<label class="check"><input id="screen-audio" type="checkbox" checked> ${s('screenAudio')}</label>
 <label>${s('publishKey')} <input id="key" type="password" autocomplete="off" placeholder="${s('keyHint')}"></label>
 <label>${s('roomPassword')} <input id="view-password" type="password" autocomplete="off" placeholder="${s('roomPasswordHint')}"></label>
 <div class="row"><button id="start" type="submit">${s('start')}</button><button id="stop" type="button" disabled>${s('stop')}</button></div>

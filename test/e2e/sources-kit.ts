@@ -1,0 +1,147 @@
+/**
+ * What the source tests share: a Chromium that really captures a tab (getDisplayMedia picks the
+ * open tab with a known title), a camera of one known colour (a Y4M file fed to Chromium's fake
+ * capture), test pages to share, and probes that read what a viewer's <video> shows.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
+
+export type Rgb = [number, number, number];
+
+/** The colours the sources are painted in: tell them apart in any decoded frame. */
+export const CAMERA_RGB: Rgb = [0, 0, 255];
+export const SCREEN_RGB: Rgb = [0, 176, 0];
+
+/** A Y4M clip of one solid colour (BT.601, video range), for --use-file-for-fake-video-capture. */
+export function solidY4m(rgb: Rgb, width = 640, height = 480, frames = 4): string {
+  const [r, g, b] = rgb.map((c) => c / 255) as Rgb;
+  const y = Math.round(16 + 65.481 * r + 128.553 * g + 24.966 * b);
+  const u = Math.round(128 - 37.797 * r - 74.203 * g + 112 * b);
+  const v = Math.round(128 + 112 * r - 93.786 * g - 18.214 * b);
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(width * height, y), Buffer.alloc((width * height) / 4, u), Buffer.alloc((width * height) / 4, v)]);
+  const file = join(tmpdir(), `lancast-camera-${rgb.join('-')}-${process.pid}.y4m`);
+  writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${width} H${height} F30:1 Ip A1:1 C420jpeg\n`), ...Array.from({ length: frames }, () => frame)]));
+  return file;
+}
+
+/** Lines of small black text on white, the kind a slide or a terminal shows. */
+export function textPage(title: string): string {
+  const words = 'lancast shares a screen on the local network; every viewer reads the same small text at full sharpness'.split(' ');
+  const lines = Array.from({ length: 40 }, (_, i) => `${String(i + 1).padStart(2, '0')} ${words.map((w, j) => words[(i * 7 + j * 3) % words.length]).join(' ')} ${(i * 7919) % 10007}`);
+  return `<!doctype html><title>${title}</title><body style="margin:0;background:#fff;color:#000;font:12px/16px monospace;padding:8px">${lines.map((l) => `<div>${l}</div>`).join('')}</body>`;
+}
+
+/** A page of one colour with a big code on it. */
+export function colourPage(title: string, rgb: Rgb): string {
+  return `<!doctype html><title>${title}</title><body style="margin:0;height:100vh;background:rgb(${rgb.join(',')});color:#fff;font:bold 120px sans-serif;display:flex;align-items:center;justify-content:center">SCREEN</body>`;
+}
+
+/** Serves the pages to share: `/colour?title=…` and `/text?title=…`. */
+export async function shareSite(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const title = url.searchParams.get('title') ?? 'page';
+    const body = url.pathname === '/text' ? textPage(title) : colourPage(title, SCREEN_RGB);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Chromium whose getDisplayMedia picks the tab titled `title` (no fake UI: with it Chromium
+ * returns a fake screen instead), whose camera is `camera`, with camera and microphone granted.
+ */
+export async function capturingChromium(title: string, camera: string, extraArgs: string[] = []): Promise<{ browser: Browser; context: BrowserContext }> {
+  const args = CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...args, `--auto-select-tab-capture-source-by-title=${title}`, `--use-file-for-fake-video-capture=${camera}`, ...extraArgs],
+  });
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1280, height: 720 } });
+  return { browser, context };
+}
+
+/** What a viewer's picture shows: mean colours of its middle and of the camera's corner, and its size. */
+export interface Seen {
+  centre: Rgb;
+  corner: Rgb;
+  width: number;
+  height: number;
+}
+
+/** Sample a <video> (the watch page's, or any selector) into a small canvas. */
+export function seen(page: Page, selector = 'video[data-testid="remote-video"]'): Promise<Seen> {
+  return page.evaluate(`(() => {
+    const video = document.querySelector(${JSON.stringify(selector)});
+    const W = 160, H = 90;
+    const canvas = (window.__seenCanvas ??= document.createElement('canvas'));
+    canvas.width = W; canvas.height = H;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(video, 0, 0, W, H);
+    const mean = (x0, y0, x1, y1) => {
+      const d = ctx.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+      const s = [0, 0, 0];
+      for (let i = 0; i < d.length; i += 4) { s[0] += d[i]; s[1] += d[i + 1]; s[2] += d[i + 2]; }
+      const n = d.length / 4;
+      return s.map((v) => Math.round(v / n));
+    };
+    // The corner as src/client/compositor.ts places it (22 % of the width, 2 % margin, 4:3 camera).
+    const w = Math.round(W * 0.22), h = Math.round(w * 3 / 4), m = Math.round(W * 0.02);
+    const x = W - w - m, y = H - h - m;
+    return { centre: mean(20, 10, 100, 50), corner: mean(x + 4, y + 4, x + w - 4, y + h - 4), width: video.videoWidth, height: video.videoHeight };
+  })()`) as Promise<Seen>;
+}
+
+/** Which known colour an average is: 'camera', 'screen', 'still' (dark grey) or 'other'. */
+export function colourOf([r, g, b]: Rgb): 'camera' | 'screen' | 'still' | 'other' {
+  if (b > 150 && r < 80 && g < 80) return 'camera';
+  if (g > 110 && r < 80 && b < 80) return 'screen';
+  if (r < 70 && g < 70 && b < 70 && Math.abs(r - b) < 20) return 'still';
+  return 'other';
+}
+
+/**
+ * Watch a viewer for reconnections from now on: its playing RTCPeerConnection is remembered,
+ * offers it receives are counted, and every data-state it shows is logged.
+ */
+export async function watchConnection(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    const v = window.lancast.viewer;
+    window.__conn = { pc: v.peerConnection, offers: 0, states: [document.body.dataset.state] };
+    v.signaling.on('message', (m) => { if (m.type === 'offer') window.__conn.offers++; });
+    new MutationObserver(() => {
+      const s = document.body.dataset.state;
+      if (window.__conn.states.at(-1) !== s) window.__conn.states.push(s);
+    }).observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+  })()`);
+}
+
+export interface ConnectionLog {
+  /** The RTCPeerConnection playing now is the one playing when watching began. */
+  samePc: boolean;
+  offers: number;
+  states: string[];
+  connectionState: string;
+}
+
+export function connectionLog(page: Page): Promise<ConnectionLog> {
+  return page.evaluate(`(() => {
+    const v = window.lancast.viewer;
+    return { samePc: v.peerConnection === window.__conn.pc, offers: window.__conn.offers, states: window.__conn.states, connectionState: v.peerConnection ? v.peerConnection.connectionState : 'none' };
+  })()`) as Promise<ConnectionLog>;
+}
+
+/** Pick a source on the broadcast page the way a person does: a click on its radio button. */
+export async function pickSource(page: Page, source: 'camera' | 'screen' | 'screen+camera'): Promise<void> {
+  await page.click(`input[name=source][value="${source}"]`);
+}
