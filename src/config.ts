@@ -25,6 +25,9 @@ export interface Config {
   dataDir: string;
   iceServers: IceServer[];
   legacy: boolean;
+  /** Record every broadcast (`--record`), into `recordingsDir`. */
+  record: boolean;
+  recordingsDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `auto`: readable lines on a terminal, pino's JSON lines otherwise. */
   logFormat: 'pretty' | 'json' | 'auto';
@@ -72,6 +75,8 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'data-dir', env: 'LANCAST_DATA_DIR', value: 'DIR', help: 'where the certificate and key live (default ~/.lancast)' },
   { flag: 'ice-server', env: 'LANCAST_ICE_SERVER', value: 'URL', multiple: true, help: 'STUN/TURN server, repeatable: stun:host:3478, turn:user:pass@host:3478 (env: comma-separated)' },
   { flag: 'legacy', env: 'LANCAST_LEGACY', boolean: true, help: "also speak the seed's protocol (its push/pull pages, room main)" },
+  { flag: 'record', env: 'LANCAST_RECORD', boolean: true, help: 'record every broadcast (VP8 to WebM, H.264 to MP4)' },
+  { flag: 'recordings-dir', env: 'LANCAST_RECORDINGS_DIR', value: 'DIR', help: 'where recordings are written (default <data dir>/recordings)' },
   { flag: 'max-viewers', env: 'LANCAST_MAX_VIEWERS', value: 'N', help: 'viewers one room may hold (default 1000)' },
   { flag: 'max-rooms', env: 'LANCAST_MAX_ROOMS', value: 'N', help: 'rooms this server may hold (default 100)' },
   { flag: 'max-sockets-per-address', env: 'LANCAST_MAX_SOCKETS_PER_ADDRESS', value: 'N', help: 'signaling sockets one address may open (default 64)' },
@@ -202,6 +207,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       dataDir: pick('data-dir') ?? join(homedir(), '.lancast'),
       iceServers: iceTexts.map(parseIceServer),
       legacy: flagOn('legacy'),
+      record: flagOn('record'),
+      recordingsDir: pick('recordings-dir') ?? join(pick('data-dir') ?? join(homedir(), '.lancast'), 'recordings'),
       logLevel: logLevel.data,
       logFormat: logFormat.data,
       qr: !flagOn('no-qr'),

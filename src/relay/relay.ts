@@ -72,6 +72,10 @@ export class Relay {
 
   /** 0: never pause a publisher. */
   readonly #pauseAfterMs: number;
+  /** Told of each publisher once its media flows (the recorder taps it). */
+  onPublisherLive: ((room: string, publisher: Publisher) => void) | undefined;
+  /** A room for which this says true is never paused, watched or not (it is being recorded). */
+  keepSending: ((room: string) => boolean) | undefined;
 
   constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS) {
     this.#ice = ice;
@@ -154,6 +158,7 @@ export class Relay {
           if (!room.subscribers.has(viewer.id)) void this.#subscribe(roomName, room, viewer);
         }
         this.#updateDemand(room);
+        this.onPublisherLive?.(roomName, publisher);
       });
       return answer;
     } catch (err) {
@@ -188,7 +193,7 @@ export class Relay {
   #updateDemand(room: RelayRoom): void {
     const publisher = room.publisher;
     if (!publisher || !room.pauseSender || this.#pauseAfterMs === 0) return;
-    if (room.watched) {
+    if (room.watched || this.keepSending?.(room.name)) {
       clearTimeout(room.pauseTimer);
       room.pauseTimer = undefined;
       if (room.paused) this.#resume(room, 'somebody is watching');
@@ -197,7 +202,7 @@ export class Relay {
     if (room.paused || room.pauseTimer || !publisher.ready) return;
     room.pauseTimer = setTimeout(() => {
       room.pauseTimer = undefined;
-      if (room.publisher !== publisher || publisher.closed || room.watched) return;
+      if (room.publisher !== publisher || publisher.closed || room.watched || this.keepSending?.(room.name)) return;
       room.paused = true;
       room.pauseSender?.(true);
       this.#logger.info({ room: room.name }, 'relay publisher paused: nobody is watching');

@@ -16,10 +16,13 @@ import { parseAcceptLanguage, pickLang, t, type Lang } from '../web/strings.js';
 import type { Metrics } from './metrics.js';
 import { whepRoutes } from './whep.js';
 import { whipRoutes } from './whip.js';
+import { recordingRoutes, registerRecordingMetrics } from './recordings.js';
+import type { Recordings } from '../relay/recorder/recordings.js';
 
 export interface AppOptions {
   hub: Hub;
   relay: Relay;
+  recordings: Recordings;
   publishKey: string;
   metrics: Metrics;
   logger: Logger;
@@ -75,6 +78,8 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(whipRoutes(hub, options.relay, options.publishKey));
   await app.register(whepRoutes(hub, options.relay));
+  await app.register(recordingRoutes(hub, options.recordings, options.publishKey));
+  registerRecordingMetrics(metrics.registry, options.recordings);
 
   const roomPage = (render: (lang: Lang, room: string) => string, opening?: (room: string) => void) =>
     async (req: FastifyRequest<{ Params: { room: string } }>, reply: FastifyReply) => {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
+import { Recordings } from '../relay/recorder/recordings.js';
 import { Relay } from '../relay/relay.js';
 import { Hub } from '../signaling/hub.js';
 import { MAX_FRAME_BYTES } from '../signaling/protocol.js';
@@ -71,7 +72,23 @@ export async function startServer(config: Config, logger: Logger, version: strin
   let hub: Hub | undefined;
   const metrics = new Metrics(() => hub, () => relay);
   const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers, config.pauseAfter * 1000);
+  const recordings = new Recordings({
+    dir: config.recordingsDir,
+    auto: config.record,
+    logger: logger.child({ component: 'recorder' }),
+    publisherOf: (room) => relay.publisher(room),
+    // A recorded room needs its media at the server; a paused publisher starts sending again.
+    onChange: (room) => {
+      const r = hub?.rooms.get(room);
+      if (r) hub!.refreshMode(r);
+      relay.wake(room);
+    },
+  });
+  await recordings.init();
+  relay.onPublisherLive = (room, publisher) => recordings.publisherLive(room, publisher);
+  relay.keepSending = (room) => recordings.isRecorded(room);
   hub = new Hub({
+    recorded: (room) => recordings.isRecorded(room),
     relay,
     relayThreshold: config.relayThreshold,
     maxViewers: config.limits.maxViewers,
@@ -90,6 +107,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   const app = await buildApp({
     hub,
     relay,
+    recordings,
     publishKey,
     metrics,
     logger,
@@ -160,6 +178,8 @@ export async function startServer(config: Config, logger: Logger, version: strin
     hub,
     close() {
       closing ??= (async () => {
+        // Every recording file finished first (start.ts gives shutdown 2.5 s), while the rest closes.
+        const finishing = recordings.close();
         hub!.shutdown();
         // Give the close frames a moment to reach the clients, then drop what is left.
         const deadline = Date.now() + 1_000;
@@ -167,6 +187,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
         await new Promise<void>((resolve) => listener.close(() => resolve()));
         for (const ws of wss.clients) ws.terminate();
         wss.close();
+        await finishing;
         relay.close();
       })();
       return closing;

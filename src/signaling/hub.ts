@@ -32,6 +32,8 @@ export interface HubOptions {
   maxRooms?: number;
   /** Counters for /metrics. */
   observer?: HubObserver;
+  /** Rooms being recorded: the relay must receive their media. */
+  recorded?: (room: string) => boolean;
 }
 
 export interface HubObserver {
@@ -238,6 +240,7 @@ export class Hub {
     const threshold = this.#options.relayThreshold ?? 4;
     if (!this.#options.relay) return { mode: 'p2p', reason: 'peer to peer: this server has no relay' };
     if (room.whip) return { mode: 'relay', reason: 'relay: the broadcaster publishes over WHIP' };
+    if (this.#options.recorded?.(room.name)) return { mode: 'relay', reason: 'relay: this room is being recorded' };
     if (room.players > 0 && room.configuredMode !== 'p2p') return { mode: 'relay', reason: 'relay: WHEP players are watching' };
     if (room.configuredMode === 'relay') return { mode: 'relay', reason: 'relay: chosen for this room' };
     if (room.configuredMode === 'p2p') {

@@ -3,10 +3,12 @@
  * while live, see who is watching and how to share the link.
  */
 import { Broadcaster, type BroadcasterState } from '../client/broadcaster.js';
+import { parsePreset, resolvePreset, type PresetName } from '../client/presets.js';
 import { parseSource, Sources, type SourceKind } from '../client/sources.js';
 import { $, roomFromPath, setPart } from './dom.js';
-import { formatRate, outboundBytes } from './stats.js';
+import { formatRate, outboundBytes, outboundVideo, type OutboundVideo } from './stats.js';
 import { modeReason, t, type Lang, type StringKey } from './strings.js';
+import { mountRecordControl } from './record-control.js';
 
 const lang = document.documentElement.lang as Lang;
 const room = roomFromPath();
@@ -29,9 +31,14 @@ const sourceStatus = $('source-status');
 const shareButton = $<HTMLButtonElement>('share-screen');
 const screenAudio = $<HTMLInputElement>('screen-audio');
 const sourceRadios = [...document.querySelectorAll<HTMLInputElement>('input[name=source]')];
+const presetSelect = $<HTMLSelectElement>('preset');
+const sendingLine = $('sending');
 
 const sources = new Sources({ stillText: [t(lang, 'stillTitle'), t(lang, 'stillHint')], canvas: params.get('compositor') === 'canvas' });
 let kind: SourceKind = parseSource(params.get('source')) ?? 'camera';
+/** The quality preset: the URL's, else the one picked last time (kept), else automatic. */
+let presetName: PresetName = parsePreset(params.get('preset')) ?? parsePreset(localStorage.getItem('lancast:preset')) ?? 'auto';
+presetSelect.value = presetName;
 
 type PageState = 'idle' | 'starting' | BroadcasterState;
 let broadcaster: Broadcaster | undefined;
@@ -41,6 +48,7 @@ const exposed: { broadcaster?: Broadcaster; sources: Sources } = { sources };
 Object.assign(window, { lancast: exposed });
 
 keyInput.value = params.get('key') ?? localStorage.getItem('lancast:publish-key') ?? '';
+mountRecordControl(lang, room, () => keyInput.value.trim(), $('status'));
 setPart(viewerCount, t(lang, 'watching', { n: 0 }));
 checkSource(kind);
 
@@ -97,6 +105,13 @@ function announce(key?: StringKey): void {
   sourceStatus.textContent = t(lang, key ?? (sources.output.video ? showing[sources.kind] : 'showingNothing'));
 }
 
+/** Capture and send as the preset says for this source ('auto' depends on the source). */
+async function applyPreset(forKind: SourceKind): Promise<void> {
+  const preset = resolvePreset(presetName, forKind);
+  document.body.dataset.preset = preset.name;
+  await Promise.all([sources.setCapture(preset.capture), broadcaster?.setVideoParameters(preset.send)]);
+}
+
 function checkSource(value: SourceKind): void {
   for (const radio of sourceRadios) radio.checked = radio.value === value;
 }
@@ -122,6 +137,7 @@ async function start(): Promise<void> {
   askForClick(false);
   setState('starting');
   try {
+    await applyPreset(kind);
     await sources.use(kind);
   } catch (err) {
     await listDevices().catch(() => undefined);
@@ -146,6 +162,7 @@ async function start(): Promise<void> {
     ...(codec ? { codec } : {}),
     ...(viewPassword ? { viewPassword } : {}),
   });
+  void broadcaster.setVideoParameters(resolvePreset(presetName, sources.kind).send);
   broadcaster.on('state', setState);
   broadcaster.on('paused', (paused) => {
     document.body.dataset.sending = paused ? 'paused' : 'on';
@@ -188,12 +205,14 @@ async function chooseSource(next: SourceKind): Promise<void> {
   askForClick(false);
   showError(undefined);
   try {
+    await applyPreset(next);
     await sources.use(next, { openScreen: broadcaster !== undefined });
     if (broadcaster) announce();
   } catch (err) {
+    // Still showing what was shown before.
+    await applyPreset(sources.kind).catch(() => undefined);
     if (needsClick(err)) return askForClick(true);
     showError(mediaError(err));
-    // Still showing what was shown before.
     kind = sources.kind;
     checkSource(kind);
   }
@@ -218,6 +237,7 @@ sources.on('output', (output) => {
 });
 sources.on('fallback', (to) => {
   kind = sources.kind;
+  void applyPreset(kind).catch(() => undefined);
   checkSource(kind);
   announce(to === 'camera' ? 'endedCamera' : 'endedStill');
 });
@@ -245,6 +265,11 @@ cameraSelect.addEventListener('change', () => void changeDevice(sources.setCamer
 micSelect.addEventListener('change', () => void changeDevice(sources.setMic(micSelect.value)));
 screenAudio.addEventListener('change', () => void changeDevice(sources.setScreenAudio(screenAudio.checked)));
 for (const radio of sourceRadios) radio.addEventListener('change', () => radio.checked && void chooseSource(radio.value as SourceKind));
+presetSelect.addEventListener('change', () => {
+  presetName = parsePreset(presetSelect.value) ?? 'auto';
+  localStorage.setItem('lancast:preset', presetName);
+  void changeDevice(applyPreset(sources.kind));
+});
 shareButton.addEventListener('click', () => void (broadcaster ? chooseSource(kind) : start()));
 $('copy').addEventListener('click', async () => {
   await navigator.clipboard?.writeText(watchUrl.value).catch(() => undefined);
@@ -262,6 +287,20 @@ setInterval(async () => {
   (uplink as HTMLElement & { last?: unknown }).last = { bytes, at: now };
 }, 2_000);
 
+/** What the encoder sends, from getStats: the relay upload's, or the first viewer's in p2p. */
+let lastSent: OutboundVideo | undefined;
+setInterval(async () => {
+  const conn = broadcaster?.publishing ?? broadcaster?.connections.values().next().value;
+  if (!conn || pageState !== 'live') {
+    lastSent = undefined;
+    return setPart(sendingLine, '');
+  }
+  const now = outboundVideo(await conn.pc.getStats());
+  const rate = lastSent && now.bytes >= lastSent.bytes ? ((now.bytes - lastSent.bytes) * 8) / ((now.at - lastSent.at) / 1000) : undefined;
+  lastSent = now;
+  if (now.width && rate !== undefined) setPart(sendingLine, t(lang, 'sending', { width: now.width, height: now.height, fps: Math.round(now.fps), rate: formatRate(rate) }));
+}, 1_000);
+
 setState('idle');
 void shareLink();
 if (!window.isSecureContext || !navigator.mediaDevices) {
@@ -271,8 +310,8 @@ if (!window.isSecureContext || !navigator.mediaDevices) {
   void start();
 } else {
   // Show the camera and fill the pickers straight away; going live is one click.
-  sources
-    .use(kind, { openScreen: false })
+  applyPreset(kind)
+    .then(() => sources.use(kind, { openScreen: false }))
     .catch((err) => showError(mediaError(err)))
     .finally(() => void listDevices().catch(() => undefined));
 }
