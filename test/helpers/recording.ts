@@ -37,13 +37,17 @@ export function recordingApi(base: string, key: string | undefined) {
   };
 }
 
-/** One video frame at `seconds`, decoded by ffmpeg to 64x48 grey: its mean brightness and a hash. */
-export function frameLuma(file: string, seconds: number): { mean: number; hash: string } {
+/** One video frame at `seconds`, decoded by ffmpeg to 64x48 grey: its mean and brightest pixel, and a hash. */
+export function frameLuma(file: string, seconds: number): { mean: number; max: number; hash: string } {
   const raw = execFileSync('ffmpeg', ['-v', 'error', '-ss', String(seconds), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-s', '64x48', '-']);
   assert(raw.length === 64 * 48, `no frame at ${seconds} s`);
   let sum = 0;
-  for (const v of raw) sum += v;
-  return { mean: sum / raw.length, hash: createHash('sha256').update(raw).digest('hex') };
+  let max = 0;
+  for (const v of raw) {
+    sum += v;
+    max = Math.max(max, v);
+  }
+  return { mean: sum / raw.length, max, hash: createHash('sha256').update(raw).digest('hex') };
 }
 
 function assert(ok: boolean, message: string): asserts ok {
