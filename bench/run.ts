@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * latency, scaling, idle, hotpath, load, sockets, hardening (default: all, about 26 minutes).
+ * latency, scaling, idle, hotpath, load, sockets, hardening, recording (default: all, about 27 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,8 +16,9 @@ import { scaling } from './scaling.js';
 import { sockets, type SocketsResult } from './sockets.js';
 import { hardening, type HardeningResult } from './hardening.js';
 import { idle } from './idle.js';
+import { recordingBench } from './recording.js';
 
-const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening', 'recording'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -63,6 +64,7 @@ function render(all: Record<string, unknown>): string[] {
   add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
   add('relayCapacity', () => 'Relay capacity (cost-based figures use the measured CPU per forwarded packet)', (v: Rows) => v);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
+  add('recording', () => 'Recording: server CPU (% of a core) without and with one recording of the same room, and with 5 viewers instead; bytes written', (v: Rows) => v);
   add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => [...v.figures, ...(v.failures ?? []).map((f) => ({ figure: `FAILED ${f}` }))]);
   return out;
 }
@@ -165,6 +167,10 @@ if (chosen.includes('load')) {
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');
   results.sockets = await sockets(2_000);
+}
+if (chosen.includes('recording')) {
+  process.stderr.write('recording: CPU with and without a recording, bytes per minute\n');
+  results.recording = await recordingBench(20);
 }
 if (chosen.includes('hardening')) {
   console.error('hardening: fuzzing, faults and a lossy path, in real browsers…');

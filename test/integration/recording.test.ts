@@ -106,7 +106,7 @@ describe('recording a WHIP publisher', () => {
     }
   });
 
-  test('SIGKILL 10 s into a recording: the file plays, at least 8 s of it', async () => {
+  test('SIGKILL 10 s into a recording: the file plays, at least 8 s of it; the next start completes it', async () => {
     const dir = recordingsDir();
     const server = await start(dir);
     const pub = await whipPublish(server.url, 'kill', server.publishKey);
@@ -123,6 +123,19 @@ describe('recording a WHIP publisher', () => {
       const last = Math.max(...packets.map((p) => Number(p.pts_time)));
       assert.ok(last >= 8, `the file reads to ${last} s`);
       assert.equal(decodeErrors(file), '');
+      assert.equal(ffprobe(file).format.duration, undefined, 'a live-written WebM has no duration yet');
+      // The next start completes it: the file gets its duration and the list shows it.
+      const again = await start(dir);
+      try {
+        await waitFor(async () => again.output(), (o) => /recording file completed after an unclean stop/.test(o), 20_000, 'the repair');
+        const duration = Number(ffprobe(file).format.duration);
+        assert.ok(duration >= last, `duration ${duration}`);
+        const listed = (await recordingApi(again.url, again.publishKey).list()).body!.recordings[0]!;
+        assert.ok(Math.abs(listed.duration! - duration) < 0.1);
+        assert.equal(decodeErrors(file), '');
+      } finally {
+        await again.stop();
+      }
     } finally {
       await pub.stop().catch(() => pub.pc.close()); // the server is gone
       await server.stop();

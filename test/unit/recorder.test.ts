@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Recorder } from '../../src/relay/recorder/recorder.js';
-import { fileExtension } from '../../src/relay/recorder/writer.js';
+import { completeFile, fileExtension } from '../../src/relay/recorder/writer.js';
 import { depacketizeVideo } from '../../src/relay/recorder/depacketize.js';
 import { decodeErrors, ffprobe, loadCapture, replay, videoFrameHashes, type Capture, type CaptureRecord, type CapturedPacket } from '../helpers/rtp-capture.js';
 
@@ -140,6 +140,11 @@ for (const codec of CODECS) {
       const packets = ffprobe(snapshot, ['-show_packets']).packets!;
       const last = Math.max(...packets.map((p) => Number(p.pts_time)));
       assert.ok(last >= recorder.stats.seconds - 2.2, `the snapshot reaches ${last} s of ${recorder.stats.seconds}`);
+      assert.equal(decodeErrors(snapshot), '');
+      // Completed afterwards (as the next start does): a WebM gets the duration it lacked.
+      const duration = await completeFile(snapshot);
+      assert.ok(Math.abs(Number(ffprobe(snapshot).format.duration) - duration) < 0.1, `${ffprobe(snapshot).format.duration} vs ${duration}`);
+      assert.ok(duration >= last);
       assert.equal(decodeErrors(snapshot), '');
     });
   });

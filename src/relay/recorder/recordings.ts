@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { RtcpSrPacket, type MediaStreamTrack } from 'werift';
 import type { Publisher } from '../publisher.js';
 import { Recorder, type RecorderStats } from './recorder.js';
-import { fileExtension, REWRITE_SUFFIX, type WriterTracks } from './writer.js';
+import { completeFile, fileExtension, REWRITE_SUFFIX, type WriterTracks } from './writer.js';
 
 /** A recording whose publisher is gone ends when none has come back after this long. */
 export const RECONNECT_GRACE_MS = 60_000;
@@ -104,13 +104,36 @@ export class Recordings {
     return this.#options.dir;
   }
 
-  /** Files a crash left half-rewritten are dropped (the original stays beside them). */
+  /**
+   * Files a crash left half-rewritten are dropped (the original stays beside them); files whose
+   * writing never finished (no `.json` beside them: SIGKILL, or a rewrite cut short) are completed
+   * in the background: a WebM gets its duration and cues. `repaired` resolves when that is done.
+   */
   async init(): Promise<void> {
     await mkdir(this.#options.dir, { recursive: true, mode: 0o700 });
-    for (const name of await readdir(this.#options.dir)) {
+    const names = await readdir(this.#options.dir);
+    for (const name of names) {
       if (name.endsWith(REWRITE_SUFFIX)) await rm(join(this.#options.dir, name), { force: true });
     }
+    const unfinished = names.filter((n) => FILE_NAME.test(n) && !names.includes(`${n}.json`));
+    this.repaired = (async () => {
+      for (const name of unfinished) {
+        const path = join(this.#options.dir, name);
+        try {
+          const duration = await completeFile(path);
+          const m = FILE_NAME.exec(name)!;
+          const size = (await stat(path)).size;
+          await writeFile(`${path}.json`, JSON.stringify({ room: m[1], duration, bytes: size, repaired: true }), { mode: 0o600 });
+          this.#options.logger.info({ file: name, seconds: Math.round(duration * 10) / 10 }, 'recording file completed after an unclean stop');
+        } catch (err) {
+          this.#options.logger.warn({ file: name, err: (err as Error).message }, 'recording file could not be completed (it may still play)');
+        }
+      }
+    })();
   }
+
+  /** Resolves once the files left unfinished by the last run are completed. */
+  repaired: Promise<void> = Promise.resolve();
 
   isRecorded(room: string): boolean {
     return this.#options.auto || this.#sessions.has(room);

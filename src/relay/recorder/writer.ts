@@ -9,6 +9,7 @@
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import {
+  ALL_FORMATS,
   Conversion,
   EncodedAudioPacketSource,
   EncodedPacket,
@@ -185,6 +186,20 @@ export async function withDurationAndCues(path: string): Promise<void> {
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    input.dispose();
+  }
+}
+
+/**
+ * A file whose writing did not finish (the server was killed, or stopped before the rewrite was
+ * done): a WebM gets its duration and cues now; returns the duration in seconds.
+ */
+export async function completeFile(path: string): Promise<number> {
+  if (path.endsWith('.webm')) await withDurationAndCues(path);
+  const input = new Input({ source: new FilePathSource(path), formats: ALL_FORMATS });
+  try {
+    return await input.computeDuration();
   } finally {
     input.dispose();
   }
