@@ -6,6 +6,7 @@
 import { Connection, newConnectionId } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
+import type { VideoSendParameters } from './presets.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
 
 /** The relay's peer id (see src/relay/relay.ts). */
@@ -56,8 +57,10 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   readonly #stale = new Set<Connection>();
   #state: BroadcasterState = 'connecting';
   #paused = false;
-  /** setParameters calls on the publishing connection, one after another. */
-  #sending: Promise<void> = Promise.resolve();
+  /** setParameters calls on one connection, one after another (each reads what the last wrote). */
+  readonly #sending = new WeakMap<Connection, Promise<void>>();
+  /** What every video sender may send (the page's quality preset). */
+  #videoParameters: VideoSendParameters | undefined;
 
   constructor(options: BroadcasterOptions) {
     super();
@@ -154,6 +157,38 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     }
     if (republish) void this.#publish();
     await Promise.all(jobs);
+  }
+
+  /**
+   * Limits for every video sender, now and on connections made later: maxBitrate and
+   * maxFramerate per encoding, and whether resolution or frame rate gives way first.
+   */
+  setVideoParameters(parameters: VideoSendParameters): Promise<void> {
+    this.#videoParameters = parameters;
+    return Promise.all(this.#allConnections().map((conn) => this.#applyVideoParameters(conn))).then(() => undefined);
+  }
+
+  #applyVideoParameters(conn: Connection): Promise<void> {
+    const wanted = this.#videoParameters;
+    if (!wanted) return Promise.resolve();
+    return this.#serialFor(conn, async () => {
+      const sender = senderFor(conn.pc, 'video');
+      if (!sender || conn.closed) return;
+      const params = sender.getParameters();
+      if (!params.encodings?.length) return;
+      for (const encoding of params.encodings) {
+        encoding.maxBitrate = wanted.maxBitrate;
+        encoding.maxFramerate = wanted.maxFramerate;
+      }
+      (params as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference }).degradationPreference = wanted.degradationPreference;
+      await sender.setParameters(params).catch((err: unknown) => console.warn('lancast: could not set the video parameters', err));
+    });
+  }
+
+  #serialFor(conn: Connection, job: () => Promise<void>): Promise<void> {
+    const next = (this.#sending.get(conn) ?? Promise.resolve()).then(job, job);
+    this.#sending.set(conn, next.catch(() => undefined));
+    return next;
   }
 
   #allConnections(): Connection[] {
@@ -254,6 +289,8 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
       const offer = await conn.pc.createOffer();
       await conn.pc.setLocalDescription(offer);
       if (conn.closed) return false;
+      // The encodings exist once the offer is set: the preset's limits apply from the first frame.
+      void this.#applyVideoParameters(conn);
       this.signaling.send({ type: 'offer', to: conn.peer, cid: conn.cid, sdp: conn.pc.localDescription!.sdp });
       conn.localDescriptionSent();
       return true;
@@ -270,7 +307,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
    * picture at once.
    */
   #pause(conn: Connection, paused: boolean): void {
-    this.#sending = this.#sending.then(async () => {
+    void this.#serialFor(conn, async () => {
       let applied = true;
       for (const transceiver of conn.pc.getTransceivers()) {
         const sender = transceiver.sender;

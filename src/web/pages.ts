@@ -100,6 +100,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <p id="error" class="error" role="alert" hidden></p>
 <p id="source-status" class="muted" role="status"></p>
 <p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span><span id="mode"></span><span id="uplink"></span></p>
+<p class="stats muted"><span id="sending" data-testid="sending"></span></p>
 </div>
 <form id="controls" class="stack">
 <fieldset id="source" class="choices"><legend>${s('source')}</legend>
@@ -111,6 +112,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <label>${s('camera')} <select id="camera"></select></label>
 <label>${s('microphone')} <select id="microphone"></select></label>
 <label class="check"><input id="screen-audio" type="checkbox" checked> ${s('screenAudio')}</label>
+<label>${s('preset')} <select id="preset">${(['auto', 'text', 'motion', 'camera', 'saver'] as const).map((p) => `<option value="${p}">${s(`preset_${p}`)}</option>`).join('')}</select></label>
 <label>${s('publishKey')} <input id="key" type="password" autocomplete="off" placeholder="${s('keyHint')}"></label>
 <label>${s('roomPassword')} <input id="view-password" type="password" autocomplete="off" placeholder="${s('roomPasswordHint')}"></label>
 <div class="row"><button id="start" type="submit">${s('start')}</button><button id="stop" type="button" disabled>${s('stop')}</button></div>

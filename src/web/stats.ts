@@ -39,3 +39,24 @@ export function formatRate(bitsPerSecond: number): string {
   if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(1)}\u00a0Mbit/s`;
   return `${Math.round(bitsPerSecond / 1e3)}\u00a0kbit/s`;
 }
+
+export interface OutboundVideo {
+  bytes: number;
+  at: number;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/** What one connection's video sender is sending (its encoder's output). */
+export function outboundVideo(report: RTCStatsReport): OutboundVideo {
+  const out: OutboundVideo = { bytes: 0, at: performance.now(), width: 0, height: 0, fps: 0 };
+  report.forEach((s: Record<string, unknown>) => {
+    if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+    out.bytes += Number(s.bytesSent ?? 0);
+    out.width = Math.max(out.width, Number(s.frameWidth ?? 0));
+    out.height = Math.max(out.height, Number(s.frameHeight ?? 0));
+    out.fps = Math.max(out.fps, Number(s.framesPerSecond ?? 0));
+  });
+  return out;
+}

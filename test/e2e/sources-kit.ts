@@ -145,3 +145,40 @@ export function connectionLog(page: Page): Promise<ConnectionLog> {
 export async function pickSource(page: Page, source: 'camera' | 'screen' | 'screen+camera'): Promise<void> {
   await page.click(`input[name=source][value="${source}"]`);
 }
+
+/** The luma (BT.601) of a <video>'s current frame at its own size. */
+export interface Luma {
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+export async function grabLuma(page: Page, selector: string): Promise<Luma> {
+  const { width, height, base64 } = (await page.evaluate(`(() => {
+    const video = document.querySelector(${JSON.stringify(selector)});
+    const width = video.videoWidth, height = video.videoHeight;
+    const canvas = document.createElement('canvas');
+    canvas.width = width; canvas.height = height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(video, 0, 0);
+    const d = ctx.getImageData(0, 0, width, height).data;
+    const y = new Uint8Array(width * height);
+    for (let i = 0, j = 0; j < y.length; i += 4, j++) y[j] = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
+    let s = '';
+    for (let i = 0; i < y.length; i += 0x8000) s += String.fromCharCode.apply(null, y.subarray(i, i + 0x8000));
+    return { width, height, base64: btoa(s) };
+  })()`)) as { width: number; height: number; base64: string };
+  return { width, height, data: Buffer.from(base64, 'base64') };
+}
+
+/** PSNR (dB) between two luma pictures of one size; Infinity when identical. */
+export function lumaPsnr(a: Luma, b: Luma): number {
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`sizes differ: ${a.width}x${a.height} and ${b.width}x${b.height}`);
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = a.data[i]! - b.data[i]!;
+    sum += d * d;
+  }
+  const mse = sum / a.data.length;
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}

@@ -71,13 +71,13 @@ function pictureOf(s: Seen): Picture | 'other' {
   return centre;
 }
 
-/** Wait until a viewer shows `picture`, at the size that source has. */
-async function waitForPicture(viewer: Page, picture: Picture, timeoutMs = 20_000): Promise<Seen> {
+/** Wait until a viewer shows `picture` (at `size`, when given). */
+async function waitForPicture(viewer: Page, picture: Picture, size?: [number, number], timeoutMs = 20_000): Promise<Seen> {
   return waitFor(
     () => seen(viewer),
-    (s) => pictureOf(s) === picture && s.width > 0,
+    (s) => pictureOf(s) === picture && s.width > 0 && (!size || (s.width === size[0] && s.height === size[1])),
     timeoutMs,
-    `the viewer to show ${picture}`,
+    `the viewer to show ${picture}${size ? ` at ${size.join('x')}` : ''}`,
   );
 }
 
@@ -104,9 +104,10 @@ for (const mode of ['p2p', 'relay'] as const) {
         for (const next of ['screen', 'screen+camera', 'camera'] as const) {
           await pickSource(b, next);
           for (const v of viewers) {
-            const s = await waitForPicture(v, next);
-            // The shared tab is 16:9, the camera 4:3.
-            assert.equal(s.width / s.height, next === 'camera' ? 4 / 3 : 16 / 9, `${next} decoded at ${s.width}x${s.height}`);
+            // A screen is decoded at its own size, 1280x720: its default preset holds resolution.
+            // The camera's favours motion, and a busy machine may send it smaller (4:3 still).
+            const s = await waitForPicture(v, next, next === 'camera' ? undefined : [1280, 720]);
+            if (next === 'camera') assert.equal(s.width / s.height, 4 / 3);
           }
         }
         const expected = mode === 'p2p' ? 'viewer pages connected to the broadcaster' : 'viewer pages connected to the relay';
@@ -188,8 +189,7 @@ describe('source= in the URL', () => {
       try {
         await waitForState(b, 'live', 20_000);
         v = await watch(room);
-        const s = await waitForPicture(v, 'screen+camera');
-        assert.equal(s.width / s.height, 16 / 9);
+        await waitForPicture(v, 'screen+camera', [1280, 720]);
         // A still screen still sends frames: the picture keeps moving for the watch page.
         await recordFrames(v);
         await waitFor(() => frameGaps(v!), (g) => g.frames >= 10, 10_000, 'frames to keep coming');
