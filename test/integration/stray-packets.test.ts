@@ -14,22 +14,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { afterEach, test } from 'node:test';
-import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type PeerConfig } from 'werift';
-// lancast's own werift settings, for the test's peers too: no public STUN server is asked.
-import '../../src/relay/pc-config.js';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
 import { waitFor } from '../helpers/browser.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
-
-const PEER: Partial<PeerConfig> = {
-  codecs: {
-    audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
-    video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
-  },
-  iceServers: [],
-  iceInterfaceAddresses: { udp4: '127.0.0.1' },
-  iceAdditionalHostAddresses: ['127.0.0.1'],
-  iceUseIpv6: false,
-};
+import { exchange, PEER, relayLeg } from '../helpers/werift-peer.js';
 
 let server: Lancast;
 const cleanups: (() => unknown)[] = [];
@@ -39,33 +27,6 @@ afterEach(async () => {
   cleanups.length = 0;
   await server?.stop();
 });
-
-async function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return;
-  await new Promise<void>((resolve) => pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve()));
-}
-
-/** POST the offer of `pc` to `path`; on 201 apply the answer and return it. */
-async function exchange(pc: RTCPeerConnection, path: string, key?: string): Promise<{ answer: string; location: string }> {
-  await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const res = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/sdp', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: pc.localDescription!.sdp,
-  });
-  const answer = await res.text();
-  assert.equal(res.status, 201, answer);
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  return { answer, location: res.headers.get('location')! };
-}
-
-/** The UDP port of the relay's host candidate on 127.0.0.1 in an SDP answer. */
-function relayPort(sdp: string): number {
-  const m = /^a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host/m.exec(sdp);
-  assert.ok(m, `no 127.0.0.1 host candidate in the answer:\n${sdp}`);
-  return Number(m[1]);
-}
 
 /**
  * A WHIP publisher that sends 100 video packets a second (10 frames of 10) and 50 audio packets,
@@ -77,7 +38,7 @@ async function publish(room: string, beforeWrap: { video: number; audio: number 
   const audio = new MediaStreamTrack({ kind: 'audio' });
   pc.addTransceiver(audio, { direction: 'sendonly' });
   pc.addTransceiver(video, { direction: 'sendonly' });
-  const { answer, location } = await exchange(pc, `/whip/${room}`, server.publishKey);
+  const { answer, location } = await exchange(pc, `${server.url}/whip/${room}`, server.publishKey);
   await waitFor(async () => pc.connectionState, (s) => s === 'connected', 15_000, 'the publisher to connect');
   const sent = { video: 0, audio: 0 };
   const payload = randomBytes(400);
@@ -100,7 +61,7 @@ async function publish(room: string, beforeWrap: { video: number; audio: number 
   }, 10);
   const stop = async () => {
     clearInterval(timer);
-    await fetch(new URL(location, server.url), { method: 'DELETE' }).catch(() => undefined);
+    await fetch(location, { method: 'DELETE' }).catch(() => undefined);
     await pc.close();
   };
   return { pc, answer, sent, stop };
@@ -115,9 +76,9 @@ async function play(room: string) {
   pc.onTrack.subscribe((track) => {
     track.onReceiveRtp.subscribe(() => received[track.kind as 'video' | 'audio']++);
   });
-  const { location } = await exchange(pc, `/whep/${room}`);
+  const { location } = await exchange(pc, `${server.url}/whep/${room}`);
   const stop = async () => {
-    await fetch(new URL(location, server.url), { method: 'DELETE' }).catch(() => undefined);
+    await fetch(location, { method: 'DELETE' }).catch(() => undefined);
     await pc.close();
   };
   return { pc, received, stop };
@@ -158,7 +119,7 @@ for (const path of PATHS) {
     const beforeWrap = { video: 300, audio: 150 }; // both wrap 3 s in
     const publisher = await publish('wrap', beforeWrap);
     cleanups.push(publisher.stop);
-    const strays = strayPackets(relayPort(publisher.answer));
+    const strays = strayPackets(relayLeg(publisher.answer).port);
     cleanups.push(strays.stop);
     const viewer = await play('wrap');
     cleanups.push(viewer.stop);
