@@ -100,7 +100,7 @@ export function broadcastPage(lang: Lang, room: string): string {
 <p id="error" class="error" role="alert" hidden></p>
 <p id="source-status" class="muted" role="status"></p>
 <p class="stats"><span id="viewer-count" data-testid="viewer-count">0</span><span id="mode"></span><span id="uplink"></span></p>
-<p class="stats muted"><span id="sending" data-testid="sending"></span></p>
+<p class="muted"><span id="sending" data-testid="sending"></span></p>
 </div>
 <form id="controls" class="stack">
 <fieldset id="source" class="choices"><legend>${s('source')}</legend>
@@ -149,7 +149,7 @@ export function watchPage(lang: Lang, room: string): string {
 </div>
 <div class="row between">
 <p id="watch-line"><strong>${escapeHtml(room)}</strong><span id="viewer-count"></span><span id="stats" class="muted"></span></p>
-<p><button id="fullscreen" type="button">${s('fullscreen')}</button> <a href="/">${s('backToLobby')}</a></p>
+<p class="row wrap" role="group" aria-label="${s('playerControls')}"><button id="fullscreen" type="button">${s('fullscreen')}</button><button id="fill" type="button" aria-pressed="false">${s('fill')}</button><button id="pip" type="button" hidden>${s('pip')}</button><a href="/">${s('backToLobby')}</a></p>
 </div>
 <form id="password-form" class="stack" hidden>
 <label>${s('password')} <input id="password" type="password" autocomplete="off"></label>

@@ -16,6 +16,9 @@ const statsLine = $('stats');
 const passwordForm = $<HTMLFormElement>('password-form');
 const passwordInput = $<HTMLInputElement>('password');
 const fullscreen = $<HTMLButtonElement>('fullscreen');
+const fill = $<HTMLButtonElement>('fill');
+const pip = $<HTMLButtonElement>('pip');
+const player = video.parentElement!;
 
 const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? undefined;
 /** The password the current join carries, if any: none tried yet means "needs one", not "wrong". */
@@ -49,6 +52,7 @@ function render(): void {
     state === 'error' && errorText ? errorText : stalled && viewer.state === 'live' ? t(lang, 'vStalled') : t(lang, STATE_TEXT[state]);
   overlay.hidden = state === 'live';
   fullscreen.disabled = state !== 'live';
+  pip.disabled = state !== 'live';
   // Over the picture only while there is one: not over "ended" or "waiting".
   unmute.hidden = !(mutedByBrowser && state === 'live');
   // Only while refused for the password: gone while a retry connects and once the room opens.
@@ -145,7 +149,54 @@ unmute.addEventListener('click', () => {
   render();
   void video.play();
 });
-fullscreen.addEventListener('click', () => void video.requestFullscreen?.().catch(() => undefined));
+fullscreen.addEventListener('click', async () => {
+  try {
+    await video.requestFullscreen();
+  } catch {
+    return;
+  }
+  // A phone turns sideways for a wide picture, where the browser lets a page lock it.
+  if (video.videoWidth > video.videoHeight) await orientation()?.lock?.('landscape').catch(() => undefined);
+});
+document.addEventListener('fullscreenchange', () => {
+  if (document.fullscreenElement) return;
+  try {
+    orientation()?.unlock?.();
+  } catch {
+    // not locked, or not lockable
+  }
+});
+
+/** screen.orientation with lock(), which TypeScript's DOM types no longer list. */
+function orientation(): { lock?(o: string): Promise<void>; unlock?(): void } | undefined {
+  return (screen as unknown as { orientation?: { lock?(o: string): Promise<void>; unlock?(): void } }).orientation;
+}
+
+// The picture keeps its own shape (a 4:3 camera, a 16:10 screen), so a screen is shown whole.
+video.addEventListener('resize', () => {
+  if (!video.videoWidth || !video.videoHeight) return;
+  video.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  // Not taller than the window: the width follows (see .player video in style.css).
+  video.style.setProperty('--ratio', String(video.videoWidth / video.videoHeight));
+});
+
+/** Fit (the whole picture, the default) or fill (cropped to the frame); kept for next time. */
+function setFill(on: boolean): void {
+  player.classList.toggle('fill', on);
+  fill.setAttribute('aria-pressed', String(on));
+}
+setFill(localStorage.getItem('lancast:fill') === '1');
+fill.addEventListener('click', () => {
+  const on = !player.classList.contains('fill');
+  setFill(on);
+  localStorage.setItem('lancast:fill', on ? '1' : '0');
+});
+
+pip.hidden = !document.pictureInPictureEnabled;
+pip.addEventListener('click', () => {
+  const done = document.pictureInPictureElement ? document.exitPictureInPicture() : video.requestPictureInPicture();
+  void done.catch(() => undefined);
+});
 passwordForm.addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem(`lancast:password:${room}`, passwordInput.value);
