@@ -12,6 +12,7 @@ import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { RtcpSrPacket } from 'werift';
 import { Publisher } from '../src/relay/publisher.js';
+import { installWeriftPatches } from '../src/relay/werift/index.js';
 import { launchChromium } from '../test/helpers/browser.js';
 
 const [codec = 'vp8', secondsArg = '4', out = `test/fixtures/rtp-${codec}.jsonl.gz`] = process.argv.slice(2);
@@ -21,6 +22,7 @@ const lines: string[] = [];
 const start = performance.now();
 const at = () => Math.round((performance.now() - start) * 10) / 10;
 
+installWeriftPatches(); // werift as the relay runs it
 const publisher = new Publisher({ host: '127.0.0.1', iceServers: [] }, () => undefined);
 publisher.onPacket = (kind, seq, ts, marker, payload) => {
   lines.push(JSON.stringify({ t: at(), k: kind, seq, ts, m: marker ? 1 : 0, p: Buffer.from(payload).toString('base64') }));

@@ -7,6 +7,7 @@ import qrcode from 'qrcode-terminal';
 import type { Config } from './config.js';
 import { createLogger } from './log.js';
 import { egressImplementation } from './relay/egress.js';
+import { installWeriftPatches } from './relay/werift/index.js';
 import { startServer, type RunningServer } from './server/server.js';
 
 function qr(text: string): Promise<string> {
@@ -48,6 +49,8 @@ export async function run(config: Config, version: string): Promise<void> {
   const logger = createLogger(config);
   let server: RunningServer;
   try {
+    // Refuses a werift its patches were not written for, before any peer connection exists.
+    installWeriftPatches();
     server = await startServer(config, logger, version);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -28,9 +28,9 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 // The viewers are DTLS clients (the relay answers their actpass offers passive). Like a browser's,
 // their client must answer a repeated HelloVerifyRequest from a busy relay instead of failing, and
 // their key exchange runs on OpenSSL, so the generator's CPU goes to the server's load.
-import '../../src/relay/dtls-fixes.js';
-import '../../src/relay/fast-ecdh.js';
-import '../../src/relay/fast-rtp.js';
+import { installWeriftPatches } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
 
 /** One RTP packet in SAMPLE is decrypted and authenticated by werift. */
 const SAMPLE = 256;

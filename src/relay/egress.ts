@@ -12,6 +12,7 @@ import type { Socket } from 'node:dgram';
 import type { RTCRtpSender } from 'werift';
 import { native, socketFd } from './native.js';
 import { AES_CM_128_HMAC_SHA1_80, protect, RolloverCounter, type SrtpKeys } from './srtp.js';
+import { weriftSenderTransport } from './werift/index.js';
 
 // Still imported from here by the ingress, start.ts, their tests and the hot-path bench; their
 // home is native.ts and srtp.ts.
@@ -137,41 +138,6 @@ export class EgressGroup {
     for (const e of this.#others) if (e.send(payload, marker, seq, ts)) sent++;
     return sent;
   }
-}
-
-/** werift's internals an Egress needs, read once the leg is connected. */
-interface WeriftLeg {
-  dtlsTransport?: {
-    state: string;
-    srtp?: { localContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer } };
-    iceTransport?: {
-      connection?: {
-        send(data: Buffer): Promise<void>;
-        nominated?: { remoteAddr: [string, number]; protocol?: { transport?: { type?: string; socket?: Socket } } };
-      };
-    };
-  };
-}
-
-/**
- * A connected werift sender's SRTP keys and where its packets go (its ICE socket, or werift's own
- * send for a relayed candidate pair); undefined until it is connected. The one place this file
- * reads werift's internals.
- */
-function weriftSenderTransport(sender: RTCRtpSender): { keys: SrtpKeys; target: EgressTarget } | undefined {
-  const dtls = (sender as unknown as WeriftLeg).dtlsTransport;
-  const ctx = dtls?.srtp?.localContext;
-  const connection = dtls?.iceTransport?.connection;
-  const pair = connection?.nominated;
-  if (!dtls || dtls.state !== 'connected' || !ctx || !connection || !pair) return undefined;
-  const transport = pair.protocol?.transport;
-  return {
-    keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
-    target:
-      transport?.type === 'udp' && transport.socket
-        ? { kind: 'udp', socket: transport.socket, address: pair.remoteAddr[0], port: pair.remoteAddr[1] }
-        : { kind: 'function', send: (packet) => void connection.send(packet).catch(() => undefined) },
-  };
 }
 
 /** An Egress for a connected werift sender, or undefined when it is not connected yet. */

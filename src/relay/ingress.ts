@@ -8,16 +8,8 @@
  */
 import { SrtpAuthenticationError, type RTCPeerConnection } from 'werift';
 import { native } from './egress.js';
-
-interface WeriftSrtpSession {
-  decrypt: (packet: Buffer) => Buffer;
-  remoteContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
-  lancastIngress?: object;
-}
-interface WeriftDtlsTransport {
-  state: string;
-  srtp?: WeriftSrtpSession;
-}
+import { AES_CM_128_HMAC_SHA1_80 } from './srtp.js';
+import { connectedReceivingSrtp } from './werift/index.js';
 
 /** Packets decrypted natively and rejected (failed authentication or malformed), all legs. */
 export const ingressCounters = { packets: 0, rejected: 0 };
@@ -29,19 +21,13 @@ export const ingressCounters = { packets: 0, rejected: 0 };
 export function useNativeIngress(pc: RTCPeerConnection): boolean {
   const module = native;
   if (!module) return false;
-  const transports = new Set(pc.getTransceivers().map((t) => t.receiver.dtlsTransport as unknown as WeriftDtlsTransport));
   let swapped = false;
-  for (const dtls of transports) {
-    const session = dtls?.srtp;
-    const ctx = session?.remoteContext;
-    if (!dtls || dtls.state !== 'connected' || !session || !ctx) continue;
-    if (session.lancastIngress) {
-      swapped = true;
-      continue;
-    }
-    const ingress = module.ingress(ctx.profile, ctx.srtpSessionKey, ctx.srtpSessionSalt, ctx.profile === 1 ? ctx.srtpSessionAuthTag : null);
-    session.lancastIngress = ingress;
-    session.decrypt = (packet) => {
+  for (const session of connectedReceivingSrtp(pc)) {
+    swapped = true;
+    if (session.replaced) continue;
+    const { profile, key, salt, authKey } = session.keys;
+    const ingress = module.ingress(profile, key, salt, profile === AES_CM_128_HMAC_SHA1_80 ? authKey : null);
+    session.replaceDecrypt((packet) => {
       const plain = module.unprotect(ingress, packet);
       if (!plain) {
         ingressCounters.rejected++;
@@ -50,8 +36,7 @@ export function useNativeIngress(pc: RTCPeerConnection): boolean {
       }
       ingressCounters.packets++;
       return plain;
-    };
-    swapped = true;
+    });
   }
   return swapped;
 }

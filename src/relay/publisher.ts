@@ -4,9 +4,6 @@
  * the forwarder, asks for keyframes when viewers need them, and tells the encoder how much it may
  * send (REMB).
  */
-import './dtls-fixes.js';
-import './fast-ecdh.js';
-import './fast-rtp.js';
 import {
   MediaStreamTrack,
   ReceiverEstimatedMaxBitrate,

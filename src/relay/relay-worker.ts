@@ -12,6 +12,10 @@ import { egressImplementation } from './native.js';
 import { Forwarder, relayCounters } from './forwarder.js';
 import { Subscriber, type SubscriberSource } from './subscriber.js';
 import { codecsFromData, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
+import { installWeriftPatches } from './werift/index.js';
+
+// This thread has its own copy of werift: patch it before any leg exists.
+installWeriftPatches();
 
 const port = parentPort!;
 const init = workerData as WorkerInit;

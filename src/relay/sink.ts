@@ -4,18 +4,10 @@
  * its egress (batched with the other sinks of that kind), answers the NACKs its RTCP side reports,
  * and writes that side's sender reports.
  */
-import {
-  compactNtp,
-  RtcpSenderInfo,
-  RtcpSourceDescriptionPacket,
-  RtcpSrPacket,
-  SourceDescriptionChunk,
-  SourceDescriptionItem,
-  timestampSeconds,
-  type RTCRtpSender,
-} from 'werift';
+import type { RTCRtpSender } from 'werift';
 import type { MediaKind } from './codecs.js';
 import type { Egress } from './egress.js';
+import { weriftSenderRtcp } from './werift/index.js';
 
 /** What a sender report says about the stream (RFC 3550 6.4.1). */
 export interface SenderInfo {
@@ -55,58 +47,4 @@ export class ViewerSink implements Sink {
     this.egress = egress;
     this.rtcp = sender && weriftSenderRtcp(sender);
   }
-}
-
-/**
- * werift's sender state: it keeps these for its sender reports, and reads the `lastSR*` pair to
- * compute the round trip from the viewer's receiver reports; the relay bypasses sendRtp, so sets them.
- */
-interface WeriftSenderState {
-  ssrc: number;
-  cname?: string;
-  dtlsTransport?: { sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown> };
-  ntpTimestamp: bigint;
-  rtpTimestamp: number;
-  packetCount: number;
-  octetCount: number;
-  lastSRtimestamp: number;
-  lastSentSRTimestamp: number;
-  rtxSsrc?: number;
-  rtxPayloadType?: number;
-  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
-}
-
-/** A werift sender's RTCP as a StreamRtcp: the one place the forwarding path reads werift's sender internals. */
-function weriftSenderRtcp(sender: RTCRtpSender): StreamRtcp {
-  const s = sender as unknown as WeriftSenderState;
-  return {
-    get rtx() {
-      return s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined ? { ssrc: s.rtxSsrc, payloadType: s.rtxPayloadType } : undefined;
-    },
-    onNack(handler) {
-      return s.onGenericNack.subscribe((nack) => handler(nack.lost)).unSubscribe;
-    },
-    update(info) {
-      s.ntpTimestamp = info.ntpTimestamp;
-      s.rtpTimestamp = info.rtpTimestamp;
-      s.packetCount = info.packetCount;
-      s.octetCount = info.octetCount;
-    },
-    sendReport() {
-      if (!s.dtlsTransport) return;
-      const packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[] = [
-        new RtcpSrPacket({
-          ssrc: s.ssrc,
-          senderInfo: new RtcpSenderInfo({ ntpTimestamp: s.ntpTimestamp, rtpTimestamp: s.rtpTimestamp, packetCount: s.packetCount, octetCount: s.octetCount }),
-        }),
-      ];
-      s.lastSRtimestamp = compactNtp(s.ntpTimestamp);
-      s.lastSentSRTimestamp = timestampSeconds();
-      if (s.cname) {
-        const item = new SourceDescriptionItem({ type: 1, text: s.cname });
-        packets.push(new RtcpSourceDescriptionPacket({ chunks: [new SourceDescriptionChunk({ source: s.ssrc, items: [item] })] }));
-      }
-      s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
-    },
-  };
 }

@@ -4,9 +4,6 @@
  * the viewer gets exactly the publisher's codec, a keyframe as soon as its DTLS is up, and
  * retransmissions from werift's packet cache (RTX where negotiated) when it reports a loss.
  */
-import './dtls-fixes.js';
-import './fast-ecdh.js';
-import './fast-rtp.js';
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';

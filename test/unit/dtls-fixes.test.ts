@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CipherContext, DtlsClient, DtlsServer, HashAlgorithm, NamedCurveAlgorithm, ProtectionProfileAeadAes128Gcm, SignatureAlgorithm } from 'werift';
-import { dtlsFixCounters } from '../../src/relay/dtls-fixes.js';
+import { dtlsFixCounters, installWeriftPatches } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
 
 const HANDSHAKE = 22;
 const HELLO_VERIFY_REQUEST = 3;

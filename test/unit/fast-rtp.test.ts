@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { RtpHeader, RtpPacket } from 'werift';
-import { deSerializeRtpHeader, weriftDeSerialize } from '../../src/relay/fast-rtp.js';
+import { deSerializeRtpHeader, installWeriftPatches, replacements } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
+const patched = replacements.find((r) => r.target === 'RtpHeader.deSerialize')!;
+/** werift's own parser, as it was before the patch. */
+const weriftDeSerialize = (raw: Buffer) => patched.original.call(RtpHeader, raw) as RtpHeader;
 
 /** A random RTP packet: any CSRC count, extension profile and contents, padding or not. */
 function randomPacket(i: number): Buffer {

@@ -9,6 +9,9 @@ import { test } from 'node:test';
 import { RTCPeerConnection } from 'werift';
 import { iceConfig } from '../../src/relay/ice.js';
 import { gatherComplete } from '../../src/relay/sdp.js';
+import { installWeriftPatches } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
 
 test('a leg for --host 127.0.0.1 gathers 127.0.0.1 only, at once, without asking a STUN server', async () => {
   const pc = new RTCPeerConnection(iceConfig({ host: '127.0.0.1', iceServers: [] }));

@@ -1,0 +1,44 @@
+/**
+ * Typed view of the SRTP sessions werift decrypts a publisher's media with, so the relay can put
+ * native decryption in their place (../ingress.ts). The one place lancast reads them.
+ */
+import type { RTCPeerConnection } from 'werift';
+import type { SrtpKeys } from '../srtp.js';
+
+interface WeriftSrtpSession {
+  decrypt: (packet: Buffer) => Buffer;
+  remoteContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
+  lancastDecrypt?: (packet: Buffer) => Buffer;
+}
+interface WeriftDtlsTransport {
+  state: string;
+  srtp?: WeriftSrtpSession;
+}
+
+/** One connected receiving SRTP session: its keys, and whether lancast already decrypts for it. */
+export interface ReceivingSrtp {
+  keys: SrtpKeys;
+  replaced: boolean;
+  /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet). */
+  replaceDecrypt(decrypt: (packet: Buffer) => Buffer): void;
+}
+
+/** The receiving SRTP sessions of `pc` whose DTLS is connected (one per transport). */
+export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
+  const transports = new Set(pc.getTransceivers().map((t) => t.receiver.dtlsTransport as unknown as WeriftDtlsTransport | undefined));
+  const out: ReceivingSrtp[] = [];
+  for (const dtls of transports) {
+    const session = dtls?.srtp;
+    const ctx = session?.remoteContext;
+    if (!dtls || dtls.state !== 'connected' || !session || !ctx) continue;
+    out.push({
+      keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
+      replaced: session.lancastDecrypt !== undefined,
+      replaceDecrypt(decrypt) {
+        session.lancastDecrypt = decrypt;
+        session.decrypt = decrypt;
+      },
+    });
+  }
+  return out;
+}

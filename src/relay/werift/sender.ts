@@ -1,0 +1,107 @@
+/**
+ * Typed views of a werift RTCRtpSender's internals, for the relay's own forwarding path: its SRTP
+ * keys and ICE socket (the Egress sends without werift's per-packet work) and its RTCP state (NACKs
+ * in, sender reports out). The one place lancast reads a sender's private fields.
+ */
+import type { Socket } from 'node:dgram';
+import {
+  compactNtp,
+  RtcpSenderInfo,
+  RtcpSourceDescriptionPacket,
+  RtcpSrPacket,
+  SourceDescriptionChunk,
+  SourceDescriptionItem,
+  timestampSeconds,
+  type RTCRtpSender,
+} from 'werift';
+import type { EgressTarget } from '../egress.js';
+import type { StreamRtcp } from '../sink.js';
+import type { SrtpKeys } from '../srtp.js';
+
+/** werift's internals an Egress needs, read once the leg is connected. */
+interface WeriftLeg {
+  dtlsTransport?: {
+    state: string;
+    srtp?: { localContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer } };
+    iceTransport?: {
+      connection?: {
+        send(data: Buffer): Promise<void>;
+        nominated?: { remoteAddr: [string, number]; protocol?: { transport?: { type?: string; socket?: Socket } } };
+      };
+    };
+  };
+}
+
+/**
+ * A connected werift sender's SRTP keys and where its packets go (its ICE socket, or werift's own
+ * send for a relayed candidate pair); undefined until it is connected.
+ */
+export function weriftSenderTransport(sender: RTCRtpSender): { keys: SrtpKeys; target: EgressTarget } | undefined {
+  const dtls = (sender as unknown as WeriftLeg).dtlsTransport;
+  const ctx = dtls?.srtp?.localContext;
+  const connection = dtls?.iceTransport?.connection;
+  const pair = connection?.nominated;
+  if (!dtls || dtls.state !== 'connected' || !ctx || !connection || !pair) return undefined;
+  const transport = pair.protocol?.transport;
+  return {
+    keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
+    target:
+      transport?.type === 'udp' && transport.socket
+        ? { kind: 'udp', socket: transport.socket, address: pair.remoteAddr[0], port: pair.remoteAddr[1] }
+        : { kind: 'function', send: (packet) => void connection.send(packet).catch(() => undefined) },
+  };
+}
+
+/**
+ * werift's sender state: it keeps these for its sender reports, and reads the `lastSR*` pair to
+ * compute the round trip from the viewer's receiver reports; the relay bypasses sendRtp, so sets them.
+ */
+interface WeriftSenderState {
+  ssrc: number;
+  cname?: string;
+  dtlsTransport?: { sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown> };
+  ntpTimestamp: bigint;
+  rtpTimestamp: number;
+  packetCount: number;
+  octetCount: number;
+  lastSRtimestamp: number;
+  lastSentSRTimestamp: number;
+  rtxSsrc?: number;
+  rtxPayloadType?: number;
+  onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
+}
+
+/** A werift sender's RTCP as a StreamRtcp. */
+export function weriftSenderRtcp(sender: RTCRtpSender): StreamRtcp {
+  const s = sender as unknown as WeriftSenderState;
+  return {
+    get rtx() {
+      return s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined ? { ssrc: s.rtxSsrc, payloadType: s.rtxPayloadType } : undefined;
+    },
+    onNack(handler) {
+      return s.onGenericNack.subscribe((nack) => handler(nack.lost)).unSubscribe;
+    },
+    update(info) {
+      s.ntpTimestamp = info.ntpTimestamp;
+      s.rtpTimestamp = info.rtpTimestamp;
+      s.packetCount = info.packetCount;
+      s.octetCount = info.octetCount;
+    },
+    sendReport() {
+      if (!s.dtlsTransport) return;
+      const packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[] = [
+        new RtcpSrPacket({
+          ssrc: s.ssrc,
+          senderInfo: new RtcpSenderInfo({ ntpTimestamp: s.ntpTimestamp, rtpTimestamp: s.rtpTimestamp, packetCount: s.packetCount, octetCount: s.octetCount }),
+        }),
+      ];
+      s.lastSRtimestamp = compactNtp(s.ntpTimestamp);
+      s.lastSentSRTimestamp = timestampSeconds();
+      if (s.cname) {
+        const item = new SourceDescriptionItem({ type: 1, text: s.cname });
+        packets.push(new RtcpSourceDescriptionPacket({ chunks: [new SourceDescriptionChunk({ source: s.ssrc, items: [item] })] }));
+      }
+      s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
+    },
+  };
+}
