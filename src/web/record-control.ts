@@ -51,7 +51,11 @@ export function mountRecordControl(lang: Lang, room: string, key: () => string, 
     note.hidden = !current || current.state === 'failed';
     status.className = current?.state === 'failed' ? 'error' : '';
     if (!current) status.textContent = '';
-    else if (current.state === 'failed') status.textContent = t(lang, 'recFailed', { error: current.error ?? '' });
+    else if (current.state === 'failed') {
+      // The server says why in English; the reason it gives most often has its own words here.
+      const error = current.error === 'the disk is full' ? t(lang, 'recDiskFull') : (current.error ?? '');
+      status.textContent = t(lang, 'recFailed', { error });
+    }
     else if (current.state === 'waiting') status.textContent = t(lang, 'recWaiting');
     else status.textContent = t(lang, 'recOn', { time: clock(current.seconds), size: size(current.bytes) });
   };

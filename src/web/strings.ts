@@ -117,6 +117,7 @@ const en = {
   recFailed: 'Recording stopped: {error}. The live stream goes on.',
   recRelay: 'Recording moves this room to the relay: the server receives the stream to write the file.',
   recList: 'Recordings',
+  recDiskFull: 'the disk is full',
 } as const;
 
 export type StringKey = keyof typeof en;
@@ -234,6 +235,7 @@ const zh: Record<StringKey, string> = {
   recFailed: '录制已停止：{error}。直播继续。',
   recRelay: '录制会把本房间切换到中继：服务器接收视频流并写入文件。',
   recList: '录像列表',
+  recDiskFull: '磁盘已满',
 };
 
 export const STRINGS: Record<Lang, Record<StringKey, string>> = { en, 'zh-CN': zh };

@@ -6,6 +6,7 @@
  * moves to the relay while recorded and the page says so; a reload goes on as part 2.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,17 +46,23 @@ for (const codec of ['vp8', 'h264'] as const) {
   describe(`a Chromium broadcast in ${codec}`, () => {
     test('recorded for 20 s with the Record button', async () => {
       const room = `rec-${codec}`;
-      // Relayed from the start: the file's time is measured from the click (a p2p room's
-      // recording starts once its stream has moved to the relay: see the test below).
+      // Relayed from the start (a p2p room's recording starts once its stream has moved to the
+      // relay: see the test below).
       const page = await broadcast(`/broadcast/${room}?key=${server.publishKey}&autostart=1&codec=${codec}&mode=relay`);
       try {
         await page.locator('[data-testid="record"]').click();
-        const t0 = performance.now();
+        const clicked = Date.now();
         await waitFor(() => recordText(page), (s) => /^Recording \d+:\d\d · [\d.]+ MB$/.test(s ?? ''), 20_000, 'the page to show the recording');
+        // The file's time 0 is its first keyframe, which the status reports (a moment after the
+        // click: the relay asks the encoder for one).
+        const api = recordingApi(server.url, server.publishKey);
+        const since = (await waitFor(() => api.status(room), (s) => s.body?.writingSince !== undefined, 20_000, 'the first keyframe')).body!.writingSince!;
         await waitFor(() => recordText(page), (s) => /^Recording 0:1[5-9]/.test(s ?? ''), 30_000, '15 s on the page');
-        await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (performance.now() - t0))));
-        const stopped = await recordingApi(server.url, server.publishKey).stop(room);
-        const wall = (performance.now() - t0) / 1000;
+        await new Promise((r) => setTimeout(r, Math.max(0, since + 20_000 - Date.now())));
+        const stopAt = Date.now();
+        const stopped = await api.stop(room);
+        const wall = (stopAt - since) / 1000;
+        const line = server.output().split('\n').find((l) => l.includes('recording file finished') && l.includes(room));
         assert.equal(stopped.status, 200);
         const file = join(dir, stopped.body!.parts[0]!);
         assert.ok(file.endsWith(codec === 'vp8' ? '.webm' : '.mp4'));
@@ -67,7 +74,7 @@ for (const codec of ['vp8', 'h264'] as const) {
         assert.equal(decodeErrors(file), '');
         assert.ok(Math.abs(Number(video.start_time) - Number(audio.start_time)) <= 0.04, `${video.start_time} / ${audio.start_time}`);
         const duration = Number(probe.format.duration);
-        assert.ok(Math.abs(duration - wall) <= 0.02 * wall, `file ${duration} s, wall ${wall} s`);
+        assert.ok(Math.abs(duration - wall) <= 0.02 * wall, `file ${duration} s, wall ${wall} s (${since - clicked} ms from the click): ${line}`);
         const a = frameLuma(file, duration / 2);
         const b = frameLuma(file, duration / 2 + 1);
         // Chromium's fake camera: a bright moving arc and a counter on black.
@@ -106,6 +113,28 @@ test('a p2p room moves to the relay when recorded; a broadcaster reload goes on 
       assert.ok(Number(probe.format.duration) > 2, `${part}: ${probe.format.duration}`);
       assert.equal(decodeErrors(join(dir, part)), '');
     }
+  } finally {
+    await page.close();
+  }
+});
+
+test('a full disk: the broadcast page says why the recording stopped, and stays live', async (t) => {
+  const full = mkdtempSync(join(tmpdir(), 'lancast-e2e-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', full]);
+  const small = await startLancast({ args: ['--recordings-dir', full, '--pause-after', '0'] });
+  t.after(async () => {
+    await small.stop();
+    execFileSync('umount', [full]);
+    rmSync(full, { recursive: true, force: true });
+  });
+  const page = await chromium.newPage();
+  try {
+    await page.goto(`${small.url}/broadcast/full?key=${small.publishKey}&autostart=1&mode=relay`);
+    await waitFor(() => pageState(page), (s) => s === 'live', 20_000, 'live');
+    await page.locator('[data-testid="record"]').click();
+    await waitFor(() => recordText(page), (s) => s === 'Recording stopped: the disk is full. The live stream goes on.', 60_000, 'the reason on the page');
+    assert.equal(await page.locator('[data-testid="record"]').textContent(), 'Record');
+    assert.equal(await pageState(page), 'live');
   } finally {
     await page.close();
   }

@@ -8,6 +8,7 @@ export interface RecordingStatusBody {
   seconds: number;
   bytes: number;
   parts: string[];
+  writingSince?: number;
   error?: string;
 }
 export interface RecordingItem {

@@ -41,11 +41,14 @@ describe('recording a WHIP publisher', () => {
       assert.equal(started.status, 201);
       const t0 = performance.now();
       await waitFor(() => api.status('rec'), (s) => s.body?.state === 'recording' && s.body.seconds > 0, 10_000, 'recording');
+      assert.equal(await metricValue(server.url, 'lancast_recordings_active'), 1);
       await new Promise((r) => setTimeout(r, 8_000));
       const stopped = await api.stop('rec');
       const wall = (performance.now() - t0) / 1000;
       assert.equal(stopped.status, 200);
       assert.equal(stopped.body!.parts.length, 1);
+      assert.equal(await metricValue(server.url, 'lancast_recordings_active'), 0);
+      assert.ok((await metricValue(server.url, 'lancast_recording_bytes_written_total'))! >= stopped.body!.bytes * 0.9);
       const file = join(dir, stopped.body!.parts[0]!);
       assert.match(file, /rec_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.webm$/);
       const probe = ffprobe(file);
@@ -73,7 +76,7 @@ describe('recording a WHIP publisher', () => {
       assert.equal((await api.remove(item.file)).status, 204);
       assert.equal(existsSync(file), false);
     } finally {
-      await pub.stop();
+      await pub.stop().catch(() => pub.pc.close());
       await server.stop();
     }
   });
@@ -101,7 +104,7 @@ describe('recording a WHIP publisher', () => {
       // The list's URL opens the file without the key.
       assert.equal((await fetch(`${server.url}${ok.body!.recordings[0]!.url}`, { headers: { range: 'bytes=0-3' } })).status, 206);
     } finally {
-      await pub.stop();
+      await pub.stop().catch(() => pub.pc.close());
       await server.stop();
     }
   });
@@ -150,7 +153,7 @@ describe('recording a WHIP publisher', () => {
     try {
       await api.start('reload');
       await waitFor(() => api.status('reload'), (s) => (s.body?.seconds ?? 0) >= 3, 20_000, '3 s recorded');
-      await pub.stop();
+      await pub.stop().catch(() => pub.pc.close());
       await waitFor(() => api.status('reload'), (s) => s.body?.state === 'waiting', 10_000, 'waiting for the publisher');
       pub = await whipPublish(server.url, 'reload', server.publishKey);
       const status = await waitFor(() => api.status('reload'), (s) => s.body?.parts.length === 2 && s.body.state === 'recording', 20_000, 'part 2');
@@ -189,8 +192,8 @@ describe('recording a WHIP publisher', () => {
       await waitFor(async () => player.frames().count, (n) => n > before + 30, 15_000, 'frames after the failure');
       assert.equal(await metricValue(server.url, 'lancast_recording_errors_total'), 1);
     } finally {
-      await player.stop();
-      await pub.stop();
+      await player.stop().catch(() => player.pc.close());
+      await pub.stop().catch(() => pub.pc.close());
       await server.stop();
     }
   });

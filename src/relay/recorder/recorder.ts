@@ -50,6 +50,8 @@ export interface RecorderStats {
   lostPackets: number;
   /** How the tracks were put on one clock. */
   sync: 'reports' | 'arrival' | 'pending';
+  /** From the first packet to the keyframe the file starts with (ms); undefined before it. */
+  keyframeWaitMs: number | undefined;
 }
 
 export class Recorder {
@@ -67,6 +69,8 @@ export class Recorder {
   #sync: RecorderStats['sync'] = 'pending';
   #pending: Frame[] = [];
   #origin = 0;
+  /** Arrival of the frame the file starts with. */
+  #startAt: number | undefined;
   #held: { frame: Frame; t: number } | undefined;
   #lastVideoT = -Infinity;
   #audioEnd: number | undefined;
@@ -105,6 +109,7 @@ export class Recorder {
       droppedFrames: this.#video?.dropped ?? 0,
       lostPackets: (this.#reorder.video?.lost ?? 0) + (this.#reorder.audio?.lost ?? 0),
       sync: this.#sync,
+      keyframeWaitMs: this.#startAt === undefined ? undefined : Math.round(this.#startAt - this.#firstAt!),
     };
   }
 
@@ -155,6 +160,7 @@ export class Recorder {
       return;
     }
     const first = firstVideo ?? this.#pending[0]!;
+    this.#startAt = first.at;
     const clock = this.#clocks[first.kind];
     this.#origin = clock.seconds(clock.extend(first.ts, false));
     const pending = this.#pending;

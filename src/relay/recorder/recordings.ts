@@ -30,6 +30,8 @@ export interface RecordingStatus {
   seconds: number;
   bytes: number;
   parts: string[];
+  /** When the current part's first frame came (ms since the epoch): its file's time 0. */
+  writingSince?: number;
   /** Why it stopped writing (a full disk...), in words for the page. */
   error?: string;
 }
@@ -55,6 +57,8 @@ interface Part {
   untap: () => void;
   done: Promise<RecorderStats>;
   lastBytes: number;
+  /** When the tap began (ms since the epoch); its first packet comes within a frame's time. */
+  tappedAt: number;
 }
 
 class Session {
@@ -154,6 +158,7 @@ export class Recordings {
       seconds: s.seconds + (live?.seconds ?? 0),
       bytes: s.bytes + (live?.bytes ?? 0),
       parts: [...s.parts],
+      ...(live?.keyframeWaitMs !== undefined ? { writingSince: s.part!.tappedAt + live.keyframeWaitMs } : {}),
       ...(s.error ? { error: s.error } : {}),
     };
   }
@@ -223,7 +228,7 @@ export class Recordings {
       onError: (err) => this.#fail(s, diskMessage(err)),
     });
     const untap = tap(publisher, recorder);
-    const part: Part = { file, recorder, publisher, untap, done: Promise.resolve(recorder.stats), lastBytes: 0 };
+    const part: Part = { file, recorder, publisher, untap, done: Promise.resolve(recorder.stats), lastBytes: 0, tappedAt: Date.now() };
     s.part = part;
     s.parts.push(file);
     s.state = 'recording';
@@ -268,7 +273,7 @@ export class Recordings {
       } else {
         const size = await stat(path).then((st) => st.size, () => stats.bytes);
         await writeFile(`${path}.json`, JSON.stringify({ room: s.room, startedAt: s.startedAt, duration: stats.seconds, bytes: size, sync: stats.sync }), { mode: 0o600 }).catch(() => undefined);
-        this.#options.logger.info({ room: s.room, file: part.file, seconds: Math.round(stats.seconds * 10) / 10, bytes: size }, 'recording file finished');
+        this.#options.logger.info({ room: s.room, file: part.file, seconds: Math.round(stats.seconds * 10) / 10, bytes: size, keyframeWaitMs: stats.keyframeWaitMs, droppedFrames: stats.droppedFrames, lostPackets: stats.lostPackets, sync: stats.sync }, 'recording file finished');
       }
       return stats;
     });
