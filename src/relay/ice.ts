@@ -1,12 +1,8 @@
 /**
- * werift settings shared by every relay leg: gather only where lancast listens. Importing this
- * module also applies pc-config.ts (no implicit public STUN server, DTLS records that arrive
- * before werift's DTLS starts are kept, ICE done as soon as a pair is nominated) and
- * stun-auth.ts (STUN requests are answered only when they authenticate).
+ * werift settings shared by every relay leg: gather only where lancast listens. The changes to
+ * werift's own behaviour (werift/) are installed once at start-up by installWeriftPatches().
  */
 import type { PeerConfig } from 'werift';
-import './pc-config.js';
-import './stun-auth.js';
 import type { IceServer } from '../signaling/protocol.js';
 
 export interface RelayIceOptions {

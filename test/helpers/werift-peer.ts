@@ -1,11 +1,13 @@
 /**
  * werift as the other side of a test: a WHIP publisher or WHEP player whose packets the test
- * chooses. It uses lancast's own werift settings (src/relay/pc-config.ts), so it asks no public
- * STUN server and gathers on 127.0.0.1 only.
+ * chooses. It runs werift as the relay does (src/relay/werift/), so it asks no public STUN server,
+ * and gathers on 127.0.0.1 only.
  */
 import assert from 'node:assert/strict';
 import { RTCPeerConnection, RTCRtpCodecParameters, type PeerConfig } from 'werift';
-import '../../src/relay/pc-config.js';
+import { installWeriftPatches } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
 
 export const PEER: Partial<PeerConfig> = {
   codecs: {

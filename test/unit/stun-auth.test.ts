@@ -1,12 +1,14 @@
 /**
- * The STUN authentication patch (src/relay/stun-auth.ts) is in place over the werift it was written
- * for, and its verdicts on requests built by werift's own STUN code (the integration test,
+ * The STUN authentication patch (src/relay/werift/stun-auth.ts) is in place over the werift it was
+ * written for, and its verdicts on requests built by werift's own STUN code (the integration test,
  * test/integration/stun-auth.test.ts, sends hand-made ones to a real relay leg).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classes, Message, methods, parseMessage } from 'werift';
-import { authenticate, stunAuthPatch, type LocalCredentials } from '../../src/relay/stun-auth.js';
+import { classes, Connection, Message, methods, parseMessage } from 'werift';
+import { authenticate, installWeriftPatches, replacements, weriftVersion, type LocalCredentials } from '../../src/relay/werift/index.js';
+
+installWeriftPatches();
 
 const local: LocalCredentials = { localUsername: 'rlay', localPassword: 'relay-password-0123456789', userHistory: { old1: 'old-password-0123456789ab' } };
 
@@ -22,8 +24,10 @@ function request(username: string | undefined, password?: string): [Message, Buf
 }
 
 test('the patch is applied, over werift 0.24.4 (check stun-auth.ts again before moving werift)', () => {
-  assert.equal(stunAuthPatch.weriftVersion, '0.24.4');
-  assert.deepEqual({ applied: stunAuthPatch.applied, reason: stunAuthPatch.reason }, { applied: true, reason: '' });
+  assert.equal(weriftVersion(), '0.24.4');
+  const mine = replacements.find((r) => r.patch === 'stun-authentication');
+  assert.ok(mine, 'installed');
+  assert.equal((Connection.prototype as unknown as { ensureProtocol: unknown }).ensureProtocol, mine.replacement, "werift's ensureProtocol is lancast's");
 });
 
 test('our ufrag with the right integrity passes, also an earlier generation with its own password', () => {

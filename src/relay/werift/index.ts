@@ -11,12 +11,14 @@ import { nativeEcdh } from './fast-ecdh.js';
 import { fastRtpHeader } from './fast-rtp.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
+import { stunAuthentication } from './stun-auth.js';
 
 export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtpHeader } from './fast-rtp.js';
 export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type Replacement, type WeriftPatch } from './patch.js';
 export { connectedReceivingSrtp, type ReceivingSrtp } from './receiver.js';
 export { weriftSenderRtcp, weriftSenderTransport } from './sender.js';
+export { authenticate, type LocalCredentials, type Verdict } from './stun-auth.js';
 
 /** Every change, in the order installed (two wrap getCandidatePromises, each around the one before). */
 export const weriftPatches: readonly WeriftPatch[] = [
@@ -24,6 +26,7 @@ export const weriftPatches: readonly WeriftPatch[] = [
   keepEarlyDtlsRecords,
   iceDoneWhenNominated,
   passiveAnswer,
+  stunAuthentication,
   ignoreRepeatedHelloVerify,
   nativeEcdh,
   fastRtpHeader,

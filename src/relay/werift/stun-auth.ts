@@ -11,12 +11,9 @@
  *   restart): dropped without an answer;
  * - our ufrag without MESSAGE-INTEGRITY: 400; with a wrong one: 401 (neither carries integrity, as
  *   RFC 5389 says: we cannot know the sender's key). No candidate, pair or check is made.
- * Imported for its effect by ice.ts, as pc-config.ts is. Upstream report: docs/upstream/werift-stun-auth.md.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { classes, Connection, Message, parseMessage } from 'werift';
+import { replaceMethod, type PatchTarget, type WeriftPatch } from './patch.js';
 
 type Address = [string, number];
 type RequestHandler = (msg: Message, addr: Address, data: Buffer) => void;
@@ -57,57 +54,40 @@ function turnAway(verdict: Exclude<Verdict, 'ok'>, msg: Message, addr: Address, 
   transport.sendStun(response, addr).catch(() => undefined);
 }
 
-function weriftVersion(): string {
-  try {
-    let dir = dirname(createRequire(import.meta.url).resolve('werift'));
-    for (;;) {
-      try {
-        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'werift') return pkg.version ?? 'unknown';
-      } catch {
-        // not here: look further up
-      }
-      if (dirname(dir) === dir) return 'unknown';
-      dir = dirname(dir);
-    }
-  } catch {
-    return 'unknown';
-  }
-}
+const ensureProtocol: PatchTarget = {
+  name: 'Connection.prototype.ensureProtocol',
+  owner: Connection.prototype,
+  key: 'ensureProtocol',
+  arity: 1,
+  // ensureProtocol(protocol) subscribes the one handler that answers requests and calls
+  // checkIncoming (candidates, pairs, triggered checks) on the transport's request event.
+  source: [/protocol\.onRequestReceived\.subscribe\(\(msg, addr, data\) =>/, /this\.checkIncoming\(msg, addr, protocol\)/],
+};
 
-/** Whether the patch is in place, and on which werift (tests check it against upgrades). */
-export const stunAuthPatch = { applied: false, weriftVersion: weriftVersion(), reason: '' };
-
-function patch(): void {
-  const proto = Connection.prototype as unknown as { ensureProtocol(this: LocalCredentials, transport: StunTransport): void };
-  const ensureProtocol = proto.ensureProtocol;
-  // werift 0.24.4: ensureProtocol(protocol) subscribes the one handler that answers requests and
-  // calls checkIncoming (candidates, pairs, triggered checks) on the transport's request event.
-  const source = typeof ensureProtocol === 'function' ? ensureProtocol.toString() : '';
-  if (!/protocol\.onRequestReceived\.subscribe\(\(msg, addr, data\) =>/.test(source) || !/this\.checkIncoming\(msg, addr, protocol\)/.test(source)) {
-    stunAuthPatch.reason = `werift ${stunAuthPatch.weriftVersion}'s Connection.ensureProtocol is not the one this patch was written for (0.24.4)`;
-    // Said at start-up: relay legs would answer unauthenticated STUN requests again.
-    process.emitWarning(`${stunAuthPatch.reason}; STUN requests are not authenticated`);
-    return;
-  }
-  proto.ensureProtocol = function (this: LocalCredentials, transport: StunTransport) {
-    // werift answers any binding request, authenticated or not: hand its handler only those that are.
-    const requests = transport.onRequestReceived;
-    transport.onRequestReceived = {
-      subscribe: (handler: RequestHandler) =>
-        requests.subscribe((msg, addr, data) => {
-          const verdict = authenticate(this, msg, data);
-          if (verdict === 'ok') handler(msg, addr, data);
-          else turnAway(verdict, msg, addr, transport);
-        }),
-    };
-    try {
-      ensureProtocol.call(this, transport);
-    } finally {
-      transport.onRequestReceived = requests;
-    }
-  };
-  stunAuthPatch.applied = true;
-}
-
-patch();
+export const stunAuthentication: WeriftPatch = {
+  name: 'stun-authentication',
+  wrong: 'werift answers every STUN binding request with a success and a triggered check, without checking USERNAME or MESSAGE-INTEGRITY',
+  upstream: 'docs/upstream/werift-stun-auth.md',
+  targets: [ensureProtocol],
+  apply() {
+    replaceMethod<(this: LocalCredentials, transport: StunTransport) => void>(this.name, ensureProtocol, (original) =>
+      function (this: LocalCredentials, transport: StunTransport) {
+        // werift answers any binding request, authenticated or not: hand its handler only those that are.
+        const requests = transport.onRequestReceived;
+        transport.onRequestReceived = {
+          subscribe: (handler: RequestHandler) =>
+            requests.subscribe((msg, addr, data) => {
+              const verdict = authenticate(this, msg, data);
+              if (verdict === 'ok') handler(msg, addr, data);
+              else turnAway(verdict, msg, addr, transport);
+            }),
+        };
+        try {
+          original.call(this, transport);
+        } finally {
+          transport.onRequestReceived = requests;
+        }
+      },
+    );
+  },
+};
