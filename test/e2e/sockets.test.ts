@@ -37,6 +37,9 @@ test('watch pages and WHEP players that leave take their UDP sockets with them',
     await Promise.all(pages.map((p) => p.goto(`${server.url}/watch/churn`)));
     for (const p of pages) await waitForState(p, 'live', 20_000);
     const players = await Promise.all([1, 2].map(() => whepPlay(server.url, 'churn')));
+    // Players that played, as real ones do before they leave (a leg that never connected waits
+    // out its 30 s connect limit instead of the 8 s silence one).
+    for (const p of players) await waitFor(() => Promise.resolve(p.frames().count), (n) => n > 0, 20_000, 'a WHEP player decoding frames');
     const busy = udpSocketCount(server.proc.pid!);
     assert.ok(busy > baseline, `round ${round}: 7 viewers add sockets (${baseline} -> ${busy})`);
 
