@@ -2,13 +2,18 @@
  * The publisher leg's native SRTP decrypt (native/fanout.c `unprotect`), checked against an
  * independent implementation: werift's SRTP session encrypts what a broadcaster would send, the
  * native ingress must give back exactly the plain RTP, across a sequence-number wrap and with
- * header extensions, and must refuse a tampered packet or a wrong key.
+ * header extensions, and must refuse a tampered packet or a wrong key. Last, the swap itself on a
+ * connected werift leg (werift as the relay runs it, through the installer).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { RtpHeader, RtpPacket, SrtpSession } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
+import { iceConfig } from '../../src/relay/ice.js';
+import { ingressCounters, useNativeIngress } from '../../src/relay/ingress.js';
+import { gatherComplete } from '../../src/relay/sdp.js';
+import { installWeriftPatches } from '../../src/relay/werift/index.js';
 
 const PROFILES = [
   { name: 'AEAD_AES_128_GCM', profile: AEAD_AES_128_GCM, saltLength: 12 },
@@ -122,3 +127,37 @@ for (const { name, profile, saltLength } of PROFILES) {
     assert.deepEqual(native!.ingressStats(ingress), [200, rejected]);
   });
 }
+
+test("a connected werift leg's receiving SRTP is swapped for the native decrypt, and werift still delivers every packet", async () => {
+  installWeriftPatches();
+  const config = iceConfig({ host: '127.0.0.1', iceServers: [] });
+  const sender = new RTCPeerConnection(config);
+  const receiver = new RTCPeerConnection(config);
+  try {
+    const track = new MediaStreamTrack({ kind: 'video' });
+    sender.addTransceiver(track, { direction: 'sendonly' });
+    const got = new Set<number>();
+    receiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => got.add(rtp.header.sequenceNumber)));
+    const connected = (pc: RTCPeerConnection) =>
+      new Promise<void>((resolve) => pc.connectionStateChange.subscribe((state) => state === 'connected' && resolve()));
+    const both = Promise.all([connected(sender), connected(receiver)]);
+    await sender.setLocalDescription(await sender.createOffer());
+    await gatherComplete(sender);
+    await receiver.setRemoteDescription(sender.localDescription!);
+    await receiver.setLocalDescription(await receiver.createAnswer());
+    await gatherComplete(receiver);
+    await sender.setRemoteDescription(receiver.localDescription!);
+    await both;
+    assert.equal(useNativeIngress(receiver), true, "the receiving leg's SRTP session was found and swapped");
+    assert.equal(useNativeIngress(receiver), true, 'a second call finds it swapped');
+    const before = ingressCounters.packets;
+    for (let seq = 100; seq < 130; seq++) {
+      track.writeRtp(new RtpPacket(new RtpHeader({ sequenceNumber: seq, timestamp: seq * 3000 }), randomBytes(600)));
+    }
+    for (let i = 0; i < 500 && got.size < 30; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got.size, 30, 'every packet reached the track');
+    assert.ok(ingressCounters.packets - before >= 30, `the native decrypt handled them (${ingressCounters.packets - before})`);
+  } finally {
+    await Promise.all([sender.close(), receiver.close()]);
+  }
+});
