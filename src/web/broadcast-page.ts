@@ -79,7 +79,7 @@ function showError(message: string | undefined): void {
 function mediaError(err: unknown): string {
   if (!window.isSecureContext || !navigator.mediaDevices) return t(lang, 'errInsecure');
   const name = (err as DOMException)?.name;
-  if ((err as { screen?: boolean })?.screen) return t(lang, name === 'NotSupportedError' || name === 'TypeError' ? 'errNoScreen' : 'errScreenRefused');
+  if ((err as { screen?: boolean })?.screen) return t(lang, ['NotSupportedError', 'NotFoundError', 'TypeError'].includes(name) ? 'errNoScreen' : 'errScreenRefused');
   if (name === 'NotAllowedError' || name === 'SecurityError') return t(lang, 'errPermission');
   if (name === 'NotFoundError' || name === 'OverconstrainedError') return t(lang, 'errNoDevice');
   return String((err as Error)?.message ?? err);

@@ -128,3 +128,30 @@ describe('a camera without a microphone', () => {
     }
   });
 });
+
+describe('a browser that shares a screen only after a click', () => {
+  test('?autostart=1&source=screen: Firefox refuses without a click; the page offers "Share your screen", focused, and a click asks again', async () => {
+    const page = await firefox.newPage();
+    try {
+      await page.goto(`${server.url}/broadcast/click?key=test-key&autostart=1&mode=p2p&source=screen`);
+      await page.waitForFunction(() => !(document.getElementById('share-screen') as HTMLButtonElement).hidden, { timeout: 20_000 });
+      const shown = (await page.evaluate(`({
+        state: document.body.dataset.state,
+        status: document.getElementById('source-status').textContent,
+        focused: document.activeElement && document.activeElement.id,
+        error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
+      })`)) as { state: string; status: string; focused: string; error: string | null };
+      assert.equal(shown.state, 'idle', 'not live, not failed');
+      assert.match(shown.status, /only after a click: press "Share your screen"/);
+      assert.equal(shown.focused, 'share-screen');
+      assert.equal(shown.error, null);
+      // A real click (a user gesture). This headless Firefox has no screen to give, and says so.
+      await page.click('#share-screen');
+      await page.waitForFunction(() => !document.getElementById('error')!.hidden, { timeout: 20_000 });
+      assert.equal(await page.evaluate(`document.getElementById('error').textContent`), 'This browser cannot share a screen.');
+      assert.notEqual(await page.evaluate(`document.body.dataset.state`), 'live');
+    } finally {
+      await page.close();
+    }
+  });
+});

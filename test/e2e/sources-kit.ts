@@ -41,12 +41,55 @@ export function colourPage(title: string, rgb: Rgb): string {
   return `<!doctype html><title>${title}</title><body style="margin:0;height:100vh;background:rgb(${rgb.join(',')});color:#fff;font:bold 120px sans-serif;display:flex;align-items:center;justify-content:center">SCREEN</body>`;
 }
 
-/** Serves the pages to share: `/colour?title=…` and `/text?title=…`. */
+/** Moving content (bars sliding, a clock): what a video or a game puts on a screen. */
+export function motionPage(title: string): string {
+  return `<!doctype html><title>${title}</title><body style="margin:0;overflow:hidden;background:#222"><canvas id=c></canvas><script>
+const c = document.getElementById('c'), g = c.getContext('2d');
+c.width = innerWidth; c.height = innerHeight;
+const draw = (t) => {
+  for (let i = 0; i < 12; i++) { g.fillStyle = 'hsl(' + ((i * 30 + t / 20) % 360) + ',70%,50%)'; g.fillRect(((i * 120 + t / 4) % (c.width + 120)) - 120, 0, 120, c.height); }
+  g.fillStyle = '#fff'; g.font = 'bold 64px monospace'; g.fillText(new Date().toISOString().slice(11, 23), 40, 100);
+  requestAnimationFrame(draw);
+};
+requestAnimationFrame(draw);
+</script></body>`;
+}
+
+/** The tone the `/tone` page plays. */
+export const TONE_HZ = 3000;
+
+/** How loud `hz` is in a page's playing <video> against the rest of the spectrum (dB above the median bin). */
+export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testid="remote-video"]'): Promise<number> {
+  return page.evaluate(`(async () => {
+    const video = document.querySelector(${JSON.stringify(selector)});
+    const tones = (window.__tones ??= new Map());
+    if (!tones.has(video)) {
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 4096;
+      ctx.createMediaStreamSource(video.srcObject).connect(analyser);
+      tones.set(video, { ctx, analyser });
+    }
+    const { ctx, analyser } = tones.get(video);
+    await ctx.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    analyser.getFloatFrequencyData(bins);
+    const k = Math.round((${hz} * analyser.fftSize) / ctx.sampleRate);
+    const peak = Math.max(bins[k - 1], bins[k], bins[k + 1]);
+    const sorted = [...bins].filter(Number.isFinite).sort((a, b) => a - b);
+    return peak - (sorted[sorted.length >> 1] ?? -200);
+  })()`) as Promise<number>;
+}
+
+/** Serves the pages to share: `/colour`, `/tone`, `/text` and `/motion`, each `?title=…`. */
 export async function shareSite(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const title = url.searchParams.get('title') ?? 'page';
-    const body = url.pathname === '/text' ? textPage(title) : colourPage(title, SCREEN_RGB);
+    let body = url.pathname === '/text' ? textPage(title) : url.pathname === '/motion' ? motionPage(title) : colourPage(title, SCREEN_RGB);
+    // The colour page with sound: a steady 440 Hz tone (the tab's own audio).
+    if (url.pathname === '/tone') body += `<script>const a = new AudioContext(), o = a.createOscillator(), g = a.createGain(); g.gain.value = 0.5; o.frequency.value = ${TONE_HZ}; o.connect(g).connect(a.destination); o.start();</script>`;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -65,6 +108,8 @@ export async function capturingChromium(title: string, camera: string, extraArgs
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    // Playwright mutes a headless Chromium; a muted tab gives its capture silence.
+    ignoreDefaultArgs: ['--mute-audio'],
     args: [...args, `--auto-select-tab-capture-source-by-title=${title}`, `--use-file-for-fake-video-capture=${camera}`, ...extraArgs],
   });
   const context = await browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1280, height: 720 } });
@@ -153,14 +198,16 @@ export interface Luma {
   data: Buffer;
 }
 
-export async function grabLuma(page: Page, selector: string): Promise<Luma> {
+/** `size`: draw the frame at this size (a smaller decoded frame is compared as it is shown). */
+export async function grabLuma(page: Page, selector: string, size?: [number, number]): Promise<Luma> {
   const { width, height, base64 } = (await page.evaluate(`(() => {
     const video = document.querySelector(${JSON.stringify(selector)});
-    const width = video.videoWidth, height = video.videoHeight;
+    const size = ${JSON.stringify(size ?? null)};
+    const width = size ? size[0] : video.videoWidth, height = size ? size[1] : video.videoHeight;
     const canvas = document.createElement('canvas');
     canvas.width = width; canvas.height = height;
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(video, 0, 0);
+    ctx.drawImage(video, 0, 0, width, height);
     const d = ctx.getImageData(0, 0, width, height).data;
     const y = new Uint8Array(width * height);
     for (let i = 0, j = 0; j < y.length; i += 4, j++) y[j] = Math.round(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);

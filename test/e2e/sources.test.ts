@@ -18,6 +18,7 @@ import {
   seen,
   shareSite,
   solidY4m,
+  toneLevel,
   watchConnection,
   type Seen,
 } from './sources-kit.js';
@@ -255,4 +256,55 @@ describe('changing the microphone while live', () => {
       }
     });
   }
+});
+
+describe('the shared screen\'s sound and the keyboard', () => {
+  test('a tab playing a tone, shared with the microphone on: viewers hear the tone; "Include the screen\'s sound" off leaves the microphone alone', async () => {
+    const shared = await context.newPage();
+    await shared.goto(`${site.url}/tone?title=${TITLE}`);
+    const b = await broadcast('tone', 'autostart=1&mode=relay&source=screen');
+    let v: Page | undefined;
+    try {
+      await waitForState(b, 'live', 20_000);
+      v = await watch('tone');
+      await waitForPicture(v, 'screen');
+      // The tab's 3 kHz tone stands far above the rest of the spectrum: mixed in with the microphone.
+      await waitFor(() => toneLevel(v!), (db) => db > 30, 20_000, 'the tone at the viewer');
+      const mixed = await b.evaluate(() => (window as unknown as { lancast: { sources: { mic?: MediaStreamTrack; output: { audio: MediaStreamTrack | null } } } }).lancast.sources.output.audio !== (window as unknown as { lancast: { sources: { mic?: MediaStreamTrack } } }).lancast.sources.mic);
+      assert.equal(mixed, true, 'the microphone and the tab are mixed into one track');
+      await b.uncheck('#screen-audio');
+      await waitFor(() => toneLevel(v!), (db) => db < 15, 20_000, 'the tone to go');
+      const before = await viewerCounters(v);
+      await waitFor(() => viewerCounters(v!), (c) => c.audioBytes > before.audioBytes + 1_000, 10_000, 'the microphone to go on');
+      await b.check('#screen-audio');
+      await waitFor(() => toneLevel(v!), (db) => db > 30, 20_000, 'the tone back');
+    } finally {
+      await closeAll([b, shared, v]);
+    }
+  });
+
+  test('keyboard only: Tab reaches the source buttons, an arrow key switches to the screen while live', async () => {
+    const shared = await openSharedTab();
+    const b = await broadcast('keys', 'autostart=1&mode=p2p&source=camera');
+    let v: Page | undefined;
+    try {
+      await waitForState(b, 'live', 20_000);
+      v = await watch('keys');
+      await waitForPicture(v, 'camera');
+      await b.bringToFront();
+      await b.locator('body').focus();
+      // Tab until the checked radio of the "Show" group has the focus (one Tab stop for the group).
+      for (let i = 0; i < 20; i++) {
+        await b.keyboard.press('Tab');
+        if (await b.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name === 'source')) break;
+      }
+      assert.equal(await b.evaluate(() => (document.activeElement as HTMLInputElement).value), 'camera');
+      assert.equal(await b.evaluate(() => document.activeElement!.closest('fieldset')!.querySelector('legend')!.textContent), 'Show');
+      await b.keyboard.press('ArrowDown');
+      await waitForPicture(v, 'screen', [1280, 720]);
+      assert.match((await b.textContent('#source-status')) ?? '', /Showing your screen/);
+    } finally {
+      await closeAll([b, shared, v]);
+    }
+  });
 });
