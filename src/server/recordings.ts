@@ -90,15 +90,18 @@ export function recordingRoutes(hub: Hub, recordings: Recordings, publishKey: st
         .header('accept-ranges', 'bytes')
         .header('cache-control', 'no-store')
         .type(file.endsWith('.mp4') ? 'video/mp4' : 'video/webm');
-      if (req.query.download !== undefined) reply.header('content-disposition', `attachment; filename="${file}"`);
+      if (req.query.download !== undefined) {
+        // Room names may be in any script: an ASCII fallback, and the real name per RFC 6266/5987.
+        const ascii = file.replace(/[^\x20-\x7e]|["\\]/g, '_');
+        reply.header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(file)}`);
+      }
       const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
       if (!range || (range[1] === '' && range[2] === '')) return reply.header('content-length', String(st.size)).send(createReadStream(path));
-      let start = range[1] === '' ? Math.max(0, st.size - Number(range[2])) : Number(range[1]);
-      let end = range[1] === '' || range[2] === '' ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
+      const start = range[1] === '' ? Math.max(0, st.size - Number(range[2])) : Number(range[1]);
+      const end = range[1] === '' || range[2] === '' ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
       if (start > end || start >= st.size) {
         return reply.code(416).header('content-range', `bytes */${st.size}`).send();
       }
-      [start, end] = [start, end];
       return reply
         .code(206)
         .header('content-range', `bytes ${start}-${end}/${st.size}`)

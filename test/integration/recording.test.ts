@@ -29,37 +29,42 @@ async function start(dir: string, args: string[] = []): Promise<Lancast> {
 }
 
 describe('recording a WHIP publisher', () => {
+  // A room name in Chinese: the file's name, its download name.
+  const ROOM = '讲座';
   test('POST to DELETE: one WebM with both streams, clean, in sync, as long as the wall time, showing the picture', async () => {
     const dir = recordingsDir();
     const server = await start(dir);
     const api = recordingApi(server.url, server.publishKey);
-    const pub = await whipPublish(server.url, 'rec', server.publishKey);
+    const pub = await whipPublish(server.url, ROOM, server.publishKey);
     try {
       assert.equal(pub.status, 201);
       await waitFor(() => metricValue(server.url, 'lancast_relay_packets_received_total'), (n) => (n ?? 0) > 50, 15_000, 'media at the relay');
-      const started = await api.start('rec');
+      const asked = Date.now();
+      const started = await api.start(ROOM);
       assert.equal(started.status, 201);
-      const t0 = performance.now();
-      await waitFor(() => api.status('rec'), (s) => s.body?.state === 'recording' && s.body.seconds > 0, 10_000, 'recording');
+      // The file's time 0 is the keyframe the recorder asked for, which the status reports.
+      const writing = await waitFor(() => api.status(ROOM), (s) => s.body?.state === 'recording' && s.body.writingSince !== undefined, 20_000, 'recording');
+      const since = writing.body!.writingSince!;
       assert.equal(await metricValue(server.url, 'lancast_recordings_active'), 1);
-      await new Promise((r) => setTimeout(r, 8_000));
-      const stopped = await api.stop('rec');
-      const wall = (performance.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, Math.max(0, since + 8_000 - Date.now())));
+      const stopAt = Date.now();
+      const stopped = await api.stop(ROOM);
+      const wall = (stopAt - since) / 1000;
       assert.equal(stopped.status, 200);
       assert.equal(stopped.body!.parts.length, 1);
       assert.equal(await metricValue(server.url, 'lancast_recordings_active'), 0);
       assert.ok((await metricValue(server.url, 'lancast_recording_bytes_written_total'))! >= stopped.body!.bytes * 0.9);
       const file = join(dir, stopped.body!.parts[0]!);
-      assert.match(file, /rec_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.webm$/);
+      assert.match(file, /讲座_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.webm$/);
       const probe = ffprobe(file);
       const video = probe.streams.find((s) => s.codec_type === 'video')!;
       const audio = probe.streams.find((s) => s.codec_type === 'audio')!;
       assert.equal(video.codec_name, 'vp8');
       assert.equal(audio.codec_name, 'opus');
       assert.equal(decodeErrors(file), '');
-      assert.ok(Math.abs(Number(video.start_time) - Number(audio.start_time)) <= 0.04);
+      assert.ok(Math.abs(Number(video.start_time) - Number(audio.start_time)) <= 0.04, `starts ${video.start_time} / ${audio.start_time}`);
       const duration = Number(probe.format.duration);
-      assert.ok(Math.abs(duration - wall) <= 0.02 * wall + 0.1, `file ${duration} s, wall ${wall} s`);
+      assert.ok(Math.abs(duration - wall) <= 0.02 * wall + 0.1, `file ${duration} s, wall ${wall} s (first keyframe ${since - asked} ms after the POST)`);
       // The publisher draws moving grey bands: a frame from the middle is not black, and changes.
       const a = frameLuma(file, duration / 2);
       const b = frameLuma(file, duration / 2 + 1);
@@ -68,11 +73,13 @@ describe('recording a WHIP publisher', () => {
       // Listed, downloadable with the list's URL (ranges), deletable.
       const list = await api.list();
       const item = list.body!.recordings.find((r) => r.file === stopped.body!.parts[0]);
-      assert.ok(item && item.room === 'rec' && Math.abs(item.duration! - duration) < 0.5 && item.bytes > 10_000);
+      assert.ok(item && item.room === ROOM && Math.abs(item.duration! - duration) < 0.5 && item.bytes > 10_000);
       const ranged = await fetch(`${server.url}${item.url}`, { headers: { range: 'bytes=100-199' } });
       assert.equal(ranged.status, 206);
       assert.equal(ranged.headers.get('content-range'), `bytes 100-199/${item.bytes}`);
       assert.equal((await ranged.arrayBuffer()).byteLength, 100);
+      const saved = await fetch(`${server.url}${item.url}&download=1`, { method: 'HEAD' });
+      assert.equal(saved.headers.get('content-disposition'), `attachment; filename="__${item.file.slice(2)}"; filename*=UTF-8''${encodeURIComponent(item.file)}`);
       assert.equal((await api.remove(item.file)).status, 204);
       assert.equal(existsSync(file), false);
     } finally {

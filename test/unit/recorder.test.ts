@@ -83,6 +83,17 @@ for (const codec of CODECS) {
       assert.ok(Math.max(...off) <= 0.002, `audio moved by up to ${Math.max(...off)} s`);
     });
 
+    test('audio that begins after the picture is led in with silence: both tracks start together', async () => {
+      const firstKey = videoFrames(loadCapture(codec), codec).find((f) => f.key)!.packets[0]!.t;
+      // No audio for the first 300 ms after the keyframe (a microphone that starts late, lost packets).
+      const keep = (r: CaptureRecord) => !('seq' in r && r.k === 'audio' && r.t > firstKey - 100 && r.t < firstKey + 300);
+      const { path } = await record(codec, `${codec}-late-mic`, keep);
+      const probe = ffprobe(path);
+      const starts = probe.streams.map((s) => Number(s.start_time));
+      assert.ok(Math.abs(starts[0]! - starts[1]!) <= 0.04, `starts ${starts}`);
+      assert.equal(decodeErrors(path), '');
+    });
+
     test('video packets lost for good: broken frames are left out until a keyframe, and the file decodes cleanly', async () => {
       // Lose, for good, the last packet of the third delta frame that spans several packets
       // (after which only the second keyframe, at the change of size, can repair the picture).

@@ -209,6 +209,11 @@ export class Recorder {
 
   #writeAudio(data: Uint8Array, t: number): void {
     if (t < 0) return; // before the first keyframe
+    // Audio that begins after the picture (lost, or late from its source) begins with silence.
+    if (this.#audioEnd === undefined && this.#tracks.video && t >= 0.02) {
+      this.#audioEnd = 0;
+      this.#silence(Math.min(t, 10));
+    }
     if (this.#audioEnd !== undefined) {
       if (t - this.#audioEnd > 0.03) this.#silence(t);
       t = Math.max(t, this.#audioEnd - 0.005);
