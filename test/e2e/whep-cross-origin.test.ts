@@ -4,32 +4,26 @@
  * answers the session URL's CORS preflight.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, waitFor } from '../helpers/browser.js';
+import { startPlayerSite, type PlayerSite } from '../helpers/player-site.js';
 import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
 let server: Lancast;
 let chromium: Browser;
-/** The other origin: a static server on 127.0.0.2 serving the player page. */
-let site: Server;
+let site: PlayerSite;
 let siteUrl: string;
 
 before(async () => {
-  const page = await readFile(new URL('../fixtures/cross-origin-player.html', import.meta.url));
-  site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.2', resolve));
-  siteUrl = `http://127.0.0.2:${(site.address() as AddressInfo).port}/`;
-  [server, chromium] = await Promise.all([startLancast(), launchChromium()]);
+  [server, chromium, site] = await Promise.all([startLancast(), launchChromium(), startPlayerSite()]);
+  siteUrl = site.url;
 });
 
 after(async () => {
   await chromium?.close();
   await server?.stop();
-  await new Promise((resolve) => site?.close(resolve));
+  await site?.close();
 });
 
 type Result = { status?: number; location?: string; body?: string; error?: string };
