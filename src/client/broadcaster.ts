@@ -8,7 +8,9 @@ import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
 import type { VideoSendParameters } from './presets.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
-import { RELAY_PEER_ID as RELAY } from '../signaling/relay-peer.js';
+
+/** The relay's peer id (see src/relay/relay.ts). */
+export const RELAY = 'relay';
 
 export type BroadcasterState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 

@@ -4,10 +4,11 @@
  * page; a p2p room moves to the relay for it (unless its broadcaster chose p2p).
  */
 import type { FastifyInstance } from 'fastify';
-import { MediaRequestError, type Hub } from '../signaling/hub.js';
+import { RelayError, type Relay } from '../relay/relay.js';
+import type { Hub } from '../signaling/hub.js';
 import { acceptSdpBodies, answer, bearer, corsEverywhere, fail, readOffer, resource, refuse } from './http-media.js';
 
-export function whepRoutes(hub: Hub) {
+export function whepRoutes(hub: Hub, relay: Relay) {
   return async (scope: FastifyInstance) => {
     acceptSdpBodies(scope);
     corsEverywhere(scope);
@@ -23,19 +24,31 @@ export function whepRoutes(hub: Hub) {
       }
       const sdp = readOffer(req, reply);
       if (sdp === undefined) return reply;
+      const room = hub.rooms.get(name);
+      if (!room?.live) return fail(reply, 404, `room "${name}" is not live`);
+      if (room.configuredMode === 'p2p') return fail(reply, 409, `room "${name}" streams peer to peer only; WHEP needs the relay`);
+
+      room.players++;
+      hub.refreshMode(room);
+      let counted = true;
+      const release = () => {
+        if (!counted) return;
+        counted = false;
+        room.players--;
+        hub.refreshMode(room);
+      };
       try {
-        const session = await hub.play(name, sdp);
-        return answer(reply, `/whep/${encodeURIComponent(name)}/${session.id}`, session.answer);
+        const { id, answer: sdpAnswer } = await relay.play(name, sdp, release);
+        return answer(reply, `/whep/${encodeURIComponent(name)}/${id}`, sdpAnswer);
       } catch (err) {
-        if (!(err instanceof MediaRequestError)) throw err;
-        if (err.code === 'not-live') return fail(reply, 404, err.message);
-        if (err.code === 'p2p-only') return fail(reply, 409, err.message);
-        return fail(reply, 400, `cannot use this offer: ${err.message}`);
+        release();
+        if (err instanceof RelayError && err.code === 'not-live') return fail(reply, 404, `room "${name}" is not live`);
+        return fail(reply, 400, `cannot use this offer: ${(err as Error).message}`);
       }
     });
 
     scope.delete<{ Params: { room: string; id: string } }>('/whep/:room/:id', async (req, reply) => {
-      if (!hub.stopPlayer(req.params.room, req.params.id)) return fail(reply, 404, 'no such WHEP session');
+      if (!relay.stopPlayer(req.params.room, req.params.id)) return fail(reply, 404, 'no such WHEP session');
       return reply.code(200).send();
     });
   };

@@ -1,12 +1,7 @@
 import type { Mode, RoomMessage, ServerMessage } from './protocol.js';
 import type { Peer } from './peer.js';
 
-/** A WHEP player: it watches through the relay without a signaling socket. */
-export interface Player {
-  close(): void;
-}
-
-/** One room: at most one broadcaster, any number of viewers and WHEP players, counted here only. */
+/** One room: at most one broadcaster, any number of viewers. */
 export class Room {
   readonly name: string;
   /** The mode asked for: the broadcaster's `mode=`, or the server's `--mode`. */
@@ -17,12 +12,13 @@ export class Room {
   reason = 'peer to peer: the broadcaster sends to each viewer';
   /** The broadcaster publishes over WHIP: only the relay can serve its viewers. */
   whip = false;
-  /** WHEP players by their session id, watching through the relay or about to. */
-  readonly players = new Map<string, Player>();
+  /** WHEP players watching through the relay (they have no signaling socket). */
+  players = 0;
   /** The broadcaster's own password for this room's viewers, if it set one. Never sent out. */
   viewPassword: string | undefined;
   broadcaster: Peer | undefined;
   readonly viewers = new Map<string, Peer>();
+  readonly createdAt = Date.now();
   #statusTimer: NodeJS.Timeout | undefined;
 
   constructor(name: string, configuredMode: Mode) {
