@@ -7,6 +7,7 @@ import { Connection, newConnectionId } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
 import type { VideoSendParameters } from './presets.js';
+import { limitVideo, preferCodec, senderFor } from './senders.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
 
 /** The relay's peer id (see src/relay/relay.ts). */
@@ -173,15 +174,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     if (!wanted) return Promise.resolve();
     return this.#serialFor(conn, async () => {
       const sender = senderFor(conn.pc, 'video');
-      if (!sender || conn.closed) return;
-      const params = sender.getParameters();
-      if (!params.encodings?.length) return;
-      for (const encoding of params.encodings) {
-        encoding.maxBitrate = wanted.maxBitrate;
-        encoding.maxFramerate = wanted.maxFramerate;
-      }
-      (params as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference }).degradationPreference = wanted.degradationPreference;
-      await sender.setParameters(params).catch((err: unknown) => console.warn('lancast: could not set the video parameters', err));
+      if (sender && !conn.closed) await limitVideo(sender, wanted);
     });
   }
 
@@ -420,20 +413,4 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.#state = state;
     this.emit('state', state);
   }
-}
-
-/** Put the named video codec first in every video transceiver's preferences (if supported). */
-function preferCodec(pc: RTCPeerConnection, codec: string): void {
-  const all = RTCRtpSender.getCapabilities?.('video')?.codecs ?? [];
-  const wanted = all.filter((c) => c.mimeType.toLowerCase() === `video/${codec}`);
-  if (wanted.length === 0) return console.warn(`lancast: this browser cannot send ${codec}`);
-  const rest = all.filter((c) => !wanted.includes(c));
-  for (const t of pc.getTransceivers()) {
-    if (t.receiver.track.kind === 'video' && t.currentDirection !== 'stopped') t.setCodecPreferences([...wanted, ...rest]);
-  }
-}
-
-/** The sender of a connection for one kind of media, if it has one. */
-function senderFor(pc: RTCPeerConnection, kind: 'audio' | 'video'): RTCRtpSender | undefined {
-  return pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped')?.sender;
 }

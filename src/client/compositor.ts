@@ -14,6 +14,8 @@
 
 /** The newest frame is sent again when nothing new has gone out for this long. */
 const IDLE_MS = 400;
+/** No first frame from the screen this long after asking: ask again (a new clone, a new reader). */
+const FIRST_FRAME_RETRY_MS = 300;
 /** The camera's share of the picture's width, and the margin around it. */
 const CORNER_WIDTH = 0.22;
 const CORNER_MARGIN = 0.02;
@@ -92,7 +94,10 @@ class FramePipeline implements Composition {
   framesSent = 0;
   readonly #api: { Processor: ProcessorClass; Generator: GeneratorClass };
   readonly #writer: WritableStreamDefaultWriter<VideoFrame>;
-  readonly #input: MediaStreamTrack;
+  /** The clone of the screen being read, and its reader. */
+  #input: MediaStreamTrack | undefined;
+  #screenReader: ReadableStreamDefaultReader<VideoFrame> | undefined;
+  #askedAt = 0;
   #screenFrame: VideoFrame | undefined;
   #cameraFrame: VideoFrame | undefined;
   /** The newest screen frame has gone out as it is: sending it again needs a copy. */
@@ -117,13 +122,10 @@ class FramePipeline implements Composition {
     this.track = generator;
     this.#writer = generator.writable.getWriter();
     this.#minGapMs = 1000 / fps;
-    // Read a clone: a new track asks the capturer for a frame at once. A still page's capture
-    // sends frames only when it changes, so one sent before this reader was there is never sent
-    // again, and the pipeline would wait for the next change.
-    this.#input = screen.clone();
-    void this.#read(this.#input, 'screen');
+    this.#readScreen();
     this.setCamera(camera);
     this.#stopTicker = ticker(Math.min(100, IDLE_MS / 2), () => {
+      if (!this.#screenFrame && performance.now() - this.#askedAt >= FIRST_FRAME_RETRY_MS) this.#readScreen();
       const since = performance.now() - this.#lastSent;
       if (since >= IDLE_MS || (this.#dirty && since >= this.#minGapMs)) this.#send();
     });
@@ -146,13 +148,27 @@ class FramePipeline implements Composition {
     this.#minGapMs = 1000 / fps;
   }
 
+  /**
+   * Read a new clone of the screen: a new track asks the capturer for a frame. A still page's
+   * capture sends frames only when it changes, so a frame sent before a reader was there is not
+   * sent again; until the first frame arrives this is repeated (Chromium sometimes sends none).
+   */
+  #readScreen(): void {
+    void this.#screenReader?.cancel().catch(() => undefined);
+    this.#input?.stop();
+    this.#askedAt = performance.now();
+    this.#input = this.screen.clone();
+    void this.#read(this.#input, 'screen');
+  }
+
   async #read(track: MediaStreamTrack, slot: 'screen' | 'camera'): Promise<void> {
     const reader = new this.#api.Processor({ track }).readable.getReader();
     if (slot === 'camera') this.#cameraReader = reader;
+    else this.#screenReader = reader;
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
       if (done || !value) return;
-      if (this.#stopped || (slot === 'camera' && this.#cameraReader !== reader)) {
+      if (this.#stopped || reader !== (slot === 'camera' ? this.#cameraReader : this.#screenReader)) {
         value.close();
         void reader.cancel().catch(() => undefined);
         return;
@@ -215,7 +231,8 @@ class FramePipeline implements Composition {
     this.#screenFrame?.close();
     this.#cameraFrame?.close();
     void this.#writer.close().catch(() => undefined);
-    this.#input.stop();
+    void this.#screenReader?.cancel().catch(() => undefined);
+    this.#input?.stop();
     this.#cameraInput?.stop();
     this.track.stop();
   }
@@ -226,14 +243,18 @@ class CanvasPipeline implements Composition {
   readonly track: MediaStreamTrack;
   readonly screen: MediaStreamTrack;
   framesSent = 0;
-  readonly #screenVideo: HTMLVideoElement;
+  #screenVideo: HTMLVideoElement;
+  #screenClone: MediaStreamTrack;
+  #askedAt = performance.now();
   #cameraVideo: HTMLVideoElement | undefined;
   readonly #canvas = document.createElement('canvas');
   #stopTicker: () => void = () => undefined;
 
   constructor(screen: MediaStreamTrack, camera: MediaStreamTrack | null, fps: number) {
     this.screen = screen;
-    this.#screenVideo = playing(screen);
+    // A clone, asked again while no frame has come (see FramePipeline.#readScreen).
+    this.#screenClone = screen.clone();
+    this.#screenVideo = playing(this.#screenClone);
     this.setCamera(camera);
     this.track = this.#canvas.captureStream().getVideoTracks()[0]!;
     this.setFrameRate(fps);
@@ -251,7 +272,16 @@ class CanvasPipeline implements Composition {
 
   #draw(): void {
     const v = this.#screenVideo;
-    if (!v.videoWidth) return;
+    if (!v.videoWidth) {
+      if (performance.now() - this.#askedAt >= FIRST_FRAME_RETRY_MS) {
+        v.srcObject = null;
+        this.#screenClone.stop();
+        this.#screenClone = this.screen.clone();
+        this.#screenVideo = playing(this.#screenClone);
+        this.#askedAt = performance.now();
+      }
+      return;
+    }
     if (this.#canvas.width !== v.videoWidth || this.#canvas.height !== v.videoHeight) {
       this.#canvas.width = v.videoWidth;
       this.#canvas.height = v.videoHeight;
@@ -266,6 +296,7 @@ class CanvasPipeline implements Composition {
   stop(): void {
     this.#stopTicker();
     this.#screenVideo.srcObject = null;
+    this.#screenClone.stop();
     this.setCamera(null);
     this.track.stop();
   }

@@ -58,7 +58,7 @@ requestAnimationFrame(draw);
 /** The tone the `/tone` page plays. */
 export const TONE_HZ = 3000;
 
-/** How loud `hz` is in a page's playing <video> against the rest of the spectrum (dB above the median bin). */
+/** How far `hz` stands out in a page's playing <video> (dB above the median of its neighbouring bins). */
 export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testid="remote-video"]'): Promise<number> {
   return page.evaluate(`(async () => {
     const video = document.querySelector(${JSON.stringify(selector)});
@@ -67,6 +67,8 @@ export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testi
       const ctx = new AudioContext();
       const analyser = ctx.createAnalyser();
       analyser.fftSize = 4096;
+      // Each reading is the sound of its moment (the default smoothing lets a tone linger).
+      analyser.smoothingTimeConstant = 0;
       ctx.createMediaStreamSource(video.srcObject).connect(analyser);
       tones.set(video, { ctx, analyser });
     }
@@ -77,8 +79,11 @@ export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testi
     analyser.getFloatFrequencyData(bins);
     const k = Math.round((${hz} * analyser.fftSize) / ctx.sampleRate);
     const peak = Math.max(bins[k - 1], bins[k], bins[k + 1]);
-    const sorted = [...bins].filter(Number.isFinite).sort((a, b) => a - b);
-    return peak - (sorted[sorted.length >> 1] ?? -200);
+    // Against its neighbourhood (±700 Hz, the tone's own bins left out).
+    const near = [];
+    for (let j = k - 60; j <= k + 60; j++) if (Math.abs(j - k) > 4 && Number.isFinite(bins[j])) near.push(bins[j]);
+    near.sort((a, b) => a - b);
+    return Number.isFinite(peak) ? peak - (near[near.length >> 1] ?? -200) : 0;
   })()`) as Promise<number>;
 }
 
