@@ -9,9 +9,7 @@ import { SignalingClient } from './signaling-client.js';
 import type { VideoSendParameters } from './presets.js';
 import { limitVideo, preferCodec, senderFor } from './senders.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
-
-/** The relay's peer id (see src/relay/relay.ts). */
-export const RELAY = 'relay';
+import { RELAY_PEER_ID as RELAY } from '../signaling/relay-peer.js';
 
 export type BroadcasterState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'error';
 

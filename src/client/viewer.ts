@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
 import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+import { RELAY_PEER_ID } from '../signaling/relay-peer.js';
 
 /** `live` here means media is connected; the page says "live" once a frame is on screen. */
 export type ViewerState = 'connecting' | 'waiting' | 'live' | 'offline' | 'error';
@@ -32,8 +33,8 @@ export interface ViewerOptions {
 const DISCONNECTED_RESTART_MS = 4_000;
 /** After a server restart the broadcaster may take this long to come back before we give up. */
 const REJOIN_GRACE_MS = 15_000;
-/** The server's relay, as the sender of offers (RELAY_PEER_ID on the server). */
-const RELAY_ID = 'relay';
+/** A new connection waits at most this long to play before it replaces the playing one. */
+const FIRST_FRAME_WAIT_MS = 3_000;
 /** How long an answer to the relay may wait for this browser's ICE gathering. */
 const RELAY_GATHER_MS = 150;
 
@@ -49,6 +50,8 @@ export class Viewer extends Emitter<ViewerEvents> {
   #everLive = false;
   #graceUntil = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Called when the playing connection stops playing: a new one waiting for its first frame goes now. */
+  readonly #onCurrentDown = new Set<() => void>();
   /** When each step of the first connection happened (performance.now()), for benchmarks. */
   readonly timeline: Record<string, number> = {};
 
@@ -180,7 +183,7 @@ export class Viewer extends Emitter<ViewerEvents> {
       await conn.pc.setLocalDescription(answer);
       // To the relay, the answer goes with this browser's candidates in it (host candidates gather
       // in a few ms on a LAN): the relay can check them at once instead of waiting for trickle.
-      if (from === RELAY_ID) await conn.gathered(RELAY_GATHER_MS);
+      if (from === RELAY_PEER_ID) await conn.gathered(RELAY_GATHER_MS);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
       this.#mark('answer');
@@ -220,6 +223,7 @@ export class Viewer extends Emitter<ViewerEvents> {
       this.#graceUntil = 0;
       return this.#setState('live');
     }
+    if (!this.#mediaUp()) for (const wake of [...this.#onCurrentDown]) wake();
     if (state === 'failed') return this.#requestRestart(conn.peer);
     if (state === 'disconnected') {
       this.#restartTimer = setTimeout(() => {
@@ -229,19 +233,19 @@ export class Viewer extends Emitter<ViewerEvents> {
   }
 
   /**
-   * Something is playing already: switch only once the new connection has decoded a frame, so
-   * the picture never goes blank (at most 3 s; then switch anyway).
+   * Something is playing already: switch only once the new connection plays, so the picture
+   * never goes blank (at most FIRST_FRAME_WAIT_MS; at once if the old one stops).
    */
   async #promoteOnFirstFrame(conn: Connection): Promise<void> {
-    const deadline = Date.now() + 3_000;
-    const hasVideo = conn.pc.getReceivers().some((r) => r.track.kind === 'video');
-    while (hasVideo && this.#pending?.conn === conn && this.#mediaUp() && Date.now() < deadline) {
-      let decoded = 0;
-      (await conn.pc.getStats()).forEach((s: { type: string; kind?: string; framesDecoded?: number }) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') decoded += s.framesDecoded ?? 0;
-      });
-      if (decoded > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
+    const video = conn.pc.getReceivers().find((r) => r.track.kind === 'video')?.track;
+    if (video && this.#pending?.conn === conn && this.#mediaUp()) {
+      let done!: () => void;
+      const stop = new Promise<void>((resolve) => (done = resolve));
+      const timer = setTimeout(done, FIRST_FRAME_WAIT_MS);
+      this.#onCurrentDown.add(done);
+      await playing(video, stop);
+      clearTimeout(timer);
+      this.#onCurrentDown.delete(done);
     }
     if (this.#pending?.conn === conn) this.#promote();
   }
@@ -283,6 +287,32 @@ export class Viewer extends Emitter<ViewerEvents> {
     if (state === this.#state) return;
     this.#state = state;
     this.emit('state', state);
+  }
+}
+
+/**
+ * Resolves once `track` plays: a detached, muted <video> has shown two of its frames (switching
+ * at the first left longer gaps: ~250 ms against ~110 in the relay's auto-switch test), or once
+ * `stop` resolves.
+ */
+async function playing(track: MediaStreamTrack, stop: Promise<void>): Promise<void> {
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  const shown = new Promise<void>((resolve) => {
+    // Without requestVideoFrameCallback (Firefox before 132): the first frame.
+    if (typeof video.requestVideoFrameCallback !== 'function') return video.addEventListener('loadeddata', () => resolve(), { once: true });
+    let frames = 0;
+    const onFrame = () => (++frames >= 2 ? resolve() : video.requestVideoFrameCallback(onFrame));
+    video.requestVideoFrameCallback(onFrame);
+  });
+  video.srcObject = new MediaStream([track]);
+  video.play().catch(() => undefined);
+  try {
+    await Promise.race([shown, stop]);
+  } finally {
+    video.pause();
+    video.srcObject = null;
   }
 }
 

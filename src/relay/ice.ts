@@ -3,7 +3,7 @@
  * werift's own behaviour (werift/) are installed once at start-up by installWeriftPatches().
  */
 import type { PeerConfig } from 'werift';
-import type { IceServer } from '../signaling/protocol.js';
+import type { IceServer } from './api.js';
 
 export interface RelayIceOptions {
   /** `--host`: when it names one address, the relay gathers candidates on that address only. */

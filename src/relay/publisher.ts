@@ -68,6 +68,8 @@ export class Publisher {
   readonly #ice: RelayIceOptions;
   #closed = false;
   #readyWaiters: (() => void)[] = [];
+  /** Called once, when the publisher becomes ready. */
+  onReady: (() => void) | undefined;
   /** Video sequence numbers the publisher skipped, with when the gap was seen. */
   readonly #missing = new Map<number, number>();
   #highestVideoSeq: number | undefined;
@@ -143,7 +145,10 @@ export class Publisher {
       this.codecs[kind] = codec;
       if (kind === 'video') this.forwarder.videoCodec = codec.mimeType;
       this.#ssrc.set(kind, rtp.header.ssrc);
-      if (this.ready) for (const wake of this.#readyWaiters.splice(0)) wake();
+      if (this.ready) {
+        for (const wake of this.#readyWaiters.splice(0)) wake();
+        this.onReady?.();
+      }
     }
     if (kind === 'video') this.#trackLoss(rtp.header.sequenceNumber);
     const h = rtp.header;

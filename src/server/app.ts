@@ -76,8 +76,8 @@ export async function buildApp(options: AppOptions) {
 
   app.get('/', (req, reply) => html(reply, lobbyPage(langOf(req))));
 
-  await app.register(whipRoutes(hub, options.relay, options.publishKey));
-  await app.register(whepRoutes(hub, options.relay));
+  await app.register(whipRoutes(hub, options.publishKey));
+  await app.register(whepRoutes(hub));
   await app.register(recordingRoutes(hub, options.recordings, options.publishKey));
   registerRecordingMetrics(metrics.registry, options.recordings);
 
@@ -116,7 +116,7 @@ export async function buildApp(options: AppOptions) {
         return {
           name: room.name,
           live: room.live,
-          viewers: room.viewers.size + (relayed?.players ?? 0),
+          viewers: room.viewers.size + room.players.size,
           mode: room.mode,
           reason: room.reason,
           bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },

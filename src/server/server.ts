@@ -85,7 +85,10 @@ export async function startServer(config: Config, logger: Logger, version: strin
     },
   });
   await recordings.init();
-  relay.onPublisherLive = (room, publisher) => recordings.publisherLive(room, publisher);
+  relay.on('live', (room) => {
+    const publisher = relay.publisher(room);
+    if (publisher) recordings.publisherLive(room, publisher);
+  });
   relay.keepSending = (room) => recordings.isRecorded(room);
   hub = new Hub({
     recorded: (room) => recordings.isRecorded(room),
@@ -181,9 +184,13 @@ export async function startServer(config: Config, logger: Logger, version: strin
         // Every recording file finished first (start.ts gives shutdown 2.5 s), while the rest closes.
         const finishing = recordings.close();
         hub!.shutdown();
-        // Give the close frames a moment to reach the clients, then drop what is left.
-        const deadline = Date.now() + 1_000;
-        while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // Give the close frames a moment (a second at most) to reach the clients, then drop what is left.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all([...wss.clients].map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+          new Promise((resolve) => (timer = setTimeout(resolve, 1_000))),
+        ]);
+        clearTimeout(timer);
         await new Promise<void>((resolve) => listener.close(() => resolve()));
         for (const ws of wss.clients) ws.terminate();
         wss.close();

@@ -4,11 +4,10 @@
  * page; a p2p room moves to the relay for it (unless its broadcaster chose p2p).
  */
 import type { FastifyInstance } from 'fastify';
-import { RelayError, type Relay } from '../relay/relay.js';
-import type { Hub } from '../signaling/hub.js';
+import { MediaRequestError, type Hub } from '../signaling/hub.js';
 import { acceptSdpBodies, answer, bearer, corsEverywhere, fail, readOffer, resource, refuse } from './http-media.js';
 
-export function whepRoutes(hub: Hub, relay: Relay) {
+export function whepRoutes(hub: Hub) {
   return async (scope: FastifyInstance) => {
     acceptSdpBodies(scope);
     corsEverywhere(scope);
@@ -24,31 +23,19 @@ export function whepRoutes(hub: Hub, relay: Relay) {
       }
       const sdp = readOffer(req, reply);
       if (sdp === undefined) return reply;
-      const room = hub.rooms.get(name);
-      if (!room?.live) return fail(reply, 404, `room "${name}" is not live`);
-      if (room.configuredMode === 'p2p') return fail(reply, 409, `room "${name}" streams peer to peer only; WHEP needs the relay`);
-
-      room.players++;
-      hub.refreshMode(room);
-      let counted = true;
-      const release = () => {
-        if (!counted) return;
-        counted = false;
-        room.players--;
-        hub.refreshMode(room);
-      };
       try {
-        const { id, answer: sdpAnswer } = await relay.play(name, sdp, release);
-        return answer(reply, `/whep/${encodeURIComponent(name)}/${id}`, sdpAnswer);
+        const session = await hub.play(name, sdp);
+        return answer(reply, `/whep/${encodeURIComponent(name)}/${session.id}`, session.answer);
       } catch (err) {
-        release();
-        if (err instanceof RelayError && err.code === 'not-live') return fail(reply, 404, `room "${name}" is not live`);
-        return fail(reply, 400, `cannot use this offer: ${(err as Error).message}`);
+        if (!(err instanceof MediaRequestError)) throw err;
+        if (err.code === 'not-live') return fail(reply, 404, err.message);
+        if (err.code === 'p2p-only') return fail(reply, 409, err.message);
+        return fail(reply, 400, `cannot use this offer: ${err.message}`);
       }
     });
 
     scope.delete<{ Params: { room: string; id: string } }>('/whep/:room/:id', async (req, reply) => {
-      if (!relay.stopPlayer(req.params.room, req.params.id)) return fail(reply, 404, 'no such WHEP session');
+      if (!hub.stopPlayer(req.params.room, req.params.id)) return fail(reply, 404, 'no such WHEP session');
       return reply.code(200).send();
     });
   };

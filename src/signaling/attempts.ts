@@ -2,6 +2,8 @@
  * Slows down guessing: after a few wrong keys or passwords from one address, that address must
  * wait before it may try again, doubling each time (to a minute). A right answer clears it.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
 const FREE_ATTEMPTS = 3;
 const MAX_WAIT_MS = 60_000;
 /** Forget an address that has been quiet this long. */
@@ -13,8 +15,29 @@ interface Record {
   last: number;
 }
 
+export type Verdict = { ok: true } | { ok: false; code: 'wrong' } | { ok: false; code: 'too-many-attempts'; retryAfterMs: number };
+
+/** Compare secrets in constant time (hashing first makes the lengths equal). */
+export function secretsMatch(given: string | undefined, expected: string): boolean {
+  const a = createHash('sha256').update(given ?? '').digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b) && given !== undefined;
+}
+
 export class AttemptLimiter {
   readonly #byAddress = new Map<string, Record>();
+
+  /** May this address present a secret now, and is it one of `accepted`? Wrong answers are counted. */
+  check(address: string, given: string | undefined, accepted: string[]): Verdict {
+    const wait = this.wait(address);
+    if (wait > 0) return { ok: false, code: 'too-many-attempts', retryAfterMs: wait };
+    if (accepted.some((secret) => secretsMatch(given, secret))) {
+      this.succeeded(address);
+      return { ok: true };
+    }
+    this.failed(address);
+    return { ok: false, code: 'wrong' };
+  }
 
   /** Milliseconds this address must still wait, or 0 when it may try. */
   wait(address: string, now = Date.now()): number {

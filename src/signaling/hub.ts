@@ -5,14 +5,16 @@
  * offers, answers and candidates are routed only along broadcaster <-> viewer edges of one room.
  * Nothing a client sends can reach another room, another viewer, or a peer it names wrongly.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { RelayError, type MediaRelay } from '../relay/api.js';
+import { AttemptLimiter, type Verdict } from './attempts.js';
+import { wantedMode } from './mode-policy.js';
 import { Peer, type PeerLink } from './peer.js';
 import { CloseCode, type ClientMessage, type ErrorCode, type IceServer, type Mode } from './protocol.js';
+import { RelayBridge } from './relay-bridge.js';
+import { RELAY_PEER_ID } from './relay-peer.js';
 import { Room } from './room.js';
-import { AttemptLimiter } from './attempts.js';
 import { candidateProblem, sdpProblem } from './sdp-check.js';
-import { RELAY_PEER_ID, type Relay } from '../relay/relay.js';
 
 export interface HubOptions {
   /** The publish key every room's broadcaster must present. */
@@ -24,7 +26,7 @@ export interface HubOptions {
   iceServers: IceServer[];
   logger: Logger;
   /** The media relay; without it every room is p2p. */
-  relay?: Relay;
+  relay?: MediaRelay;
   /** `auto` rooms move to the relay when their viewers exceed this. */
   relayThreshold?: number;
   /** Viewers per room and rooms per server. */
@@ -42,32 +44,35 @@ export interface HubObserver {
 }
 
 export interface JoinOptions {
-  /** The legacy adapter's pusher: the seed's pages know no key. */
+  /** The legacy adapter's pusher: the seed's pages know no key, and stream peer to peer only. */
   trusted?: boolean;
-  /** A WHIP publisher: its room must be relayed. */
-  whip?: boolean;
+}
+
+/** Why a WHIP or WHEP request was refused: the HTTP handlers turn the code into a status. */
+export class MediaRequestError extends Error {
+  readonly code: 'not-live' | 'p2p-only' | 'busy' | 'unavailable' | 'bad-sdp';
+  constructor(code: MediaRequestError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 type JoinMessage = Extract<ClientMessage, { type: 'join' }>;
 
-export type Verdict = { ok: true } | { ok: false; code: 'wrong' } | { ok: false; code: 'too-many-attempts'; retryAfterMs: number };
-
-/** Compare secrets in constant time (hashing first makes the lengths equal). */
-export function secretsMatch(given: string | undefined, expected: string): boolean {
-  const a = createHash('sha256').update(given ?? '').digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && given !== undefined;
-}
+export type { Verdict } from './attempts.js';
 
 export class Hub {
   readonly #options: HubOptions;
   readonly #rooms = new Map<string, Room>();
   readonly #peers = new Map<string, Peer>();
   readonly #attempts = new AttemptLimiter();
+  /** Speaks for the relay, when there is one. */
+  readonly #bridge: RelayBridge | undefined;
   #closing = false;
 
   constructor(options: HubOptions) {
     this.#options = options;
+    this.#bridge = options.relay && new RelayBridge(options.relay, options.logger);
   }
 
   get rooms(): ReadonlyMap<string, Room> {
@@ -78,12 +83,7 @@ export class Hub {
     return this.#peers.size;
   }
 
-  /** A connected peer by its id. */
-  peer(id: string): Peer | undefined {
-    return this.#peers.get(id);
-  }
-
-  /** Re-evaluate a room's media path (e.g. a WHEP player came or went). */
+  /** Re-evaluate a room's media path (e.g. its recording started or stopped). */
   refreshMode(room: Room): void {
     if (this.#rooms.get(room.name) === room) this.#updateMode(room, true);
   }
@@ -140,14 +140,7 @@ export class Hub {
    * counted, and past a few it must wait before trying again (see AttemptLimiter).
    */
   checkSecret(address: string, given: string | undefined, accepted: string[]): Verdict {
-    const wait = this.#attempts.wait(address);
-    if (wait > 0) return { ok: false, code: 'too-many-attempts', retryAfterMs: wait };
-    if (accepted.some((secret) => secretsMatch(given, secret))) {
-      this.#attempts.succeeded(address);
-      return { ok: true };
-    }
-    this.#attempts.failed(address);
-    return { ok: false, code: 'wrong' };
+    return this.#attempts.check(address, given, accepted);
   }
 
   /** The passwords that let a viewer into a room: the server's and the room's own. */
@@ -187,89 +180,141 @@ export class Hub {
         return this.reject(peer, 'room-full', `room "${msg.room}" is full (${existing.viewers.size} viewers)`, 'join');
       }
     }
+    const room = this.#roomFor(msg.room);
+    if (!room) return this.reject(peer, 'too-many-rooms', `this server holds ${this.#rooms.size} rooms already`, 'join');
+    if (msg.role === 'broadcaster') {
+      // The seed's push page can only stream peer to peer.
+      this.#seat(peer, room, { mode: options.trusted ? 'p2p' : (msg.mode ?? this.#options.mode), whip: false, viewPassword: msg.viewPassword });
+      return;
+    }
+    peer.role = 'viewer';
+    peer.room = room;
+    room.viewers.set(peer.id, peer);
+    logger.debug({ room: room.name, peer: peer.id }, 'viewer joined');
+    this.#welcome(peer, room);
+    if (!this.#updateMode(room, true)) this.#serve(room, peer);
+    room.announce(false);
+  }
 
-    let room = existing;
+  /** The room of that name, made when the server may hold another; undefined when it may not. */
+  #roomFor(name: string): Room | undefined {
+    let room = this.#rooms.get(name);
     if (!room) {
-      if (this.#rooms.size >= (this.#options.maxRooms ?? Infinity)) {
-        return this.reject(peer, 'too-many-rooms', `this server holds ${this.#rooms.size} rooms already`, 'join');
-      }
-      room = new Room(msg.room, this.#options.mode);
+      if (this.#rooms.size >= (this.#options.maxRooms ?? Infinity)) return undefined;
+      room = new Room(name, this.#options.mode);
       this.#rooms.set(room.name, room);
     }
-    peer.role = msg.role;
-    peer.room = room;
+    return room;
+  }
 
-    if (msg.role === 'broadcaster') {
-      const previous = room.broadcaster;
-      if (previous) {
-        // The key holder wins: a reloaded page replaces its own stale socket.
-        previous.room = undefined;
-        previous.role = undefined;
-        previous.error('replaced', 'another broadcaster with the publish key took over this room');
-        previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
-        // Its relay leg goes too; the newcomer publishes afresh and viewers are served again.
-        this.#options.relay?.unpublish(room.name);
-      }
-      room.broadcaster = peer;
-      room.viewPassword = msg.viewPassword;
-      // The seed's push page can only stream peer to peer.
-      room.configuredMode = options.trusted && !options.whip ? 'p2p' : (msg.mode ?? this.#options.mode);
-      room.whip = options.whip ?? false;
-      logger.info({ room: room.name, peer: peer.id, address: peer.link.address, mode: room.configuredMode }, 'broadcaster joined');
-      this.#welcome(peer, room);
-      if (!this.#updateMode(room, false)) for (const viewer of room.viewers.values()) this.#serve(room, viewer);
-      room.announce(true);
-    } else {
-      room.viewers.set(peer.id, peer);
-      logger.debug({ room: room.name, peer: peer.id }, 'viewer joined');
-      this.#welcome(peer, room);
-      if (!this.#updateMode(room, true)) this.#serve(room, peer);
-      room.announce(false);
+  /** `peer` becomes the room's broadcaster, taking over from any previous one. */
+  #seat(peer: Peer, room: Room, how: { mode: Mode; whip: boolean; viewPassword: string | undefined }): void {
+    peer.role = 'broadcaster';
+    peer.room = room;
+    const previous = room.broadcaster;
+    if (previous) {
+      // The key holder wins: a reloaded page replaces its own stale socket.
+      previous.room = undefined;
+      previous.role = undefined;
+      previous.error('replaced', 'another broadcaster with the publish key took over this room');
+      previous.link.close(CloseCode.replaced, 'replaced by another broadcaster');
+      // Its relay leg goes too; the newcomer publishes afresh and viewers are served again.
+      this.#bridge?.unpublish(room);
     }
+    room.broadcaster = peer;
+    room.viewPassword = how.viewPassword;
+    room.configuredMode = how.mode;
+    room.whip = how.whip;
+    this.#options.logger.info({ room: room.name, peer: peer.id, address: peer.link.address, mode: room.configuredMode }, 'broadcaster joined');
+    this.#welcome(peer, room);
+    if (!this.#updateMode(room, false)) for (const viewer of room.viewers.values()) this.#serve(room, viewer);
+    room.announce(true);
+  }
+
+  /**
+   * WHIP: a broadcaster without a socket publishes to the relay; the answer is returned. It leaves
+   * the room when its media ends, when `stopWhip` is called, or when another broadcaster takes over.
+   */
+  async publishWhip(roomName: string, offerSdp: string, address: string): Promise<{ id: string; answer: string }> {
+    const bridge = this.#bridge;
+    if (!bridge || this.#closing) throw new MediaRequestError('unavailable', this.#closing ? 'the server is shutting down' : 'this server has no relay');
+    if (this.#rooms.get(roomName)?.broadcaster) throw new MediaRequestError('busy', `room "${roomName}" already has a broadcaster`);
+    const room = this.#roomFor(roomName);
+    if (!room) throw new MediaRequestError('unavailable', `this server holds ${this.#rooms.size} rooms already`);
+    // Nothing reaches a WHIP publisher; being closed (taken over) ends its session.
+    const peer: Peer = this.connect({ address, send: () => undefined, close: () => this.disconnect(peer) });
+    this.#seat(peer, room, { mode: this.#options.mode, whip: true, viewPassword: undefined });
+    const publication = bridge.publish(room, peer, peer.id, offerSdp, false);
+    publication.once('closed', () => this.disconnect(peer));
+    try {
+      return { id: peer.id, answer: await publication.answer };
+    } catch (err) {
+      this.disconnect(peer);
+      throw new MediaRequestError('bad-sdp', (err as Error).message);
+    }
+  }
+
+  /** End a WHIP session; false when the room has no WHIP broadcaster of that id. */
+  stopWhip(roomName: string, id: string): boolean {
+    const broadcaster = this.#rooms.get(roomName)?.broadcaster;
+    if (!broadcaster || broadcaster.id !== id || !broadcaster.room?.whip) return false;
+    this.disconnect(broadcaster);
+    return true;
+  }
+
+  /**
+   * WHEP: a player's offer for a live room, answered once the room is relayed (an `auto` room moves
+   * to the relay for it). Resolves with the answer and the player's session id.
+   */
+  async play(roomName: string, offerSdp: string): Promise<{ id: string; answer: string }> {
+    const room = this.#rooms.get(roomName);
+    if (!room?.live || !this.#bridge) throw new MediaRequestError('not-live', `room "${roomName}" is not live`);
+    if (room.configuredMode === 'p2p') throw new MediaRequestError('p2p-only', `room "${roomName}" streams peer to peer only; WHEP needs the relay`);
+    try {
+      return await this.#bridge.play(room, offerSdp, () => this.refreshMode(room));
+    } catch (err) {
+      if (err instanceof RelayError && err.code === 'not-live') throw new MediaRequestError('not-live', `room "${roomName}" is not live`);
+      throw new MediaRequestError('bad-sdp', (err as Error).message);
+    }
+  }
+
+  /** End a WHEP session; false when there is none of that id in the room. */
+  stopPlayer(roomName: string, id: string): boolean {
+    const player = this.#rooms.get(roomName)?.players.get(id);
+    player?.close();
+    return player !== undefined;
   }
 
   /** Get a viewer its media: an offer from the broadcaster (p2p) or from the relay. */
   #serve(room: Room, viewer: Peer): void {
     if (!room.broadcaster) return;
-    if (room.mode === 'relay') this.#options.relay?.addViewer(room.name, viewer);
+    if (room.mode === 'relay') this.#bridge?.serve(room, viewer);
     else room.broadcaster.send({ type: 'viewer-joined', id: viewer.id });
   }
 
-  /** The mode a room should be in now. `auto` moves up past the threshold, down when empty. */
-  #wantedMode(room: Room): { mode: 'p2p' | 'relay'; reason: string } {
-    const threshold = this.#options.relayThreshold ?? 4;
-    if (!this.#options.relay) return { mode: 'p2p', reason: 'peer to peer: this server has no relay' };
-    if (room.whip) return { mode: 'relay', reason: 'relay: the broadcaster publishes over WHIP' };
-    if (this.#options.recorded?.(room.name)) return { mode: 'relay', reason: 'relay: this room is being recorded' };
-    if (room.players > 0 && room.configuredMode !== 'p2p') return { mode: 'relay', reason: 'relay: WHEP players are watching' };
-    if (room.configuredMode === 'relay') return { mode: 'relay', reason: 'relay: chosen for this room' };
-    if (room.configuredMode === 'p2p') {
-      return { mode: 'p2p', reason: room.players > 0 ? 'peer to peer: chosen for this room (WHEP cannot play it)' : 'peer to peer: chosen for this room' };
-    }
-    const viewers = room.viewers.size;
-    if (viewers > threshold || (room.mode === 'relay' && viewers > 0)) {
-      return { mode: 'relay', reason: `relay: more than ${threshold} viewers` };
-    }
-    return { mode: 'p2p', reason: `peer to peer: ${threshold} viewers or fewer` };
-  }
-
   /**
-   * Move a room between p2p and relay. Viewers switch make-before-break: the relay offers them a
-   * new connection while the broadcaster's keeps playing; each viewer hangs up the old one once
-   * the new one shows a frame. Returns true when the mode changed (and viewers were served).
+   * Move a room between p2p and relay (see mode-policy.ts). Viewers switch make-before-break: the
+   * relay offers them a new connection while the broadcaster's keeps playing; each viewer hangs up
+   * the old one once the new one shows a frame. Returns true when the mode changed (and viewers
+   * were served).
    */
   #updateMode(room: Room, announce: boolean): boolean {
-    const { mode, reason } = this.#wantedMode(room);
+    const { mode, reason } = wantedMode({
+      relay: this.#bridge !== undefined,
+      whip: room.whip,
+      recorded: this.#options.recorded?.(room.name) ?? false,
+      players: room.players.size,
+      configured: room.configuredMode,
+      viewers: room.viewers.size,
+      current: room.mode,
+      threshold: this.#options.relayThreshold ?? 4,
+    });
     room.reason = reason;
     if (mode === room.mode) return false;
     room.mode = mode;
     this.#options.logger.info({ room: room.name, mode, reason }, 'room mode');
-    if (mode === 'relay') {
-      for (const viewer of room.viewers.values()) this.#serve(room, viewer);
-    } else {
-      this.#options.relay?.unpublish(room.name);
-      for (const viewer of room.viewers.values()) this.#serve(room, viewer);
-    }
+    if (mode === 'p2p') this.#bridge?.unpublish(room);
+    for (const viewer of room.viewers.values()) this.#serve(room, viewer);
     if (announce) room.announce(true);
     return true;
   }
@@ -277,39 +322,31 @@ export class Hub {
   /** Signaling addressed to the relay. */
   #toRelay(peer: Peer, msg: Extract<ClientMessage, { to: string }>): void {
     const room = peer.room;
-    const relay = this.#options.relay;
+    const bridge = this.#bridge;
     if (!room) return this.reject(peer, 'not-joined', 'send "join" first', msg.type);
-    if (!relay || room.mode !== 'relay') return this.reject(peer, 'no-such-peer', 'this room is not relayed', msg.type);
+    if (!bridge || room.mode !== 'relay') return this.reject(peer, 'no-such-peer', 'this room is not relayed', msg.type);
     const problem = this.#sanity(msg);
     if (problem) return this.reject(peer, 'bad-message', problem, msg.type);
     if (peer === room.broadcaster) {
       switch (msg.type) {
-        case 'offer':
-          void relay
-            .publish(
-              room.name,
-              msg.cid,
-              msg.sdp,
-              () => this.#publisherGone(room, peer, msg.cid),
-              (paused) => peer.room === room && peer.send({ type: 'pause', from: RELAY_PEER_ID, cid: msg.cid, paused }),
-            )
-            .then(
-              (sdp) => peer.room === room && peer.send({ type: 'answer', from: RELAY_PEER_ID, cid: msg.cid, sdp }),
-              (err: Error) => this.reject(peer, 'bad-message', `the relay could not use that offer: ${err.message}`, 'offer'),
-            );
+        case 'offer': {
+          const { cid } = msg;
+          bridge.publish(room, peer, cid, msg.sdp, true).answer.then(
+            (sdp) => peer.room === room && peer.send({ type: 'answer', from: RELAY_PEER_ID, cid, sdp }),
+            (err: Error) => this.reject(peer, 'bad-message', `the relay could not use that offer: ${err.message}`, 'offer'),
+          );
           return;
+        }
         case 'candidate':
-          void relay.publisherCandidate(room.name, msg.cid, msg.candidate);
-          return;
+          return bridge.publisherCandidate(room, msg.cid, msg.candidate);
         case 'hangup':
-          relay.unpublish(room.name, msg.cid);
-          return;
+          return bridge.unpublish(room, msg.cid);
         default:
           return this.reject(peer, 'not-allowed', `a broadcaster cannot send "${msg.type}" to the relay`, msg.type);
       }
     }
     if (msg.type === 'offer') return this.reject(peer, 'not-allowed', 'a viewer cannot send "offer" to the relay', msg.type);
-    void relay.fromViewer(room.name, peer, msg);
+    bridge.fromViewer(room, peer, msg);
   }
 
   /** SDP and candidates a browser or the relay would choke on never leave the hub. */
@@ -317,11 +354,6 @@ export class Hub {
     if (msg.type === 'offer' || msg.type === 'answer') return sdpProblem(msg.sdp);
     if (msg.type === 'candidate' && msg.candidate) return candidateProblem(msg.candidate.candidate);
     return undefined;
-  }
-
-  /** The relay lost the broadcaster's media (connection failed): let it publish again. */
-  #publisherGone(room: Room, broadcaster: Peer, cid: string): void {
-    if (room.broadcaster === broadcaster && room.mode === 'relay') broadcaster.send({ type: 'hangup', from: RELAY_PEER_ID, cid });
   }
 
   #welcome(peer: Peer, room: Room): void {
@@ -344,11 +376,11 @@ export class Hub {
     if (room.broadcaster === peer) {
       room.broadcaster = undefined;
       room.whip = false;
-      this.#options.relay?.unpublish(room.name);
+      this.#bridge?.unpublish(room);
       this.#options.logger.info({ room: room.name, peer: peer.id }, 'broadcaster left');
       room.announce(true);
     } else if (room.viewers.delete(peer.id)) {
-      this.#options.relay?.removeViewer(room.name, peer.id);
+      this.#bridge?.drop(room, peer.id);
       room.broadcaster?.send({ type: 'viewer-left', id: peer.id });
       this.#updateMode(room, true);
       room.announce(false);

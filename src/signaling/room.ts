@@ -1,7 +1,12 @@
 import type { Mode, RoomMessage, ServerMessage } from './protocol.js';
 import type { Peer } from './peer.js';
 
-/** One room: at most one broadcaster, any number of viewers. */
+/** A WHEP player: it watches through the relay without a signaling socket. */
+export interface Player {
+  close(): void;
+}
+
+/** One room: at most one broadcaster, any number of viewers and WHEP players, counted here only. */
 export class Room {
   readonly name: string;
   /** The mode asked for: the broadcaster's `mode=`, or the server's `--mode`. */
@@ -12,13 +17,12 @@ export class Room {
   reason = 'peer to peer: the broadcaster sends to each viewer';
   /** The broadcaster publishes over WHIP: only the relay can serve its viewers. */
   whip = false;
-  /** WHEP players watching through the relay (they have no signaling socket). */
-  players = 0;
+  /** WHEP players by their session id, watching through the relay or about to. */
+  readonly players = new Map<string, Player>();
   /** The broadcaster's own password for this room's viewers, if it set one. Never sent out. */
   viewPassword: string | undefined;
   broadcaster: Peer | undefined;
   readonly viewers = new Map<string, Peer>();
-  readonly createdAt = Date.now();
   #statusTimer: NodeJS.Timeout | undefined;
 
   constructor(name: string, configuredMode: Mode) {

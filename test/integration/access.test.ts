@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startLancast, type Lancast } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
+import { whipPublish } from '../helpers/wrtc.js';
 
 let server: Lancast;
 
@@ -134,6 +135,29 @@ describe('limits', () => {
       }
       assert.equal(refused?.code, 'too-many-rooms');
     } finally {
+      for (const s of sockets) s.close();
+    }
+  });
+
+  test('past --max-rooms a WHIP publisher to a new room is refused with 503, not left publishing where nobody can watch', async () => {
+    const sockets: TestSocket[] = [];
+    let whip: Awaited<ReturnType<typeof whipPublish>> | undefined;
+    try {
+      let full = false;
+      for (let i = 0; i < 6 && !full; i++) {
+        const s = await TestSocket.open(server.wsUrl);
+        sockets.push(s);
+        s.send({ type: 'join', role: 'broadcaster', room: `whip-many-${i}`, key: 'test-key' });
+        const reply = await Promise.race([s.next('welcome'), s.next('error')]);
+        full = reply.type === 'error' && reply.code === 'too-many-rooms';
+      }
+      assert.ok(full, 'the server is full');
+      whip = await whipPublish(server.url, 'whip-one-too-many', 'test-key');
+      assert.equal(whip.status, 503, whip.body);
+      assert.match(whip.body, /rooms already/);
+    } finally {
+      if (whip?.status === 201) await whip.stop();
+      else whip?.pc.close();
       for (const s of sockets) s.close();
     }
   });

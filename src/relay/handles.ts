@@ -1,0 +1,137 @@
+/**
+ * The handles the relay gives out (see api.ts): a Publication wraps a room's Publisher, a Consumer
+ * wraps one viewer's leg (on the main thread or a worker). Closing is idempotent and cascades:
+ * a publication closes its consumers, then says `closed`.
+ */
+import type { Logger } from 'pino';
+import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents } from './api.js';
+import { Emitter } from './emitter.js';
+import { PauseGate } from './pause-policy.js';
+import type { Publisher } from './publisher.js';
+import type { Leg } from './workers.js';
+
+/** Mark a promise as handled (its holder may never await it) while it still rejects for those who do. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+export class RelayPublication extends Emitter<PublicationEvents> implements Publication {
+  readonly room: string;
+  readonly answer: Promise<string>;
+  readonly publisher: Publisher;
+  readonly #consumers = new Set<RelayConsumer>();
+  readonly #gate: PauseGate;
+  #closed = false;
+
+  /** `makePublisher` gets the callback its publisher must call when it closes on its own. */
+  constructor(
+    room: string,
+    offerSdp: string,
+    makePublisher: (onClose: () => void) => Publisher,
+    pause: { pausable: boolean; afterMs: number; held: () => boolean },
+    logger: Logger,
+  ) {
+    super();
+    this.room = room;
+    this.publisher = makePublisher(() => this.close());
+    this.#gate = new PauseGate({
+      enabled: pause.pausable,
+      afterMs: pause.afterMs,
+      held: pause.held,
+      onChange: (paused, why) => {
+        logger.info({ room }, paused ? `relay publisher paused: ${why}` : `relay publisher resumed: ${why}`);
+        this.emit('paused', paused);
+      },
+    });
+    this.publisher.onReady = () => {
+      if (this.#closed) return;
+      logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType) }, 'relay publisher live');
+      this.#gate.setReady();
+      this.emit('ready');
+    };
+    this.answer = quiet(
+      this.publisher.answer(offerSdp).catch((err: Error) => {
+        this.close();
+        throw new RelayError('bad-sdp', err.message);
+      }),
+    );
+  }
+
+  get ready(): boolean {
+    return !this.#closed && this.publisher.ready;
+  }
+
+  get paused(): boolean {
+    return this.#gate.paused;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async addCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    if (!this.#closed) await this.publisher.addCandidate(candidate).catch(() => undefined);
+  }
+
+  setWatched(watched: boolean): void {
+    this.#gate.setWatched(watched);
+  }
+
+  /** Somebody is about to watch: resume a paused publisher ahead of their join. */
+  wake(): void {
+    this.#gate.wake();
+  }
+
+  /** A consumer of this publication: it closes with it. */
+  adopt(consumer: RelayConsumer): void {
+    if (this.#closed) return consumer.close();
+    this.#consumers.add(consumer);
+    consumer.once('closed', () => this.#consumers.delete(consumer));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#gate.stop();
+    this.publisher.close();
+    for (const consumer of [...this.#consumers]) consumer.close();
+    this.emit('closed');
+  }
+}
+
+export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
+  readonly id: string;
+  readonly sdp: Promise<string>;
+  readonly #leg: Leg;
+
+  /** `makeLeg` gets the callback its leg calls once closed, whoever closed it. */
+  constructor(makeLeg: (onClose: (leg: Leg) => void) => Leg, offerSdp: string | undefined) {
+    super();
+    this.#leg = makeLeg((leg) => this.emit('closed', leg.closeReason ?? 'closed'));
+    this.id = this.#leg.id;
+    const leg = this.#leg;
+    this.sdp = quiet(
+      (offerSdp === undefined ? leg.offer() : leg.answer(offerSdp)).catch((err: Error) => {
+        leg.close();
+        throw err;
+      }),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#leg.closed;
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.#leg.acceptAnswer(sdp);
+  }
+
+  async addCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    await this.#leg.addCandidate(candidate).catch(() => undefined);
+  }
+
+  close(): void {
+    this.#leg.close();
+  }
+}
