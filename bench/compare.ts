@@ -104,11 +104,11 @@ export type FirstFrameResult = {
  * first frame presented (`frame`, the measured figure).
  */
 export async function joinSteps(page: Page, frame: number): Promise<Partial<Record<JoinStep, number>>> {
-  const seen = (await page.evaluate(`(() => {
+  const seen = (await page.evaluate<Record<string, number | undefined>>(`(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const t = (window.lancast && window.lancast.viewer && window.lancast.viewer.timeline) || {};
     return { html: nav ? nav.responseEnd : undefined, ...t };
-  })()`)) as Record<string, number | undefined>;
+  })()`));
   const out: Partial<Record<JoinStep, number>> = { frame };
   for (const step of JOIN_STEPS) {
     const v = seen[step];
@@ -146,7 +146,7 @@ export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
     if (variant.mode !== 'p2p') {
       // Both relay variants wait for the pausing room to pause, so one encoder runs at each join
       // start (the relay room's, which never pauses) plus, for `relay, paused`, the one restarting.
-      const paused = variants[2]!;
+      const paused = variants[2];
       const deadline = Date.now() + 15_000;
       while (!(await roomPaused(paused.url, paused.room))) {
         if (Date.now() > deadline) throw new Error(`room ${paused.room} did not pause`);
@@ -171,11 +171,11 @@ export async function firstFrames(joins = 20): Promise<FirstFrameResult[]> {
     return b;
   };
   try {
-    const p2p = await broadcast(variants[0]!);
+    const p2p = await broadcast(variants[0]);
     await sleep(2_000);
-    for (let i = 0; i < joins; i++) await join(variants[0]!);
+    for (let i = 0; i < joins; i++) await join(variants[0]);
     await p2p.close();
-    const relayed = [await broadcast(variants[1]!), await broadcast(variants[2]!)];
+    const relayed = [await broadcast(variants[1]), await broadcast(variants[2])];
     await sleep(2_000);
     for (let i = 0; i < joins; i++) for (const variant of variants.slice(1)) await join(variant);
     await Promise.all(relayed.map((b) => b.close()));

@@ -135,9 +135,9 @@ export interface LatencyResult {
 
 /** Busy and total CPU jiffies of the whole machine, from /proc/stat. */
 function machineJiffies(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - f[3]! - f[4]!, total };
+  return { busy: total - f[3] - f[4], total };
 }
 
 /**
@@ -170,11 +170,11 @@ export async function latency(seconds = 10, rounds = 2): Promise<LatencyResult[]
         const before = machineJiffies();
         await v.evaluate('window.__collect = true; window.__unreadable = 0');
         await sleep(windowMs);
-        const samples = (await v.evaluate('window.__collect = false; window.__latency.slice()')) as number[];
-        const unreadable = (await v.evaluate('window.__unreadable')) as number;
+        const samples = (await v.evaluate<number[]>('window.__collect = false; window.__latency.slice()'));
+        const unreadable = (await v.evaluate<number>('window.__unreadable'));
         const after = machineJiffies();
         if (samples.length < (windowMs / 1000) * 5) throw new Error(`${mode}: only ${samples.length} readable frames in ${windowMs / 1000} s (${unreadable} unreadable)`);
-        const p = pooled[mode]!;
+        const p = pooled[mode];
         p.samples.push(...samples);
         p.unreadable += unreadable;
         p.busy += after.busy - before.busy;
@@ -188,7 +188,7 @@ export async function latency(seconds = 10, rounds = 2): Promise<LatencyResult[]
     await server.stop();
   }
   const results: LatencyResult[] = modes.map((mode) => {
-    const { samples, unreadable, busy, total } = pooled[mode]!;
+    const { samples, unreadable, busy, total } = pooled[mode];
     return {
       mode,
       samples: samples.length,

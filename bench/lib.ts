@@ -54,7 +54,7 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
+  return sorted[i];
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,7 +77,7 @@ export async function watchFirstFrame(page: Page): Promise<void> {
 export async function firstFrameMs(page: Page, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const t = (await page.evaluate('window.__firstFrame')) as number | undefined;
+    const t = (await page.evaluate<number | undefined>('window.__firstFrame'));
     if (typeof t === 'number') return Math.round(t);
     if (Date.now() > deadline) throw new Error('no first frame');
     await sleep(50);
@@ -86,7 +86,7 @@ export async function firstFrameMs(page: Page, timeoutMs = 20_000): Promise<numb
 
 /** Sum of every outbound video RTP stream's stats on a broadcaster page's connections. */
 export async function publisherVideo(page: Page, relay: boolean): Promise<{ targetBitrate: number; reason: string; width: number; fps: number }> {
-  return (await page.evaluate(`(async () => {
+  return (await page.evaluate<{ targetBitrate: number; reason: string; width: number; fps: number }>(`(async () => {
     const b = window.lancast.broadcaster;
     const pc = ${relay} ? b.publishing && b.publishing.pc : [...b.connections.values()][0] && [...b.connections.values()][0].pc;
     const out = { targetBitrate: 0, reason: 'none', width: 0, fps: 0 };
@@ -100,12 +100,12 @@ export async function publisherVideo(page: Page, relay: boolean): Promise<{ targ
       }
     });
     return out;
-  })()`)) as { targetBitrate: number; reason: string; width: number; fps: number };
+  })()`));
 }
 
 /** A watch page's inbound video: bytes and frames, to difference over a window. */
 export async function viewerVideo(page: Page): Promise<{ bytes: number; frames: number; width: number; at: number }> {
-  return (await page.evaluate(`(async () => {
+  return (await page.evaluate<{ bytes: number; frames: number; width: number; at: number }>(`(async () => {
     const pc = window.lancast.viewer.peerConnection;
     const out = { bytes: 0, frames: 0, width: 0, at: performance.now() };
     if (!pc) return out;
@@ -117,5 +117,5 @@ export async function viewerVideo(page: Page): Promise<{ bytes: number; frames: 
       }
     });
     return out;
-  })()`)) as { bytes: number; frames: number; width: number; at: number };
+  })()`));
 }

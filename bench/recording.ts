@@ -60,7 +60,7 @@ export async function recordingBench(windowS = 20): Promise<RecordingRow[]> {
       const t0 = performance.now();
       const stopped = await api.stop('bench');
       const stopMs = Math.round(performance.now() - t0);
-      const file = join(dir, stopped.body!.parts[0]!);
+      const file = join(dir, stopped.body!.parts[0]);
       const minutes = stopped.body!.seconds / 60;
       return { writtenMBPerMin: Math.round((statSync(file).size / 1e6 / minutes) * 10) / 10, stopMs };
     });

@@ -26,7 +26,7 @@ for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite 
 
 function table(title: string, rows: Record<string, unknown>[] | undefined): string {
   if (!rows || rows.length === 0) return '';
-  const keys = Object.keys(rows[0]!);
+  const keys = Object.keys(rows[0]);
   const line = (cells: unknown[]) => `| ${cells.map(String).join(' | ')} |`;
   return [`### ${title}`, '', line(keys), line(keys.map(() => '---')), ...rows.map((r) => line(keys.map((k) => r[k]))), ''].join('\n');
 }
@@ -74,7 +74,7 @@ function render(all: Record<string, unknown>): string[] {
 
 const median = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);
-  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : NaN;
+  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN;
 };
 
 /**

@@ -48,8 +48,8 @@ export async function scaling(counts = [1, 2, 4, 8], windowMs = 6_000): Promise<
         const seconds = (Date.now() - t0) / 1000;
         const cpu = treeCpuSeconds(pub.pid) - cpu0;
         const srv = cpuSeconds(server.proc.pid!) - srv0;
-        const fps = z.map((s, i) => (s.frames - a[i]!.frames) / ((s.at - a[i]!.at) / 1000));
-        const kbps = z.map((s, i) => ((s.bytes - a[i]!.bytes) * 8) / ((s.at - a[i]!.at) / 1000) / 1000);
+        const fps = z.map((s, i) => (s.frames - a[i].frames) / ((s.at - a[i].at) / 1000));
+        const kbps = z.map((s, i) => ((s.bytes - a[i].bytes) * 8) / ((s.at - a[i].at) / 1000) / 1000);
         const step: ScalingStep = {
           mode,
           viewers: n,

@@ -23,6 +23,11 @@ export interface SocketsResult {
   liveReachAllMs: number;
   leaveWaveMs: number;
   rejoinWaveMs: number;
+  /** How many viewers heard the broadcast go offline, and live again (each should be `sockets`). */
+  heardOffline: number;
+  heardLive: number;
+  /** How many of the viewers that left and came back were told the room's status (`sockets` / 2). */
+  rejoinedTold: number;
   errors: number;
 }
 
@@ -35,7 +40,7 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
     const v: Viewer = { ws, live: undefined, liveAt: 0 };
     ws.on('error', () => errors++);
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; live?: boolean };
+      const msg = JSON.parse((data as Buffer).toString()) as { type: string; live?: boolean };
       if ((msg.type === 'welcome' || msg.type === 'room') && msg.live !== undefined && msg.live !== v.live) {
         v.live = msg.live;
         v.liveAt = performance.now();
@@ -45,12 +50,11 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
     ws.send(JSON.stringify({ type: 'join', role: 'viewer', room: 'crowd' }));
     return v;
   };
-  const until = async (check: () => boolean, timeoutMs: number) => {
+  /** Waits until every one of `group` passes `check` or the time is up; says how many passed. */
+  const until = async (group: Viewer[], check: (v: Viewer) => boolean, timeoutMs: number): Promise<number> => {
     const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error('timed out');
-      await sleep(5);
-    }
+    while (!group.every(check) && Date.now() < deadline) await sleep(5);
+    return group.filter(check).length;
   };
   try {
     await sleep(1_000);
@@ -64,7 +68,7 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
       const t0 = performance.now();
       const batch = await Promise.all(Array.from({ length: Math.min(wave, count - viewers.length) }, join));
       viewers.push(...batch);
-      await until(() => batch.every((v) => v.live !== undefined), 30_000);
+      await until(batch, (v) => v.live !== undefined, 30_000);
       joinWaveMs.push(Math.round(performance.now() - t0));
     }
     await sleep(1_000);
@@ -73,11 +77,11 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
     // A status change: the broadcaster leaves, every viewer must hear "offline"; then it returns.
     let t0 = performance.now();
     broadcaster.send(JSON.stringify({ type: 'leave' }));
-    await until(() => viewers.every((v) => v.live === false), 30_000);
+    const heardOffline = await until(viewers, (v) => v.live === false, 30_000);
     const offlineReachAllMs = Math.round(Math.max(...viewers.map((v) => v.liveAt)) - t0);
     t0 = performance.now();
     broadcaster.send(JSON.stringify({ type: 'join', role: 'broadcaster', room: 'crowd', key: 'test-key' }));
-    await until(() => viewers.every((v) => v.live === true), 30_000);
+    const heardLive = await until(viewers, (v) => v.live === true, 30_000);
     const liveReachAllMs = Math.round(Math.max(...viewers.map((v) => v.liveAt)) - t0);
 
     // Half leave in one wave, then come back.
@@ -87,7 +91,7 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
     const leaveWaveMs = Math.round(performance.now() - t0);
     t0 = performance.now();
     const back = await Promise.all(half.map(() => join()));
-    await until(() => back.every((v) => v.live !== undefined), 30_000);
+    const rejoinedTold = await until(back, (v) => v.live !== undefined, 30_000);
     viewers.push(...back);
     const rejoinWaveMs = Math.round(performance.now() - t0);
     broadcaster.close();
@@ -102,6 +106,9 @@ export async function sockets(count = 2_000, wave = 250): Promise<SocketsResult>
       liveReachAllMs,
       leaveWaveMs,
       rejoinWaveMs,
+      heardOffline,
+      heardLive,
+      rejoinedTold,
       errors,
     };
   } finally {

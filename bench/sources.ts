@@ -128,10 +128,10 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
     for (let i = 0; i < rounds; i++) {
       for (const to of SEQUENCE) {
         await b.click(`input[name=source][value="${to}"]`);
-        const switched = await waitFor(() => b.evaluate('window.__switches') as Promise<{ to: string; at: number }[]>, (list) => list.at(-1)?.to === to, 10_000, `the switch to ${to}`);
+        const switched = await waitFor(() => b.evaluate<{ to: string; at: number }[]>('window.__switches'), (list) => list.at(-1)?.to === to, 10_000, `the switch to ${to}`);
         const at = switched.at(-1)!.at;
         const seen = await waitFor(
-          () => v.page.evaluate('window.__shown') as Promise<{ shown: string; at: number }[]>,
+          () => v.page.evaluate<{ shown: string; at: number }[]>('window.__shown'),
           (list) => list.some((e) => e.shown === to && e.at >= at),
           20_000,
           `the viewer to show ${to}`,
@@ -164,13 +164,13 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
 /** What the broadcaster's encoder sends on its first connection, over `ms`. */
 async function sent(b: Page, ms: number): Promise<{ width: number; height: number; fps: number; kbps: number }> {
   const read = () =>
-    b.evaluate(`(async () => {
+    b.evaluate<{ bytes: number; frames: number; width: number; height: number; at: number }>(`(async () => {
       const br = window.lancast.broadcaster;
       const pc = br.publishing ? br.publishing.pc : [...br.connections.values()][0].pc;
       const out = { bytes: 0, frames: 0, width: 0, height: 0, at: performance.now() };
       (await pc.getStats()).forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') { out.bytes += r.bytesSent; out.frames += r.framesSent; out.width = r.frameWidth; out.height = r.frameHeight; } });
       return out;
-    })()`) as Promise<{ bytes: number; frames: number; width: number; height: number; at: number }>;
+    })()`);
   const a = await read();
   await sleep(ms);
   const z = await read();
@@ -236,7 +236,7 @@ export async function sources(rounds = 6): Promise<SourcesResult> {
         presets.push(
           await preset(s, name, mode).catch((err: Error) => {
             process.stderr.write(`  sources: ${name} ${mode} failed: ${err.message}\n`);
-            return { preset: name, mode, error: err.message.split('\n')[0]!, textPsnrDb: NaN, textDecoded: '-', movingSent: '-', movingSentKbps: NaN, broadcasterCpuPercent: NaN };
+            return { preset: name, mode, error: err.message.split('\n')[0], textPsnrDb: NaN, textDecoded: '-', movingSent: '-', movingSentKbps: NaN, broadcasterCpuPercent: NaN };
           }),
         );
       }

@@ -71,7 +71,7 @@ lines.length = 0; // start from a clean point in time, as a recording would: mid
 setTimeout(() => publisher.requestKeyframe(), 200);
 console.log('capturing', codec, publisher.codecs.video?.mimeType, 'for', seconds, 's');
 await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
-await page.evaluate(() => (window as unknown as { stream: MediaStream }).stream.getVideoTracks()[0]!.applyConstraints({ width: 320, height: 240 }));
+await page.evaluate(() => (window as unknown as { stream: MediaStream }).stream.getVideoTracks()[0].applyConstraints({ width: 320, height: 240 }));
 await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
 const header = JSON.stringify({ codecs: { audio: publisher.codecs.audio?.mimeType, video: publisher.codecs.video?.mimeType } });
 writeFileSync(out, gzipSync([header, ...lines].join('\n') + '\n'));

@@ -98,7 +98,7 @@ export function helpText(version: string): string {
   const width = Math.max(...lefts.map((l) => l.length)) + 2;
   const rows = FLAGS.map((f, i) => {
     const env = f.env ? ` [${f.env}]` : '';
-    return `${lefts[i]!.padEnd(width)}${f.help}${env}`;
+    return `${lefts[i].padEnd(width)}${f.help}${env}`;
   });
   return [
     `lancast ${version}: live one-to-many WebRTC streaming on your local network`,
@@ -127,7 +127,7 @@ export function parseIceServer(text: string): IceServer {
     }
   }
   // Browsers refuse to create any connection when a TURN server lacks a user or a password.
-  if (scheme!.startsWith('turn') && (!server.username || !server.credential)) {
+  if (scheme.startsWith('turn') && (!server.username || !server.credential)) {
     throw new ConfigError(`--ice-server "${text}": a TURN server needs a user and a password: turn:user:pass@host:port`);
   }
   return server;

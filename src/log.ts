@@ -63,7 +63,7 @@ export function formatLine(line: string, color: boolean): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${fieldValue(v)}`)
     .join(' ');
-  const head = `${paint('2', clock(typeof time === 'number' ? time : Date.now()))} ${paint(lv.color, lv.name.padEnd(5))} ${String(msg ?? '')}`;
+  const head = `${paint('2', clock(typeof time === 'number' ? time : Date.now()))} ${paint(lv.color, lv.name.padEnd(5))} ${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}`;
   return `${head}${rest ? ` ${paint('2', rest)}` : ''}${stack}\n`;
 }
 

@@ -19,7 +19,7 @@ export async function banner(config: Config, server: RunningServer, version: str
   const key = encodeURIComponent(server.publishKey);
   const hostFor = (a: string) => (a.includes(':') ? `[${a}]` : a);
   const base = (scheme: string, a: string) => `${scheme}://${hostFor(a)}:${server.port}`;
-  const first = server.addresses[0]!;
+  const first = server.addresses[0];
   const lines = [
     '',
     `  lancast ${version} is live on port ${server.port} (http and https on the same port)`,

@@ -62,11 +62,11 @@ interface Report {
 function child(script: string, args: string[], cpus?: string): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
   const command = [process.execPath, '--import', 'tsx', here(script), ...args];
   // taskset execs node in place, so the child's pid is node's.
-  const proc = cpus ? spawn('taskset', ['-c', cpus, ...command], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = cpus ? spawn('taskset', ['-c', cpus, ...command], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let last: Report | undefined;
   let resolveFirst!: (line: string) => void;
   const first = new Promise<string>((r) => (resolveFirst = r));
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     resolveFirst(line);
     try {
       last = JSON.parse(line) as Report;
@@ -149,7 +149,7 @@ function localProbe(server: Lancast): ServerProbe {
       const tids = workerThreadIds(await metrics(server.url));
       return { process: cpuSeconds(pid), main: threadCpuSeconds(pid, pid), workers: tids.map((tid) => threadCpuSeconds(pid, tid)) };
     },
-    rssMiB: async () => rssMiB(pid),
+    rssMiB: () => Promise.resolve(rssMiB(pid)),
     stop: async () => void (await server.stop()),
   };
 }
@@ -219,8 +219,8 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
   const results: LoadStep[] = [];
   const emptyCpu = await cpuPercentOver(server, 5_000);
   const publisher = child('./synthetic-publisher.ts', [server.url, room, server.key], options.generatorCpus);
-  let baselineRssMiB = 0;
-  let publisherIdleCpu = 0;
+  let baselineRssMiB: number;
+  let publisherIdleCpu: number;
   try {
     const status = JSON.parse(await publisher.first) as { status: number };
     if (status.status !== 201) throw new Error(`publisher refused: ${status.status}`);

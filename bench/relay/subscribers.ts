@@ -111,14 +111,14 @@ function handleOf(socket: Socket): { fd: number; recvStop(): number } {
  */
 function tapNative(pc: RTCPeerConnection, id: number): void {
   nominated(pc); // connected over UDP
-  const dtls = pc.getTransceivers()[0]!.receiver.dtlsTransport as unknown as { iceTransport: { connection: { protocols: { transport?: UdpLike }[] } } };
+  const dtls = pc.getTransceivers()[0].receiver.dtlsTransport as unknown as { iceTransport: { connection: { protocols: { transport?: UdpLike }[] } } };
   for (const protocol of dtls.iceTransport.connection.protocols) {
     const transport = protocol.transport;
     if (!transport?.socket) continue;
     const handle = handleOf(transport.socket);
     const onData = transport.onData.bind(transport);
     const route = routes.push((data, addr) => {
-      if ((data[0]! & 0xc0) === 0x80 && !((data[1]! & 0x7f) >= 64 && (data[1]! & 0x7f) <= 95)) sampled++;
+      if ((data[0] & 0xc0) === 0x80 && !((data[1] & 0x7f) >= 64 && (data[1] & 0x7f) <= 95)) sampled++;
       onData(data, addr);
     }) - 1;
     handle.recvStop();
@@ -132,8 +132,8 @@ function tapJs(pc: RTCPeerConnection, id: number): void {
   transport.socket.setRecvBufferSize(4 << 20);
   const original = transport.onData;
   transport.onData = (data, addr) => {
-    const pt = data.length >= 12 ? data[1]! & 0x7f : 0;
-    if ((data[0]! & 0xc0) !== 0x80 || (pt >= 64 && pt <= 95)) return original(data, addr); // not RTP
+    const pt = data.length >= 12 ? data[1] & 0x7f : 0;
+    if ((data[0] & 0xc0) !== 0x80 || (pt >= 64 && pt <= 95)) return original(data, addr); // not RTP
     const key = `${id}:${data.readUInt32BE(8)}`;
     const seq = data.readUInt16BE(2);
     const s = streams.get(key);

@@ -59,14 +59,14 @@ const sendFrame = () => {
   for (let i = 0; i < PACKETS_PER_FRAME; i++) {
     const header = new RtpHeader({ payloadType: 96, sequenceNumber: videoSeq, timestamp: ts, marker: i === PACKETS_PER_FRAME - 1, ssrc: 1 });
     videoSeq = (videoSeq + 1) & 0xffff;
-    video.writeRtp(new RtpPacket(header, pool[(frame * PACKETS_PER_FRAME + i) % pool.length]!));
+    video.writeRtp(new RtpPacket(header, pool[(frame * PACKETS_PER_FRAME + i) % pool.length]));
   }
   frame++;
 };
 const sendAudio = (n: number) => {
   const header = new RtpHeader({ payloadType: 111, sequenceNumber: audioSeq, timestamp: (n * 960) >>> 0, marker: false, ssrc: 2 });
   audioSeq = (audioSeq + 1) & 0xffff;
-  audio.writeRtp(new RtpPacket(header, pool[n % pool.length]!.subarray(0, 120)));
+  audio.writeRtp(new RtpPacket(header, pool[n % pool.length].subarray(0, 120)));
 };
 let audioFrame = 0;
 // Keep to the wall clock, not to timer drift.

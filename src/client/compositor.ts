@@ -332,7 +332,7 @@ export function stillFrame(lines: string[], width = 1280, height = 720): { track
     });
   };
   draw();
-  const track = canvas.captureStream().getVideoTracks()[0]!;
+  const track = canvas.captureStream().getVideoTracks()[0];
   const stopTicker = ticker(500, draw);
   return {
     track,

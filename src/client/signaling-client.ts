@@ -13,9 +13,8 @@ import type {
 
 /**
  * What the server may send. Its messages are built from the zod schemas in protocol.ts and
- * checked by the server's tests; the pages do not carry zod (evaluating it and the schemas took
- * ~80 ms of every page load, on the path to the first frame) and only check the shape: an object
- * with a known `type`. Fields are read defensively where they are used.
+ * checked by the server's tests; the pages do not carry zod (it would slow every page load on the
+ * path to the first frame) and only check the shape: an object with a known `type`. Fields are read defensively where they are used.
  */
 const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   welcome: true,

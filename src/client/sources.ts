@@ -233,7 +233,7 @@ export class Sources extends Emitter<SourcesEvents> {
     } catch (err) {
       const name = (err as DOMException)?.name;
       const noGesture = name === 'InvalidStateError' || name === 'InvalidAccessError' || (name === 'NotAllowedError' && !clicked);
-      throw Object.assign(err as object, { screen: true, noGesture });
+      throw Object.assign(err as Error, { screen: true, noGesture });
     }
     const track = stream.getVideoTracks()[0];
     track?.addEventListener('ended', () => void this.#serial(() => this.#screenEnded(stream)));
@@ -335,7 +335,7 @@ class AudioMix {
     for (const node of this.#nodes) node.disconnect();
     this.#nodes = [];
     if (inputs.length === 0) return null;
-    if (inputs.length === 1) return inputs[0]!;
+    if (inputs.length === 1) return inputs[0];
     this.#ctx ??= new AudioContext();
     this.#destination ??= this.#ctx.createMediaStreamDestination();
     // A context made without a click may start suspended (autoplay rules); a click resumes it.
@@ -345,7 +345,7 @@ class AudioMix {
       node.connect(this.#destination);
       this.#nodes.push(node);
     }
-    return this.#destination.stream.getAudioTracks()[0]!;
+    return this.#destination.stream.getAudioTracks()[0];
   }
 
   close(): void {

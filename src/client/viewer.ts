@@ -322,7 +322,7 @@ export function refusedVideo(offer: string, answer: string): string | undefined 
   const offered = section(offer);
   const answered = section(answer);
   if (!offered || !answered || /^video 0 /.test(offered) || !/^video 0 /.test(answered)) return undefined;
-  const codec = [...offered.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)].map((m) => m[1]!).find((n) => !['rtx', 'red', 'ulpfec', 'flexfec-03'].includes(n.toLowerCase()));
+  const codec = [...offered.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)].map((m) => m[1]).find((n) => !['rtx', 'red', 'ulpfec', 'flexfec-03'].includes(n.toLowerCase()));
   return codec ? codec.toUpperCase() : 'VIDEO';
 }
 
@@ -334,10 +334,10 @@ function undecodableVideo(sdp: string): string | undefined {
   const video = sdp.split(/\r?\nm=/).find((section) => section.startsWith('video'));
   if (!video) return undefined;
   const offered = [...video.matchAll(/^a=rtpmap:\d+ ([\w-]+)\//gm)]
-    .map((m) => m[1]!.toLowerCase())
+    .map((m) => m[1].toLowerCase())
     .filter((name) => !['rtx', 'red', 'ulpfec', 'flexfec-03'].includes(name));
   const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video')?.codecs;
   if (!caps || offered.length === 0) return undefined;
-  const decodable = new Set(caps.map((c) => c.mimeType.split('/')[1]!.toLowerCase()));
-  return offered.some((name) => decodable.has(name)) ? undefined : offered[0]!.toUpperCase();
+  const decodable = new Set(caps.map((c) => c.mimeType.split('/')[1].toLowerCase()));
+  return offered.some((name) => decodable.has(name)) ? undefined : offered[0].toUpperCase();
 }

@@ -73,7 +73,7 @@ export class Egress {
     header.writeUInt32BE(ssrc >>> 0, 8);
     let packet: Buffer;
     try {
-      packet = protect(this.#keys, header, payload, this.#roc[stream]!.for(seq & 0xffff));
+      packet = protect(this.#keys, header, payload, this.#roc[stream].for(seq & 0xffff));
     } catch {
       this.#dropped++;
       return false;

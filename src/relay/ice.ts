@@ -16,7 +16,7 @@ export function iceConfig(options: RelayIceOptions): Partial<PeerConfig> {
   const v6 = options.host.includes(':');
   return {
     iceServers: options.iceServers.map((s) => ({
-      urls: Array.isArray(s.urls) ? s.urls[0]! : s.urls,
+      urls: Array.isArray(s.urls) ? s.urls[0] : s.urls,
       username: s.username,
       credential: s.credential,
     })),

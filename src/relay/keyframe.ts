@@ -7,35 +7,35 @@
 /** VP8 (RFC 7741): the first packet of a frame's first partition, with the key-frame bit clear. */
 export function vp8KeyframeStart(p: Uint8Array): boolean {
   if (p.length < 2) return false;
-  const b0 = p[0]!;
+  const b0 = p[0];
   const start = (b0 & 0x10) !== 0 && (b0 & 0x07) === 0; // S bit, partition 0
   if (!start) return false;
   let i = 1;
   if (b0 & 0x80) {
     // Extension byte: I (picture id), L (TL0PICIDX), T/K (TID/KEYIDX).
-    const x = p[i++]!;
-    if (x & 0x80) i += p[i]! & 0x80 ? 2 : 1;
+    const x = p[i++];
+    if (x & 0x80) i += p[i] & 0x80 ? 2 : 1;
     if (x & 0x40) i++;
     if (x & 0x30) i++;
   }
-  return i < p.length && (p[i]! & 0x01) === 0; // VP8 payload header: P = 0 is a key frame
+  return i < p.length && (p[i] & 0x01) === 0; // VP8 payload header: P = 0 is a key frame
 }
 
 /** H.264 (RFC 6184): an SPS or an IDR slice's start, alone, in a STAP-A, or opening an FU-A. */
 export function h264KeyframeStart(p: Uint8Array): boolean {
   if (p.length < 2) return false;
-  const type = p[0]! & 0x1f;
+  const type = p[0] & 0x1f;
   if (type === 5 || type === 7) return true;
   if (type === 24) {
     for (let i = 1; i + 2 < p.length; ) {
-      const size = (p[i]! << 8) | p[i + 1]!;
-      const nal = p[i + 2]! & 0x1f;
+      const size = (p[i] << 8) | p[i + 1];
+      const nal = p[i + 2] & 0x1f;
       if (nal === 5 || nal === 7) return true;
       i += 2 + size;
     }
     return false;
   }
-  if (type === 28) return (p[1]! & 0x80) !== 0 && ((p[1]! & 0x1f) === 5 || (p[1]! & 0x1f) === 7);
+  if (type === 28) return (p[1] & 0x80) !== 0 && ((p[1] & 0x1f) === 5 || (p[1] & 0x1f) === 7);
   return false;
 }
 

@@ -51,7 +51,7 @@ export class PacketHistory {
     const i = seq % HISTORY_SIZE;
     const payload = this.#payload[i];
     if (this.#seq[i] !== seq || !payload) return undefined;
-    return { seq, ts: this.#ts[i]!, marker: this.#marker[i] === 1, payload };
+    return { seq, ts: this.#ts[i], marker: this.#marker[i] === 1, payload };
   }
 
   /**
@@ -69,7 +69,7 @@ export class PacketHistory {
       const i = seq % HISTORY_SIZE;
       const payload = this.#payload[i];
       if (this.#seq[i] !== seq || !payload) continue;
-      if (send(payload, this.#marker[i] === 1, seq, this.#ts[i]!)) sent++;
+      if (send(payload, this.#marker[i] === 1, seq, this.#ts[i])) sent++;
     }
     return sent;
   }

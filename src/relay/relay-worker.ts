@@ -7,7 +7,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MediaKind } from './codecs.js';
 import { egressImplementation } from './native.js';
 import { Forwarder, relayCounters } from './forwarder.js';
 import { Subscriber, type SubscriberSource } from './subscriber.js';
@@ -56,7 +55,7 @@ function leg(id: string): Subscriber {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'rtp':
-      sources.get(m.src)?.forwarder.forward(m.kind as MediaKind, m.seq, m.ts, m.marker, m.payload);
+      sources.get(m.src)?.forwarder.forward(m.kind, m.seq, m.ts, m.marker, m.payload);
       return;
     case 'create': {
       let source = sources.get(m.src);

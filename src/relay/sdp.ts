@@ -17,11 +17,6 @@ export function gatherComplete(pc: RTCPeerConnection, timeoutMs = 3_000): Promis
   });
 }
 
-/** Media sections of an SDP, e.g. ['audio', 'video']. */
-export function mediaKinds(sdp: string): string[] {
-  return [...sdp.matchAll(/^m=(\w+) /gm)].map((m) => m[1]!);
-}
-
 /**
  * werift lists its RTCP sender SSRCs (with an RTX group) in receive-only sections; older
  * libwebrtc (e.g. @roamhq/wrtc) reads two SSRCs without an msid as two tracks and rejects the

@@ -49,7 +49,7 @@ export function protect(keys: SrtpKeys, header: Buffer, payload: Uint8Array, roc
     iv.writeUInt32BE(ssrc, 2);
     iv.writeUInt32BE(roc, 6);
     iv.writeUInt16BE(seq, 10);
-    for (let i = 0; i < 12; i++) iv[i]! ^= keys.salt[i]!;
+    for (let i = 0; i < 12; i++) iv[i] ^= keys.salt[i];
     const cipher = createCipheriv('aes-128-gcm', keys.key, iv);
     cipher.setAAD(header);
     const body = cipher.update(payload);

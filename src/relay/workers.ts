@@ -202,7 +202,7 @@ export class RelayWorkers {
    */
   prepare(): void {
     for (let i = 0; i < this.#slots.length; i++) {
-      if (this.#slots[i]!.dead) this.#slots.splice(i--, 1);
+      if (this.#slots[i].dead) this.#slots.splice(i--, 1);
     }
     while (this.#slots.length < this.count) {
       const used = new Set(this.#slots.map((s) => s.index));
@@ -228,10 +228,6 @@ export class RelayWorkers {
     for (const slot of this.#slots) {
       if (slot.sources.has(src)) slot.post({ t: 'rtp', src, kind, seq, ts, marker, payload });
     }
-  }
-
-  has(src: number): boolean {
-    return this.#slots.some((s) => s.sources.has(src));
   }
 
   bitsPerSecond(src: number): number {

@@ -70,7 +70,7 @@ export async function buildApp(options: AppOptions) {
   useAssetVersions(new Map([...assets].map(([name, asset]) => [name, asset.version])));
   const app = Fastify({
     logger: false,
-    serverFactory: options.serverFactory as never,
+    serverFactory: options.serverFactory,
     bodyLimit: 64 * 1024,
   });
 

@@ -43,7 +43,7 @@ export function readOffer(req: FastifyRequest<{ Params: { room: string } }>, rep
     fail(reply, 400, 'room names use letters, digits, - and _ (1-64 characters)');
     return undefined;
   }
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/sdp') {
     fail(reply, 415, `the body must be an SDP offer with Content-Type: application/sdp, not "${type || 'none'}"`);
     return undefined;

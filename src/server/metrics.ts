@@ -1,6 +1,7 @@
 /** Prometheus metrics (`GET /metrics`): rooms, peers, messages and refusals. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { relayCounters } from '../relay/forwarder.js';
+import { ingressCounters } from '../relay/ingress.js';
 import type { Relay } from '../relay/relay.js';
 import type { WorkerLoad } from '../relay/workers.js';
 import type { Hub, HubObserver } from '../signaling/hub.js';
@@ -55,6 +56,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_forwarded_total', 'RTP packets the relay sent to viewers', () => relayCounters.packetsOut);
     this.#relayCounter('lancast_relay_payload_bytes_received_total', 'RTP payload bytes received from publishers', () => relayCounters.bytesIn);
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
+    this.#relayCounter('lancast_relay_srtp_rejected_total', 'SRTP packets from publishers that failed authentication (native path)', () => ingressCounters.rejected);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
     const workerGauge = (name: string, help: string, read: (w: WorkerLoad) => number) =>
       new Gauge({

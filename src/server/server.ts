@@ -148,7 +148,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
       else socketsByAddress.delete(address);
     });
     wss.handleUpgrade(req, socket, head, (ws) => {
-      handleSocket(ws, { hub: hub!, logger, legacy: config.legacy, address, messagesPerSecond: config.limits.messagesPerSecond });
+      handleSocket(ws, { hub: hub, logger, legacy: config.legacy, address, messagesPerSecond: config.limits.messagesPerSecond });
     });
   };
   httpServer.on('upgrade', onUpgrade);
@@ -183,7 +183,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
       closing ??= (async () => {
         // Every recording file finished first (start.ts gives shutdown 2.5 s), while the rest closes.
         const finishing = recordings.close();
-        hub!.shutdown();
+        hub.shutdown();
         // Give the close frames a moment (a second at most) to reach the clients, then drop what is left.
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([

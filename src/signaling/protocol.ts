@@ -1,6 +1,6 @@
 /**
- * The signaling protocol spoken on `/ws`: one schema, shared by the server (which validates every
- * inbound frame against it) and the browser client (which validates what the server sends).
+ * The signaling protocol spoken on `/ws`: one schema. The server validates every inbound frame
+ * against it; the browser client imports only its types (it checks a frame's `type`, not the schema).
  *
  * Flow, p2p: a client sends `join`; the server answers `welcome` (with its server-assigned id) or
  * `error`. When a viewer is in a room with a live broadcaster the server tells the broadcaster
@@ -94,7 +94,6 @@ export const ClientMessage = z.discriminatedUnion('type', [
   PingMessage,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
-export type ClientMessageType = ClientMessage['type'];
 export const CLIENT_MESSAGE_TYPES: readonly string[] = ClientMessage.options.map((o) => o.shape.type.value);
 
 // ---- server -> client --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ export function candidateProblem(candidate: string): string | undefined {
   if (parts.length < 8 || parts[6] !== 'typ') return 'a candidate is malformed';
   const port = Number(parts[5]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return 'a candidate has an impossible port';
-  if (!/^(udp|tcp)$/i.test(parts[2]!)) return 'a candidate has an unknown transport';
-  if (parts[4]!.length > 255) return 'a candidate has an absurd address';
+  if (!/^(udp|tcp)$/i.test(parts[2])) return 'a candidate has an unknown transport';
+  if (parts[4].length > 255) return 'a candidate has an absurd address';
   return undefined;
 }

@@ -104,7 +104,7 @@ export function handleSocket(ws: WebSocket, options: SocketOptions): void {
     tokens--;
     refusedInARow = 0;
     if (isBinary) return hub.reject(peer, 'bad-message', 'binary frames are not accepted');
-    const text = data.toString();
+    const text = (data as Buffer).toString(); // text frames arrive as one Buffer ('nodebuffer')
     if (first) {
       first = false;
       const opening = isLegacyOpening(text);

@@ -51,8 +51,12 @@ async function refresh(): Promise<void> {
 $<HTMLFormElement>('start-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const form = new FormData(event.target as HTMLFormElement);
-  const room = String(form.get('room') ?? 'main').trim() || 'main';
-  const key = String(form.get('key') ?? '');
+  const text = (name: string) => {
+    const value = form.get(name);
+    return typeof value === 'string' ? value : '';
+  };
+  const room = text('room').trim() || 'main';
+  const key = text('key');
   location.href = `/broadcast/${encodeURIComponent(room)}${key ? `?key=${encodeURIComponent(key)}` : ''}`;
 });
 

@@ -17,7 +17,7 @@ function main(s: Record<(typeof KEYS)[number], string>): void {
   const form = document.getElementById('key-form') as HTMLFormElement;
   const input = form.elements.namedItem('key') as HTMLInputElement;
   const table = document.getElementById('files') as HTMLTableElement;
-  const body = table.tBodies[0]!;
+  const body = table.tBodies[0];
   const note = document.getElementById('note')!;
   const player = document.getElementById('player') as HTMLVideoElement;
   input.value = new URLSearchParams(location.search).get('key') ?? sessionStorage.getItem('lancast-key') ?? '';

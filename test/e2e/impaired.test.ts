@@ -21,7 +21,7 @@ after(async () => {
 
 /** The broadcaster's outbound video repairs: NACKs it received and packets it sent again. */
 async function senderRepairs(page: Page, relay: boolean): Promise<{ nacks: number; retransmitted: number }> {
-  return (await page.evaluate(`(async () => {
+  return (await page.evaluate<{ nacks: number; retransmitted: number }>(`(async () => {
     const b = window.lancast.broadcaster;
     const pcs = ${relay} ? [b.publishing.pc] : [...b.connections.values()].map((c) => c.pc);
     const out = { nacks: 0, retransmitted: 0 };
@@ -29,16 +29,16 @@ async function senderRepairs(page: Page, relay: boolean): Promise<{ nacks: numbe
       if (s.type === 'outbound-rtp' && s.kind === 'video') { out.nacks += s.nackCount || 0; out.retransmitted += s.retransmittedPacketsSent || 0; }
     });
     return out;
-  })()`)) as { nacks: number; retransmitted: number };
+  })()`));
 }
 
 /** The viewer's inbound video NACK count. */
 async function viewerNacks(page: Page): Promise<number> {
-  return (await page.evaluate(`(async () => {
+  return (await page.evaluate<number>(`(async () => {
     let n = 0;
     (await window.lancast.viewer.peerConnection.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.nackCount || 0; });
     return n;
-  })()`)) as number;
+  })()`));
 }
 
 describe('5 % loss and 50 ms delay on the broadcaster\'s path', () => {

@@ -48,13 +48,13 @@ after(async () => {
 
 /** The seed pull page's decoded frames, from its global RTCPeerConnection. */
 async function pullFrames(page: Page): Promise<{ frames: number; width: number }> {
-  return (await page.evaluate(`(async () => {
+  return (await page.evaluate<{ frames: number; width: number }>(`(async () => {
     const pc = window.pullRtcCon;
     const video = document.getElementById('webrtcVideo');
     let frames = 0;
     if (pc) (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
     return { frames, width: video.videoWidth };
-  })()`)) as { frames: number; width: number };
+  })()`));
 }
 
 describe('the seed pages with --legacy', () => {
@@ -108,7 +108,7 @@ describe('the seed pages with --legacy', () => {
     try {
       const ws = new WebSocket(`ws://127.0.0.1:${plain.port}/ws`);
       await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      const reply = new Promise<{ code: string }>((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)))));
+      const reply = new Promise<{ code: string }>((resolve) => ws.once('message', (d) => resolve(JSON.parse((d as Buffer).toString()) as { code: string })));
       const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
       ws.send(JSON.stringify({ type: 'push_init' }));
       assert.equal((await reply).code, 'legacy-disabled');

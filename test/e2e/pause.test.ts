@@ -94,7 +94,7 @@ describe('pausing an unwatched relayed room', () => {
       assert.equal((await fetch(`${server.url}/watch/quiet`)).status, 200);
       assert.equal((await roomInfo('quiet'))?.paused, false, 'woken by the watch page request');
       await waitFor(() => roomInfo('quiet'), (r) => r?.paused === true, 10_000, 'the room to pause again without a viewer');
-      const transitions = () => b.evaluate('window.__paused') as Promise<boolean[]>;
+      const transitions = () => b.evaluate<boolean[]>('window.__paused');
       await waitFor(transitions, (t) => t.length === 2, 5_000, 'the page to resume, then pause again');
       assert.deepEqual(await transitions(), [false, true]);
       assert.equal(await b.evaluate(() => document.body.dataset.sending), 'paused');

@@ -35,7 +35,7 @@ test('5 % loss on the broadcaster\'s path: a 15 s recording decodes cleanly, in 
     const stopAt = Date.now();
     const stopped = await api.stop('lossy-rec');
     const wall = (stopAt - since) / 1000;
-    const file = join(server.dataDir, 'recordings', stopped.body!.parts[0]!);
+    const file = join(server.dataDir, 'recordings', stopped.body!.parts[0]);
     const probe = ffprobe(file);
     const video = probe.streams.find((s) => s.codec_type === 'video')!;
     const audio = probe.streams.find((s) => s.codec_type === 'audio')!;

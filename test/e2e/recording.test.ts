@@ -64,7 +64,7 @@ for (const codec of ['vp8', 'h264'] as const) {
         const wall = (stopAt - since) / 1000;
         const line = server.output().split('\n').find((l) => l.includes('recording file finished') && l.includes(room));
         assert.equal(stopped.status, 200);
-        const file = join(dir, stopped.body!.parts[0]!);
+        const file = join(dir, stopped.body!.parts[0]);
         assert.ok(file.endsWith(codec === 'vp8' ? '.webm' : '.mp4'));
         const probe = ffprobe(file);
         const video = probe.streams.find((s) => s.codec_type === 'video')!;

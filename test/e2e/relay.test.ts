@@ -132,7 +132,7 @@ describe('the relay', () => {
       await new Promise((r) => setTimeout(r, 1_000));
 
       viewers.push(await open(chromium, '/watch/growing'));
-      await waitForState(viewers[4]!, 'live', 20_000);
+      await waitForState(viewers[4], 'live', 20_000);
       assert.equal((await roomInfo('growing'))?.mode, 'relay');
       assert.match((await b.textContent('#mode')) ?? '', /relay: more than 4 viewers/);
       // Every viewer moves over and hangs up its direct connection.
@@ -157,12 +157,12 @@ describe('the relay', () => {
     const b = await open(chromium, '/broadcast/reports?key=test-key&autostart=1&mode=relay');
     const v = await open(chromium, '/watch/reports');
     const reports = () =>
-      v.evaluate(`(async () => {
+      v.evaluate<{ audio?: { sent: number; at: number }; video?: { sent: number; at: number } }>(`(async () => {
         const out = {};
         const pc = window.lancast.viewer.peerConnection;
         if (pc) (await pc.getStats()).forEach((s) => { if (s.type === 'remote-outbound-rtp') out[s.kind] = { sent: s.reportsSent, at: s.remoteTimestamp }; });
         return out;
-      })()`) as Promise<{ audio?: { sent: number; at: number }; video?: { sent: number; at: number } }>;
+      })()`);
     try {
       await waitForState(v, 'live', 20_000);
       const first = await waitFor(reports, (r) => (r.audio?.sent ?? 0) >= 1 && (r.video?.sent ?? 0) >= 1, 15_000, 'a sender report of each kind');

@@ -44,13 +44,13 @@ test('watch pages and WHEP players that leave take their UDP sockets with them',
     assert.ok(busy > baseline, `round ${round}: 7 viewers add sockets (${baseline} -> ${busy})`);
 
     await Promise.all(pages.map((p) => p.close()));
-    await players[0]!.stop();
-    players[1]!.pc.close(); // vanishes without a DELETE
+    await players[0].stop();
+    players[1].pc.close(); // vanishes without a DELETE
     await waitFor(() => roomInfo(server.url, 'churn'), (r) => r?.viewers === 0, 20_000, 'the room to count no viewers');
     // Legs close at once on a hangup, or after the relay's silence timeout for a vanished player.
     const left = await waitFor(sockets, (n) => n <= baseline, 30_000, `UDP sockets back to ${baseline} after round ${round}`).catch(() => sockets());
     assert.equal(left, baseline, `round ${round}: ${left - baseline} UDP sockets left open after every viewer left`);
-    await players[1]!.stop(); // its video sink (the session is gone: the DELETE is a 404)
+    await players[1].stop(); // its video sink (the session is gone: the DELETE is a 404)
   }
   await broadcaster.close();
 });

@@ -60,7 +60,7 @@ export const TONE_HZ = 3000;
 
 /** How far `hz` stands out in a page's playing <video> (dB above the median of its neighbouring bins). */
 export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testid="remote-video"]'): Promise<number> {
-  return page.evaluate(`(async () => {
+  return page.evaluate<number>(`(async () => {
     const video = document.querySelector(${JSON.stringify(selector)});
     const tones = (window.__tones ??= new Map());
     if (!tones.has(video)) {
@@ -84,7 +84,7 @@ export function toneLevel(page: Page, hz = TONE_HZ, selector = 'video[data-testi
     for (let j = k - 60; j <= k + 60; j++) if (Math.abs(j - k) > 4 && Number.isFinite(bins[j])) near.push(bins[j]);
     near.sort((a, b) => a - b);
     return Number.isFinite(peak) ? peak - (near[near.length >> 1] ?? -200) : 0;
-  })()`) as Promise<number>;
+  })()`);
 }
 
 /** Serves the pages to share: `/colour`, `/tone`, `/text` and `/motion`, each `?title=…`. */
@@ -131,7 +131,7 @@ export interface Seen {
 
 /** Sample a <video> (the watch page's, or any selector) into a small canvas. */
 export function seen(page: Page, selector = 'video[data-testid="remote-video"]'): Promise<Seen> {
-  return page.evaluate(`(() => {
+  return page.evaluate<Seen>(`(() => {
     const video = document.querySelector(${JSON.stringify(selector)});
     const W = 160, H = 90;
     const canvas = (window.__seenCanvas ??= document.createElement('canvas'));
@@ -149,7 +149,7 @@ export function seen(page: Page, selector = 'video[data-testid="remote-video"]')
     const w = Math.round(W * 0.22), h = Math.round(w * 3 / 4), m = Math.round(W * 0.02);
     const x = W - w - m, y = H - h - m;
     return { centre: mean(20, 10, 100, 50), corner: mean(x + 4, y + 4, x + w - 4, y + h - 4), width: video.videoWidth, height: video.videoHeight };
-  })()`) as Promise<Seen>;
+  })()`);
 }
 
 /** Which known colour an average is: 'camera', 'screen', 'still' (dark grey) or 'other'. */
@@ -185,10 +185,10 @@ export interface ConnectionLog {
 }
 
 export function connectionLog(page: Page): Promise<ConnectionLog> {
-  return page.evaluate(`(() => {
+  return page.evaluate<ConnectionLog>(`(() => {
     const v = window.lancast.viewer;
     return { samePc: v.peerConnection === window.__conn.pc, offers: window.__conn.offers, states: window.__conn.states, connectionState: v.peerConnection ? v.peerConnection.connectionState : 'none' };
-  })()`) as Promise<ConnectionLog>;
+  })()`);
 }
 
 /** Pick a source on the broadcast page the way a person does: a click on its radio button. */
@@ -205,7 +205,7 @@ export interface Luma {
 
 /** `size`: draw the frame at this size (a smaller decoded frame is compared as it is shown). */
 export async function grabLuma(page: Page, selector: string, size?: [number, number]): Promise<Luma> {
-  const { width, height, base64 } = (await page.evaluate(`(() => {
+  const { width, height, base64 } = (await page.evaluate<{ width: number; height: number; base64: string }>(`(() => {
     const video = document.querySelector(${JSON.stringify(selector)});
     const size = ${JSON.stringify(size ?? null)};
     const width = size ? size[0] : video.videoWidth, height = size ? size[1] : video.videoHeight;
@@ -219,7 +219,7 @@ export async function grabLuma(page: Page, selector: string, size?: [number, num
     let s = '';
     for (let i = 0; i < y.length; i += 0x8000) s += String.fromCharCode.apply(null, y.subarray(i, i + 0x8000));
     return { width, height, base64: btoa(s) };
-  })()`)) as { width: number; height: number; base64: string };
+  })()`));
   return { width, height, data: Buffer.from(base64, 'base64') };
 }
 
@@ -228,7 +228,7 @@ export function lumaPsnr(a: Luma, b: Luma): number {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`sizes differ: ${a.width}x${a.height} and ${b.width}x${b.height}`);
   let sum = 0;
   for (let i = 0; i < a.data.length; i++) {
-    const d = a.data[i]! - b.data[i]!;
+    const d = a.data[i] - b.data[i];
     sum += d * d;
   }
   const mse = sum / a.data.length;

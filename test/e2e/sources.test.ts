@@ -83,7 +83,7 @@ async function waitForPicture(viewer: Page, picture: Picture, size?: [number, nu
 }
 
 async function closeAll(pages: (Page | undefined)[]): Promise<void> {
-  await Promise.all(pages.map((p) => (p && p.context() !== context ? p.context().close() : p?.close())?.catch(() => undefined)));
+  await Promise.all(pages.map((p) => (!p ? Promise.resolve() : p.context() !== context ? p.context().close() : p.close()).then(undefined, () => undefined)));
 }
 
 for (const mode of ['p2p', 'relay'] as const) {
@@ -248,7 +248,7 @@ describe('changing the microphone while live', () => {
           assert.deepEqual(log.states, ['live']);
         }
         // Another microphone: replaced on the senders, the sound goes on.
-        await b.selectOption('#microphone', mics[0]!);
+        await b.selectOption('#microphone', mics[0]);
         const before = await viewerCounters(v);
         await waitFor(() => viewerCounters(v!), (c) => c.audioSamples > before.audioSamples + 48_000, 10_000, 'audio from the other microphone');
       } finally {

@@ -70,9 +70,9 @@ describe('a room with video and no audio', () => {
       const player = await chromium.newPage();
       try {
         await player.goto(siteUrl);
-        const played = (await player.evaluate(`play(${JSON.stringify(`${server.url}/whep/camera-only`)})`)) as { status: number; body?: string };
+        const played = (await player.evaluate<{ status: number; body?: string }>(`play(${JSON.stringify(`${server.url}/whep/camera-only`)})`));
         assert.equal(played.status, 201, played.body);
-        await waitFor(() => player.evaluate('videoWidth()') as Promise<number>, (w) => w > 0, 20_000, 'a decoded frame in the WHEP player');
+        await waitFor(() => player.evaluate<number>('videoWidth()'), (w) => w > 0, 20_000, 'a decoded frame in the WHEP player');
         assert.deepEqual(await player.evaluate('hangUp()'), { status: 200 });
       } finally {
         await player.close();

@@ -39,22 +39,22 @@ describe('a WHIP/WHEP page on another origin', () => {
     const publisher = await openSite();
     const player = await openSite();
     try {
-      const published = (await publisher.evaluate(`publish(${JSON.stringify(`${server.url}/whip/elsewhere`)}, 'test-key')`)) as Result;
+      const published = (await publisher.evaluate<Result>(`publish(${JSON.stringify(`${server.url}/whip/elsewhere`)}, 'test-key')`));
       assert.equal(published.status, 201, JSON.stringify(published));
       assert.match(published.location ?? '', /^http:\/\/127\.0\.0\.1:\d+\/whip\/elsewhere\/[\w-]+$/);
 
-      const played = (await player.evaluate(`play(${JSON.stringify(`${server.url}/whep/elsewhere`)})`)) as Result;
+      const played = (await player.evaluate<Result>(`play(${JSON.stringify(`${server.url}/whep/elsewhere`)})`));
       assert.equal(played.status, 201, JSON.stringify(played));
-      await waitFor(() => player.evaluate('videoWidth()') as Promise<number>, (w) => w > 0, 20_000, 'a decoded frame in the player');
+      await waitFor(() => player.evaluate<number>('videoWidth()'), (w) => w > 0, 20_000, 'a decoded frame in the player');
       assert.equal((await roomInfo(server.url, 'elsewhere'))?.viewers, 1);
 
       // The player's connection stays open: only its DELETE can end its relay leg (its RTCP keeps
       // the relay's silence timeout from doing it).
-      const stopped = (await player.evaluate('hangUp()')) as Result;
+      const stopped = (await player.evaluate<Result>('hangUp()'));
       assert.deepEqual(stopped, { status: 200 });
       await waitFor(async () => (await roomInfo(server.url, 'elsewhere'))?.viewers, (n) => n === 0, 5_000, 'the player to leave the room');
 
-      const unpublished = (await publisher.evaluate('hangUp()')) as Result;
+      const unpublished = (await publisher.evaluate<Result>('hangUp()'));
       assert.deepEqual(unpublished, { status: 200 });
       await waitFor(async () => (await roomInfo(server.url, 'elsewhere'))?.live ?? false, (live) => !live, 5_000, 'the room to go offline');
 

@@ -36,8 +36,8 @@ export function startPeer(script: 'aiortc_whep.py' | 'aiortc_whip.py', args: str
   const recent = () => JSON.stringify([...events.filter((e) => e.event !== 'frames').slice(-5), events.filter((e) => e.event === 'frames').at(-1)]);
   const waiters = new Set<() => void>();
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  proc.stderr.on('data', (d) => (err += d));
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     try {
       events.push(JSON.parse(line) as PeerEvent);
     } catch {
@@ -75,7 +75,7 @@ export function startPeer(script: 'aiortc_whep.py' | 'aiortc_whip.py', args: str
       });
     },
     async stop() {
-      proc.stdin!.end();
+      proc.stdin.end();
       const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(killer);

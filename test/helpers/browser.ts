@@ -106,7 +106,7 @@ export async function frameGaps(page: Evaluator): Promise<{ frames: number; long
   return page.evaluate(() => {
     const frames = (window as unknown as { __frames?: number[] }).__frames ?? [];
     let longest = 0;
-    for (let i = 1; i < frames.length; i++) longest = Math.max(longest, frames[i]! - frames[i - 1]!);
+    for (let i = 1; i < frames.length; i++) longest = Math.max(longest, frames[i] - frames[i - 1]);
     const last = frames[frames.length - 1];
     return { frames: frames.length, longestGapMs: Math.round(longest), sinceLastMs: last === undefined ? Infinity : Math.round(performance.now() - last) };
   });

@@ -29,7 +29,7 @@ export function udpSocketCount(pid: number): number {
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
+      if (m) inodes.add(m[1]);
     } catch {
       // closed while we looked
     }

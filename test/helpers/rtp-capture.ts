@@ -26,12 +26,14 @@ export interface Capture {
 export function loadCapture(name: 'vp8' | 'h264'): Capture {
   const file = fileURLToPath(new URL(`../fixtures/rtp-${name}.jsonl.gz`, import.meta.url));
   const [header, ...lines] = gunzipSync(readFileSync(file)).toString('utf8').trim().split('\n');
+  /** One line of the capture file, as scripts/capture-rtp.ts writes it. */
+  type Line = { t: number; k: Kind; sr?: { ntp: string; rtp: number }; seq: number; ts: number; m: 0 | 1; p: string };
   const records = lines.map((line): CaptureRecord => {
-    const r = JSON.parse(line);
+    const r = JSON.parse(line) as Line;
     if (r.sr) return { t: r.t, k: r.k, sr: { ntp: BigInt(r.sr.ntp), rtp: r.sr.rtp } };
     return { t: r.t, k: r.k, seq: r.seq, ts: r.ts, m: r.m, payload: new Uint8Array(Buffer.from(r.p, 'base64')) };
   });
-  return { codecs: JSON.parse(header!).codecs, records };
+  return { codecs: (JSON.parse(header) as Pick<Capture, 'codecs'>).codecs, records };
 }
 
 export interface Sink {
@@ -52,14 +54,16 @@ export function replay(capture: Capture, sink: Sink, keep: (r: CaptureRecord, i:
 }
 
 /** ffprobe's view of a file: format, streams, and (optionally) packets. */
-export function ffprobe(file: string, extra: string[] = []): {
+export interface Probe {
   format: { duration?: string; format_name: string };
   streams: { codec_type: string; codec_name: string; start_time?: string; duration?: string; width?: number; height?: number }[];
   packets?: { codec_type: string; pts_time: string; flags: string; data_hash?: string }[];
   frames?: { media_type: string; width?: number; height?: number; pts_time?: string; best_effort_timestamp_time?: string }[];
-} {
+}
+
+export function ffprobe(file: string, extra: string[] = []): Probe {
   const out = execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...extra, file], { maxBuffer: 256 * 1024 * 1024 });
-  return JSON.parse(out.toString());
+  return JSON.parse(out.toString()) as Probe;
 }
 
 /** ffmpeg's decode errors for a file (empty: it decodes cleanly). */
@@ -79,7 +83,7 @@ export function videoFrameHashes(file: string): Map<number, string> {
   for (const line of out.split('\n')) {
     if (line.startsWith('#') || !line.trim()) continue;
     const [, , pts, , , hash] = line.split(',').map((s) => s.trim());
-    hashes.set(Number(pts), hash!);
+    hashes.set(Number(pts), hash);
   }
   return hashes;
 }

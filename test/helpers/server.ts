@@ -45,8 +45,8 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
   ];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lancast did not start:\n${out}`)), 15_000);
     const check = () => {
@@ -56,7 +56,7 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
         resolve(Number(m[1]));
       }
     };
-    proc.stdout!.on('data', check);
+    proc.stdout.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`lancast exited with ${code}:\n${out}`));

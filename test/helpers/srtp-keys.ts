@@ -11,7 +11,7 @@ export function srtpKeyPair(profile: number): { session: SrtpSession; keys: Srtp
   const masterSalt = randomBytes(profile === AEAD_AES_128_GCM ? 12 : 14);
   const session = new SrtpSession({
     keys: { localMasterKey: masterKey, localMasterSalt: masterSalt, remoteMasterKey: masterKey, remoteMasterSalt: masterSalt },
-    profile: profile as never,
+    profile: profile,
   });
   const ctx = (session as unknown as { localContext: { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer } }).localContext;
   return { session, keys: { profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag } };

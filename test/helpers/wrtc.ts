@@ -6,8 +6,21 @@ import { randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const wrtc = require('@roamhq/wrtc') as any;
+
+/** What is used here of @roamhq/wrtc, which ships no types: the standard classes plus its sources and sink. */
+interface Wrtc {
+  RTCPeerConnection: typeof globalThis.RTCPeerConnection;
+  MediaStream: typeof globalThis.MediaStream;
+  nonstandard: {
+    RTCVideoSource: new () => { createTrack(): MediaStreamTrack; onFrame(frame: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): void };
+    RTCAudioSource: new () => {
+      createTrack(): MediaStreamTrack;
+      onData(data: { samples: Int16Array; sampleRate: number; bitsPerSample: number; channelCount: number; numberOfFrames: number }): void;
+    };
+    RTCVideoSink: new (track: MediaStreamTrack) => { onframe: ((event: { frame: { width: number; height: number } }) => void) | null; stop(): void };
+  };
+}
+const wrtc = require('@roamhq/wrtc') as Wrtc;
 const { RTCPeerConnection, nonstandard } = wrtc;
 
 type Pc = RTCPeerConnection;

@@ -55,13 +55,13 @@ export class TestSocket {
     ws.on('message', (data, isBinary) => {
       let msg: Message;
       try {
-        msg = isBinary ? { type: '(binary)', bytes: (data as Buffer).length } : (JSON.parse(String(data)) as Message);
+        msg = isBinary ? { type: '(binary)', bytes: (data as Buffer).length } : (JSON.parse((data as Buffer).toString()) as Message);
       } catch {
-        msg = { type: '(not json)', text: String(data) };
+        msg = { type: '(not json)', text: (data as Buffer).toString() };
       }
       this.log.push(msg);
       const i = this.#waiters.findIndex((w) => w.match(msg));
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(msg);
+      if (i >= 0) this.#waiters.splice(i, 1)[0].resolve(msg);
       else this.received.push(msg);
     });
     ws.on('error', () => undefined);
@@ -97,7 +97,7 @@ export class TestSocket {
           resolve({ status: res.statusCode ?? 0, body });
           req.destroy();
         };
-        res.on('data', (d: Buffer) => (body += d));
+        res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', done);
         res.on('error', done);
       });
@@ -135,10 +135,11 @@ export class TestSocket {
    */
   next(type: string | string[], timeoutMs = 3_000, where: (m: Message) => boolean = () => true): Promise<Message> {
     const types = Array.isArray(type) ? type : [type];
+    const name = types.join('" or "');
     const match = (m: Message) => types.includes(m.type as string) && where(m);
     const i = this.received.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.received.splice(i, 1)[0]!);
-    if (this.#closeEvent) return Promise.reject(new Error(`waiting for "${type}": ${this.#closedText()}`));
+    if (i >= 0) return Promise.resolve(this.received.splice(i, 1)[0]);
+    if (this.#closeEvent) return Promise.reject(new Error(`waiting for "${name}": ${this.#closedText()}`));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         match,
@@ -148,12 +149,12 @@ export class TestSocket {
         },
         reject: (err) => {
           clearTimeout(timer);
-          reject(new Error(`waiting for "${type}": ${err.message}`));
+          reject(new Error(`waiting for "${name}": ${err.message}`));
         },
       };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`no "${type}" message within ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.received)}`));
+        reject(new Error(`no "${name}" message within ${timeoutMs} ms; unclaimed: ${JSON.stringify(this.received)}`));
       }, timeoutMs);
       this.#waiters.push(waiter);
     });

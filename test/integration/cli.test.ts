@@ -65,12 +65,12 @@ async function launch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Runn
     env: { ...process.env, ...env },
   });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no banner within 30 s:\n${out}`)), 30_000);
-    proc.stdout!.on('data', () => {
+    proc.stdout.on('data', () => {
       const m = /is live on port (\d+)/.exec(out);
       if (m && /Publish key: /.test(out)) {
         clearTimeout(timer);
@@ -180,7 +180,7 @@ describe('flags', () => {
   test('each bad value exits 2 with a sentence, not a stack trace', async () => {
     const results = await Promise.all(quick.badValues);
     BAD_VALUES.forEach(([args, sentence], i) => {
-      const res = results[i]!;
+      const res = results[i];
       assert.equal(res.status, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, sentence, args.join(' '));
       assert.doesNotMatch(res.stderr, /\n\s+at /, `${args.join(' ')} printed a stack trace`);
@@ -239,7 +239,7 @@ describe('restarts', () => {
   test('without --publish-key a key is generated once and the same key works after a restart with the same --data-dir', async () => {
     const dataDir = await tempDir();
     const first = await launch(['--port', '0', '--data-dir', dataDir]);
-    const key = /Publish key: (\S+)/.exec(first.output())![1]!;
+    const key = /Publish key: (\S+)/.exec(first.output())![1];
     let fingerprint: string;
     try {
       assert.match(key, /^[A-Za-z0-9_-]{12}$/);

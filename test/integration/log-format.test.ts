@@ -17,7 +17,7 @@ afterEach(() => TestSocket.closeAll());
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-const ANSI = /\x1b\[[0-9;]*m/g;
+const ANSI = new RegExp(String.raw`\u001b\[[0-9;]*m`, 'g');
 /** `12:03:04.567 INFO  lancast listening port=…`, colours removed. */
 const PRETTY = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) +\S/;
 

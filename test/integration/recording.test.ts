@@ -54,7 +54,7 @@ describe('recording a WHIP publisher', () => {
       assert.equal(stopped.body!.parts.length, 1);
       assert.equal(await metricValue(server.url, 'lancast_recordings_active'), 0);
       assert.ok((await metricValue(server.url, 'lancast_recording_bytes_written_total'))! >= stopped.body!.bytes * 0.9);
-      const file = join(dir, stopped.body!.parts[0]!);
+      const file = join(dir, stopped.body!.parts[0]);
       assert.match(file, /讲座_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.webm$/);
       const probe = ffprobe(file);
       const video = probe.streams.find((s) => s.codec_type === 'video')!;
@@ -95,7 +95,7 @@ describe('recording a WHIP publisher', () => {
     try {
       const api = recordingApi(server.url, server.publishKey);
       const list = await waitFor(() => api.list(), (l) => (l.body?.recordings.length ?? 0) > 0, 15_000, 'a file from --record');
-      const file = list.body!.recordings[0]!.file;
+      const file = list.body!.recordings[0].file;
       const none = recordingApi(server.url, undefined);
       assert.equal((await none.list()).status, 401);
       assert.equal((await none.start('secret')).status, 401);
@@ -109,7 +109,7 @@ describe('recording a WHIP publisher', () => {
       const ok = await api.list();
       assert.equal(ok.status, 200);
       // The list's URL opens the file without the key.
-      assert.equal((await fetch(`${server.url}${ok.body!.recordings[0]!.url}`, { headers: { range: 'bytes=0-3' } })).status, 206);
+      assert.equal((await fetch(`${server.url}${ok.body!.recordings[0].url}`, { headers: { range: 'bytes=0-3' } })).status, 206);
     } finally {
       await pub.stop().catch(() => pub.pc.close());
       await server.stop();
@@ -128,7 +128,7 @@ describe('recording a WHIP publisher', () => {
       server.proc.kill('SIGKILL');
       await new Promise((r) => server.proc.once('exit', r));
       const [name] = readdirSync(dir).filter((f) => f.endsWith('.webm'));
-      const file = join(dir, name!);
+      const file = join(dir, name);
       const packets = ffprobe(file, ['-show_packets']).packets!;
       const last = Math.max(...packets.map((p) => Number(p.pts_time)));
       assert.ok(last >= 8, `the file reads to ${last} s`);
@@ -140,7 +140,7 @@ describe('recording a WHIP publisher', () => {
         await waitFor(async () => again.output(), (o) => /recording file completed after an unclean stop/.test(o), 20_000, 'the repair');
         const duration = Number(ffprobe(file).format.duration);
         assert.ok(duration >= last, `duration ${duration}`);
-        const listed = (await recordingApi(again.url, again.publishKey).list()).body!.recordings[0]!;
+        const listed = (await recordingApi(again.url, again.publishKey).list()).body!.recordings[0];
         assert.ok(Math.abs(listed.duration! - duration) < 0.1);
         assert.equal(decodeErrors(file), '');
       } finally {
@@ -164,8 +164,8 @@ describe('recording a WHIP publisher', () => {
       await waitFor(() => api.status('reload'), (s) => s.body?.state === 'waiting', 10_000, 'waiting for the publisher');
       pub = await whipPublish(server.url, 'reload', server.publishKey);
       const status = await waitFor(() => api.status('reload'), (s) => s.body?.parts.length === 2 && s.body.state === 'recording', 20_000, 'part 2');
-      assert.match(status.body!.parts[1]!, /^reload_.+_part2\.webm$/);
-      assert.equal(status.body!.parts[1]!.replace('_part2', ''), status.body!.parts[0]);
+      assert.match(status.body!.parts[1], /^reload_.+_part2\.webm$/);
+      assert.equal(status.body!.parts[1].replace('_part2', ''), status.body!.parts[0]);
       await waitFor(() => api.status('reload'), (s) => (s.body?.seconds ?? 0) >= 6, 20_000, '3 s more');
       assert.equal(await server.stop(), 0);
       assert.match(server.output(), /recording file finished/);

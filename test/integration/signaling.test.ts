@@ -370,7 +370,7 @@ describe('a second broadcaster', () => {
     const join = JSON.stringify({ type: 'join', role: 'broadcaster', room: 'takeback', key: KEY });
     // The moment it hears it was replaced (before the close frame is read), it joins again.
     first.socket.ws.on('message', (data) => {
-      if (String(data).includes('"replaced"') && first.socket.open) first.socket.ws.send(join);
+      if ((data as Buffer).toString().includes('"replaced"') && first.socket.open) first.socket.ws.send(join);
     });
     const second = await broadcaster('takeback');
     assert.equal((await first.socket.closedWithin()).code, 4009);

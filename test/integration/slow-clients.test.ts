@@ -215,7 +215,7 @@ describe('one address floods (default limits, the server allowed 1024 descriptor
     t.diagnostic(`server descriptors ${baseline} before the flood, ${fds()} during it; flood sockets held ${held()}`);
 
     const health = await request(server.port, '127.0.0.2', 'GET', '/healthz');
-    assert.deepEqual([health.status, JSON.parse(health.text).ok], [200, true], 'GET /healthz from 127.0.0.2');
+    assert.deepEqual([health.status, (JSON.parse(health.text) as { ok: boolean }).ok], [200, true], 'GET /healthz from 127.0.0.2');
     const whep = await request(server.port, '127.0.0.2', 'POST', '/whep/nobody', OFFER);
     assert.equal(whep.status, 404, 'POST /whep from 127.0.0.2');
     assert.match(whep.text, /room "nobody" is not live/);

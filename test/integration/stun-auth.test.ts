@@ -35,7 +35,7 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
 });
 function crc32(data: Buffer): number {
   let c = 0xffffffff;
-  for (const byte of data) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  for (const byte of data) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -96,7 +96,7 @@ interface Stun {
 }
 
 function parseStun(raw: Buffer): Stun | undefined {
-  if (raw.length < 20 || raw.readUInt32BE(4) !== COOKIE || (raw[0]! & 0xc0) !== 0) return undefined;
+  if (raw.length < 20 || raw.readUInt32BE(4) !== COOKIE || (raw[0] & 0xc0) !== 0) return undefined;
   const attrs = new Map<number, Buffer>();
   let integrityAt: number | undefined;
   for (let i = 20; i + 4 <= raw.length; ) {
@@ -119,7 +119,7 @@ function integrityValid(m: Stun, password: string): boolean {
 
 function errorCode(m: Stun): number | undefined {
   const v = m.attrs.get(ERROR_CODE);
-  return v ? (v[2]! & 0x07) * 100 + v[3]! : undefined;
+  return v ? (v[2] & 0x07) * 100 + v[3] : undefined;
 }
 
 /** A UDP socket on 127.0.0.1 that keeps every STUN message it receives. */
@@ -209,7 +209,7 @@ async function probe(leg: Leg, bad: RequestOptions[]): Promise<{ forBad: Stun[];
 for (const legIndex of [0, 1]) {
   describe(`STUN binding requests to a relay leg (${legIndex === 0 ? 'WHIP' : 'WHEP'})`, () => {
     test('the right ufrag and MESSAGE-INTEGRITY get an authenticated success naming our address', async () => {
-      const leg = legs[legIndex]!;
+      const leg = legs[legIndex];
       const { good, port } = await probe(leg, []);
       assert.equal(good.type, BINDING_SUCCESS);
       assert.ok(integrityValid(good, leg.pwd), "the success response carries MESSAGE-INTEGRITY keyed with the leg's ice-pwd");
@@ -219,7 +219,7 @@ for (const legIndex of [0, 1]) {
     });
 
     test('an unknown ufrag gets no answer at all, even with integrity computed from the right password', async () => {
-      const leg = legs[legIndex]!;
+      const leg = legs[legIndex];
       const { forBad } = await probe(leg, [
         { username: `stranger:prober`, integrity: { password: leg.pwd } },
         { username: `stranger:prober`, integrity: 'bogus' },
@@ -232,7 +232,7 @@ for (const legIndex of [0, 1]) {
     });
 
     test('our ufrag with a wrong or missing MESSAGE-INTEGRITY gets no success, at most a 401 or 400 error', async () => {
-      const leg = legs[legIndex]!;
+      const leg = legs[legIndex];
       const { forBad } = await probe(leg, [
         { username: `${leg.ufrag}:prober`, integrity: 'bogus' },
         { username: `${leg.ufrag}:prober`, integrity: { password: `${leg.pwd}x` } },
@@ -245,7 +245,7 @@ for (const legIndex of [0, 1]) {
     });
 
     test('a flood of bad requests from one port makes the relay send no checks or successes there', async () => {
-      const leg = legs[legIndex]!;
+      const leg = legs[legIndex];
       const flood = await prober();
       try {
         const kinds: RequestOptions[] = [
@@ -253,7 +253,7 @@ for (const legIndex of [0, 1]) {
           { username: `${leg.ufrag}:flood`, integrity: 'bogus' },
           { username: `${leg.ufrag}:flood`, integrity: 'none' },
         ];
-        for (let i = 0; i < 300; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]!).bytes, leg.port);
+        for (let i = 0; i < 300; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]).bytes, leg.port);
         // A request with the right credentials from another port, after the flood: once the relay
         // has answered it, it has handled the whole flood. werift starts a triggered check as it
         // handles a request; a second more catches any that is slow to leave.

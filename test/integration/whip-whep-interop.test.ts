@@ -25,7 +25,7 @@ function sectionsOf(sdp: string): { kind: string; port: number; direction: strin
     .split(/\r?\n(?=m=)/)
     .slice(1)
     .map((s) => ({
-      kind: /^m=(\w+)/.exec(s)![1]!,
+      kind: /^m=(\w+)/.exec(s)![1],
       port: Number(/^m=\w+ (\d+)/.exec(s)![1]),
       direction: /^a=(sendonly|recvonly|sendrecv|inactive)\r?$/m.exec(s)?.[1] ?? 'sendrecv',
       mid: /^a=mid:(\S+)/m.exec(s)?.[1] ?? '',

@@ -22,7 +22,7 @@ const PROFILES = [
 let receiver: Socket;
 let port = 0;
 const inbox: Buffer[] = [];
-let waiters: (() => void)[] = [];
+const waiters: (() => void)[] = [];
 let sender: Socket;
 
 before(async () => {
@@ -68,10 +68,10 @@ for (const useNative of [true, false]) {
           assert.equal(group.send(payload, i === 10, 65430 + i, 90_000 * i), 1);
         }
         // A retransmission on the RTX stream (its own SSRC and sequence space).
-        assert.ok(egress.sendRaw(1, Buffer.concat([Buffer.from([0xff, 0xfe]), payloads[3]!]), false, 103, 7, 42, 0x55667788));
+        assert.ok(egress.sendRaw(1, Buffer.concat([Buffer.from([0xff, 0xfe]), payloads[3]]), false, 103, 7, 42, 0x55667788));
         const packets = await receive(12);
         for (let i = 0; i < 11; i++) {
-          const rtp = RtpPacket.deSerialize(session.decrypt(packets[i]!));
+          const rtp = RtpPacket.deSerialize(session.decrypt(packets[i]));
           assert.equal(rtp.header.ssrc, 0x11223344);
           assert.equal(rtp.header.payloadType, 102);
           assert.equal(rtp.header.sequenceNumber, (65430 + i + 100) & 0xffff);
@@ -80,7 +80,7 @@ for (const useNative of [true, false]) {
           assert.equal(rtp.header.extension, false);
           assert.deepEqual(rtp.payload, payloads[i]);
         }
-        const rtx = RtpPacket.deSerialize(session.decrypt(packets[11]!));
+        const rtx = RtpPacket.deSerialize(session.decrypt(packets[11]));
         assert.equal(rtx.header.ssrc, 0x55667788);
         assert.equal(rtx.header.payloadType, 103);
         assert.deepEqual(rtx.payload.subarray(2), payloads[3]);
@@ -88,7 +88,7 @@ for (const useNative of [true, false]) {
         assert.equal(stats.packets, 12);
         assert.equal(stats.dropped, 0);
         egress.close();
-        assert.equal(group.send(payloads[0]!, false, 1, 1), 0, 'a closed egress sends nothing');
+        assert.equal(group.send(payloads[0], false, 1, 1), 0, 'a closed egress sends nothing');
       });
 
       test(`${p.name}: a tampered packet fails authentication; an oversized one is refused`, async () => {
@@ -96,8 +96,8 @@ for (const useNative of [true, false]) {
         const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 1, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
         assert.ok(egress.send(randomBytes(500), false, 1, 1));
         const [packet] = await receive(1);
-        packet![40]! ^= 1;
-        assert.throws(() => session.decrypt(packet!));
+        packet[40] ^= 1;
+        assert.throws(() => session.decrypt(packet));
         if (useNative) {
           assert.equal(egress.send(Buffer.alloc(1700), false, 2, 2), false);
           assert.equal(egress.stats().dropped, 1);

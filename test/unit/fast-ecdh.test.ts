@@ -19,7 +19,7 @@ async function weriftsP256(): Promise<typeof import('@noble/curves/p256').p256> 
   const isRoot = (d: string) => existsSync(join(d, 'package.json')) && (JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === '@noble/curves';
   while (!isRoot(dir)) dir = dirname(dir);
   const exports = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }> }).exports;
-  return ((await import(pathToFileURL(join(dir, exports['./p256']!.import)).href)) as typeof import('@noble/curves/p256')).p256;
+  return ((await import(pathToFileURL(join(dir, exports['./p256'].import)).href)) as typeof import('@noble/curves/p256')).p256;
 }
 
 const p256 = await weriftsP256();

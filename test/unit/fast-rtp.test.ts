@@ -25,7 +25,7 @@ function randomPacket(i: number): Buffer {
   parts.push(head, randomBytes(cc * 4));
   if (extension) {
     const words = 1 + (i % 4);
-    const profile = [0xbede, 0x1000, 0x1234][i % 3]!;
+    const profile = [0xbede, 0x1000, 0x1234][i % 3];
     const body = randomBytes(words * 4);
     // Sprinkle the padding bytes and (one-byte profile) the ID-15 stop that parsers must honour.
     if (i % 7 === 0) body[0] = 0;

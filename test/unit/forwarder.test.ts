@@ -45,8 +45,8 @@ test('each packet goes to every sink of its kind, once; padding-only packets go 
   forwarder.forward('audio', 7, 960, false, Uint8Array.of(1, 2, 3));
   forwarder.forward('video', 101, 9000, false, new Uint8Array(0));
   assert.deepEqual([v1.seqs(), v2.seqs(), a.seqs()], [[100], [100], [7]]);
-  assert.equal(v1.received[0]!.header.marker, true);
-  assert.deepEqual(v1.received[0]!.payload, Buffer.from(VP8_DELTA));
+  assert.equal(v1.received[0].header.marker, true);
+  assert.deepEqual(v1.received[0].payload, Buffer.from(VP8_DELTA));
   assert.equal(relayCounters.packetsIn - before.packetsIn, 3);
   assert.equal(relayCounters.packetsOut - before.packetsOut, 3);
   assert.equal(relayCounters.bytesOut - before.bytesOut, 2 * VP8_DELTA.length + 3);

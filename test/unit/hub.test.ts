@@ -265,7 +265,7 @@ describe('limits', () => {
     const { join } = setup({ mode: 'p2p' });
     const guesses = [1, 2, 3, 4].map(() => join('broadcaster', 'a', { key: 'nope' }, '10.9.9.9').link.last('error')!);
     assert.deepEqual(guesses.map((e) => e.code), ['bad-key', 'bad-key', 'bad-key', 'too-many-attempts']);
-    assert.ok((guesses[3]!.retryAfterMs ?? 0) > 0);
+    assert.ok((guesses[3].retryAfterMs ?? 0) > 0);
     assert.deepEqual(errorsOf(join('broadcaster', 'a', {}, '10.9.9.10')), []);
   });
 });
@@ -294,23 +294,23 @@ describe('the relay', () => {
     await settle();
     const legs = [...publication.consumers];
     assert.equal(legs.length, 3);
-    viewers.forEach((v, i) => assert.deepEqual(v.link.last('offer'), { type: 'offer', from: 'relay', cid: legs[i]!.id, sdp: RELAY_SDP }));
-    viewers[0]!.send({ type: 'answer', to: 'relay', cid: legs[0]!.id, sdp: SDP });
-    viewers[0]!.send({ type: 'answer', to: 'relay', cid: legs[1]!.id, sdp: SDP });
-    assert.deepEqual(legs[0]!.answers, [SDP]);
-    assert.deepEqual(legs[1]!.answers, [], "a viewer cannot answer another viewer's leg");
+    viewers.forEach((v, i) => assert.deepEqual(v.link.last('offer'), { type: 'offer', from: 'relay', cid: legs[i].id, sdp: RELAY_SDP }));
+    viewers[0].send({ type: 'answer', to: 'relay', cid: legs[0].id, sdp: SDP });
+    viewers[0].send({ type: 'answer', to: 'relay', cid: legs[1].id, sdp: SDP });
+    assert.deepEqual(legs[0].answers, [SDP]);
+    assert.deepEqual(legs[1].answers, [], "a viewer cannot answer another viewer's leg");
 
-    viewers[1]!.send({ type: 'restart', to: 'relay' });
+    viewers[1].send({ type: 'restart', to: 'relay' });
     await settle();
-    assert.equal(legs[1]!.closed, true, 'a restart replaces the leg');
-    assert.equal(viewers[1]!.link.all('offer').length, 2);
+    assert.equal(legs[1].closed, true, 'a restart replaces the leg');
+    assert.equal(viewers[1].link.all('offer').length, 2);
 
     publication.pause(true);
     assert.deepEqual(b.link.last('pause'), { type: 'pause', from: 'relay', cid: 'pub', paused: true });
 
-    hub.disconnect(viewers[0]!.peer);
-    assert.equal(legs[0]!.closed, true);
-    assert.deepEqual(b.link.last('viewer-left'), { type: 'viewer-left', id: viewers[0]!.peer.id });
+    hub.disconnect(viewers[0].peer);
+    assert.equal(legs[0].closed, true);
+    assert.deepEqual(b.link.last('viewer-left'), { type: 'viewer-left', id: viewers[0].peer.id });
 
     publication.close(); // its connection failed
     assert.equal([...publication.consumers].length, 0);

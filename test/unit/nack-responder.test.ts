@@ -46,7 +46,7 @@ test('without RTX, the lost packets go again as they were, with the viewer heade
       [0x1234, 96, viewerSeq(1), 3000 * 7 + 70_000, true],
     ],
   );
-  assert.deepEqual(received[1]!.payload, Buffer.from([0, 1, 0xaa]));
+  assert.deepEqual(received[1].payload, Buffer.from([0, 1, 0xaa]));
 });
 
 test('with RTX, each goes on the RTX stream: its own SSRC, payload type and sequence, the original sequence first', () => {
@@ -57,8 +57,8 @@ test('with RTX, each goes on the RTX stream: its own SSRC, payload type and sequ
     [0x5678, 97, 65535, 70_000],
     [0x5678, 97, 0, 3000 * 6 + 70_000],
   ]);
-  assert.deepEqual(received[0]!.payload, Buffer.from([viewerSeq(65530) >> 8, viewerSeq(65530) & 0xff, 0xff, 0xfa, 0xaa]));
-  assert.deepEqual(received[1]!.payload.subarray(0, 2), Buffer.from([viewerSeq(0) >> 8, viewerSeq(0) & 0xff]));
+  assert.deepEqual(received[0].payload, Buffer.from([viewerSeq(65530) >> 8, viewerSeq(65530) & 0xff, 0xff, 0xfa, 0xaa]));
+  assert.deepEqual(received[1].payload.subarray(0, 2), Buffer.from([viewerSeq(0) >> 8, viewerSeq(0) & 0xff]));
 });
 
 test('what never arrived or has left the history is skipped; a closed egress sends nothing', () => {

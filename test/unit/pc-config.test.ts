@@ -43,7 +43,7 @@ async function stunServer(): Promise<{ port: number; requests: () => number; clo
     res.writeUInt16BE(0x0001, 24);
     res.writeUInt16BE(rinfo.port ^ 0x2112, 26);
     const ip = rinfo.address.split('.').map(Number);
-    res.writeUInt32BE((((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) ^ 0x2112a442) >>> 0, 28);
+    res.writeUInt32BE((((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) ^ 0x2112a442) >>> 0, 28);
     socket.send(res, rinfo.port, rinfo.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));

@@ -56,9 +56,9 @@ for (const codec of CODECS) {
       assert.equal(video?.codec_name, codec);
       assert.equal(audio?.codec_name, 'opus');
       assert.equal(decodeErrors(path), '');
-      assert.ok(Math.abs(Number(video!.start_time) - Number(audio!.start_time)) <= 0.04, `starts ${video!.start_time} / ${audio!.start_time}`);
+      assert.ok(Math.abs(Number(video.start_time) - Number(audio.start_time)) <= 0.04, `starts ${video.start_time} / ${audio.start_time}`);
       // From the keyframe the recorder asked for to the end of the capture.
-      const firstKey = videoFrames(capture, codec).find((f) => f.key)!.packets[0]!.t;
+      const firstKey = videoFrames(capture, codec).find((f) => f.key)!.packets[0].t;
       const wall = (capture.records.at(-1)!.t - firstKey) / 1000;
       const duration = Number(probe.format.duration);
       assert.ok(Math.abs(duration - wall) <= 0.02 * wall + 0.05, `duration ${duration} s, recorded ${wall} s`);
@@ -84,13 +84,13 @@ for (const codec of CODECS) {
     });
 
     test('audio that begins after the picture is led in with silence: both tracks start together', async () => {
-      const firstKey = videoFrames(loadCapture(codec), codec).find((f) => f.key)!.packets[0]!.t;
+      const firstKey = videoFrames(loadCapture(codec), codec).find((f) => f.key)!.packets[0].t;
       // No audio for the first 300 ms after the keyframe (a microphone that starts late, lost packets).
       const keep = (r: CaptureRecord) => !('seq' in r && r.k === 'audio' && r.t > firstKey - 100 && r.t < firstKey + 300);
       const { path } = await record(codec, `${codec}-late-mic`, keep);
       const probe = ffprobe(path);
       const starts = probe.streams.map((s) => Number(s.start_time));
-      assert.ok(Math.abs(starts[0]! - starts[1]!) <= 0.04, `starts ${starts}`);
+      assert.ok(Math.abs(starts[0] - starts[1]) <= 0.04, `starts ${starts.join(', ')}`);
       assert.equal(decodeErrors(path), '');
     });
 
@@ -100,7 +100,7 @@ for (const codec of CODECS) {
       const frames = videoFrames(loadCapture(codec), codec);
       const keys = frames.flatMap((f, i) => (f.key ? [i] : []));
       assert.equal(keys.length, 2);
-      const victim = frames.slice(keys[0]! + 1).filter((f) => f.packets.length > 1)[2]!;
+      const victim = frames.slice(keys[0] + 1).filter((f) => f.packets.length > 1)[2];
       const lost = new Set([victim.packets.at(-1)!.seq]);
       const keep = (r: CaptureRecord) => !('seq' in r && r.k === 'video' && lost.has(r.seq));
       const { path, stats, keyframeAsks } = await record(codec, `${codec}-lossy`, keep);
@@ -122,7 +122,7 @@ for (const codec of CODECS) {
       // Swap neighbours: every other video packet arrives after the next one.
       const records = [...capture.records];
       for (let i = 0; i + 1 < records.length; i += 7) {
-        const [a, b] = [records[i]!, records[i + 1]!];
+        const [a, b] = [records[i], records[i + 1]];
         if ('seq' in a && 'seq' in b && a.k === b.k) [records[i], records[i + 1]] = [{ ...b, t: a.t }, { ...a, t: b.t }];
       }
       const inOrder = await record(codec, `${codec}-in-order`);
@@ -175,7 +175,7 @@ test('a full disk fails the recording with ENOSPC, and what was written before s
   void recorder.open();
   await recorder.stop(replay(capture, recorder));
   assert.equal(errors.length, 1);
-  assert.match(errors[0]!.message, /ENOSPC/);
+  assert.match(errors[0].message, /ENOSPC/);
   assert.ok(statSync(path).size > 30_000);
   assert.ok(ffprobe(path).streams.length === 2);
 });

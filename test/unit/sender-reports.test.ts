@@ -28,7 +28,7 @@ function setup(random = () => 0.5) {
 }
 
 /** The gaps between report times. */
-const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]);
 
 test('the first report at the next tick, then video every second and audio every five (random 0.5: x1)', () => {
   const { clock, history, reports, sink, t0 } = setup();

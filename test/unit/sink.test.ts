@@ -67,7 +67,7 @@ test('a sender report carries what the relay set, with the CNAME; werift then me
     [ntpTimestamp, 0xfffffff0, 42, 42_000],
   );
   assert.ok(sdes instanceof RtcpSourceDescriptionPacket);
-  assert.equal(sdes.chunks[0]!.items[0]!.text, 'lancast-cname');
+  assert.equal(sdes.chunks[0].items[0].text, 'lancast-cname');
   assert.equal((sender as unknown as SenderInternals).rtt, undefined);
   const report = new RtcpReceiverInfo({ ssrc: sender.ssrc, fractionLost: 0, packetsLost: 0, highestSequence: 1, jitter: 0, lsr: compactNtp(ntpTimestamp), dlsr: 1 });
   sender.handleRtcpPacket(new RtcpRrPacket({ ssrc: 1, reports: [report] }));

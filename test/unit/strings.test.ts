@@ -46,7 +46,7 @@ describe('strings', () => {
 describe('modeReason', () => {
   // Every explanation the server gives for a room's mode, read from its source, numbers filled in.
   const source = ['hub.ts', 'room.ts', 'mode-policy.ts'].map((f) => readFileSync(new URL(`../../src/signaling/${f}`, import.meta.url), 'utf8')).join('\n');
-  const reasons = [...source.matchAll(/['`]((?:peer to peer|relay): [^'`]*|server shutting down)['`]/g)].map((m) => m[1]!.replace(/\$\{\w+\}/g, '4'));
+  const reasons = [...source.matchAll(/['`]((?:peer to peer|relay): [^'`]*|server shutting down)['`]/g)].map((m) => m[1].replace(/\$\{\w+\}/g, '4'));
 
   test('the server gives reasons and each reads in Chinese on a Chinese page', () => {
     assert.ok(reasons.length >= 8, `found ${reasons.length} reasons`);

@@ -51,9 +51,9 @@ const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 13
 
 /** Width, height and codec string of an SPS NAL unit (with its one-byte NAL header); undefined if unreadable. */
 export function parseSps(nal: Uint8Array): { width: number; height: number; codecString: string } | undefined {
-  if (nal.length < 4 || (nal[0]! & 0x1f) !== 7) return undefined;
+  if (nal.length < 4 || (nal[0] & 0x1f) !== 7) return undefined;
   const hex = (b: number) => b.toString(16).padStart(2, '0');
-  const codecString = `avc1.${hex(nal[1]!)}${hex(nal[2]!)}${hex(nal[3]!)}`;
+  const codecString = `avc1.${hex(nal[1])}${hex(nal[2])}${hex(nal[3])}`;
   try {
     const r = new Bits(unescape(nal.subarray(1)));
     const profile = r.bits(8);

@@ -159,7 +159,7 @@ export class Recorder {
     } else {
       return;
     }
-    const first = firstVideo ?? this.#pending[0]!;
+    const first = firstVideo ?? this.#pending[0];
     this.#startAt = first.at;
     const clock = this.#clocks[first.kind];
     this.#origin = clock.seconds(clock.extend(first.ts, false));
@@ -173,10 +173,10 @@ export class Recorder {
     const frames = this.#pending.filter((f) => f.kind === kind);
     if (frames.length === 0) return;
     const clock = this.#clocks[kind];
-    const base = clock.extend(frames[0]!.ts, false);
+    const base = clock.extend(frames[0].ts, false);
     let best = Infinity;
     for (const f of frames) best = Math.min(best, f.at / 1000 - (clock.extend(f.ts, false) - base) / clock.rate);
-    clock.anchor(best, frames[0]!.ts);
+    clock.anchor(best, frames[0].ts);
   }
 
   #time(frame: Frame): number {

@@ -11,7 +11,7 @@
 import { mkdir, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { RtcpSrPacket, type MediaStreamTrack } from 'werift';
+import { RtcpSrPacket } from 'werift';
 import type { Publisher } from '../publisher.js';
 import { Recorder, type RecorderStats } from './recorder.js';
 import { completeFile, fileExtension, REWRITE_SUFFIX, type WriterTracks } from './writer.js';
@@ -262,7 +262,7 @@ export class Recordings {
     s.part = undefined;
     part.untap();
     part.done = part.recorder.stop(performance.now()).then(async (stats) => {
-      s.finishing.splice(s.finishing.indexOf(part.done), 1);
+      void s.finishing.splice(s.finishing.indexOf(part.done), 1);
       this.#count(part);
       s.seconds += stats.seconds;
       s.bytes += stats.bytes;
@@ -315,8 +315,8 @@ export class Recordings {
       }
       files.push({
         file,
-        room: m[1]!,
-        startedAt: Date.parse(m[2]!.replace(/T(\d\d)-(\d\d)-(\d\d)Z/, 'T$1:$2:$3Z')),
+        room: m[1],
+        startedAt: Date.parse(m[2].replace(/T(\d\d)-(\d\d)-(\d\d)Z/, 'T$1:$2:$3Z')),
         part: Number(m[3] ?? 1),
         duration,
         bytes: st.size,
@@ -372,7 +372,7 @@ function tap(publisher: Publisher, recorder: Recorder): () => void {
   publisher.onPacket = onPacket;
   const subscriptions: { unSubscribe(): void }[] = [];
   for (const transceiver of publisher.pc.getTransceivers()) {
-    for (const track of transceiver.receiver.tracks as MediaStreamTrack[]) {
+    for (const track of transceiver.receiver.tracks) {
       const kind = track.kind as 'audio' | 'video';
       subscriptions.push(
         track.onReceiveRtcp.subscribe((packet) => {

@@ -19,8 +19,8 @@ interface Extension {
 
 export function deSerializeRtpHeader(raw: Buffer): RtpHeader {
   const h = new RtpHeader();
-  const b0 = raw[0]!;
-  const b1 = raw[1]!;
+  const b0 = raw[0];
+  const b1 = raw[1];
   h.version = b0 >> 6;
   h.padding = (b0 & 0x20) !== 0;
   h.extension = (b0 & 0x10) !== 0;
@@ -44,7 +44,7 @@ export function deSerializeRtpHeader(raw: Buffer): RtpHeader {
     if (h.extensionProfile === ONE_BYTE_PROFILE) {
       // RFC 8285 4.2: ID in the high nibble, length - 1 in the low; 0 is padding, 15 ends the list.
       while (offset < end) {
-        const b = raw[offset]!;
+        const b = raw[offset];
         if (b === 0) {
           offset++;
           continue;
@@ -58,12 +58,12 @@ export function deSerializeRtpHeader(raw: Buffer): RtpHeader {
     } else if (h.extensionProfile === TWO_BYTE_PROFILE) {
       // RFC 8285 4.3: one byte of ID, one of length.
       while (offset < end) {
-        const id = raw[offset]!;
+        const id = raw[offset];
         if (id === 0) {
           offset++;
           continue;
         }
-        const len = raw[offset + 1]!;
+        const len = raw[offset + 1];
         offset += 2;
         extensions.push({ id, payload: raw.subarray(offset, offset + len) });
         offset += len;

@@ -15,10 +15,10 @@ import { stunAuthentication } from './stun-auth.js';
 
 export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtpHeader } from './fast-rtp.js';
-export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type Replacement, type WeriftPatch } from './patch.js';
-export { connectedReceivingSrtp, type ReceivingSrtp } from './receiver.js';
+export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type WeriftPatch } from './patch.js';
+export { connectedReceivingSrtp } from './receiver.js';
 export { weriftSenderRtcp, weriftSenderTransport } from './sender.js';
-export { authenticate, type LocalCredentials, type Verdict } from './stun-auth.js';
+export { authenticate, type LocalCredentials } from './stun-auth.js';
 
 /** Every change, in the order installed (two wrap getCandidatePromises, each around the one before). */
 export const weriftPatches: readonly WeriftPatch[] = [

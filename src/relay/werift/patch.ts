@@ -76,7 +76,7 @@ export const replacements: Replacement[] = [];
 /** Replaces `owner[key]` with `make(werift's function)` and records it for `patch`. */
 export function replaceMethod<F extends AnyFunction>(patch: string, target: PatchTarget, make: (original: F) => F): void {
   const owner = target.owner as Record<string, F>;
-  const original = owner[target.key]!;
+  const original = owner[target.key];
   const replacement = make(original);
   owner[target.key] = replacement;
   replacements.push({ patch, target: target.name, owner: target.owner, key: target.key, original, replacement });

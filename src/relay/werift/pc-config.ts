@@ -71,7 +71,7 @@ function keepEarlyDtls(agent: IceAgent): void {
   if (early.has(agent) || started.has(agent)) return;
   const records: Buffer[] = [];
   const sub = agent.onData.subscribe((buf) => {
-    if (buf.length > 0 && buf[0]! >= 20 && buf[0]! <= 63 && records.length < EARLY_DTLS_RECORDS) records.push(Buffer.from(buf));
+    if (buf.length > 0 && buf[0] >= 20 && buf[0] <= 63 && records.length < EARLY_DTLS_RECORDS) records.push(Buffer.from(buf));
   });
   early.set(agent, { records, stop: () => sub.unSubscribe() });
 }

@@ -79,7 +79,8 @@ export function weriftSenderRtcp(sender: RTCRtpSender): StreamRtcp {
       return s.rtxPayloadType !== undefined && s.rtxSsrc !== undefined ? { ssrc: s.rtxSsrc, payloadType: s.rtxPayloadType } : undefined;
     },
     onNack(handler) {
-      return s.onGenericNack.subscribe((nack) => handler(nack.lost)).unSubscribe;
+      const subscription = s.onGenericNack.subscribe((nack) => handler(nack.lost));
+      return () => subscription.unSubscribe();
     },
     update(info) {
       s.ntpTimestamp = info.ntpTimestamp;
