@@ -11,6 +11,7 @@ import QRCode from 'qrcode';
 import type { Relay } from '../relay/relay.js';
 import type { Hub } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
+import { healthSchema, infoSchema, roomsSchema } from './schemas.js';
 import { broadcastPage, errorPage, lobbyPage, useAssetVersions, watchPage } from '../web/pages.js';
 import { parseAcceptLanguage, pickLang, t, type Lang } from '../web/strings.js';
 import type { Metrics } from './metrics.js';
@@ -107,7 +108,7 @@ export async function buildApp(options: AppOptions) {
     return reply.type(TYPES[extname(req.params.file)] ?? 'application/octet-stream').send(asset.body);
   });
 
-  app.get('/api/rooms', () => ({
+  app.get('/api/rooms', { schema: roomsSchema }, () => ({
     rooms: [...hub.rooms.values()]
       .map((room) => {
         // A room behind a password shows only that it exists.
@@ -126,9 +127,9 @@ export async function buildApp(options: AppOptions) {
       .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),
   }));
 
-  app.get('/api/info', () => ({ version: options.version, ...options.info() }));
+  app.get('/api/info', { schema: infoSchema }, () => ({ version: options.version, ...options.info() }));
 
-  app.get('/healthz', () => ({ ok: true, version: options.version, uptime: Math.round(process.uptime()) }));
+  app.get('/healthz', { schema: healthSchema }, () => ({ ok: true, version: options.version, uptime: Math.round(process.uptime()) }));
 
   app.get('/metrics', async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));

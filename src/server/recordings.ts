@@ -17,6 +17,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { recordingCounters, type Recordings } from '../relay/recorder/recordings.js';
 import type { Hub } from '../signaling/hub.js';
 import { ROOM_NAME } from '../signaling/protocol.js';
+import { recordingListSchema, recordingStatusSchema } from './schemas.js';
 import { recordingsPage } from '../web/recordings-page.js';
 import { parseAcceptLanguage, pickLang } from '../web/strings.js';
 import { bearer, fail, refuse } from './http-media.js';
@@ -63,6 +64,7 @@ export function recordingRoutes(hub: Hub, recordings: Recordings, publishKey: st
     scope.route<{ Params: { room: string } }>({
       method: ['GET', 'POST', 'DELETE'],
       url: '/api/rooms/:room/recording',
+      schema: recordingStatusSchema,
       handler: async (req, reply) => {
         if (!authorized(req, reply)) return reply;
         const { room } = req.params;
@@ -74,7 +76,7 @@ export function recordingRoutes(hub: Hub, recordings: Recordings, publishKey: st
       },
     });
 
-    scope.get('/api/recordings', async (req, reply) => {
+    scope.get('/api/recordings', { schema: recordingListSchema }, async (req, reply) => {
       if (!authorized(req, reply)) return reply;
       const files = await recordings.list();
       return { recordings: files.map((f) => ({ ...f, url: `/api/recordings/${encodeURIComponent(f.file)}?token=${tokenFor(f.file)}` })) };

@@ -3,13 +3,15 @@
  * open tab with a known title), a camera of one known colour (a Y4M file fed to Chromium's fake
  * capture), test pages to share, and probes that read what a viewer's <video> shows.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { after, before } from 'node:test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
 
 export type Rgb = [number, number, number];
 
@@ -233,4 +235,32 @@ export function lumaPsnr(a: Luma, b: Luma): number {
   }
   const mse = sum / a.data.length;
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+export interface SharingRig {
+  server: Lancast;
+  site: Awaited<ReturnType<typeof shareSite>>;
+  browser: Browser;
+  context: BrowserContext;
+  cameraFile: string;
+}
+
+/**
+ * What every screen-sharing test file sets up before its tests and tears down after: lancast, the
+ * page to share (its tab titled `title`), and a Chromium that captures it with a solid-colour camera.
+ */
+export function sharingRig(title: string): SharingRig {
+  const rig = {} as SharingRig;
+  before(async () => {
+    rig.cameraFile = solidY4m(CAMERA_RGB);
+    [rig.server, rig.site] = await Promise.all([startLancast(), shareSite()]);
+    ({ browser: rig.browser, context: rig.context } = await capturingChromium(title, rig.cameraFile));
+  });
+  after(async () => {
+    await rig.browser?.close();
+    await rig.server?.stop();
+    await rig.site?.close();
+    if (rig.cameraFile) rmSync(rig.cameraFile, { force: true });
+  });
+  return rig;
 }

@@ -5,34 +5,15 @@
  * next visit, and the page shows what it sends.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
 import { waitFor, waitForState } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
-import { CAMERA_RGB, capturingChromium, grabLuma, lumaPsnr, shareSite, solidY4m } from './sources-kit.js';
+import { grabLuma, lumaPsnr, sharingRig } from './sources-kit.js';
 
 const TITLE = 'LANCAST-TEXT-TAB';
-let server: Lancast;
-let site: Awaited<ReturnType<typeof shareSite>>;
-let browser: Browser;
-let context: BrowserContext;
-let cameraFile: string;
+const rig = sharingRig(TITLE);
 
-before(async () => {
-  cameraFile = solidY4m(CAMERA_RGB);
-  [server, site] = await Promise.all([startLancast(), shareSite()]);
-  ({ browser, context } = await capturingChromium(TITLE, cameraFile));
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await site?.close();
-  rmSync(cameraFile, { force: true });
-});
-
-async function open(url: string, ctx: BrowserContext = context): Promise<Page> {
+async function open(url: string, ctx: BrowserContext = rig.context): Promise<Page> {
   const page = await ctx.newPage();
   await page.goto(url);
   return page;
@@ -53,13 +34,13 @@ function sender(page: Page): Promise<{ maxBitrate?: number; maxFramerate?: numbe
 
 describe('sharpness', () => {
   test('small black-on-white text through the relay, default screen preset: PSNR ≥ 35 dB after 3 s', async (t) => {
-    const shared = await open(`${site.url}/text?title=${TITLE}`);
-    const b = await open(`${server.url}/broadcast/sharp?key=test-key&autostart=1&mode=relay&source=screen`);
-    const viewerContext = await browser.newContext();
+    const shared = await open(`${rig.site.url}/text?title=${TITLE}`);
+    const b = await open(`${rig.server.url}/broadcast/sharp?key=test-key&autostart=1&mode=relay&source=screen`);
+    const viewerContext = await rig.browser.newContext();
     try {
       await waitForState(b, 'live', 20_000);
       assert.equal(await b.evaluate(() => document.body.dataset.preset), 'text');
-      const v = await open(`${server.url}/watch/sharp`, viewerContext);
+      const v = await open(`${rig.server.url}/watch/sharp`, viewerContext);
       await waitForState(v, 'live', 30_000);
       await waitFor(() => v.evaluate(() => { const e = document.querySelector('video')!; return [e.videoWidth, e.videoHeight]; }), (s) => s[0] === 1280 && s[1] === 720, 20_000, 'full-size frames');
       await new Promise((r) => setTimeout(r, 3_000));
@@ -81,11 +62,11 @@ describe('sharpness', () => {
 
 describe('presets', () => {
   test('a preset picked while live applies at once to what is sent, and the page says what it sends', async () => {
-    const b = await open(`${server.url}/broadcast/presets?key=test-key&autostart=1&mode=p2p&source=camera`);
-    const viewerContext = await browser.newContext();
+    const b = await open(`${rig.server.url}/broadcast/presets?key=test-key&autostart=1&mode=p2p&source=camera`);
+    const viewerContext = await rig.browser.newContext();
     try {
       await waitForState(b, 'live', 20_000);
-      const v = await open(`${server.url}/watch/presets`, viewerContext);
+      const v = await open(`${rig.server.url}/watch/presets`, viewerContext);
       await waitForState(v, 'live', 30_000);
       assert.equal(await b.evaluate(() => document.body.dataset.preset), 'camera');
       await waitFor(() => sender(b), (s) => s.maxBitrate === 2_500_000 && s.maxFramerate === 30, 10_000, 'the camera preset on the sender');
@@ -105,16 +86,16 @@ describe('presets', () => {
   });
 
   test('the picked preset is kept for the next visit; preset= in the URL wins', async () => {
-    const ctx = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    const ctx = await rig.browser.newContext({ permissions: ['camera', 'microphone'] });
     try {
-      const first = await open(`${server.url}/broadcast/kept?key=test-key`, ctx);
+      const first = await open(`${rig.server.url}/broadcast/kept?key=test-key`, ctx);
       assert.equal(await first.inputValue('#preset'), 'auto');
       await first.selectOption('#preset', 'motion');
       await first.close();
-      const again = await open(`${server.url}/broadcast/kept?key=test-key`, ctx);
+      const again = await open(`${rig.server.url}/broadcast/kept?key=test-key`, ctx);
       assert.equal(await again.inputValue('#preset'), 'motion');
       await again.close();
-      const url = await open(`${server.url}/broadcast/kept?key=test-key&preset=saver`, ctx);
+      const url = await open(`${rig.server.url}/broadcast/kept?key=test-key&preset=saver`, ctx);
       assert.equal(await url.inputValue('#preset'), 'saver');
     } finally {
       await ctx.close();

@@ -4,62 +4,40 @@
  * clip of another known colour, and each assertion reads the viewers' decoded pictures.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { frameGaps, recordFrames, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
 import {
-  CAMERA_RGB,
-  capturingChromium,
   colourOf,
   connectionLog,
   pickSource,
   seen,
-  shareSite,
-  solidY4m,
+  sharingRig,
   toneLevel,
   watchConnection,
   type Seen,
 } from './sources-kit.js';
 
 const TITLE = 'LANCAST-SHARED-TAB';
-let server: Lancast;
-let site: Awaited<ReturnType<typeof shareSite>>;
-let browser: Browser;
-let context: BrowserContext;
-let cameraFile: string;
-
-before(async () => {
-  cameraFile = solidY4m(CAMERA_RGB);
-  [server, site] = await Promise.all([startLancast(), shareSite()]);
-  ({ browser, context } = await capturingChromium(TITLE, cameraFile));
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await site?.close();
-  rmSync(cameraFile, { force: true });
-});
+const rig = sharingRig(TITLE);
 
 /** The tab getDisplayMedia will capture. */
 async function openSharedTab(): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${site.url}/colour?title=${TITLE}`);
+  const page = await rig.context.newPage();
+  await page.goto(`${rig.site.url}/colour?title=${TITLE}`);
   return page;
 }
 
 async function broadcast(room: string, query: string): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${server.url}/broadcast/${room}?key=test-key&${query}`);
+  const page = await rig.context.newPage();
+  await page.goto(`${rig.server.url}/broadcast/${room}?key=test-key&${query}`);
   return page;
 }
 
 /** A viewer in its own window: a tab behind others would see its frames throttled. */
 async function watch(room: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${server.url}/watch/${room}`);
+  const page = await (await rig.browser.newContext()).newPage();
+  await page.goto(`${rig.server.url}/watch/${room}`);
   await waitForState(page, 'live', 30_000);
   return page;
 }
@@ -83,7 +61,7 @@ async function waitForPicture(viewer: Page, picture: Picture, size?: [number, nu
 }
 
 async function closeAll(pages: (Page | undefined)[]): Promise<void> {
-  await Promise.all(pages.map((p) => (!p ? Promise.resolve() : p.context() !== context ? p.context().close() : p.close()).then(undefined, () => undefined)));
+  await Promise.all(pages.map((p) => (!p ? Promise.resolve() : p.context() !== rig.context ? p.context().close() : p.close()).then(undefined, () => undefined)));
 }
 
 for (const mode of ['p2p', 'relay'] as const) {
@@ -260,8 +238,8 @@ describe('changing the microphone while live', () => {
 
 describe('the shared screen\'s sound and the keyboard', () => {
   test('a tab playing a tone, shared with the microphone on: viewers hear the tone; "Include the screen\'s sound" off leaves the microphone alone', async () => {
-    const shared = await context.newPage();
-    await shared.goto(`${site.url}/tone?title=${TITLE}`);
+    const shared = await rig.context.newPage();
+    await shared.goto(`${rig.site.url}/tone?title=${TITLE}`);
     const b = await broadcast('tone', 'autostart=1&mode=relay&source=screen');
     let v: Page | undefined;
     try {

@@ -80,6 +80,8 @@ describe('health and API', () => {
     for (const room of list) {
       assert.deepEqual(Object.keys(room).filter((k) => /key|password|secret/i.test(k)), [], `room ${room.name} shows no secret`);
     }
+    // The answer is serialized through its declared schema: exactly these fields, nothing else.
+    assert.deepEqual(Object.keys(listed!).sort(), ['bitrate', 'live', 'mode', 'name', 'paused', 'reason', 'viewers']);
   });
 
   test('a room everyone has left disappears from /api/rooms', async () => {
