@@ -12,7 +12,7 @@
 
 /** How many nodes a pull may be sent on to before giving up (each overloaded node names another). */
 const MAX_HOPS = 4;
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = 20_000;
 
 export class PullError extends Error {
   readonly status: number;
