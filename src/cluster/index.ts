@@ -26,7 +26,9 @@ export async function openCluster(config: Config, logger: Logger): Promise<{ nod
   });
   try {
     // Without --publish-key every node uses the one the cluster keeps, so a key works on any node.
-    return { node, publishKey: config.publishKey ?? (await store.sharedPublishKey()) };
+    if (config.publishKey !== undefined) return { node, publishKey: config.publishKey };
+    node.options.sharedPublishKey = await store.sharedPublishKey();
+    return { node, publishKey: node.options.sharedPublishKey };
   } catch (err) {
     store.close();
     throw new Error(`cannot read the cluster's publish key from Redis: ${(err as Error).message}`);

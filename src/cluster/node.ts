@@ -27,6 +27,8 @@ export interface ClusterNodeOptions {
   viewPassword: string | undefined;
   /** How long a pulled room may go without viewers here before the pull ends (ms). */
   lingerMs: number;
+  /** The publish key the cluster keeps in Redis, when this node uses it (no --publish-key). */
+  sharedPublishKey?: string | undefined;
 }
 
 export class ClusterNode {
@@ -175,6 +177,7 @@ export class ClusterNode {
       const { store } = this.options;
       try {
         await store.writeNode(mine);
+        if (this.options.sharedPublishKey) await store.keepPublishKey(this.options.sharedPublishKey);
         this.#others = (await store.readNodes()).filter((n) => n.id !== this.id);
       } catch {
         // Redis is away (logged once by the store): go on with what was last read.

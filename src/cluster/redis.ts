@@ -78,6 +78,11 @@ export class ClusterStore {
     return (await this.#redis.get(`${PREFIX}publish-key`))!;
   }
 
+  /** Put the shared key back after Redis lost it (a restart without persistence). */
+  async keepPublishKey(key: string): Promise<void> {
+    await this.#redis.set(`${PREFIX}publish-key`, key, 'NX');
+  }
+
   async writeNode(record: NodeRecord): Promise<void> {
     await this.#redis.set(`${PREFIX}node:${record.id}`, JSON.stringify(record), 'PX', NODE_TTL_MS);
   }

@@ -126,6 +126,29 @@ describe('a cluster of nodes on Redis', () => {
     }
   });
 
+  test('a node past --max-viewers sends new viewers to the least-loaded node: the watch page and WHEP', async () => {
+    const [a, b, c] = nodes as [Lancast, Lancast, Lancast];
+    const full = await startNode(redis, { args: ['--log-level', 'warn', '--max-viewers', '2'] });
+    const sockets: TestSocket[] = [];
+    try {
+      // A and B hold a viewer each elsewhere; C holds none: C is the least loaded.
+      for (const n of [a, b]) sockets.push((await TestSocket.join(n.wsUrl, { role: 'viewer', room: 'elsewhere' })).socket);
+      for (let i = 0; i < 2; i++) sockets.push((await TestSocket.join(full.wsUrl, { role: 'viewer', room: 'crowd' })).socket);
+      await waitFor(() => clusterOf(full), (info) => info.nodes.length === 4 && info.nodes.find((n) => n.url === a.url)?.viewers === 1 && info.nodes.find((n) => n.url === b.url)?.viewers === 1, 10_000, 'loads seen');
+      const page = await fetch(`${full.url}/watch/crowd?password=x`, { redirect: 'manual' });
+      assert.equal(page.status, 302);
+      assert.equal(page.headers.get('location'), `${c.url}/watch/crowd?password=x`);
+      const whep = await fetch(`${full.url}/whep/crowd`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+      assert.equal(whep.status, 307, 'WHEP answers with a redirect, as its spec allows');
+      assert.equal(whep.headers.get('location'), `${c.url}/whep/crowd`);
+      // Below the limit a node serves its own viewers.
+      assert.equal((await fetch(`${full.url}/watch/other`, { redirect: 'manual' })).status, 200);
+    } finally {
+      for (const s of sockets) s.ws.close();
+      await full.stop();
+    }
+  });
+
   test('a node that stops leaves the cluster at once; one that dies, within seconds', async () => {
     const extra = [await startNode(redis, { args: ['--log-level', 'warn'] }), await startNode(redis, { args: ['--log-level', 'warn'] })];
     const [a] = nodes as [Lancast];
