@@ -67,5 +67,5 @@ export async function startRedis(): Promise<RedisServer> {
 
 /** A lancast node of the cluster on `redis`. */
 export function startNode(redis: RedisServer, options: StartOptions = {}): Promise<Lancast> {
-  return startLancast({ ...options, args: ['--redis', redis.url, '--cluster-secret', CLUSTER_SECRET, ...(options.args ?? [])] });
+  return startLancast({ readyTimeoutMs: 45_000, ...options, args: ['--redis', redis.url, '--cluster-secret', CLUSTER_SECRET, ...(options.args ?? [])] });
 }
