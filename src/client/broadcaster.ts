@@ -69,7 +69,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.signaling = new SignalingClient({
       url: options.url,
       // In a cluster, the page carries on through another node when its own goes away.
-      alternates: clusterAlternates(),
+      alternates: clusterAlternates(options.room),
       join: {
         type: 'join',
         role: 'broadcaster',

@@ -4,11 +4,15 @@
  */
 interface ClusterInfo {
   node: string;
-  nodes: { id: string; url: string; viewers: number }[];
+  nodes: { id: string; url: string; viewers: number; holds?: string[] }[];
 }
 
-/** Kept fresh every few seconds while the page's node answers; the last list when it does not. */
-export function clusterAlternates(): () => string[] {
+/**
+ * Nodes that already have `room`'s stream first (a page moving there plays without waiting for a
+ * pull), then the least loaded. Kept fresh every few seconds while the page's node answers; the
+ * last list when it does not.
+ */
+export function clusterAlternates(room: string): () => string[] {
   let urls: string[] = [];
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const refresh = async (): Promise<boolean> => {
@@ -18,7 +22,7 @@ export function clusterAlternates(): () => string[] {
       const info = (await res.json()) as ClusterInfo;
       urls = info.nodes
         .filter((n) => n.id !== info.node)
-        .sort((a, b) => a.viewers - b.viewers)
+        .sort((a, b) => Number(b.holds?.includes(room) ?? false) - Number(a.holds?.includes(room) ?? false) || a.viewers - b.viewers)
         // The same port serves https: a page on https keeps to it.
         .map((n) => `${scheme}//${new URL(n.url).host}/ws`);
       return true;

@@ -62,7 +62,7 @@ export class Viewer extends Emitter<ViewerEvents> {
     this.signaling = new SignalingClient({
       url: options.url,
       // In a cluster, the page carries on through another node when its own goes away.
-      alternates: clusterAlternates(),
+      alternates: clusterAlternates(options.room),
       join: { type: 'join', role: 'viewer', room: options.room, ...(options.password ? { password: options.password } : {}) },
     });
     this.signaling.on('welcome', (welcome, { rejoined }) => {

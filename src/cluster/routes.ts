@@ -57,7 +57,8 @@ export function clusterRoutes(node: ClusterNode) {
 
     app.get('/api/cluster', () => ({
       node: node.id,
-      nodes: node.nodes.map((n) => ({ id: n.id, url: n.url, viewers: n.viewers, cpu: Math.round(n.cpu * 1000) / 1000, rooms: n.rooms.length })),
+      // `holds`: the rooms whose stream a node has (origin or edge): a page moving there plays at once.
+      nodes: node.nodes.map((n) => ({ id: n.id, url: n.url, viewers: n.viewers, cpu: Math.round(n.cpu * 1000) / 1000, holds: n.rooms.filter((r) => r.role !== 'none').map((r) => r.name) })),
     }));
 
     await app.register(async (scope) => {
