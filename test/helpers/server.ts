@@ -50,7 +50,11 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lancast did not start:\n${out}`)), options.readyTimeoutMs ?? 15_000);
+    const timer = setTimeout(() => {
+      // A process left starting would outlive the test.
+      proc.kill('SIGKILL');
+      reject(new Error(`lancast did not start:\n${out}`));
+    }, options.readyTimeoutMs ?? 15_000);
     const check = () => {
       const m = /is live on port (\d+)/.exec(out);
       if (m) {
