@@ -50,7 +50,7 @@ const CODE = `
 `;
 
 /** Broadcaster: the camera becomes a canvas showing the clock, plus a quiet tone. */
-const BROADCASTER = `(() => {
+export const BROADCASTER = `(() => {
   ${CODE}
   const canvas = document.createElement('canvas'); canvas.width = W; canvas.height = H;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -95,7 +95,7 @@ const BROADCASTER = `(() => {
 })()`;
 
 /** Viewer: every presented frame's code, against the clock at presentation. */
-const VIEWER = `(() => {
+export const VIEWER = `(() => {
   ${CODE}
   window.__latency = []; window.__unreadable = 0;
   const canvas = document.createElement('canvas'); const ctx = canvas.getContext('2d', { willReadFrequently: true });

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * latency, scaling, idle, hotpath, load, sockets, hardening, recording, sources (default: all, about 33 minutes).
+ * latency, scaling, idle, hotpath, load, sockets, hardening, recording, sources, cluster (default: all, about 33 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,8 +18,9 @@ import { hardening, type HardeningResult } from './hardening.js';
 import { idle } from './idle.js';
 import { recordingBench } from './recording.js';
 import { sources, type SourcesResult } from './sources.js';
+import { clusterBench, type ClusterResult } from './cluster.js';
 
-const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening', 'recording', 'sources'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -68,6 +69,9 @@ function render(all: Record<string, unknown>): string[] {
   add('recording', () => 'Recording: server CPU (% of a core) without and with one recording of the same room, and with 5 viewers instead; bytes written', (v: Rows) => v);
   add('sources', () => "Switching the source while live: the broadcast page's change event to a viewer's first frame of the new source (ms)", (v: SourcesResult) => v.switches as unknown as Rows);
   add('sources', (v: SourcesResult) => `Presets: PSNR of shared 12 px text (luma, 3 s in), and the broadcaster's Chromium CPU (% of a core) sharing moving content (${v.movingPageAloneCpuPercent} % with that page open and nothing broadcast)`, (v: SourcesResult) => v.presets as unknown as Rows);
+  add('cluster', () => 'Several nodes: glass-to-glass latency straight from the origin and through one edge, one run (ms)', (v: ClusterResult) => v.latency);
+  add('cluster', () => "Several nodes: the origin's CPU (% of a core) serving its own viewers or edges (one upstream each)", (v: ClusterResult) => v.cpu);
+  add('cluster', () => 'Several nodes: a viewer playing again after its node died (ms)', (v: ClusterResult) => v.recovery);
   add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => [...v.figures, ...(v.failures ?? []).map((f) => ({ figure: `FAILED ${f}` }))]);
   return out;
 }
@@ -170,6 +174,10 @@ if (chosen.includes('load')) {
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');
   results.sockets = await sockets(2_000);
+}
+if (chosen.includes('cluster')) {
+  process.stderr.write('cluster: 4 nodes on one Redis: latency through an edge, origin CPU with edges, recovery when an edge dies\n');
+  results.cluster = await clusterBench();
 }
 if (chosen.includes('sources')) {
   process.stderr.write('sources: switches while live (p2p, relay), then each preset: text sharpness and CPU on moving content\n');

@@ -34,6 +34,17 @@ export interface Config {
   /** Print the QR code of the watch URL in the banner. */
   qr: boolean;
   limits: Limits;
+  /** Set with `--redis`: this node is one of several that act as one service (src/cluster). */
+  cluster: ClusterConfig | undefined;
+}
+
+export interface ClusterConfig {
+  /** redis://host:port/db */
+  redis: string;
+  /** How other nodes and browsers reach this node; undefined: http://<first LAN address>:<port>. */
+  advertise: string | undefined;
+  /** What nodes present to each other to pull a room; never sent to browsers. */
+  secret: string;
 }
 
 /** What one client or one room may take. */
@@ -85,6 +96,9 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'headers-timeout', env: 'LANCAST_HEADERS_TIMEOUT', value: 'S', help: 'seconds a connection has to send its request headers, TLS handshake included (default 30)' },
   { flag: 'log-level', env: 'LANCAST_LOG_LEVEL', value: 'LEVEL', help: 'fatal | error | warn | info | debug (default info)' },
   { flag: 'log-format', env: 'LANCAST_LOG_FORMAT', value: 'FORMAT', help: 'pretty | json | auto (default auto: pretty on a terminal, json otherwise)' },
+  { flag: 'redis', env: 'LANCAST_REDIS', value: 'URL', help: 'join a cluster of lancast nodes through this Redis (redis://host:6379); without it lancast runs alone' },
+  { flag: 'advertise', env: 'LANCAST_ADVERTISE', value: 'URL', help: 'with --redis: how other nodes and browsers reach this node (default http://<first LAN address>:<port>)' },
+  { flag: 'cluster-secret', env: 'LANCAST_CLUSTER_SECRET', value: 'S', help: 'with --redis: the secret every node of the cluster shares, to pull rooms from each other' },
   { flag: 'no-qr', env: 'LANCAST_NO_QR', boolean: true, help: 'do not print the QR code in the banner' },
   { flag: 'help', env: '', boolean: true, help: 'show this help' },
   { flag: 'version', env: '', boolean: true, help: 'print the version' },
@@ -191,6 +205,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     throw new ConfigError('--view-password must be 1 to 256 characters');
   }
 
+  const cluster = clusterConfig(pick('redis'), pick('advertise'), pick('cluster-secret'));
+
   const maxSocketsPerAddress = int('max-sockets-per-address', 64, 1, 1_000_000);
   return {
     config: {
@@ -212,6 +228,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       logLevel: logLevel.data,
       logFormat: logFormat.data,
       qr: !flagOn('no-qr'),
+      cluster,
       limits: {
         maxViewers: int('max-viewers', 1000, 1, 1_000_000),
         maxRooms: int('max-rooms', 100, 1, 100_000),
@@ -224,4 +241,27 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       },
     },
   };
+}
+
+function clusterConfig(redis: string | undefined, advertise: string | undefined, secret: string | undefined): ClusterConfig | undefined {
+  if (redis === undefined) {
+    if (advertise !== undefined || secret !== undefined) throw new ConfigError('--advertise and --cluster-secret go with --redis');
+    return undefined;
+  }
+  if (!/^rediss?:\/\/[^\s]+$/.test(redis)) throw new ConfigError(`--redis must be a redis:// or rediss:// URL, not "${redis}"`);
+  if (secret === undefined) throw new ConfigError('--redis needs --cluster-secret: the secret every node of the cluster shares');
+  if (secret.length < 8 || secret.length > 256) throw new ConfigError('--cluster-secret must be 8 to 256 characters');
+  if (advertise !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(advertise);
+    } catch {
+      throw new ConfigError(`--advertise must be a URL such as http://192.168.1.20:1990, not "${advertise}"`);
+    }
+    if (!/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash) {
+      throw new ConfigError(`--advertise must be an http(s) URL of the node itself, such as http://192.168.1.20:1990, not "${advertise}"`);
+    }
+    advertise = url.origin;
+  }
+  return { redis, advertise, secret };
 }

@@ -6,6 +6,7 @@
 import { Connection, newConnectionId } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
+import { clusterAlternates } from './cluster-nodes.js';
 import type { VideoSendParameters } from './presets.js';
 import { limitVideo, preferCodec, senderFor } from './senders.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
@@ -67,6 +68,8 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.#codec = options.codec?.toLowerCase();
     this.signaling = new SignalingClient({
       url: options.url,
+      // In a cluster, the page carries on through another node when its own goes away.
+      alternates: clusterAlternates(options.room),
       join: {
         type: 'join',
         role: 'broadcaster',

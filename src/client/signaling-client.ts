@@ -70,6 +70,11 @@ export interface SignalingOptions {
   /** ws:// or wss:// URL of /ws; defaults to this page's origin. */
   url?: string;
   join: JoinMessage;
+  /**
+   * Other nodes of the same lancast cluster (ws:// URLs of their /ws), best first: when a
+   * reconnect fails, the next attempt goes to the next of them.
+   */
+  alternates?: () => string[];
   /** Backoff bounds in ms. */
   minDelay?: number;
   maxDelay?: number;
@@ -110,6 +115,9 @@ function takeEarlySocket(url: string, join: JoinMessage): EarlySocket | undefine
 
 export class SignalingClient extends Emitter<SignalingEvents> {
   readonly #url: string;
+  /** Where the next connection goes: `#url`, or another node of its cluster when that failed. */
+  #current: string;
+  readonly #alternates: () => string[];
   #join: JoinMessage;
   readonly #minDelay: number;
   readonly #maxDelay: number;
@@ -125,6 +133,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   constructor(options: SignalingOptions) {
     super();
     this.#url = options.url ?? defaultSignalingUrl();
+    this.#current = this.#url;
+    this.#alternates = options.alternates ?? (() => []);
     this.#join = options.join;
     this.#minDelay = options.minDelay ?? 300;
     this.#maxDelay = options.maxDelay ?? 3_000;
@@ -164,8 +174,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   }
 
   #connect(): void {
-    const early = takeEarlySocket(this.#url, this.#join);
-    const ws = early?.ws ?? new WebSocket(this.#url);
+    const early = takeEarlySocket(this.#current, this.#join);
+    const ws = early?.ws ?? new WebSocket(this.#current);
     this.#ws = ws;
     const opened = (joinSent: boolean) => {
       if (!joinSent) ws.send(JSON.stringify(this.#join));
@@ -219,8 +229,16 @@ export class SignalingClient extends Emitter<SignalingEvents> {
       this.id = undefined;
       this.emit('disconnected');
       if (this.#stopped) return;
+      // A node that dropped us and then refused a reconnect is likely gone: try another.
+      if (this.#attempt >= 1) this.#current = this.#next();
       const base = Math.min(this.#maxDelay, this.#minDelay * 2 ** this.#attempt++);
       this.#timer = setTimeout(() => this.#connect(), base * (0.8 + Math.random() * 0.4));
     };
+  }
+
+  /** The node after the current one, among this page's own and the cluster's others. */
+  #next(): string {
+    const all = [this.#url, ...this.#alternates().filter((u) => u !== this.#url)];
+    return all[(all.indexOf(this.#current) + 1) % all.length] ?? this.#url;
   }
 }

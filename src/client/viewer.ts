@@ -7,6 +7,7 @@
 import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
+import { clusterAlternates } from './cluster-nodes.js';
 import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
 import { RELAY_PEER_ID } from '../signaling/relay-peer.js';
 
@@ -60,6 +61,8 @@ export class Viewer extends Emitter<ViewerEvents> {
     this.#roomName = options.room;
     this.signaling = new SignalingClient({
       url: options.url,
+      // In a cluster, the page carries on through another node when its own goes away.
+      alternates: clusterAlternates(options.room),
       join: { type: 'join', role: 'viewer', room: options.room, ...(options.password ? { password: options.password } : {}) },
     });
     this.signaling.on('welcome', (welcome, { rejoined }) => {

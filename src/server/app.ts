@@ -19,6 +19,7 @@ import { whepRoutes } from './whep.js';
 import { whipRoutes } from './whip.js';
 import { recordingRoutes, registerRecordingMetrics } from './recordings.js';
 import type { Recordings } from '../relay/recorder/recordings.js';
+import { clusterRoomViews, clusterRoutes, type ClusterNode, type RoomView } from '../cluster/index.js';
 
 export interface AppOptions {
   hub: Hub;
@@ -32,6 +33,8 @@ export interface AppOptions {
   version: string;
   /** Where this server can be reached, once it listens (for share links). */
   info: () => { addresses: string[]; port: number };
+  /** Set when this node is one of a cluster (`--redis`). */
+  cluster?: ClusterNode | undefined;
   serverFactory: (handler: Parameters<typeof import('node:http').createServer>[1]) => import('node:http').Server;
 }
 
@@ -75,6 +78,9 @@ export async function buildApp(options: AppOptions) {
     bodyLimit: 64 * 1024,
   });
 
+  // First: its hooks (spreading viewers, pulling rooms) come before every page and WHEP route.
+  if (options.cluster) await app.register(clusterRoutes(options.cluster));
+
   app.get('/', (req, reply) => html(reply, lobbyPage(langOf(req))));
 
   await app.register(whipRoutes(hub, options.publishKey));
@@ -108,22 +114,23 @@ export async function buildApp(options: AppOptions) {
     return reply.type(TYPES[extname(req.params.file)] ?? 'application/octet-stream').send(asset.body);
   });
 
+  const localRooms = (): RoomView[] =>
+    [...hub.rooms.values()].map((room) => {
+      // A room behind a password shows only that it exists.
+      if (hub.viewPasswords(room.name).length > 0) return { name: room.name, live: room.live, protected: true, viewers: 0, mode: room.mode };
+      const relayed = options.relay.stats(room.name);
+      return {
+        name: room.name,
+        live: room.live,
+        viewers: options.cluster ? options.cluster.countedViewers(room) : room.viewers.size + room.players.size,
+        mode: room.mode,
+        reason: room.reason,
+        bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
+        paused: relayed?.paused ?? false,
+      };
+    });
   app.get('/api/rooms', { schema: roomsSchema }, () => ({
-    rooms: [...hub.rooms.values()]
-      .map((room) => {
-        // A room behind a password shows only that it exists.
-        if (hub.viewPasswords(room.name).length > 0) return { name: room.name, live: room.live, protected: true, viewers: 0, mode: room.mode };
-        const relayed = options.relay.stats(room.name);
-        return {
-          name: room.name,
-          live: room.live,
-          viewers: room.viewers.size + room.players.size,
-          mode: room.mode,
-          reason: room.reason,
-          bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
-          paused: relayed?.paused ?? false,
-        };
-      })
+    rooms: (options.cluster ? clusterRoomViews(options.cluster, localRooms()) : localRooms())
       .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),
   }));
 

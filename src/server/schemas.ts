@@ -26,6 +26,8 @@ export const roomsSchema = {
             reason: str,
             bitrate: object({ in: num, out: num }),
             paused: bool,
+            /** In a cluster: the node the room's broadcaster is connected to. */
+            origin: str,
           },
           ['name', 'live', 'viewers', 'mode'],
         ),

@@ -18,6 +18,7 @@ import { Relay } from '../relay/relay.js';
 import { Hub } from '../signaling/hub.js';
 import { MAX_FRAME_BYTES } from '../signaling/protocol.js';
 import { handleSocket } from '../signaling/socket.js';
+import { openCluster, registerClusterMetrics, type ClusterNode } from '../cluster/index.js';
 import { buildApp } from './app.js';
 import { createDualListener, registerConnectionMetrics } from './listener.js';
 import { Metrics } from './metrics.js';
@@ -64,6 +65,13 @@ async function resolvePublishKey(config: Config): Promise<{ key: string; generat
 
 export async function startServer(config: Config, logger: Logger, version: string): Promise<RunningServer> {
   const addresses = lanAddresses(config.host);
+  // First: a node that cannot reach its cluster's Redis must not start.
+  let cluster: ClusterNode | undefined;
+  if (config.cluster) {
+    const opened = await openCluster(config, logger);
+    cluster = opened.node;
+    config = { ...config, publishKey: opened.publishKey };
+  }
   const [{ key: publishKey, generated }, tls] = await Promise.all([
     resolvePublishKey(config),
     loadTls({ cert: config.cert, key: config.key, dataDir: config.dataDir, addresses }),
@@ -102,7 +110,12 @@ export async function startServer(config: Config, logger: Logger, version: strin
     iceServers: config.iceServers,
     logger: logger.child({ component: 'signaling' }),
     observer: metrics,
+    viewPasswordOf: cluster && ((room) => cluster.viewPasswordOf(room)),
   });
+  if (cluster) {
+    cluster.attach(hub);
+    registerClusterMetrics(metrics.registry, cluster);
+  }
 
   let port = config.port;
   let httpServer!: http.Server;
@@ -116,6 +129,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
     logger,
     version,
     info: () => ({ addresses, port }),
+    cluster,
     assetsDir: fileURLToPath(new URL('./web/', import.meta.url)),
     serverFactory: (handler) => {
       httpServer = http.createServer(handler);
@@ -170,6 +184,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
   });
   port = (listener.address() as AddressInfo).port;
   logger.info({ port, host: config.host, mode: config.mode, legacy: config.legacy }, 'lancast listening');
+  await cluster?.start(config.cluster?.advertise ?? `http://${addresses[0].includes(':') ? `[${addresses[0]}]` : addresses[0]}:${port}`);
 
   let closing: Promise<void> | undefined;
   return {
@@ -183,6 +198,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
       closing ??= (async () => {
         // Every recording file finished first (start.ts gives shutdown 2.5 s), while the rest closes.
         const finishing = recordings.close();
+        const leaving = cluster?.close();
         hub.shutdown();
         // Give the close frames a moment (a second at most) to reach the clients, then drop what is left.
         let timer: NodeJS.Timeout | undefined;
@@ -195,6 +211,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
         for (const ws of wss.clients) ws.terminate();
         wss.close();
         await finishing;
+        await leaving;
         relay.close();
       })();
       return closing;

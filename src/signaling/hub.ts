@@ -36,6 +36,8 @@ export interface HubOptions {
   observer?: HubObserver;
   /** Rooms being recorded: the relay must receive their media. */
   recorded?: (room: string) => boolean;
+  /** A room's view password known elsewhere (the cluster: the room's origin node set it). */
+  viewPasswordOf?: (room: string) => string | undefined;
 }
 
 export interface HubObserver {
@@ -145,7 +147,7 @@ export class Hub {
 
   /** The passwords that let a viewer into a room: the server's and the room's own. */
   viewPasswords(roomName: string): string[] {
-    return [this.#options.viewPassword, this.#rooms.get(roomName)?.viewPassword].filter((p): p is string => p !== undefined);
+    return [this.#options.viewPassword, this.#rooms.get(roomName)?.viewPassword, this.#options.viewPasswordOf?.(roomName)].filter((p): p is string => p !== undefined);
   }
 
   #refuse(peer: Peer, verdict: Extract<Verdict, { ok: false }>, wrong: ErrorCode, message: string): void {
@@ -272,6 +274,22 @@ export class Hub {
     if (room.configuredMode === 'p2p') throw new MediaRequestError('p2p-only', `room "${roomName}" streams peer to peer only; WHEP needs the relay`);
     try {
       return await this.#bridge.play(room, offerSdp, () => this.refreshMode(room));
+    } catch (err) {
+      if (err instanceof RelayError && err.code === 'not-live') throw new MediaRequestError('not-live', `room "${roomName}" is not live`);
+      throw new MediaRequestError('bad-sdp', (err as Error).message);
+    }
+  }
+
+  /**
+   * Another lancast node pulls a live room: the relay offers, `accept` takes the node's answer. The
+   * pull counts as a WHEP player (it moves an `auto` room to the relay and keeps it from pausing).
+   */
+  async pull(roomName: string): Promise<{ id: string; offer: string; accept: (answerSdp: string) => Promise<void> }> {
+    const room = this.#rooms.get(roomName);
+    if (!room?.live || !this.#bridge) throw new MediaRequestError('not-live', `room "${roomName}" is not live`);
+    if (room.configuredMode === 'p2p') throw new MediaRequestError('p2p-only', `room "${roomName}" streams peer to peer only`);
+    try {
+      return await this.#bridge.pull(room, () => this.refreshMode(room));
     } catch (err) {
       if (err instanceof RelayError && err.code === 'not-live') throw new MediaRequestError('not-live', `room "${roomName}" is not live`);
       throw new MediaRequestError('bad-sdp', (err as Error).message);

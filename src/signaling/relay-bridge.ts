@@ -119,6 +119,20 @@ export class RelayBridge {
    * count when its consumer closes or it fails. Rejects with a RelayError.
    */
   async play(room: Room, offerSdp: string, changed: () => void): Promise<{ id: string; answer: string }> {
+    const { id, sdp } = await this.#player(room, offerSdp, changed);
+    return { id, answer: sdp };
+  }
+
+  /**
+   * A player that takes the relay's offer instead of making one (another lancast node pulling the
+   * room): answer it with `accept`. Counts and leaves like a WHEP player.
+   */
+  async pull(room: Room, changed: () => void): Promise<{ id: string; offer: string; accept: (answerSdp: string) => Promise<void> }> {
+    const { id, sdp, consumer } = await this.#player(room, undefined, changed);
+    return { id, offer: sdp, accept: (answerSdp) => consumer.acceptAnswer(answerSdp) };
+  }
+
+  async #player(room: Room, offerSdp: string | undefined, changed: () => void): Promise<{ id: string; sdp: string; consumer: Consumer }> {
     const id = newPeerId();
     let consumer: Consumer | undefined;
     let gone = false;
@@ -144,7 +158,7 @@ export class RelayBridge {
     }
     consumer.once('closed', release);
     try {
-      return { id, answer: await consumer.sdp };
+      return { id, sdp: await consumer.sdp, consumer };
     } catch (err) {
       throw new RelayError('bad-sdp', (err as Error).message);
     }

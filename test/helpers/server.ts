@@ -29,6 +29,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Flags for node itself, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** How long to wait for the banner (ms); several processes starting on a loaded machine need longer. */
+  readyTimeoutMs?: number;
 }
 
 export async function startLancast(options: StartOptions = {}): Promise<Lancast> {
@@ -48,7 +50,11 @@ export async function startLancast(options: StartOptions = {}): Promise<Lancast>
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lancast did not start:\n${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      // A process left starting would outlive the test.
+      proc.kill('SIGKILL');
+      reject(new Error(`lancast did not start:\n${out}`));
+    }, options.readyTimeoutMs ?? 15_000);
     const check = () => {
       const m = /is live on port (\d+)/.exec(out);
       if (m) {

@@ -1,0 +1,71 @@
+/** A real redis-server (Debian's) per test, on a free loopback port, stopped by its own id. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { startLancast, type Lancast, type StartOptions } from './server.js';
+
+export const REDIS_SERVER = process.env.LANCAST_REDIS_SERVER ?? '/usr/bin/redis-server';
+export const CLUSTER_SECRET = 'test-cluster-secret';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Stop it (SIGTERM, then wait for its exit). */
+  stop(): Promise<void>;
+  /** Start it again on the same port, empty (it keeps nothing on disk). */
+  start(): Promise<void>;
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    const p = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
+      p.stdout.on('data', (d) => {
+        out += d;
+        if (/Ready to accept connections/.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      p.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${out}`));
+      });
+    });
+    p.removeAllListeners('exit');
+  };
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    async stop() {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null) return;
+      const exited = new Promise((resolve) => p.once('exit', resolve));
+      p.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A lancast node of the cluster on `redis`. */
+export function startNode(redis: RedisServer, options: StartOptions = {}): Promise<Lancast> {
+  return startLancast({ readyTimeoutMs: 45_000, ...options, args: ['--redis', redis.url, '--cluster-secret', CLUSTER_SECRET, ...(options.args ?? [])] });
+}
