@@ -4,7 +4,7 @@
  * a publication closes its consumers, then says `closed`.
  */
 import type { Logger } from 'pino';
-import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents } from './api.js';
+import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents, type QualityChoice } from './api.js';
 import { Emitter } from './emitter.js';
 import { PauseGate } from './pause-policy.js';
 import type { Publisher } from './publisher.js';
@@ -111,6 +111,7 @@ export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
     this.#leg = makeLeg((leg) => this.emit('closed', leg.closeReason ?? 'closed'));
     this.id = this.#leg.id;
     const leg = this.#leg;
+    leg.onPlaying = (playing) => this.emit('playing', { layers: playing.layers.map((l) => l.height), height: playing.height, reason: playing.reason });
     this.sdp = quiet(
       (offerSdp === undefined ? leg.offer() : leg.answer(offerSdp)).catch((err: Error) => {
         leg.close();
@@ -129,6 +130,10 @@ export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
 
   async addCandidate(candidate: IceCandidateInit | null): Promise<void> {
     await this.#leg.addCandidate(candidate).catch(() => undefined);
+  }
+
+  setQuality(choice: QualityChoice): void {
+    this.#leg.setQuality(choice);
   }
 
   close(): void {

@@ -55,7 +55,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     this.#pauseAfterMs = pauseAfterMs;
     this.#logger = logger;
     this.#workers =
-      workers > 0 ? new RelayWorkers(workers, ice, logger, (src) => this.#sources.get(src)?.requestKeyframe()) : undefined;
+      workers > 0 ? new RelayWorkers(workers, ice, logger, (src, layer) => this.#sources.get(src)?.requestKeyframe(layer)) : undefined;
   }
 
   publish(room: string, offerSdp: string, options: { pausable?: boolean } = {}): Publication {
@@ -77,7 +77,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     );
     const publisher = publication.publisher;
     this.#sources.set(publisher.source, publisher);
-    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload) => workers.forward(publisher.source, kind, seq, ts, marker, payload);
+    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
     this.#rooms.set(room, publication);
     publication.once('ready', () => this.emit('live', room));
     publication.once('closed', () => {
@@ -132,7 +132,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
       whenClosed(leg);
     };
     const id = randomBytes(12).toString('base64url');
-    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, onClose);
+    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
     return new Subscriber(id, publisher, this.#ice, onClose);
   }
 

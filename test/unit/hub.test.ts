@@ -42,6 +42,7 @@ class FakeConsumer extends Emitter<ConsumerEvents> implements Consumer {
   readonly id = `leg-${++FakeConsumer.count}`;
   readonly sdp: Promise<string>;
   readonly answers: string[] = [];
+  readonly qualities: (number | 'auto')[] = [];
   closed = false;
   constructor(offerSdp: string | undefined) {
     super();
@@ -51,6 +52,9 @@ class FakeConsumer extends Emitter<ConsumerEvents> implements Consumer {
     this.answers.push(sdp);
   }
   async addCandidate(): Promise<void> {}
+  setQuality(choice: number | 'auto'): void {
+    this.qualities.push(choice);
+  }
   close(reason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
