@@ -12,7 +12,6 @@
 import type { MediaKind } from './codecs.js';
 import { EgressGroup } from './egress.js';
 import { KeyframeTracker } from './keyframe.js';
-import { pickLayer } from './layer-selector.js';
 import { SimulcastLayers } from './layers.js';
 import { NackResponder } from './nack-responder.js';
 import { PacketHistory } from './packet-history.js';
@@ -137,7 +136,7 @@ export class Forwarder {
   #choose(switcher: LayerSwitcher): void {
     const quality = switcher.sink.quality;
     const layers = this.layers.ordered();
-    const pick = pickLayer(layers, quality?.choice ?? 'auto', quality?.budget ?? Infinity);
+    const pick = quality ? quality.decide(layers, switcher.current, this.#clock.now()) : layers.length > 0 ? { layer: layers[layers.length - 1]!, reason: 'auto' as const } : undefined;
     if (!pick) return;
     const wanted = pick.layer.index;
     if (wanted !== switcher.target || switcher.current !== wanted) {

@@ -9,6 +9,7 @@ import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import type { Forwarder } from './forwarder.js';
 import { ViewerQuality, type Playing, type QualityChoice } from './layer-selector.js';
+import { LinkEstimate } from './link.js';
 import { ViewerSink as Sink } from './sink.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
@@ -157,7 +158,15 @@ export class Subscriber {
     // msid to tie the RTX SSRC to its track.
     sender.streamId = 'lancast';
     this.#senders.push({ kind, sender });
-    sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
+    if (kind === 'video' && this.#publisher.forwarder.simulcast) {
+      // The viewer's own feedback chooses its layer (link.ts); without simulcast there is nothing to choose.
+      const link = new LinkEstimate(() => sender.ssrc);
+      this.quality.link = link;
+      sender.onRtcp.subscribe((packet) => {
+        this.#lastHeard = Date.now();
+        link.note(packet, this.#lastHeard);
+      });
+    } else sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
     if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#requestKeyframe());
   }
 

@@ -1,0 +1,85 @@
+/**
+ * Auto's choice of layer from a viewer's own RTCP (issue 15): down at once when the estimate falls
+ * below what is sent or the reports show loss, up one layer at a time after the link has shown
+ * room for a while, and a failed trial up makes the next wait longer. Real werift RTCP packets go
+ * in, as the viewer's browser would send them.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpReceiverInfo, RtcpRrPacket } from 'werift';
+import { ViewerQuality } from '../../src/relay/layer-selector.js';
+import type { LayerInfo } from '../../src/relay/layers.js';
+import { LinkEstimate } from '../../src/relay/link.js';
+
+const SSRC = 42;
+const layers: LayerInfo[] = [
+  { index: 0, rid: 'q', width: 320, height: 180, bitsPerSecond: 150_000 },
+  { index: 1, rid: 'h', width: 640, height: 360, bitsPerSecond: 500_000 },
+  { index: 2, rid: 'f', width: 1280, height: 720, bitsPerSecond: 1_800_000 },
+];
+
+const remb = (bps: number) => new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: BigInt(bps), ssrcFeedbacks: [SSRC] }) });
+const rr = (fractionLost: number) => new RtcpRrPacket({ ssrc: 1, reports: [new RtcpReceiverInfo({ ssrc: SSRC, fractionLost: Math.round(fractionLost * 256), packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 })] });
+
+function viewer() {
+  const quality = new ViewerQuality();
+  const link = new LinkEstimate(() => SSRC);
+  quality.link = link;
+  let now = 1_000_000;
+  let current = -1;
+  const step = (ms: number) => {
+    now += ms;
+    const pick = quality.decide(layers, current, now)!;
+    current = pick.layer.index;
+    return pick;
+  };
+  return { quality, link, step, hear: (p: Parameters<LinkEstimate['note']>[0]) => link.note(p, now) };
+}
+
+test('the top layer while the link says nothing; down at once to the layer the estimate holds', () => {
+  const v = viewer();
+  assert.deepEqual([v.step(0).layer.height, v.step(0).reason], [720, 'auto']);
+  v.hear(remb(600_000));
+  const down = v.step(250);
+  assert.deepEqual([down.layer.height, down.reason], [360, 'link']);
+  v.hear(remb(200_000));
+  assert.equal(v.step(250).layer.height, 180);
+  assert.equal(v.quality.downs, 2);
+});
+
+test('loss in the receiver reports moves down even when the estimate is high', () => {
+  const v = viewer();
+  v.step(0);
+  v.hear(remb(5_000_000));
+  v.hear(rr(0.1));
+  assert.equal(v.step(250).layer.height, 360);
+});
+
+test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
+  const v = viewer();
+  v.step(0);
+  v.hear(remb(200_000));
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(remb(5_000_000));
+  v.hear(rr(0));
+  assert.equal(v.step(250).layer.height, 180, 'room seen: the wait starts');
+  assert.equal(v.step(2_500).layer.height, 180);
+  assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
+  v.hear(remb(300_000)); // the trial fails at once
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(remb(5_000_000));
+  v.step(250);
+  assert.equal(v.step(3_100).layer.height, 180, 'the wait is longer now');
+  assert.equal(v.step(3_000).layer.height, 360);
+  assert.equal(v.step(250).layer.height, 360);
+  v.step(250);
+  v.step(6_100);
+  assert.equal(v.step(250).layer.height, 720, 'and on up to the top');
+});
+
+test('a chosen height wins over the link', () => {
+  const v = viewer();
+  v.quality.choice = 720;
+  v.hear(remb(100_000));
+  assert.deepEqual([v.step(250).layer.height, v.step(250).reason], [720, 'manual']);
+});
