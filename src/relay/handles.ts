@@ -21,6 +21,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   readonly answer: Promise<string>;
   readonly publisher: Publisher;
   readonly #consumers = new Set<RelayConsumer>();
+  /** The height of the simulcast layer each consumer is sent (-1: none yet). */
+  readonly #playing = new Map<RelayConsumer, number>();
   readonly #gate: PauseGate;
   #closed = false;
 
@@ -87,7 +89,19 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   adopt(consumer: RelayConsumer): void {
     if (this.#closed) return consumer.close();
     this.#consumers.add(consumer);
-    consumer.once('closed', () => this.#consumers.delete(consumer));
+    const off = consumer.on('playing', (p) => this.#playing.set(consumer, p.height));
+    consumer.once('closed', () => {
+      off();
+      this.#consumers.delete(consumer);
+      this.#playing.delete(consumer);
+    });
+  }
+
+  /** How many consumers are sent the layer of each height. */
+  viewersByHeight(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const h of this.#playing.values()) out.set(h, (out.get(h) ?? 0) + 1);
+    return out;
   }
 
   close(): void {

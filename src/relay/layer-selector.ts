@@ -2,10 +2,10 @@
  * Which simulcast layer a viewer gets (issue 15). The viewer may name a height (its quality menu)
  * or leave it to the relay ('auto'). Auto follows the viewer's own link (link.ts): down at once,
  * to the highest layer its budget holds, when the estimate falls below what it is sent or its
- * reports show loss; up one layer at a time, and only after the link has shown room for a while
- * (the estimate well above what it is sent, no loss). A browser's estimate grows only a little
- * past what it receives, so it cannot vouch for a layer it has not been sent: going up is a trial,
- * and a trial that fails (down again soon) makes the next wait longer.
+ * reports show loss; up one layer at a time, and only after the link has shown no sign of being
+ * full for a while. A browser's estimate grows only a little past what it receives, so it cannot
+ * vouch for a layer it has not been sent: going up is a trial, and a trial that fails (down again
+ * soon) makes the next wait longer.
  */
 import type { QualityChoice } from './api.js';
 import type { LayerInfo } from './layers.js';
@@ -24,11 +24,11 @@ export interface Playing {
   reason: LayerReason;
 }
 
-/** Below this share of what it is sent, the estimate says the link is full. */
+/** A budget (link.ts) below this share of what is sent: the link is full. */
 const DOWN_BELOW = 0.85;
 /** A layer fits a budget with this much to spare. */
 const HEADROOM = 0.9;
-/** Room to go up: the estimate this far above what is sent, and loss under UP_LOSS, for UP_WAIT_MS. */
+/** Room to go up: a budget this far above the next layer (no recent fall of the estimate), and loss under UP_LOSS, for UP_WAIT_MS. */
 const UP_ABOVE = 1.2;
 const UP_LOSS = 0.02;
 const UP_WAIT_MS = 3_000;
@@ -55,7 +55,7 @@ export function pickLayer(layers: LayerInfo[], choice: QualityChoice, budget: nu
 
 /** A viewer's side of layer choice: its wish and its link in, what it gets out. */
 export class ViewerQuality {
-  choice: QualityChoice = 'auto';
+  #choice: QualityChoice = 'auto';
   /** The viewer's link, when its RTCP is heard (none: nothing limits it). */
   link: LinkEstimate | undefined;
   /** Told when the layer playing or the reason changes. */
@@ -66,20 +66,38 @@ export class ViewerQuality {
   #roomSince = -1;
   #upWaitMs = UP_WAIT_MS;
   #lastUpAtMs = -Infinity;
+  /** Auto is below the top because of the viewer's link (not because higher layers were not sent). */
+  #heldByLink = false;
   /** Moves down and up auto made, for /metrics and the benchmark. */
   downs = 0;
   ups = 0;
 
-  /** The layer to send now, given the layers (lowest first) and the one being sent (-1: none). */
-  decide(layers: LayerInfo[], current: number, nowMs: number): { layer: LayerInfo; reason: LayerReason } | undefined {
+  get choice(): QualityChoice {
+    return this.#choice;
+  }
+
+  /** The viewer's wish; back to auto starts again from the top. */
+  set choice(choice: QualityChoice) {
+    if (choice === 'auto' && this.#choice !== 'auto') this.#auto = -1;
+    this.#choice = choice;
+  }
+
+  /**
+   * The layer to send now, given the layers (lowest first) and the one being sent (-1: none).
+   * Only layers the publisher is sending count (all of them when it sends none).
+   */
+  decide(all: LayerInfo[], current: number, nowMs: number): { layer: LayerInfo; reason: LayerReason } | undefined {
+    const active = all.filter((l) => l.active);
+    const layers = active.length > 0 ? active : all;
     if (layers.length === 0) return undefined;
     if (this.choice !== 'auto') return pickLayer(layers, this.choice, Infinity);
     const top = layers.length - 1;
     let at = layers.findIndex((l) => l.index === this.#auto);
     const link = this.link;
-    if (at < 0 || !link) {
-      // First choice, or a link we know nothing of: the top layer.
+    if (at < 0 || !link || (!this.#heldByLink && at < top)) {
+      // First choice, a link we know nothing of, or higher layers the publisher sends again: the top.
       at = top;
+      this.#heldByLink = false;
     } else {
       const sending = layers[at]!.bitsPerSecond;
       const budget = link.budget(sending, nowMs);
@@ -90,12 +108,14 @@ export class ViewerQuality {
         at = to;
         this.downs++;
         this.#roomSince = -1;
+        this.#heldByLink = true;
       } else if (at < top) {
-        const room = budget >= sending * UP_ABOVE && link.loss < UP_LOSS;
+        const room = budget >= layers[at + 1]!.bitsPerSecond * UP_ABOVE && link.loss < UP_LOSS;
         if (!room) this.#roomSince = -1;
         else if (this.#roomSince < 0) this.#roomSince = nowMs;
         else if (nowMs - this.#roomSince >= this.#upWaitMs) {
           at++;
+          if (at === top) this.#heldByLink = false;
           this.ups++;
           this.#lastUpAtMs = nowMs;
           this.#roomSince = -1;
@@ -106,6 +126,7 @@ export class ViewerQuality {
     }
     this.#auto = layers[at]!.index;
     void current;
+    // The best the publisher sends now is 'auto', even when it is not its top layer.
     return { layer: layers[at]!, reason: at === top ? 'auto' : 'link' };
   }
 

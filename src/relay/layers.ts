@@ -14,7 +14,12 @@ export interface LayerInfo {
   width: number;
   height: number;
   bitsPerSecond: number;
+  /** Packets arrived lately: a publisher short of CPU or bandwidth stops its top layers for a while. */
+  active: boolean;
 }
+
+/** A layer with no packet for this long is not being sent. */
+const ACTIVE_MS = 500;
 
 /** The picture size a VP8 keyframe's first packet carries (RFC 6386 9.1), if this is one. */
 export function vp8KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
@@ -151,6 +156,7 @@ export function keyframeSizer(mimeType: string | undefined): ((p: Uint8Array) =>
 
 class Layer {
   readonly rate = new RateMeter();
+  lastAtMs = 0;
   width = 0;
   height = 0;
   constructor(
@@ -199,6 +205,7 @@ export class SimulcastLayers {
     const layer = this.#byIndex[index];
     if (!layer) return;
     layer.rate.add(payload.length + 12);
+    layer.lastAtMs = Date.now();
     const size = this.#sizer?.(payload);
     if (size) {
       layer.width = size.width;
@@ -213,7 +220,8 @@ export class SimulcastLayers {
 
   /** The layers from lowest to highest: by picture height where known, else by bitrate. */
   ordered(): LayerInfo[] {
-    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond }));
+    const now = Date.now();
+    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond, active: now - l.lastAtMs < ACTIVE_MS }));
     return infos.sort((a, b) => (a.height && b.height && a.height !== b.height ? a.height - b.height : a.bitsPerSecond - b.bitsPerSecond || a.index - b.index));
   }
 }

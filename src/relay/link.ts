@@ -1,8 +1,13 @@
 /**
  * What one viewer's link carries, from that viewer's own RTCP (issue 15): its receiver-side
- * bandwidth estimate (REMB, RFC draft-alvestrand-rmcat-remb), the loss its receiver reports give
- * (RFC 3550 6.4.2, fraction lost) and how often it NACKs. The budget is the estimate, cut when
- * loss says the link is full whatever the estimate claims.
+ * bandwidth estimate (REMB), the loss its receiver reports give (RFC 3550 6.4.2, fraction lost)
+ * and how often it NACKs.
+ *
+ * A browser's REMB grows only a little past what it receives, so a low estimate on a quiet link
+ * means "you send me little", not "my link is full". What means full is the estimate falling (its
+ * delay-based detector saw the queue grow: the browser cuts to ~85 % of what arrives) or loss.
+ * So the budget is the estimate only for a while after it fell, and below what is sent when loss
+ * says the link is full; otherwise nothing limits it.
  */
 import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, RtcpSrPacket, RtcpTransportLayerFeedback, type RtcpPacket } from 'werift';
 
@@ -10,11 +15,17 @@ import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, 
 const STALE_MS = 5_000;
 /** Loss above this share means the link is full: the budget is cut below what is sent. */
 const LOSS_FULL = 0.04;
+/** An estimate this much under the one before is the browser cutting back: the link is full. */
+const FALL = 0.9;
+/** After a fall, the estimate is the budget for this long. */
+const FULL_FOR_MS = 3_000;
 
 export class LinkEstimate {
   /** The viewer's latest REMB, bits per second. */
   remb: number | undefined;
   #rembAtMs = 0;
+  /** When the estimate last fell (-Infinity: never). */
+  #fellAtMs = -Infinity;
   /** The latest receiver report's fraction lost (0..1), smoothed. */
   loss = 0;
   #lossAtMs = 0;
@@ -30,7 +41,9 @@ export class LinkEstimate {
   /** One RTCP packet from the viewer, at `nowMs`. */
   note(packet: RtcpPacket, nowMs: number): void {
     if (packet instanceof RtcpPayloadSpecificFeedback && packet.feedback instanceof ReceiverEstimatedMaxBitrate) {
-      this.remb = Number(packet.feedback.bitrate);
+      const remb = Number(packet.feedback.bitrate);
+      if (this.remb !== undefined && remb < this.remb * FALL) this.#fellAtMs = nowMs;
+      this.remb = remb;
       this.#rembAtMs = nowMs;
     } else if (packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket) {
       const report = packet.reports.find((r) => r.ssrc === this.#ssrc());
@@ -50,7 +63,8 @@ export class LinkEstimate {
    * when nothing limits it.
    */
   budget(sending: number, nowMs: number): number {
-    let budget = this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS ? this.remb : Infinity;
+    const full = this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS;
+    let budget = full ? this.remb! : Infinity;
     if (nowMs - this.#lossAtMs < STALE_MS && this.loss > LOSS_FULL && sending > 0) budget = Math.min(budget, sending * (1 - 2 * this.loss));
     return budget;
   }

@@ -121,6 +121,7 @@ export async function buildApp(options: AppOptions) {
           reason: room.reason,
           bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
           paused: relayed?.paused ?? false,
+          ...(relayed?.layers ? { layers: relayed.layers } : {}),
         };
       })
       .sort((a, b) => Number(b.live) - Number(a.live) || b.viewers - a.viewers || a.name.localeCompare(b.name)),

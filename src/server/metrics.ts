@@ -80,6 +80,20 @@ export class Metrics implements HubObserver {
       },
     });
     workerGauge('lancast_relay_worker_cpu_seconds', 'CPU time each relay worker thread has used (user + system)', (w) => w.cpuSeconds);
+    // Simulcast layers by picture height (summed over rooms: a handful of heights, not a label per viewer).
+    const layerGauge = (name: string, help: string, read: (t: { bitsPerSecond: number; viewers: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['height'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [height, t] of relay?.()?.layerTotals() ?? []) this.set({ height: String(height) }, read(t));
+        },
+      });
+    layerGauge('lancast_relay_layer_viewers', 'Relay viewers sent the simulcast layer of each picture height', (t) => t.viewers);
+    layerGauge('lancast_relay_layer_received_bps', 'Bits per second the relay receives of the simulcast layers of each picture height', (t) => t.bitsPerSecond);
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
 import { movingClip } from '../helpers/clip.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
 let server: Lancast;
 let chromium: Browser;
@@ -52,7 +52,7 @@ describe('simulcast through the relay', () => {
       assert.deepEqual(shown.options, ['Auto', '720p', '360p', '180p']);
       await waitFor(() => videoHeight(v1), (h) => h === 720, 10_000, 'the top layer on viewer 1');
       await waitFor(() => videoHeight(v2), (h) => h === 720, 10_000, 'the top layer on viewer 2');
-      assert.match((await menu(v1)).why ?? '', /^720p · auto/);
+      await waitFor(() => menu(v1), (m) => /^720p · auto/.test(m.why ?? ''), 2_000, 'the line saying auto plays 720p');
 
       await recordFrames(v1);
       await recordFrames(v2);
@@ -69,6 +69,14 @@ describe('simulcast through the relay', () => {
       assert.ok(g1.sinceLastMs < 500 && g1.frames > 30, `viewer 1 plays on at 180p: ${JSON.stringify(g1)}`);
       assert.ok(g2.longestGapMs < 1_000, `viewer 2 never froze: ${JSON.stringify(g2)}`);
       assert.ok(g1.longestGapMs < 1_000, `the switch left no freeze over 1 s: ${JSON.stringify(g1)} (switch took ${switchMs} ms)`);
+      // /api/rooms and /metrics show the layers and who is sent which.
+      const layers = (await roomInfo(server.url, 'layers'))?.layers ?? [];
+      assert.deepEqual(layers.map((l) => [l.height, l.viewers]), [[180, 1], [360, 0], [720, 1]]);
+      assert.ok(layers.every((l) => l.width === (l.height * 16) / 9), JSON.stringify(layers));
+      assert.ok(layers[0]!.bitsPerSecond > 0, JSON.stringify(layers));
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /^lancast_relay_layer_viewers\{height="180"\} 1$/m);
+      assert.match(metrics, /^lancast_relay_layer_viewers\{height="720"\} 1$/m);
 
       await v1.selectOption('#quality', 'auto');
       await waitFor(() => videoHeight(v1), (h) => h === 720, 3_000, 'the top layer again on Auto');

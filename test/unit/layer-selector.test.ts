@@ -13,9 +13,9 @@ import { LinkEstimate } from '../../src/relay/link.js';
 
 const SSRC = 42;
 const layers: LayerInfo[] = [
-  { index: 0, rid: 'q', width: 320, height: 180, bitsPerSecond: 150_000 },
-  { index: 1, rid: 'h', width: 640, height: 360, bitsPerSecond: 500_000 },
-  { index: 2, rid: 'f', width: 1280, height: 720, bitsPerSecond: 1_800_000 },
+  { index: 0, rid: 'q', width: 320, height: 180, bitsPerSecond: 150_000, active: true },
+  { index: 1, rid: 'h', width: 640, height: 360, bitsPerSecond: 500_000, active: true },
+  { index: 2, rid: 'f', width: 1280, height: 720, bitsPerSecond: 1_800_000, active: true },
 ];
 
 const remb = (bps: number) => new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: BigInt(bps), ssrcFeedbacks: [SSRC] }) });
@@ -36,9 +36,12 @@ function viewer() {
   return { quality, link, step, hear: (p: Parameters<LinkEstimate['note']>[0]) => link.note(p, now) };
 }
 
-test('the top layer while the link says nothing; down at once to the layer the estimate holds', () => {
+test('the top layer while the link says nothing; down at once to the layer the estimate holds when it falls', () => {
   const v = viewer();
   assert.deepEqual([v.step(0).layer.height, v.step(0).reason], [720, 'auto']);
+  v.hear(remb(400_000));
+  assert.equal(v.step(250).layer.height, 720, 'a low estimate that did not fall is the browser not knowing yet, not a full link');
+  v.hear(remb(2_000_000));
   v.hear(remb(600_000));
   const down = v.step(250);
   assert.deepEqual([down.layer.height, down.reason], [360, 'link']);
@@ -58,23 +61,35 @@ test('loss in the receiver reports moves down even when the estimate is high', (
 test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
   const v = viewer();
   v.step(0);
+  v.hear(remb(2_000_000));
   v.hear(remb(200_000));
   assert.equal(v.step(250).layer.height, 180);
-  v.hear(remb(5_000_000));
+  v.hear(remb(250_000));
   v.hear(rr(0));
+  assert.equal(v.step(3_000).layer.height, 180, 'no room while the fall is recent');
   assert.equal(v.step(250).layer.height, 180, 'room seen: the wait starts');
   assert.equal(v.step(2_500).layer.height, 180);
   assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
-  v.hear(remb(300_000)); // the trial fails at once
+  v.hear(remb(200_000)); // the trial fails at once
   assert.equal(v.step(250).layer.height, 180);
-  v.hear(remb(5_000_000));
-  v.step(250);
+  v.hear(remb(250_000));
+  v.step(3_000);
   assert.equal(v.step(3_100).layer.height, 180, 'the wait is longer now');
   assert.equal(v.step(3_000).layer.height, 360);
   assert.equal(v.step(250).layer.height, 360);
   v.step(250);
   v.step(6_100);
   assert.equal(v.step(250).layer.height, 720, 'and on up to the top');
+});
+
+test('a layer the publisher stopped sending is left for the highest it still sends', () => {
+  const quality = new ViewerQuality();
+  const paused = layers.map((l) => (l.index === 2 ? { ...l, active: false, bitsPerSecond: 0 } : l));
+  assert.deepEqual([quality.decide(layers, -1, 0)!.layer.height, quality.decide(paused, 2, 250)!.layer.height], [720, 360]);
+  assert.equal(quality.decide(paused, 1, 500)!.reason, 'auto', 'the best there is now: not the viewer\'s link');
+  assert.equal(quality.decide(layers, 1, 600)!.layer.height, 720, 'sent again: back up at once (the link never held it back)');
+  quality.choice = 720;
+  assert.equal(quality.decide(paused, 1, 750)!.layer.height, 360, 'a chosen layer that stopped: the nearest below it');
 });
 
 test('a chosen height wins over the link', () => {
