@@ -24,13 +24,17 @@ export interface Playing {
   reason: LayerReason;
 }
 
-/** A budget (link.ts) below this share of what is sent: the link is full. */
-const DOWN_BELOW = 0.85;
+/**
+ * A budget (link.ts) below this share of what is sent: the link is full. A browser that sees its
+ * queue grow cuts its estimate to ~85 % of what arrives, which a busy machine's scheduling can
+ * trigger on a fine link; a full link cuts it to 85 % of what the link carries, far lower.
+ */
+const DOWN_BELOW = 0.7;
 /** A layer fits a budget with this much to spare. */
 const HEADROOM = 0.9;
 /** Room to go up: a budget this far above the next layer (no recent fall of the estimate), and loss under UP_LOSS, for UP_WAIT_MS. */
 const UP_ABOVE = 1.2;
-const UP_LOSS = 0.02;
+const UP_LOSS = 0.05;
 const UP_WAIT_MS = 3_000;
 /** A trial up that ends in a move down within this long failed: the next wait doubles, to UP_WAIT_MAX_MS. */
 const TRIAL_MS = 4_000;

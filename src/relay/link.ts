@@ -13,8 +13,11 @@ import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, 
 
 /** An estimate older than this no longer speaks for the link. */
 const STALE_MS = 5_000;
-/** Loss above this share means the link is full: the budget is cut below what is sent. */
-const LOSS_FULL = 0.04;
+/**
+ * Loss above this share (smoothed over reports) means the link is full: the budget is cut below
+ * what is sent. One bad report is not enough: a busy receiving machine drops bursts now and then.
+ */
+const LOSS_FULL = 0.08;
 /** An estimate this much under the one before is the browser cutting back: the link is full. */
 const FALL = 0.9;
 /** After a fall, the estimate is the budget for this long. */
@@ -49,8 +52,7 @@ export class LinkEstimate {
       const report = packet.reports.find((r) => r.ssrc === this.#ssrc());
       if (!report) return;
       const fraction = report.fractionLost / 256;
-      // A bad report counts at once; good ones bring the figure down over a few reports.
-      this.loss = fraction > this.loss ? fraction : this.loss * 0.5 + fraction * 0.5;
+      this.loss = this.loss * 0.5 + fraction * 0.5;
       this.#lossAtMs = nowMs;
     } else if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof GenericNack) {
       this.nacked += packet.feedback.lost.length;
@@ -65,7 +67,8 @@ export class LinkEstimate {
   budget(sending: number, nowMs: number): number {
     const full = this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS;
     let budget = full ? this.remb! : Infinity;
-    if (nowMs - this.#lossAtMs < STALE_MS && this.loss > LOSS_FULL && sending > 0) budget = Math.min(budget, sending * (1 - 2 * this.loss));
+    // Loss says the link is full: well under what is sent, so that a layer that fits is chosen.
+    if (nowMs - this.#lossAtMs < STALE_MS && this.loss > LOSS_FULL && sending > 0) budget = Math.min(budget, sending * 0.6 * (1 - this.loss));
     return budget;
   }
 }

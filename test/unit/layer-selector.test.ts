@@ -50,11 +50,13 @@ test('the top layer while the link says nothing; down at once to the layer the e
   assert.equal(v.quality.downs, 2);
 });
 
-test('loss in the receiver reports moves down even when the estimate is high', () => {
+test('loss in the receiver reports moves down even when the estimate is high; one bad report alone does not', () => {
   const v = viewer();
   v.step(0);
   v.hear(remb(5_000_000));
   v.hear(rr(0.1));
+  assert.equal(v.step(250).layer.height, 720);
+  v.hear(rr(0.2));
   assert.equal(v.step(250).layer.height, 360);
 });
 
