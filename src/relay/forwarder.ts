@@ -21,7 +21,7 @@ import { LayerSwitcher } from './rewriter.js';
 import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
-export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0 };
 
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
@@ -111,7 +111,16 @@ export class Forwarder {
   #addLayered(sink: Sink): boolean {
     const switcher = new LayerSwitcher(sink, this.#videoCodec);
     const stopNacks = sink.rtcp?.onNack((lost) => {
-      relayCounters.retransmitted += switcher.resend(lost, this.#layerHistory, this.#clock.now());
+      const now = this.#clock.now();
+      const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
+      const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
+      const skipped = switcher.resendsSkipped;
+      const { sent, storm } = switcher.resend(lost, this.#layerHistory, now, budget);
+      relayCounters.retransmitted += sent;
+      relayCounters.resendsSkipped += switcher.resendsSkipped - skipped;
+      // Resends the link cannot take: a keyframe of its layer ends the wait sooner (and the
+      // selector is moving it to a lower layer meanwhile).
+      if (storm && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
     });
     this.#sinks.set(sink, stopNacks);
     this.#switchers.set(sink, switcher);

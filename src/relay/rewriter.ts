@@ -8,8 +8,11 @@
  *
  * A NACK names the viewer's sequence numbers; the switcher remembers where each layer's run began
  * in that sequence so the packet can be found in its layer's history and sent again, rewritten
- * the same way. A packet resent a moment ago is not resent again (a congested link NACKs the
- * retransmission's own loss, and resending it into the same full link only adds to the queue).
+ * the same way. A congested viewer gets fewer packets, not more: a packet resent a moment ago is
+ * not resent again (a congested link NACKs the retransmission's own loss, and resending it into
+ * the same full link only adds to the queue), resends are paced within a share of what the
+ * viewer's link carries, and when that share runs out the viewer is better served by a keyframe
+ * (of its layer, or of a lower one the selector moves it to) than by a storm of resends.
  */
 import type { PacketHistory } from './packet-history.js';
 import { newer } from './packet-history.js';
@@ -60,6 +63,11 @@ interface Run {
 const RUNS_KEPT = 4;
 /** A packet resent this recently is not resent again. */
 export const RESEND_GAP_MS = 100;
+/** Resends may take this share of the viewer's budget (bits per second), in bursts of up to RESEND_BURST_MS of it. */
+export const RESEND_SHARE = 0.25;
+const RESEND_BURST_MS = 200;
+/** Resends refused for want of budget, within a second, past which a keyframe is asked for instead. */
+const STORM = 20;
 
 export class LayerSwitcher {
   readonly sink: Sink;
@@ -77,9 +85,14 @@ export class LayerSwitcher {
   #tl0 = -1;
   readonly #resentAt = new Map<number, number>();
   #rtxSeq = Math.floor(Math.random() * 0x10000);
-  /** Packets sent, and resends skipped because they were resent a moment ago. */
+  /** Packets sent, and resends skipped because they were resent a moment ago or over budget. */
   sent = 0;
   resendsSkipped = 0;
+  /** Bytes resends may still take (a token bucket), and when it was last filled. */
+  #tokens = Infinity;
+  #filledAtMs = 0;
+  #refused = 0;
+  #refusedSinceMs = 0;
 
   constructor(sink: Sink, codec: string | undefined) {
     this.sink = sink;
@@ -171,12 +184,27 @@ export class LayerSwitcher {
     return undefined;
   }
 
-  /** Send again the viewer's lost packets still in their layer's history; returns how many went. */
-  resend(lost: number[], histories: readonly PacketHistory[], nowMs: number): number {
+  /**
+   * Send again the viewer's lost packets still in their layer's history, within `budgetBps` (the
+   * viewer's link budget, Infinity: no limit); returns how many went, and whether resends were
+   * refused for want of budget often enough that a keyframe would serve better.
+   */
+  resend(lost: number[], histories: readonly PacketHistory[], nowMs: number, budgetBps = Infinity): { sent: number; storm: boolean } {
     const { egress, rtcp } = this.sink;
     const h = egress.header;
     const rtx = rtcp?.rtx;
+    const rate = (budgetBps * RESEND_SHARE) / 8 / 1000; // bytes per ms
+    if (Number.isFinite(rate)) {
+      const cap = rate * RESEND_BURST_MS;
+      this.#tokens = Math.min(cap, (Number.isFinite(this.#tokens) ? this.#tokens : cap) + (nowMs - this.#filledAtMs) * rate);
+    } else this.#tokens = Infinity;
+    this.#filledAtMs = nowMs;
+    if (nowMs - this.#refusedSinceMs >= 1_000) {
+      this.#refused = 0;
+      this.#refusedSinceMs = nowMs;
+    }
     let sent = 0;
+    let storm = false;
     for (const viewerSeq of lost) {
       const last = this.#resentAt.get(viewerSeq);
       if (last !== undefined && nowMs - last < RESEND_GAP_MS) {
@@ -186,6 +214,12 @@ export class LayerSwitcher {
       const run = this.#runOf(viewerSeq);
       const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
       if (!run || !packet) continue;
+      if (this.#tokens < packet.payload.length) {
+        this.resendsSkipped++;
+        if (++this.#refused === STORM) storm = true;
+        continue;
+      }
+      this.#tokens -= packet.payload.length;
       const ts = (packet.ts + run.tsOffset) >>> 0;
       const payload = this.#rewrite(packet.payload, run, false);
       let ok: boolean;
@@ -206,6 +240,6 @@ export class LayerSwitcher {
     if (this.#resentAt.size > 1024) {
       for (const [seq, at] of this.#resentAt) if (nowMs - at >= RESEND_GAP_MS) this.#resentAt.delete(seq);
     }
-    return sent;
+    return { sent, storm };
   }
 }

@@ -105,6 +105,7 @@ class Slot {
         relayCounters.packetsOut += m.packetsOut;
         relayCounters.bytesOut += m.bytesOut;
         relayCounters.retransmitted += m.retransmitted;
+        relayCounters.resendsSkipped += m.resendsSkipped;
         this.utilization = m.utilization;
         this.cpuSeconds = m.cpuSeconds;
         this.bitsPerSecond.clear();

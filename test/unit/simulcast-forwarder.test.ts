@@ -126,3 +126,26 @@ test('NACKs are answered from the layer each packet came from, and not again wit
   v.sink.rtcp.nackHandler!([lowSeq]);
   assert.equal(v.received.length, 11);
 });
+
+test("resends are paced within a share of the viewer's budget; past that, a keyframe of its layer is asked for instead", () => {
+  const { clock, forwarder, viewer, frameOnAll, keyframeAsks } = setup();
+  frameOnAll([0, 1, 2]);
+  const v = viewer();
+  v.quality.choice = 180;
+  forwarder.add(v.sink);
+  for (let i = 0; i < 60; i++) frameOnAll();
+  const sent = v.received.map((p) => p.header.sequenceNumber);
+  const first = v.received.length;
+  // A link budget of 80 kbit/s: resends may take 20 kbit/s, 500 bytes per 200 ms burst; the
+  // packets here are 6-8 bytes, so about 70 of 120 go and the rest are refused.
+  const link = { budget: () => 80_000, loss: 0, remb: 80_000 } as unknown as NonNullable<typeof v.quality.link>;
+  v.quality.link = link;
+  const asksBefore = keyframeAsks.length;
+  v.sink.rtcp.nackHandler!(sent.slice(0, 120));
+  const resent = v.received.length - first;
+  assert.ok(resent > 40 && resent < 100, `${resent} of 120 resent within the budget`);
+  assert.deepEqual(keyframeAsks.slice(asksBefore), [0], 'the rest: a keyframe of the 180p layer instead');
+  clock.advance(RESEND_GAP_MS);
+  v.sink.rtcp.nackHandler!(sent.slice(0, 1));
+  assert.equal(v.received.length - first, resent + 1, 'the budget fills again with time');
+});
