@@ -5,9 +5,11 @@
  *
  * A browser's REMB grows only a little past what it receives, so a low estimate on a quiet link
  * means "you send me little", not "my link is full". What means full is the estimate falling (its
- * delay-based detector saw the queue grow: the browser cuts to ~85 % of what arrives) or loss.
- * So the budget is the estimate only for a while after it fell, and below what is sent when loss
- * says the link is full; otherwise nothing limits it.
+ * delay-based detector saw the queue grow: the browser cuts to ~85 % of what arrives) while
+ * packets go missing (loss in its reports, or NACKs): a fall alone is often the relay's own
+ * batching read as queueing on a busy machine. So the budget is the estimate only for a while
+ * after such a fall, and below what is sent when loss says the link is full; otherwise nothing
+ * limits it.
  */
 import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpRrPacket, RtcpSrPacket, RtcpTransportLayerFeedback, type RtcpPacket } from 'werift';
 
@@ -22,6 +24,9 @@ const LOSS_FULL = 0.08;
 const FALL = 0.9;
 /** After a fall, the estimate is the budget for this long. */
 const FULL_FOR_MS = 3_000;
+/** A fall counts when packets went missing this recently, or the reports show this much loss. */
+const MISSING_MS = 2_000;
+const SOME_LOSS = 0.01;
 
 export class LinkEstimate {
   /** The viewer's latest REMB, bits per second. */
@@ -32,8 +37,9 @@ export class LinkEstimate {
   /** The latest receiver report's fraction lost (0..1), smoothed. */
   loss = 0;
   #lossAtMs = 0;
-  /** NACKed packets, counted. */
+  /** NACKed packets, counted, and when the last NACK came. */
   nacked = 0;
+  #nackAtMs = -Infinity;
   readonly #ssrc: () => number;
 
   /** `ssrc`: the viewer's video stream, the one its reports are about. */
@@ -56,6 +62,7 @@ export class LinkEstimate {
       this.#lossAtMs = nowMs;
     } else if (packet instanceof RtcpTransportLayerFeedback && packet.feedback instanceof GenericNack) {
       this.nacked += packet.feedback.lost.length;
+      this.#nackAtMs = nowMs;
     }
   }
 
@@ -65,7 +72,8 @@ export class LinkEstimate {
    * when nothing limits it.
    */
   budget(sending: number, nowMs: number): number {
-    const full = this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS;
+    const missing = nowMs - this.#nackAtMs < MISSING_MS || this.loss > SOME_LOSS;
+    const full = this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS && missing;
     let budget = full ? this.remb! : Infinity;
     // Loss says the link is full: well under what is sent, so that a layer that fits is chosen.
     if (nowMs - this.#lossAtMs < STALE_MS && this.loss > LOSS_FULL && sending > 0) budget = Math.min(budget, sending * 0.6 * (1 - this.loss));

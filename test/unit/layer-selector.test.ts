@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpReceiverInfo, RtcpRrPacket } from 'werift';
+import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpReceiverInfo, RtcpRrPacket, RtcpTransportLayerFeedback } from 'werift';
 import { ViewerQuality } from '../../src/relay/layer-selector.js';
 import type { LayerInfo } from '../../src/relay/layers.js';
 import { LinkEstimate } from '../../src/relay/link.js';
@@ -20,6 +20,8 @@ const layers: LayerInfo[] = [
 
 const remb = (bps: number) => new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: BigInt(bps), ssrcFeedbacks: [SSRC] }) });
 const rr = (fractionLost: number) => new RtcpRrPacket({ ssrc: 1, reports: [new RtcpReceiverInfo({ ssrc: SSRC, fractionLost: Math.round(fractionLost * 256), packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 })] });
+
+const nack = () => new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: SSRC, lost: [1, 2] }) });
 
 function viewer() {
   const quality = new ViewerQuality();
@@ -43,6 +45,8 @@ test('the top layer while the link says nothing; down at once to the layer the e
   assert.equal(v.step(250).layer.height, 720, 'a low estimate that did not fall is the browser not knowing yet, not a full link');
   v.hear(remb(2_000_000));
   v.hear(remb(600_000));
+  assert.equal(v.step(250).layer.height, 720, 'a fall with nothing missing: the relay\'s own batching read as a queue');
+  v.hear(nack());
   const down = v.step(250);
   assert.deepEqual([down.layer.height, down.reason], [360, 'link']);
   v.hear(remb(200_000));
@@ -65,6 +69,7 @@ test('up one layer at a time, after 3 s of room; a trial that fails doubles the 
   v.step(0);
   v.hear(remb(2_000_000));
   v.hear(remb(200_000));
+  v.hear(nack());
   assert.equal(v.step(250).layer.height, 180);
   v.hear(remb(250_000));
   v.hear(rr(0));
@@ -73,6 +78,7 @@ test('up one layer at a time, after 3 s of room; a trial that fails doubles the 
   assert.equal(v.step(2_500).layer.height, 180);
   assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
   v.hear(remb(200_000)); // the trial fails at once
+  v.hear(nack());
   assert.equal(v.step(250).layer.height, 180);
   v.hear(remb(250_000));
   v.step(3_000);
