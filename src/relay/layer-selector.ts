@@ -39,6 +39,11 @@ const UP_WAIT_MS = 3_000;
 /** A trial up that ends in a move down within this long failed: the next wait doubles, to UP_WAIT_MAX_MS. */
 const TRIAL_MS = 4_000;
 const UP_WAIT_MAX_MS = 6_000;
+/**
+ * After a move up, the viewer's estimate still speaks of the smaller layer, and the burst of the
+ * new layer's keyframe can read as a queue: for this long only loss moves it down again.
+ */
+const UP_GRACE_MS = 2_000;
 
 /**
  * The layer to send for a height: the highest layer no taller than it (else the lowest). For
@@ -72,6 +77,8 @@ export class ViewerQuality {
   #lastUpAtMs = -Infinity;
   /** Auto is below the top because of the viewer's link (not because higher layers were not sent). */
   #heldByLink = false;
+  /** When auto last moved up (or started again at the top). */
+  #upAtMs = -Infinity;
   /** Moves down and up auto made, for /metrics and the benchmark. */
   downs = 0;
   ups = 0;
@@ -100,11 +107,12 @@ export class ViewerQuality {
     const link = this.link;
     if (at < 0 || !link || (!this.#heldByLink && at < top)) {
       // First choice, a link we know nothing of, or higher layers the publisher sends again: the top.
+      if (at !== top) this.#upAtMs = nowMs;
       at = top;
       this.#heldByLink = false;
     } else {
       const sending = layers[at]!.bitsPerSecond;
-      const budget = link.budget(sending, nowMs);
+      const budget = link.budget(sending, nowMs, nowMs - this.#upAtMs >= UP_GRACE_MS);
       if (budget < sending * DOWN_BELOW && at > 0) {
         const fit = pickLayer(layers, 'auto', budget)!.layer;
         const to = Math.min(at - 1, layers.indexOf(fit));
@@ -119,6 +127,7 @@ export class ViewerQuality {
         else if (this.#roomSince < 0) this.#roomSince = nowMs;
         else if (nowMs - this.#roomSince >= this.#upWaitMs) {
           at++;
+          this.#upAtMs = nowMs;
           if (at === top) this.#heldByLink = false;
           this.ups++;
           this.#lastUpAtMs = nowMs;

@@ -41,6 +41,11 @@ function viewer() {
 test('the top layer while the link says nothing; down at once to the layer the estimate holds when it falls', () => {
   const v = viewer();
   assert.deepEqual([v.step(0).layer.height, v.step(0).reason], [720, 'auto']);
+  v.hear(remb(2_000_000));
+  v.hear(remb(300_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 720, 'the first 2 s: a fall of the estimate does not count yet');
+  v.step(2_000);
   v.hear(remb(400_000));
   assert.equal(v.step(250).layer.height, 720, 'a low estimate that did not fall is the browser not knowing yet, not a full link');
   v.hear(remb(2_000_000));
@@ -67,6 +72,7 @@ test('loss in the receiver reports moves down even when the estimate is high; on
 test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
   const v = viewer();
   v.step(0);
+  v.step(2_000);
   v.hear(remb(2_000_000));
   v.hear(remb(200_000));
   v.hear(nack());
@@ -77,9 +83,16 @@ test('up one layer at a time, after 3 s of room; a trial that fails doubles the 
   assert.equal(v.step(250).layer.height, 180, 'room seen: the wait starts');
   assert.equal(v.step(2_500).layer.height, 180);
   assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
-  v.hear(remb(200_000)); // the trial fails at once
+  v.hear(remb(150_000));
   v.hear(nack());
+  assert.equal(v.step(250).layer.height, 360, 'just after a move up, a fall of the estimate does not count');
+  v.hear(rr(0.3)); // the trial fails: loss counts at once
+  v.hear(rr(0.3));
   assert.equal(v.step(250).layer.height, 180);
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
   v.hear(remb(250_000));
   v.step(3_000);
   assert.equal(v.step(3_100).layer.height, 180, 'the wait is longer now');
