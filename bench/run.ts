@@ -19,6 +19,7 @@ import { idle } from './idle.js';
 import { recordingBench } from './recording.js';
 import { sources, type SourcesResult } from './sources.js';
 import { clusterBench, type ClusterResult } from './cluster.js';
+import { layerAdaptation, type LayerAdaptation } from './simulcast.js';
 
 const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
 type Suite = (typeof SUITES)[number];
@@ -59,6 +60,17 @@ function render(all: Record<string, unknown>): string[] {
   // Every row gets the relay's added-latency columns (the table takes its columns from the first row, p2p's).
   add('latency', () => 'Glass-to-glass latency, clock drawn into the picture and read back (ms)', (v: Rows) => v.map((r) => ({ ...r, addedP50: r.addedP50 ?? '-', addedP95: r.addedP95 ?? '-' })));
   add('quality', () => "Publisher's encoder target and viewer bitrate after 15 s", (v: Rows) => v);
+  add(
+    'layers',
+    (v: LayerAdaptation) => `Relay viewers' layers (simulcast 960x540, one viewer capped at 600 kbit/s and lifted, ${v.rounds} rounds)`,
+    (v: LayerAdaptation) => [
+      { measure: 'switch down after the cap (ms)', p50: v.switchDownMsP50, p95: v.switchDownMsP95 },
+      { measure: 'longest pause around the switch (ms, worst round)', p50: '-', p95: v.freezeAtSwitchMsMax },
+      { measure: 'back on the top layer after the cap lifts (ms)', p50: v.recoverMsP50, p95: v.recoverMsP95 },
+      ...v.layers.map((l) => ({ measure: `layer ${l.height}p bitrate (kbit/s)`, p50: l.kbps, p95: '-' })),
+      { measure: 'relay CPU per forwarded packet, simulcast / single (µs)', p50: `${v.cpuPerPacketUs.simulcast} / ${v.cpuPerPacketUs.single}`, p95: `ratio ${v.cpuPerPacketUs.ratio}` },
+    ],
+  );
   add('scaling', () => "Broadcaster's CPU and viewers' frame rate as a room grows", (v: Rows) => v);
   add('idle', () => 'A room nobody watches: server CPU (% of a core) and the broadcaster\'s, steady window', (v: Rows) => v);
   add('hotPath', () => 'Forwarding hot path alone: CPU per packet per viewer (µs), 100 viewers, 1,157-byte packets', (v: { rows: HotPathRow[] }) => v.rows as unknown as Rows);
@@ -143,6 +155,8 @@ if (chosen.includes('latency')) {
 if (chosen.includes('quality')) {
   console.error('quality: 15 s per mode and content…');
   results.quality = [...(await quality('fake camera')), ...(await quality('noise'))];
+  console.error('quality: relay layers, a capped viewer (3 rounds), CPU with and without simulcast…');
+  results.layers = await layerAdaptation(3);
 }
 if (chosen.includes('scaling')) {
   console.error('scaling: 1 to 8 viewers per mode…');

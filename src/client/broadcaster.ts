@@ -9,6 +9,7 @@ import { SignalingClient } from './signaling-client.js';
 import { clusterAlternates } from './cluster-nodes.js';
 import type { VideoSendParameters } from './presets.js';
 import { limitVideo, preferCodec, senderFor } from './senders.js';
+import { simulcastEncodings, simulcastSuits } from './simulcast.js';
 import type { ErrorMessage, IceServer, Mode, RoomMessage, ServerMessage } from '../signaling/protocol.js';
 import { RELAY_PEER_ID as RELAY } from '../signaling/relay-peer.js';
 
@@ -32,6 +33,8 @@ export interface BroadcasterOptions {
   mode?: Mode;
   /** Preferred video codec (`codec=` on the page), e.g. 'h264' or 'vp8'; default: the browser's. */
   codec?: string;
+  /** Simulcast to the relay (simulcast.ts); `simulcast=0` on the page turns it off. Default: on. */
+  simulcast?: boolean;
   /** A password this room's viewers must give. */
   viewPassword?: string;
 }
@@ -52,6 +55,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   publishing: Connection | undefined;
   #mode: string = 'p2p';
   readonly #codec: string | undefined;
+  readonly #simulcast: boolean;
   #republishTimer: ReturnType<typeof setTimeout> | undefined;
   /** Connections from before a reconnect, still carrying media until their viewers move over. */
   readonly #stale = new Set<Connection>();
@@ -66,6 +70,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     super();
     this.#tracks = { audio: options.stream.getAudioTracks()[0] ?? null, video: options.stream.getVideoTracks()[0] ?? null };
     this.#codec = options.codec?.toLowerCase();
+    this.#simulcast = options.simulcast ?? true;
     this.signaling = new SignalingClient({
       url: options.url,
       // In a cluster, the page carries on through another node when its own goes away.
@@ -198,7 +203,11 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   #addTracks(conn: Connection): void {
     for (const kind of ['audio', 'video'] as const) {
       const track = this.#tracks[kind];
-      if (track && !senderFor(conn.pc, kind)) conn.pc.addTrack(track, this.#stream);
+      if (!track || senderFor(conn.pc, kind)) continue;
+      // The relay forwards each viewer the layer its link carries (simulcast.ts); a viewer's own
+      // p2p connection is adapted by the browser.
+      if (conn.peer === RELAY && this.#simulcast && simulcastSuits(track)) conn.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.#stream], sendEncodings: simulcastEncodings() });
+      else conn.pc.addTrack(track, this.#stream);
     }
     if (this.#codec) preferCodec(conn.pc, this.#codec);
   }

@@ -1,5 +1,6 @@
 /** Small operations on a connection's RTP senders, shared by the broadcaster's connections. */
 import type { VideoSendParameters } from './presets.js';
+import { encodingBitrate } from './simulcast.js';
 
 /** Put the named video codec first in every video transceiver's preferences (if supported). */
 export function preferCodec(pc: RTCPeerConnection, codec: string): void {
@@ -17,12 +18,12 @@ export function senderFor(pc: RTCPeerConnection, kind: 'audio' | 'video'): RTCRt
   return pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.currentDirection !== 'stopped')?.sender;
 }
 
-/** A quality preset's limits on one video sender: every encoding's bit and frame rate, and what gives way first. */
+/** A quality preset's limits on one video sender: every encoding's bit and frame rate (a simulcast layer its share), and what gives way first. */
 export async function limitVideo(sender: RTCRtpSender, wanted: VideoSendParameters): Promise<void> {
   const params = sender.getParameters();
   if (!params.encodings?.length) return;
   for (const encoding of params.encodings) {
-    encoding.maxBitrate = wanted.maxBitrate;
+    encoding.maxBitrate = encodingBitrate(encoding, wanted.maxBitrate);
     encoding.maxFramerate = wanted.maxFramerate;
   }
   (params as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference }).degradationPreference = wanted.degradationPreference;

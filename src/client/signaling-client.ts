@@ -22,6 +22,7 @@ const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   room: true,
   'viewer-joined': true,
   'viewer-left': true,
+  quality: true,
   offer: true,
   answer: true,
   candidate: true,

@@ -9,6 +9,13 @@ import { Emitter } from './emitter.js';
 import { SignalingClient } from './signaling-client.js';
 import { clusterAlternates } from './cluster-nodes.js';
 import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../signaling/protocol.js';
+
+/** From the relay: the broadcast's simulcast layers (heights, lowest first), the one sent, and why. */
+export interface QualityStatus {
+  layers: number[];
+  height: number;
+  reason: 'manual' | 'auto' | 'link';
+}
 import { RELAY_PEER_ID } from '../signaling/relay-peer.js';
 
 /** `live` here means media is connected; the page says "live" once a frame is on screen. */
@@ -22,6 +29,8 @@ export type ViewerEvents = {
   error: [ErrorMessage];
   /** Signaling connection lost (true) or back (false). */
   reconnecting: [boolean];
+  /** The relay's layers and which one plays (relayed simulcast broadcasts only). */
+  quality: [QualityStatus];
 };
 
 export interface ViewerOptions {
@@ -95,6 +104,16 @@ export class Viewer extends Emitter<ViewerEvents> {
     return this.#current?.conn.pc;
   }
 
+  /** The viewer's wish among the relay's layers: a height, or 'auto'; kept for later connections. */
+  #quality: 'auto' | number = 'auto';
+
+  setQuality(choice: 'auto' | number): void {
+    this.#quality = choice;
+    for (const entry of [this.#current, this.#pending]) {
+      if (entry?.conn.peer === RELAY_PEER_ID) this.signaling.send({ type: 'quality', to: RELAY_PEER_ID, cid: entry.conn.cid, choice });
+    }
+  }
+
   start(): void {
     this.signaling.start();
   }
@@ -142,6 +161,11 @@ export class Viewer extends Emitter<ViewerEvents> {
         return;
       case 'offer':
         return this.#answer(msg.from, msg.cid, msg.sdp);
+      case 'quality':
+        if (msg.from === RELAY_PEER_ID && [this.#current, this.#pending].some((c) => c?.conn.cid === msg.cid)) {
+          this.emit('quality', { layers: msg.layers, height: msg.height, reason: msg.reason });
+        }
+        return;
       case 'candidate': {
         const target = [this.#pending, this.#current].find((c) => c?.conn.cid === msg.cid && c.conn.peer === msg.from);
         return target?.conn.addRemoteCandidate(msg.candidate);
@@ -189,6 +213,7 @@ export class Viewer extends Emitter<ViewerEvents> {
       if (from === RELAY_PEER_ID) await conn.gathered(RELAY_GATHER_MS);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
+      if (from === RELAY_PEER_ID && this.#quality !== 'auto') this.signaling.send({ type: 'quality', to: from, cid, choice: this.#quality });
       this.#mark('answer');
       conn.localDescriptionSent();
     } catch (err) {

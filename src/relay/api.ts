@@ -48,9 +48,24 @@ export interface Publication extends Listenable<PublicationEvents> {
   close(): void;
 }
 
+/** A viewer's wish among a simulcast publisher's layers: one by its height, or the relay's choice. */
+export type QualityChoice = 'auto' | number;
+
+/** Which simulcast layer a consumer is sent, and why (see layer-selector.ts). */
+export interface LayerPlaying {
+  /** The layers' heights, lowest first (0 while a layer's size is not known yet). */
+  layers: number[];
+  /** The height of the layer sent; -1 while none is. */
+  height: number;
+  /** 'manual': the viewer chose it; 'auto': the best there is; 'link': the viewer's link holds it back. */
+  reason: 'manual' | 'auto' | 'link';
+}
+
 export type ConsumerEvents = {
   /** With why: 'closed' when its holder (or its publication) closed it, else what went wrong. */
   closed: [reason: string];
+  /** A simulcast publication: the layer this consumer is sent changed, or why it is. */
+  playing: [playing: LayerPlaying];
 };
 
 /** One viewer's leg of a room's publication. */
@@ -66,6 +81,8 @@ export interface Consumer extends Listenable<ConsumerEvents> {
   /** The viewer's answer to the relay's offer. */
   acceptAnswer(sdp: string): Promise<void>;
   addCandidate(candidate: IceCandidateInit | null): Promise<void>;
+  /** The viewer's wish among simulcast layers (nothing changes without simulcast). */
+  setQuality(choice: QualityChoice): void;
   close(): void;
 }
 

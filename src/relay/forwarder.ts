@@ -12,17 +12,21 @@
 import type { MediaKind } from './codecs.js';
 import { EgressGroup } from './egress.js';
 import { KeyframeTracker } from './keyframe.js';
+import { SimulcastLayers } from './layers.js';
 import { NackResponder } from './nack-responder.js';
 import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
 import { SenderReports, systemClock, type Clock } from './sender-reports.js';
+import { LayerSwitcher } from './rewriter.js';
 import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
-export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0 };
 
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
+/** How often each simulcast viewer's layer is chosen again. */
+const SELECT_MS = 250;
 
 export class Forwarder {
   readonly #groups: Record<MediaKind, EgressGroup> = { audio: new EgressGroup(), video: new EgressGroup() };
@@ -33,6 +37,18 @@ export class Forwarder {
   readonly #reports: SenderReports;
   readonly #clock: Clock;
   readonly sent = new RateMeter();
+  /** The publisher's simulcast layers (one, layer 0, without simulcast). */
+  readonly layers = new SimulcastLayers();
+  /** Video history and keyframes per simulcast layer; layer 0's are the kind's own. */
+  readonly #layerHistory: PacketHistory[] = [this.#history.video];
+  readonly #layerKeyframes: KeyframeTracker[] = [this.#keyframes];
+  /** Simulcast video sinks, each forwarded one layer. */
+  readonly #switchers = new Map<Sink, LayerSwitcher>();
+  #simulcast = false;
+  #videoCodec: string | undefined;
+  #selectTicker: { stop(): void } | undefined;
+  /** Asks the publisher for a keyframe on a layer (set by whoever owns the forwarder). */
+  requestKeyframe: ((layer: number) => void) | undefined;
 
   constructor(clock: Clock = systemClock) {
     this.#clock = clock;
@@ -41,7 +57,28 @@ export class Forwarder {
 
   /** The publisher's video codec (its MIME type), so keyframes can be found in the stream. */
   set videoCodec(mimeType: string | undefined) {
-    this.#keyframes.codec = mimeType;
+    this.#videoCodec = mimeType;
+    for (const k of this.#layerKeyframes) k.codec = mimeType;
+    this.layers.codec = mimeType;
+  }
+
+  /**
+   * The publisher sends `count` simulcast layers (set before any sink is added): each video sink
+   * then gets one layer, chosen per viewer, rewritten into one stream (rewriter.ts).
+   */
+  set simulcastLayers(count: number) {
+    this.#simulcast = count > 1;
+    this.layers.ensure(count);
+    while (this.#layerHistory.length < count) {
+      this.#layerHistory.push(new PacketHistory());
+      const k = new KeyframeTracker();
+      k.codec = this.#videoCodec;
+      this.#layerKeyframes.push(k);
+    }
+  }
+
+  get simulcast(): boolean {
+    return this.#simulcast;
   }
 
   /**
@@ -50,6 +87,7 @@ export class Forwarder {
    * publisher for a keyframe).
    */
   add(sink: Sink): boolean {
+    if (sink.kind === 'video' && this.#simulcast) return this.#addLayered(sink);
     const nacks = new NackResponder(this.#history[sink.kind], sink);
     const stopNacks = sink.rtcp?.onNack((lost) => {
       relayCounters.retransmitted += nacks.resend(lost);
@@ -69,6 +107,71 @@ export class Forwarder {
     return sent > 0;
   }
 
+  /** A simulcast viewer's video: one layer, switched at keyframes; started at once when the chosen layer has a recent keyframe. */
+  #addLayered(sink: Sink): boolean {
+    const switcher = new LayerSwitcher(sink, this.#videoCodec);
+    const stopNacks = sink.rtcp?.onNack((lost) => {
+      const now = this.#clock.now();
+      const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
+      const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
+      const skipped = switcher.resendsSkipped;
+      const { sent, storm } = switcher.resend(lost, this.#layerHistory, now, budget);
+      relayCounters.retransmitted += sent;
+      relayCounters.resendsSkipped += switcher.resendsSkipped - skipped;
+      // Resends the link cannot take: a keyframe of its layer ends the wait sooner (and the
+      // selector is moving it to a lower layer meanwhile).
+      if (storm && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
+    });
+    this.#sinks.set(sink, stopNacks);
+    this.#switchers.set(sink, switcher);
+    this.#reports.add(sink, () => switcher.clock);
+    this.#selectTicker ??= this.#clock.every(SELECT_MS, () => this.#select());
+    this.#choose(switcher);
+    const layer = switcher.target;
+    const from = layer < 0 ? undefined : this.#layerKeyframes[layer].startSince(this.#clock.now(), KEYFRAME_REPLAY_MS);
+    if (from === undefined) return false;
+    const atMs = this.#clock.now();
+    let first = true;
+    const sent = this.#layerHistory[layer].replayFrom(from, (payload, marker, seq, ts) => {
+      const ok = switcher.offer(layer, seq, ts, marker, payload, first, atMs);
+      first = false;
+      return ok;
+    });
+    relayCounters.packetsOut += sent;
+    return sent > 0;
+  }
+
+  /** Set a switcher's target layer from its viewer's wish and link; ask for a keyframe on a new target. */
+  #choose(switcher: LayerSwitcher): void {
+    const quality = switcher.sink.quality;
+    const layers = this.layers.ordered();
+    const pick = quality ? quality.decide(layers, switcher.current, this.#clock.now()) : layers.length > 0 ? { layer: layers[layers.length - 1], reason: 'auto' as const } : undefined;
+    if (!pick) return;
+    const wanted = pick.layer.index;
+    if (wanted !== switcher.target || switcher.current !== wanted) {
+      switcher.target = wanted;
+      if (switcher.current !== wanted) this.requestKeyframe?.(wanted);
+    }
+    const playing = layers.find((l) => l.index === switcher.current);
+    quality?.report({ layers, height: playing ? playing.height : -1, reason: pick.reason });
+  }
+
+  #select(): void {
+    for (const switcher of this.#switchers.values()) this.#choose(switcher);
+  }
+
+  /** The layer a viewer's keyframe request is for: the one it is sent, else the highest. */
+  keyframeLayer(sink: Sink | undefined): number {
+    const switcher = sink && this.#switchers.get(sink);
+    return switcher && switcher.current >= 0 ? switcher.current : this.layers.top();
+  }
+
+  /** Choose a sink's layer again now (its viewer changed its wish). */
+  reselect(sink: Sink): void {
+    const switcher = this.#switchers.get(sink);
+    if (switcher) this.#choose(switcher);
+  }
+
   /** Stop sending to a sink, and close its egress. */
   remove(sink: Sink): void {
     if (!this.#sinks.has(sink)) return;
@@ -76,15 +179,20 @@ export class Forwarder {
     this.#sinks.delete(sink);
     this.#groups[sink.kind].delete(sink.egress);
     this.#reports.delete(sink);
+    if (this.#switchers.delete(sink) && this.#switchers.size === 0) {
+      this.#selectTicker?.stop();
+      this.#selectTicker = undefined;
+    }
     sink.egress.close();
   }
 
   /** One packet from the publisher (its payload is kept, not copied, for retransmissions). */
-  forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
+  forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array, layer = 0): void {
     relayCounters.packetsIn++;
     relayCounters.bytesIn += payload.length;
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
     if (payload.length === 0) return;
+    if (kind === 'video' && this.#simulcast) return this.#forwardLayer(layer, seq, ts, marker, payload);
     // Only the newest packets move the sender reports' clock and can start a keyframe.
     const atMs = this.#clock.now();
     if (this.#history[kind].put(seq, ts, marker, payload, atMs) && kind === 'video') this.#keyframes.note(seq, ts, payload, atMs);
@@ -96,10 +204,24 @@ export class Forwarder {
     this.sent.add(sent * (payload.length + 12));
   }
 
+  /** A packet of one simulcast layer: kept in that layer's history, sent to the viewers on it. */
+  #forwardLayer(layer: number, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
+    const history = this.#layerHistory[layer];
+    if (!history) return;
+    this.layers.note(layer, payload);
+    const atMs = this.#clock.now();
+    const keyStart = history.put(seq, ts, marker, payload, atMs) && this.#layerKeyframes[layer].note(seq, ts, payload, atMs);
+    let sent = 0;
+    for (const switcher of this.#switchers.values()) if (switcher.offer(layer, seq, ts, marker, payload, keyStart, atMs)) sent++;
+    relayCounters.packetsOut += sent;
+    relayCounters.bytesOut += sent * payload.length;
+    this.sent.add(sent * (payload.length + 12));
+  }
+
   clear(): void {
     for (const sink of [...this.#sinks.keys()]) this.remove(sink);
     this.#history.audio.clear();
-    this.#history.video.clear();
-    this.#keyframes.clear();
+    for (const h of this.#layerHistory) h.clear();
+    for (const k of this.#layerKeyframes) k.clear();
   }
 }

@@ -4,7 +4,7 @@
  * a publication closes its consumers, then says `closed`.
  */
 import type { Logger } from 'pino';
-import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents } from './api.js';
+import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents, type QualityChoice } from './api.js';
 import { Emitter } from './emitter.js';
 import { PauseGate } from './pause-policy.js';
 import type { Publisher } from './publisher.js';
@@ -21,6 +21,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   readonly answer: Promise<string>;
   readonly publisher: Publisher;
   readonly #consumers = new Set<RelayConsumer>();
+  /** The height of the simulcast layer each consumer is sent (-1: none yet). */
+  readonly #playing = new Map<RelayConsumer, number>();
   readonly #gate: PauseGate;
   #closed = false;
 
@@ -87,7 +89,19 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   adopt(consumer: RelayConsumer): void {
     if (this.#closed) return consumer.close();
     this.#consumers.add(consumer);
-    consumer.once('closed', () => this.#consumers.delete(consumer));
+    const off = consumer.on('playing', (p) => this.#playing.set(consumer, p.height));
+    consumer.once('closed', () => {
+      off();
+      this.#consumers.delete(consumer);
+      this.#playing.delete(consumer);
+    });
+  }
+
+  /** How many consumers are sent the layer of each height. */
+  viewersByHeight(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const h of this.#playing.values()) out.set(h, (out.get(h) ?? 0) + 1);
+    return out;
   }
 
   close(): void {
@@ -111,6 +125,7 @@ export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
     this.#leg = makeLeg((leg) => this.emit('closed', leg.closeReason ?? 'closed'));
     this.id = this.#leg.id;
     const leg = this.#leg;
+    leg.onPlaying = (playing) => this.emit('playing', { layers: playing.layers.map((l) => l.height), height: playing.height, reason: playing.reason });
     this.sdp = quiet(
       (offerSdp === undefined ? leg.offer() : leg.answer(offerSdp)).catch((err: Error) => {
         leg.close();
@@ -129,6 +144,10 @@ export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
 
   async addCandidate(candidate: IceCandidateInit | null): Promise<void> {
     await this.#leg.addCandidate(candidate).catch(() => undefined);
+  }
+
+  setQuality(choice: QualityChoice): void {
+    this.#leg.setQuality(choice);
   }
 
   close(): void {

@@ -62,11 +62,13 @@ export class KeyframeTracker {
     this.#isKeyframe = keyframeDetector(mimeType);
   }
 
-  /** A packet newer than any before it, arrived at `atMs`. */
-  note(seq: number, ts: number, payload: Uint8Array, atMs: number): void {
-    if (!this.#isKeyframe) return;
+  /** A packet newer than any before it, arrived at `atMs`; true when it begins a new keyframe. */
+  note(seq: number, ts: number, payload: Uint8Array, atMs: number): boolean {
+    if (!this.#isKeyframe) return false;
     if (this.#frame?.ts !== ts) this.#frame = { ts, seq };
-    if (this.#keyframe?.ts !== ts && this.#isKeyframe(payload)) this.#keyframe = { seq: this.#frame.seq, ts, atMs };
+    if (this.#keyframe?.ts === ts || !this.#isKeyframe(payload)) return false;
+    this.#keyframe = { seq: this.#frame.seq, ts, atMs };
+    return this.#frame.seq === seq;
   }
 
   /** The first sequence number of the newest keyframe, if it arrived no more than `maxAgeMs` before `nowMs`. */

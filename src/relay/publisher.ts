@@ -12,6 +12,9 @@ import {
   type RTCRtpCodecParameters,
   type RTCRtpTransceiver,
   type RtpPacket,
+  useRepairedRtpStreamId,
+  useSdesMid,
+  useSdesRTPStreamId,
 } from 'werift';
 import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
@@ -19,6 +22,7 @@ import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { useNativeIngress } from './ingress.js';
 import { RateMeter } from './rate.js';
 import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
+import { receiveSimulcast } from './werift/index.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -32,17 +36,18 @@ const KEYFRAME_INTERVAL_MS = 300;
 const UNRECOVERED_MS = 400;
 
 /** A REMB message; werift serialises the exponent and 18-bit mantissa, so compute them here. */
-export function rembPacket(senderSsrc: number, mediaSsrc: number, bitsPerSecond: number): ReceiverEstimatedMaxBitrate {
+export function rembPacket(senderSsrc: number, mediaSsrc: number | number[], bitsPerSecond: number): ReceiverEstimatedMaxBitrate {
+  const ssrcs = Array.isArray(mediaSsrc) ? mediaSsrc : [mediaSsrc];
   let brExp = 0;
   while (bitsPerSecond >>> brExp >= 1 << 18) brExp++;
   return new ReceiverEstimatedMaxBitrate({
     senderSsrc,
     mediaSsrc: 0,
-    ssrcNum: 1,
+    ssrcNum: ssrcs.length,
     brExp,
     brMantissa: bitsPerSecond >>> brExp,
     bitrate: BigInt(bitsPerSecond),
-    ssrcFeedbacks: [mediaSsrc],
+    ssrcFeedbacks: ssrcs,
   });
 }
 
@@ -52,7 +57,7 @@ export class Publisher {
   /** This publisher's number, unique in the process (worker threads know it by this). */
   readonly source = nextSource++;
   /** Called with every packet after the local forwarder (the relay sends it to its workers). */
-  onPacket: ((kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array) => void) | undefined;
+  onPacket: ((kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array, layer: number) => void) | undefined;
   readonly pc: RTCPeerConnection;
   readonly forwarder = new Forwarder();
   readonly received = new RateMeter();
@@ -62,24 +67,35 @@ export class Publisher {
   readonly kinds = new Set<MediaKind>();
   readonly #transceivers = new Map<MediaKind, RTCRtpTransceiver>();
   readonly #ssrc = new Map<MediaKind, number>();
-  #lastKeyframeRequest = 0;
-  #keyframeTimer: NodeJS.Timeout | undefined;
+  /** Each simulcast layer's SSRC (layer 0 alone without simulcast), for its keyframe requests. */
+  readonly #layerSsrc: number[] = [];
+  /** The rids of the publisher's simulcast layers, in its offer's order (none: no simulcast). */
+  rids: string[] = [];
+  readonly #lastKeyframeRequest: number[] = [];
+  readonly #keyframeTimer: (NodeJS.Timeout | undefined)[] = [];
   #rembTimer: NodeJS.Timeout | undefined;
   readonly #ice: RelayIceOptions;
   #closed = false;
   #readyWaiters: (() => void)[] = [];
   /** Called once, when the publisher becomes ready. */
   onReady: (() => void) | undefined;
-  /** Video sequence numbers the publisher skipped, with when the gap was seen. */
-  readonly #missing = new Map<number, number>();
-  #highestVideoSeq: number | undefined;
+  /** Per layer, video sequence numbers the publisher skipped, with when the gap was seen. */
+  readonly #missing: Map<number, number>[] = [];
+  readonly #highestVideoSeq: (number | undefined)[] = [];
   #lossTimer: NodeJS.Timeout | undefined;
   readonly #onClose: () => void;
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
     this.#ice = ice;
-    this.pc = new RTCPeerConnection({ ...iceConfig(ice), codecs: publisherCodecs() });
+    // The stream-id extensions name each simulcast layer's packets (RFC 8852): with them a
+    // publisher may send simulcast; without simulcast they cost nothing.
+    this.pc = new RTCPeerConnection({
+      ...iceConfig(ice),
+      codecs: publisherCodecs(),
+      headerExtensions: { audio: [], video: [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] },
+    });
+    this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') useNativeIngress(this.pc);
       if (state === 'failed' || state === 'closed') this.close();
@@ -118,6 +134,11 @@ export class Publisher {
       }
     }
     if (this.kinds.size === 0) throw new Error('the offer has no audio or video to publish');
+    const video = this.pc.getTransceivers().find((t) => t.kind === 'video');
+    this.rids = (video?.receiver.tracks ?? []).map((t) => t.rid).filter((rid): rid is string => typeof rid === 'string');
+    for (const rid of this.rids) this.forwarder.layers.indexOf(rid);
+    this.forwarder.simulcastLayers = this.rids.length;
+    if (this.rids.length > 0) receiveSimulcast(this.pc);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
     this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
@@ -133,11 +154,12 @@ export class Publisher {
     transceiver.onTrack.subscribe((track: MediaStreamTrack) => {
       const kind = track.kind as MediaKind;
       this.#transceivers.set(kind, transceiver);
-      track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(kind, transceiver, rtp));
+      const layer = track.rid === undefined ? 0 : this.forwarder.layers.indexOf(track.rid);
+      track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(kind, transceiver, rtp, layer));
     });
   }
 
-  #onRtp(kind: MediaKind, transceiver: RTCRtpTransceiver, rtp: RtpPacket): void {
+  #onRtp(kind: MediaKind, transceiver: RTCRtpTransceiver, rtp: RtpPacket, layer: number): void {
     this.received.add(rtp.payload.length + 12);
     if (this.codecs[kind] === undefined) {
       const codec = transceiver.codecs.find((c) => c.payloadType === rtp.header.payloadType);
@@ -150,17 +172,21 @@ export class Publisher {
         this.onReady?.();
       }
     }
-    if (kind === 'video') this.#trackLoss(rtp.header.sequenceNumber);
+    if (kind === 'video') {
+      this.#layerSsrc[layer] ??= rtp.header.ssrc;
+      this.#trackLoss(layer, rtp.header.sequenceNumber);
+    }
     const h = rtp.header;
-    this.forwarder.forward(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload);
-    this.onPacket?.(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload);
+    this.forwarder.forward(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer);
+    this.onPacket?.(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer);
   }
 
-  /** Note gaps in the video sequence and fill them as retransmissions arrive. */
-  #trackLoss(seq: number): void {
-    const highest = this.#highestVideoSeq;
+  /** Note gaps in a layer's video sequence and fill them as retransmissions arrive. */
+  #trackLoss(layer: number, seq: number): void {
+    const highest = this.#highestVideoSeq[layer];
+    const missing = (this.#missing[layer] ??= new Map());
     if (highest === undefined) {
-      this.#highestVideoSeq = seq;
+      this.#highestVideoSeq[layer] = seq;
       return;
     }
     const ahead = (seq - highest) & 0xffff;
@@ -169,46 +195,51 @@ export class Publisher {
       // Newer: everything skipped in between is missing (a jump of hundreds is a restart, not loss).
       if (ahead > 1 && ahead < 200) {
         const now = Date.now();
-        for (let s = (highest + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) this.#missing.set(s, now);
+        for (let s = (highest + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) missing.set(s, now);
         this.#lossTimer ??= setInterval(() => this.#checkLoss(), 100);
       }
-      this.#highestVideoSeq = seq;
+      this.#highestVideoSeq[layer] = seq;
     } else {
-      this.#missing.delete(seq); // a retransmission filled its gap
+      missing.delete(seq); // a retransmission filled its gap
     }
   }
 
   #checkLoss(): void {
     const now = Date.now();
-    let unrecovered = false;
-    for (const [seq, since] of this.#missing) {
-      if (now - since < UNRECOVERED_MS) break; // oldest first: the rest are younger
-      this.#missing.delete(seq);
-      unrecovered = true;
-    }
-    if (unrecovered) this.requestKeyframe();
-    if (this.#missing.size === 0) {
+    let left = 0;
+    this.#missing.forEach((missing, layer) => {
+      let unrecovered = false;
+      for (const [seq, since] of missing) {
+        if (now - since < UNRECOVERED_MS) break; // oldest first: the rest are younger
+        missing.delete(seq);
+        unrecovered = true;
+      }
+      if (unrecovered) this.requestKeyframe(layer);
+      left += missing.size;
+    });
+    if (left === 0) {
       clearInterval(this.#lossTimer);
       this.#lossTimer = undefined;
     }
   }
 
   /**
-   * A viewer needs a keyframe: ask the publisher (PLI), at most once per interval; a request
-   * inside the interval is deferred to its end rather than dropped.
+   * A viewer needs a keyframe of a layer (the only one, without simulcast): ask the publisher
+   * (PLI on that layer's SSRC), at most once per interval per layer; a request inside the
+   * interval is deferred to its end rather than dropped.
    */
-  requestKeyframe(): void {
-    if (this.#closed || this.#keyframeTimer) return;
-    const wait = this.#lastKeyframeRequest + KEYFRAME_INTERVAL_MS - Date.now();
+  requestKeyframe(layer = 0): void {
+    if (this.#closed || this.#keyframeTimer[layer]) return;
+    const wait = (this.#lastKeyframeRequest[layer] ?? 0) + KEYFRAME_INTERVAL_MS - Date.now();
     if (wait > 0) {
-      this.#keyframeTimer = setTimeout(() => {
-        this.#keyframeTimer = undefined;
-        this.requestKeyframe();
+      this.#keyframeTimer[layer] = setTimeout(() => {
+        this.#keyframeTimer[layer] = undefined;
+        this.requestKeyframe(layer);
       }, wait);
       return;
     }
-    this.#lastKeyframeRequest = Date.now();
-    const ssrc = this.#ssrc.get('video');
+    this.#lastKeyframeRequest[layer] = Date.now();
+    const ssrc = this.#layerSsrc[layer];
     const transceiver = this.#transceivers.get('video');
     if (ssrc !== undefined && transceiver) void transceiver.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
   }
@@ -217,7 +248,8 @@ export class Publisher {
     const ssrc = this.#ssrc.get('video');
     const transceiver = this.#transceivers.get('video');
     if (ssrc === undefined || !transceiver || this.#closed) return;
-    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembPacket(transceiver.receiver.rtcpSsrc, ssrc, PUBLISHER_MAX_BITRATE) });
+    const ssrcs = this.#layerSsrc.filter((s) => s !== undefined);
+    const remb = new RtcpPayloadSpecificFeedback({ feedback: rembPacket(transceiver.receiver.rtcpSsrc, ssrcs.length > 0 ? ssrcs : ssrc, PUBLISHER_MAX_BITRATE) });
     await transceiver.receiver.dtlsTransport.sendRtcp([remb]).catch(() => undefined);
   }
 
@@ -226,7 +258,7 @@ export class Publisher {
     this.#closed = true;
     clearInterval(this.#rembTimer);
     clearInterval(this.#lossTimer);
-    clearTimeout(this.#keyframeTimer);
+    for (const timer of this.#keyframeTimer) clearTimeout(timer);
     this.forwarder.clear();
     void this.pc.close().catch(() => undefined);
     this.#onClose();

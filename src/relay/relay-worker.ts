@@ -26,13 +26,15 @@ class Source implements SubscriberSource {
   readonly codecs: Codecs;
   readonly id: number;
   legs = 0;
-  constructor(id: number, codecs: Codecs) {
+  constructor(id: number, codecs: Codecs, layers = 0) {
     this.id = id;
     this.codecs = codecs;
     this.forwarder.videoCodec = codecs.video?.mimeType;
+    this.forwarder.simulcastLayers = layers;
+    this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
   }
-  requestKeyframe(): void {
-    post({ t: 'keyframe', src: this.id });
+  requestKeyframe(layer = 0): void {
+    post({ t: 'keyframe', src: this.id, layer });
   }
 }
 
@@ -55,29 +57,32 @@ function leg(id: string): Subscriber {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'rtp':
-      sources.get(m.src)?.forwarder.forward(m.kind, m.seq, m.ts, m.marker, m.payload);
+      sources.get(m.src)?.forwarder.forward(m.kind, m.seq, m.ts, m.marker, m.payload, m.layer);
       return;
     case 'create': {
       let source = sources.get(m.src);
       if (!source) {
-        source = new Source(m.src, codecsFromData(m.codecs));
+        source = new Source(m.src, codecsFromData(m.codecs), m.layers);
         sources.set(m.src, source);
       }
       const src = source;
       src.legs++;
-      legs.set(
-        m.id,
-        new Subscriber(m.id, src, init.ice, (s) => {
-          legs.delete(s.id);
-          if (--src.legs === 0) {
-            src.forwarder.clear();
-            sources.delete(src.id);
-          }
-          post({ t: 'closed', id: s.id, reason: s.closeReason ?? 'closed' });
-        }),
-      );
+      const id = m.id;
+      const subscriber = new Subscriber(id, src, init.ice, (s) => {
+        legs.delete(s.id);
+        if (--src.legs === 0) {
+          src.forwarder.clear();
+          sources.delete(src.id);
+        }
+        post({ t: 'closed', id: s.id, reason: s.closeReason ?? 'closed' });
+      });
+      subscriber.onPlaying = (playing) => post({ t: 'playing', id, playing });
+      legs.set(id, subscriber);
       return;
     }
+    case 'quality':
+      legs.get(m.id)?.setQuality(m.choice);
+      return;
     case 'offer':
       reply(m.req, () => leg(m.id).offer());
       return;
@@ -98,7 +103,7 @@ port.on('message', (m: ToWorker) => {
 
 // Counters go to the main thread as deltas, with each source's outgoing rate and how busy this
 // thread was (event-loop utilisation: the share of the time it ran rather than waited).
-let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0 };
+let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0 };
 /** This thread's own CPU time (user + system) in seconds, from Linux's /proc/thread-self. */
 function threadCpuSeconds(): number {
   try {
@@ -111,7 +116,7 @@ function threadCpuSeconds(): number {
 }
 let elu = performance.eventLoopUtilization();
 setInterval(() => {
-  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted };
+  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted, resendsSkipped: relayCounters.resendsSkipped };
   const busy = performance.eventLoopUtilization(elu);
   elu = performance.eventLoopUtilization();
   post({
@@ -119,6 +124,7 @@ setInterval(() => {
     packetsOut: now.packetsOut - reported.packetsOut,
     bytesOut: now.bytesOut - reported.bytesOut,
     retransmitted: now.retransmitted - reported.retransmitted,
+    resendsSkipped: now.resendsSkipped - reported.resendsSkipped,
     bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
     utilization: busy.utilization,
     cpuSeconds: threadCpuSeconds(),

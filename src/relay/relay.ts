@@ -33,6 +33,8 @@ export interface RelayRoomStats {
   outBitsPerSecond: number;
   /** The publisher was asked to stop sending: nobody is watching. */
   paused: boolean;
+  /** A simulcast publisher's layers, lowest first, and how many viewers are sent each. */
+  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number }[];
 }
 
 export class Relay extends Emitter<{ live: [room: string] }> implements MediaRelay {
@@ -55,7 +57,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     this.#pauseAfterMs = pauseAfterMs;
     this.#logger = logger;
     this.#workers =
-      workers > 0 ? new RelayWorkers(workers, ice, logger, (src) => this.#sources.get(src)?.requestKeyframe()) : undefined;
+      workers > 0 ? new RelayWorkers(workers, ice, logger, (src, layer) => this.#sources.get(src)?.requestKeyframe(layer)) : undefined;
   }
 
   publish(room: string, offerSdp: string, options: { pausable?: boolean } = {}): Publication {
@@ -77,7 +79,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     );
     const publisher = publication.publisher;
     this.#sources.set(publisher.source, publisher);
-    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload) => workers.forward(publisher.source, kind, seq, ts, marker, payload);
+    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
     this.#rooms.set(room, publication);
     publication.once('ready', () => this.emit('live', room));
     publication.once('closed', () => {
@@ -132,7 +134,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
       whenClosed(leg);
     };
     const id = randomBytes(12).toString('base64url');
-    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, onClose);
+    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
     return new Subscriber(id, publisher, this.#ice, onClose);
   }
 
@@ -144,7 +146,30 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
       inBitsPerSecond: publisher.received.bitsPerSecond,
       outBitsPerSecond: publisher.forwarder.sent.bitsPerSecond + (this.#workers?.bitsPerSecond(publisher.source) ?? 0),
       paused: publication.paused,
+      ...(publisher.forwarder.simulcast ? { layers: this.#layers(publication) } : {}),
     };
+  }
+
+  #layers(publication: RelayPublication): NonNullable<RelayRoomStats['layers']> {
+    const viewers = publication.viewersByHeight();
+    return publication.publisher.forwarder.layers
+      .ordered()
+      .map(({ rid, width, height, bitsPerSecond }) => ({ rid, width, height, bitsPerSecond, viewers: height > 0 ? (viewers.get(height) ?? 0) : 0 }));
+  }
+
+  /** Simulcast layers of every room, by height: bits per second received and viewers sent each. */
+  layerTotals(): Map<number, { bitsPerSecond: number; viewers: number }> {
+    const out = new Map<number, { bitsPerSecond: number; viewers: number }>();
+    for (const publication of this.#rooms.values()) {
+      if (!publication.publisher.forwarder.simulcast) continue;
+      for (const l of this.#layers(publication)) {
+        const t = out.get(l.height) ?? { bitsPerSecond: 0, viewers: 0 };
+        t.bitsPerSecond += l.bitsPerSecond;
+        t.viewers += l.viewers;
+        out.set(l.height, t);
+      }
+    }
+    return out;
   }
 
   /** Each relay worker's legs and busy share (empty without workers). */

@@ -47,6 +47,8 @@ export type NewestPacket = Pick<PacketHistory, 'newestSeq' | 'newestTs' | 'newes
 export class SenderReports {
   /** Each stream with an RTCP side, and when its next report is due (0: at the next tick). */
   readonly #due = new Map<Sink, number>();
+  /** Streams whose timestamps are their own (a simulcast viewer's, rewritten): their newest packet sent. */
+  readonly #own = new Map<Sink, () => { ts: number; atMs: number } | undefined>();
   readonly #newest: Record<MediaKind, NewestPacket>;
   readonly #clock: Clock;
   readonly #random: () => number;
@@ -58,13 +60,15 @@ export class SenderReports {
     this.#random = random;
   }
 
-  add(sink: Sink): void {
+  add(sink: Sink, clock?: () => { ts: number; atMs: number } | undefined): void {
     if (!sink.rtcp) return;
     this.#due.set(sink, 0);
+    if (clock) this.#own.set(sink, clock);
     this.#ticker ??= this.#clock.every(TICK_MS, () => this.tick());
   }
 
   delete(sink: Sink): void {
+    this.#own.delete(sink);
     if (this.#due.delete(sink) && this.#due.size === 0) {
       this.#ticker?.stop();
       this.#ticker = undefined;
@@ -79,11 +83,13 @@ export class SenderReports {
     const now = this.#clock.now();
     for (const [sink, dueAt] of this.#due) {
       const newest = this.#newest[sink.kind];
-      if (newest.newestSeq < 0) continue;
+      const own = this.#own.get(sink);
+      const clock = own ? own() : newest.newestSeq < 0 ? undefined : { ts: (newest.newestTs + sink.egress.header.tsOffset) >>> 0, atMs: newest.newestAtMs };
+      if (!clock) continue;
       const stats = sink.egress.stats();
       sink.rtcp!.update({
-        ntpTimestamp: ntpFromMs(newest.newestAtMs),
-        rtpTimestamp: (newest.newestTs + sink.egress.header.tsOffset) >>> 0,
+        ntpTimestamp: ntpFromMs(clock.atMs),
+        rtpTimestamp: clock.ts,
         packetCount: stats.packets >>> 0,
         octetCount: stats.octets >>> 0,
       });

@@ -7,6 +7,7 @@
 import type { RTCRtpSender } from 'werift';
 import type { MediaKind } from './codecs.js';
 import type { Egress } from './egress.js';
+import type { ViewerQuality } from './layer-selector.js';
 import { weriftSenderRtcp } from './werift/index.js';
 
 /** What a sender report says about the stream (RFC 3550 6.4.1). */
@@ -34,6 +35,8 @@ export interface Sink {
   /** Sends the packets; once the sink is added, the forwarder closes it when it removes the sink. */
   readonly egress: Egress;
   readonly rtcp: StreamRtcp | undefined;
+  /** A viewer's wish among simulcast layers, and where it hears which one plays (video only). */
+  readonly quality?: ViewerQuality | undefined;
 }
 
 /** A viewer's stream: media through an Egress, RTCP through its werift sender. */
@@ -41,10 +44,12 @@ export class ViewerSink implements Sink {
   readonly kind: MediaKind;
   readonly egress: Egress;
   readonly rtcp: StreamRtcp | undefined;
+  readonly quality: ViewerQuality | undefined;
 
-  constructor(kind: MediaKind, egress: Egress, sender?: RTCRtpSender) {
+  constructor(kind: MediaKind, egress: Egress, sender?: RTCRtpSender, quality?: ViewerQuality) {
     this.kind = kind;
     this.egress = egress;
     this.rtcp = sender && weriftSenderRtcp(sender);
+    this.quality = quality;
   }
 }

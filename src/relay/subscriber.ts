@@ -8,6 +8,8 @@ import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import type { Forwarder } from './forwarder.js';
+import { ViewerQuality, type Playing, type QualityChoice } from './layer-selector.js';
+import { LinkEstimate } from './link.js';
 import { ViewerSink as Sink } from './sink.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
@@ -16,7 +18,8 @@ import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js'
 export interface SubscriberSource {
   readonly codecs: Partial<Record<MediaKind, RTCRtpCodecParameters>>;
   readonly forwarder: Forwarder;
-  requestKeyframe(): void;
+  /** Ask for a keyframe of a simulcast layer (without simulcast, of the one stream). */
+  requestKeyframe(layer?: number): void;
 }
 
 /** A viewer that sends no RTCP for this long is gone (browsers report every second or so). */
@@ -45,6 +48,8 @@ export class Subscriber {
   readonly #ice: RelayIceOptions;
   /** Called once media can flow (DTLS connected). */
   onConnected: (() => void) | undefined;
+  /** The viewer's wish among simulcast layers, and which one it gets. */
+  readonly quality = new ViewerQuality();
 
   constructor(id: string, publisher: SubscriberSource, ice: RelayIceOptions, onClose: (s: Subscriber) => void) {
     this.id = id;
@@ -79,7 +84,7 @@ export class Subscriber {
         // keys a moment after receiving it, and drops media that comes sooner. Give it that
         // moment, then start with the keyframe from the forwarder's history (or ask for one).
         setTimeout(() => {
-          if (!this.#startSending()) this.#publisher.requestKeyframe();
+          if (!this.#startSending()) this.#requestKeyframe();
         }, SRTP_READY_MS);
         this.onConnected?.();
       }
@@ -107,14 +112,14 @@ export class Subscriber {
   async acceptAnswer(sdp: string): Promise<void> {
     // ICE and DTLS take tens of ms from here: have the publisher's next keyframe on its way so it
     // is in the forwarder's history when the leg connects.
-    this.#publisher.requestKeyframe();
+    this.#requestKeyframe();
     if (!this.#pc) throw new Error('the relay has made no offer to answer');
     await this.#pc.setRemoteDescription({ type: 'answer', sdp: bundledTransport(sdp) });
   }
 
   /** The viewer offers (WHEP): answer with sendonly on each of its media sections we can fill. */
   async answer(offerSdp: string): Promise<string> {
-    this.#publisher.requestKeyframe(); // in history by the time the leg connects (see acceptAnswer)
+    this.#requestKeyframe(); // in history by the time the leg connects (see acceptAnswer)
     const pc = this.#open('max-compat');
     await pc.setRemoteDescription({ type: 'offer', sdp: bundledTransport(offerSdp) });
     const kinds = this.#kinds();
@@ -153,8 +158,34 @@ export class Subscriber {
     // msid to tie the RTX SSRC to its track.
     sender.streamId = 'lancast';
     this.#senders.push({ kind, sender });
-    sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
-    if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#publisher.requestKeyframe());
+    if (kind === 'video' && this.#publisher.forwarder.simulcast) {
+      // The viewer's own feedback chooses its layer (link.ts); without simulcast there is nothing to choose.
+      const link = new LinkEstimate(() => sender.ssrc);
+      this.quality.link = link;
+      sender.onRtcp.subscribe((packet) => {
+        this.#lastHeard = Date.now();
+        link.note(packet, this.#lastHeard);
+      });
+    } else sender.onRtcp.subscribe(() => (this.#lastHeard = Date.now()));
+    if (kind === 'video') sender.onPictureLossIndication.subscribe(() => this.#requestKeyframe());
+  }
+
+  /** A keyframe of the layer this viewer is sent (the highest before it is sent any). */
+  #requestKeyframe(): void {
+    const forwarder = this.#publisher.forwarder;
+    this.#publisher.requestKeyframe(forwarder.simulcast ? forwarder.keyframeLayer(this.#sinks.find((s) => s.kind === 'video')) : 0);
+  }
+
+  /** The viewer picked a quality (a layer's height) or Auto. */
+  setQuality(choice: QualityChoice): void {
+    this.quality.choice = choice;
+    const sink = this.#sinks.find((s) => s.kind === 'video');
+    if (sink) this.#publisher.forwarder.reselect(sink);
+  }
+
+  /** Told which simulcast layer plays, and why, when that changes. */
+  set onPlaying(listener: ((playing: Playing) => void) | undefined) {
+    this.quality.onPlaying = listener;
   }
 
   /** The leg is up: hand each sender's keys and socket to the forwarding path. True when a
@@ -172,7 +203,7 @@ export class Subscriber {
         tsOffset: Math.floor(Math.random() * 0x100000000) >>> 0,
       });
       if (!egress) continue;
-      const sink = new Sink(kind, egress, sender);
+      const sink = new Sink(kind, egress, sender, kind === 'video' ? this.quality : undefined);
       this.#sinks.push(sink);
       if (this.#publisher.forwarder.add(sink)) keyframe = true;
     }

@@ -5,6 +5,7 @@
 import { RTCRtpCodecParameters } from 'werift';
 import type { MediaKind } from './codecs.js';
 import type { RelayIceOptions } from './ice.js';
+import type { Playing, QualityChoice } from './layer-selector.js';
 
 export interface CodecData {
   mimeType: string;
@@ -47,19 +48,21 @@ export interface Candidate {
 
 /** Main → worker. `src` names one publisher (a new publisher of a room is a new source). */
 export type ToWorker =
-  | { t: 'create'; id: string; src: number; codecs: CodecsData }
+  | { t: 'create'; id: string; src: number; codecs: CodecsData; layers: number }
+  | { t: 'quality'; id: string; choice: QualityChoice }
   | { t: 'offer'; req: number; id: string }
   | { t: 'answer'; req: number; id: string; sdp: string }
   | { t: 'whep'; req: number; id: string; sdp: string }
   | { t: 'candidate'; id: string; candidate: Candidate }
   | { t: 'close'; id: string }
-  | { t: 'rtp'; src: number; kind: MediaKind; seq: number; ts: number; marker: boolean; payload: Uint8Array };
+  | { t: 'rtp'; src: number; kind: MediaKind; seq: number; ts: number; marker: boolean; payload: Uint8Array; layer: number };
 
 /** Worker → main. */
 export type FromWorker =
   | { t: 'ready'; egress: string; threadId: number }
   | { t: 'reply'; req: number; ok: true; value?: string }
   | { t: 'reply'; req: number; ok: false; error: string }
-  | { t: 'keyframe'; src: number }
+  | { t: 'keyframe'; src: number; layer: number }
+  | { t: 'playing'; id: string; playing: Playing }
   | { t: 'closed'; id: string; reason: string }
-  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };
+  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; resendsSkipped: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { MediaKind } from './codecs.js';
 import { relayCounters } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
+import type { Playing, QualityChoice } from './layer-selector.js';
 import { codecsToData, type Candidate, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 export interface WorkerLoad {
@@ -30,6 +31,10 @@ export interface Leg {
   acceptAnswer(sdp: string): Promise<void>;
   answer(offerSdp: string): Promise<string>;
   addCandidate(candidate: Candidate | null): Promise<void>;
+  /** The viewer's wish among simulcast layers. */
+  setQuality(choice: QualityChoice): void;
+  /** Told which simulcast layer plays, and why, when that changes. */
+  onPlaying: ((playing: Playing) => void) | undefined;
   close(): void;
 }
 
@@ -57,10 +62,10 @@ class Slot {
   readonly index: number;
   readonly #pending = new Map<number, { resolve: (v: string | undefined) => void; reject: (e: Error) => void }>();
   #nextReq = 1;
-  #keyframe: (src: number) => void;
+  #keyframe: (src: number, layer: number) => void;
   dead = false;
 
-  constructor(init: WorkerInit, logger: Logger, keyframe: (src: number) => void) {
+  constructor(init: WorkerInit, logger: Logger, keyframe: (src: number, layer: number) => void) {
     this.#keyframe = keyframe;
     this.index = init.index;
     this.worker = newWorker(init);
@@ -88,7 +93,10 @@ class Slot {
         return;
       }
       case 'keyframe':
-        this.#keyframe(m.src);
+        this.#keyframe(m.src, m.layer);
+        return;
+      case 'playing':
+        this.legs.get(m.id)?.onPlaying?.(m.playing);
         return;
       case 'closed':
         this.legs.get(m.id)?.closedByWorker(m.reason);
@@ -97,6 +105,7 @@ class Slot {
         relayCounters.packetsOut += m.packetsOut;
         relayCounters.bytesOut += m.bytesOut;
         relayCounters.retransmitted += m.retransmitted;
+        relayCounters.resendsSkipped += m.resendsSkipped;
         this.utilization = m.utilization;
         this.cpuSeconds = m.cpuSeconds;
         this.bitsPerSecond.clear();
@@ -129,6 +138,7 @@ class RemoteLeg implements Leg {
   readonly #onClose: (leg: RemoteLeg) => void;
   #closed = false;
   closeReason: string | undefined;
+  onPlaying: ((playing: Playing) => void) | undefined;
 
   constructor(id: string, slot: Slot, src: number, onClose: (leg: RemoteLeg) => void) {
     this.id = id;
@@ -155,6 +165,10 @@ class RemoteLeg implements Leg {
 
   async addCandidate(candidate: Candidate | null): Promise<void> {
     if (candidate?.candidate) this.#slot.post({ t: 'candidate', id: this.id, candidate });
+  }
+
+  setQuality(choice: QualityChoice): void {
+    if (!this.#closed) this.#slot.post({ t: 'quality', id: this.id, choice });
   }
 
   close(): void {
@@ -187,9 +201,9 @@ export class RelayWorkers {
   readonly #slots: Slot[] = [];
   readonly #ice: RelayIceOptions;
   readonly #logger: Logger;
-  readonly #keyframe: (src: number) => void;
+  readonly #keyframe: (src: number, layer: number) => void;
 
-  constructor(count: number, ice: RelayIceOptions, logger: Logger, keyframe: (src: number) => void) {
+  constructor(count: number, ice: RelayIceOptions, logger: Logger, keyframe: (src: number, layer: number) => void) {
     this.count = count;
     this.#ice = ice;
     this.#logger = logger;
@@ -213,20 +227,20 @@ export class RelayWorkers {
   }
 
   /** A new viewer's leg of source `src`, on the worker with the fewest legs. */
-  createLeg(id: string, src: number, codecs: Codecs, onClose: (leg: Leg) => void): Leg {
+  createLeg(id: string, src: number, codecs: Codecs, layers: number, onClose: (leg: Leg) => void): Leg {
     this.prepare();
     const slot = this.#slots.reduce((a, b) => (b.legs.size < a.legs.size ? b : a));
     const leg = new RemoteLeg(id, slot, src, onClose);
     slot.legs.set(id, leg);
     slot.sources.set(src, (slot.sources.get(src) ?? 0) + 1);
-    slot.post({ t: 'create', id, src, codecs: codecsToData(codecs) });
+    slot.post({ t: 'create', id, src, codecs: codecsToData(codecs), layers });
     return leg;
   }
 
   /** One publisher packet, once to each worker with viewers of it (the payload is copied). */
-  forward(src: number, kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
+  forward(src: number, kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array, layer: number): void {
     for (const slot of this.#slots) {
-      if (slot.sources.has(src)) slot.post({ t: 'rtp', src, kind, seq, ts, marker, payload });
+      if (slot.sources.has(src)) slot.post({ t: 'rtp', src, kind, seq, ts, marker, payload, layer });
     }
   }
 

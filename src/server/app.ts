@@ -127,6 +127,7 @@ export async function buildApp(options: AppOptions) {
         reason: room.reason,
         bitrate: { in: relayed?.inBitsPerSecond ?? 0, out: relayed?.outBitsPerSecond ?? 0 },
         paused: relayed?.paused ?? false,
+        ...(relayed?.layers ? { layers: relayed.layers } : {}),
       };
     });
   app.get('/api/rooms', { schema: roomsSchema }, () => ({

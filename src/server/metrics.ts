@@ -58,6 +58,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
     this.#relayCounter('lancast_relay_srtp_rejected_total', 'SRTP packets from publishers that failed authentication (native path)', () => ingressCounters.rejected);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
+    this.#relayCounter('lancast_relay_resends_skipped_total', 'NACKed packets the relay did not send again: resent a moment ago, or over the share of the viewer\'s link that resends may take', () => relayCounters.resendsSkipped);
     const workerGauge = (name: string, help: string, read: (w: WorkerLoad) => number) =>
       new Gauge({
         name,
@@ -82,6 +83,20 @@ export class Metrics implements HubObserver {
       },
     });
     workerGauge('lancast_relay_worker_cpu_seconds', 'CPU time each relay worker thread has used (user + system)', (w) => w.cpuSeconds);
+    // Simulcast layers by picture height (summed over rooms: a handful of heights, not a label per viewer).
+    const layerGauge = (name: string, help: string, read: (t: { bitsPerSecond: number; viewers: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['height'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [height, t] of relay?.()?.layerTotals() ?? []) this.set({ height: String(height) }, read(t));
+        },
+      });
+    layerGauge('lancast_relay_layer_viewers', 'Relay viewers sent the simulcast layer of each picture height', (t) => t.viewers);
+    layerGauge('lancast_relay_layer_received_bps', 'Bits per second the relay receives of the simulcast layers of each picture height', (t) => t.bitsPerSecond);
     new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',

@@ -28,6 +28,11 @@ export const roomsSchema = {
             paused: bool,
             /** In a cluster: the node the room's broadcaster is connected to. */
             origin: str,
+            /** A simulcast publisher's layers, and how many viewers play each. */
+            layers: {
+              type: 'array',
+              items: object({ rid: str, width: int, height: int, bitsPerSecond: num, viewers: int }),
+            },
           },
           ['name', 'live', 'viewers', 'mode'],
         ),

@@ -119,6 +119,9 @@ export class Hub {
       case 'hangup':
         if (msg.to === RELAY_PEER_ID) return this.#toRelay(peer, msg);
         return this.#route(peer, msg);
+      case 'quality':
+        if (msg.to === RELAY_PEER_ID) return this.#toRelay(peer, msg);
+        return this.reject(peer, 'not-allowed', 'only the relay has layers to choose from', msg.type);
     }
   }
 

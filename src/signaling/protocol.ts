@@ -83,6 +83,17 @@ export const PingMessage = z.object({ type: z.literal('ping') });
 /** Either end is done with one connection (e.g. a viewer moved to the relay). */
 export const HangupMessage = z.object({ type: z.literal('hangup'), to: PeerId, cid: ConnectionId });
 
+/**
+ * A relayed viewer's wish for its connection `cid`: a simulcast layer by its height, or `auto`
+ * (the relay picks by the viewer's link; the default).
+ */
+export const QualityMessage = z.object({
+  type: z.literal('quality'),
+  to: PeerId,
+  cid: ConnectionId,
+  choice: z.union([z.literal('auto'), z.number().int().min(1).max(8192)]),
+});
+
 export const ClientMessage = z.discriminatedUnion('type', [
   JoinMessage,
   OfferMessage,
@@ -92,6 +103,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   LeaveMessage,
   HangupMessage,
   PingMessage,
+  QualityMessage,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export const CLIENT_MESSAGE_TYPES: readonly string[] = ClientMessage.options.map((o) => o.shape.type.value);
@@ -169,6 +181,20 @@ export const PongMessage = z.object({ type: z.literal('pong') });
  */
 export const RelayedPause = z.object({ type: z.literal('pause'), from: PeerId, cid: ConnectionId, paused: z.boolean() });
 
+/**
+ * From the relay to a viewer about its connection `cid`: the heights of the broadcast's simulcast
+ * layers (lowest first), the one it is sent (-1: none yet), and why: the viewer chose it
+ * (`manual`), it is the best there is (`auto`), or the viewer's link holds it back (`link`).
+ */
+export const RelayedQuality = z.object({
+  type: z.literal('quality'),
+  from: PeerId,
+  cid: ConnectionId,
+  layers: z.array(z.number().int().min(0)),
+  height: z.number().int().min(-1),
+  reason: z.enum(['manual', 'auto', 'link']),
+});
+
 export const ServerMessage = z.discriminatedUnion('type', [
   WelcomeMessage,
   ErrorMessage,
@@ -181,6 +207,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   RelayedRestart,
   RelayedHangup,
   RelayedPause,
+  RelayedQuality,
   PongMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

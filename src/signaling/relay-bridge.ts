@@ -22,7 +22,7 @@ interface Session {
   readonly legs: Map<string, Consumer>;
 }
 
-type FromViewer = Extract<ClientMessage, { type: 'answer' | 'candidate' | 'restart' | 'hangup' }>;
+type FromViewer = Extract<ClientMessage, { type: 'answer' | 'candidate' | 'restart' | 'hangup' | 'quality' }>;
 
 export class RelayBridge {
   readonly #relay: MediaRelay;
@@ -110,6 +110,9 @@ export class RelayBridge {
       case 'hangup':
         if (leg?.id === msg.cid) leg.close();
         return;
+      case 'quality':
+        if (leg?.id === msg.cid) leg.setQuality(msg.choice);
+        return;
     }
   }
 
@@ -175,6 +178,9 @@ export class RelayBridge {
     session.legs.set(viewer.id, leg);
     leg.once('closed', () => {
       if (session.legs.get(viewer.id) === leg) session.legs.delete(viewer.id);
+    });
+    leg.on('playing', (playing) => {
+      if (!leg.closed) viewer.send({ type: 'quality', from: RELAY_PEER_ID, cid: leg.id, ...playing });
     });
     leg.sdp.then(
       (sdp) => {

@@ -153,6 +153,7 @@ async function start(): Promise<void> {
   localStorage.setItem('lancast:publish-key', key);
   broadcaster?.stop();
   const codec = params.get('codec') ?? undefined;
+  const simulcast = params.get('simulcast') !== '0';
   const viewPassword = $<HTMLInputElement>('view-password').value || undefined;
   broadcaster = new Broadcaster({
     room,
@@ -160,6 +161,7 @@ async function start(): Promise<void> {
     stream: sources.preview,
     ...(requestedMode ? { mode: requestedMode } : {}),
     ...(codec ? { codec } : {}),
+    simulcast,
     ...(viewPassword ? { viewPassword } : {}),
   });
   void broadcaster.setVideoParameters(resolvePreset(presetName, sources.kind).send);

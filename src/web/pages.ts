@@ -149,7 +149,7 @@ export function watchPage(lang: Lang, room: string): string {
 </div>
 <div class="row between">
 <p id="watch-line"><strong>${escapeHtml(room)}</strong><span id="viewer-count"></span><span id="stats" class="muted"></span></p>
-<p class="row wrap" role="group" aria-label="${s('playerControls')}"><button id="fullscreen" type="button">${s('fullscreen')}</button><button id="fill" type="button" aria-pressed="false">${s('fill')}</button><button id="pip" type="button" hidden>${s('pip')}</button><a href="/">${s('backToLobby')}</a></p>
+<p class="row wrap" role="group" aria-label="${s('playerControls')}"><button id="fullscreen" type="button">${s('fullscreen')}</button><button id="fill" type="button" aria-pressed="false">${s('fill')}</button><button id="pip" type="button" hidden>${s('pip')}</button><label id="quality-menu" hidden>${s('quality')} <select id="quality" data-testid="quality"><option value="auto">${s('qualityAuto')}</option></select></label><span id="quality-why" class="muted" data-testid="quality-why"></span><a href="/">${s('backToLobby')}</a></p>
 </div>
 <form id="password-form" class="stack" hidden>
 <label>${s('password')} <input id="password" type="password" autocomplete="off"></label>

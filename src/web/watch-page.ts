@@ -19,6 +19,9 @@ const fullscreen = $<HTMLButtonElement>('fullscreen');
 const fill = $<HTMLButtonElement>('fill');
 const pip = $<HTMLButtonElement>('pip');
 const player = video.parentElement!;
+const qualityMenu = $('quality-menu');
+const quality = $<HTMLSelectElement>('quality');
+const qualityWhy = $('quality-why');
 
 const storedPassword = sessionStorage.getItem(`lancast:password:${room}`) ?? undefined;
 /** The password the current join carries, if any: none tried yet means "needs one", not "wrong". */
@@ -203,6 +206,25 @@ passwordForm.addEventListener('submit', (event) => {
   triedPassword = passwordInput.value;
   errorText = undefined;
   viewer.retry(passwordInput.value);
+});
+
+// The relay's simulcast layers: Auto (the default) or one by its height; the line beside says
+// which plays and why.
+let layerHeights = '';
+viewer.on('quality', (status) => {
+  const heights = status.layers.filter((h) => h > 0);
+  qualityMenu.hidden = heights.length < 2;
+  const key = heights.join(',');
+  if (key !== layerHeights) {
+    layerHeights = key;
+    const chosen = quality.value;
+    quality.replaceChildren(new Option(t(lang, 'qualityAuto'), 'auto'), ...[...heights].reverse().map((h) => new Option(`${h}p`, String(h))));
+    quality.value = [...quality.options].some((o) => o.value === chosen) ? chosen : 'auto';
+  }
+  qualityWhy.textContent = status.height > 0 && !qualityMenu.hidden ? `${status.height}p · ${t(lang, `qualityPlaying_${status.reason}`)}` : '';
+});
+quality.addEventListener('change', () => {
+  viewer.setQuality(quality.value === 'auto' ? 'auto' : Number(quality.value));
 });
 
 let lastBytes: { bytes: number; at: number } | undefined;

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """A lossy, slow wire between two TUN devices, for tests on a kernel without netem.
 
-    impair.py <tun-a> <tun-b> <loss 0..1> <delay-ms>
+    impair.py <tun-a> <tun-b> <loss 0..1> <delay-ms> [<rate bit/s>]
 
 Every IP packet read from one device is written to the other after <delay-ms>, unless it is
-dropped (probability <loss>). Prints "ready" once both devices exist; runs until killed.
+dropped (probability <loss>). With a rate, each direction is also a bottleneck of that many bits
+per second with a drop-tail queue of QUEUE_S seconds, as a congested Wi-Fi or a slow uplink is.
+A line "rate <bit/s>" on stdin changes the rate (0: no limit). Prints "ready" once both devices
+exist; runs until killed.
 """
 import fcntl, heapq, os, random, select, struct, sys, time
 
@@ -18,7 +21,14 @@ def tun(name: str) -> int:
 
 
 a_name, b_name, loss, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]) / 1000
+rate = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+QUEUE_S = 0.1
 a, b = tun(a_name), tun(b_name)
+# When each direction's bottleneck is free again (monotonic seconds).
+free_at = {a: 0.0, b: 0.0}
+stdin = sys.stdin.fileno()
+os.set_blocking(stdin, False)
+pending = b""
 other = {a: b, b: a}
 queue: list = []
 seq = 0
@@ -26,15 +36,36 @@ stats = {"passed": 0, "dropped": 0}
 print("ready", flush=True)
 while True:
     timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else 1.0
-    readable, _, _ = select.select([a, b], [], [], timeout)
+    readable, _, _ = select.select([a, b] + ([stdin] if stdin >= 0 else []), [], [], timeout)
     now = time.monotonic()
     for fd in readable:
+        if fd == stdin:
+            chunk = os.read(stdin, 4096)
+            if not chunk:
+                os.set_blocking(stdin, True)  # stdin closed: stop watching it
+                stdin = -1
+                continue
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                words = line.split()
+                if len(words) == 2 and words[0] == b"rate":
+                    rate = float(words[1])
+            continue
         packet = os.read(fd, 65535)
         if random.random() < loss:
             stats["dropped"] += 1
             continue
+        at = now
+        if rate > 0:
+            start = max(now, free_at[fd])
+            if start - now > QUEUE_S:
+                stats["dropped"] += 1  # the queue is full
+                continue
+            free_at[fd] = start + len(packet) * 8 / rate
+            at = free_at[fd]
         seq += 1
-        heapq.heappush(queue, (now + delay, seq, other[fd], packet))
+        heapq.heappush(queue, (at + delay, seq, other[fd], packet))
     while queue and queue[0][0] <= time.monotonic():
         _, _, out, packet = heapq.heappop(queue)
         try:

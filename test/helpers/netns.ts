@@ -21,6 +21,8 @@ export interface TestHost {
   exec(program: string): string;
   cut(): void;
   restore(): void;
+  /** A link made with a rate: change it (bits per second; 0 lifts the cap). */
+  setRate(bitsPerSecond: number): void;
   remove(): void;
 }
 
@@ -37,6 +39,8 @@ export interface Impairment {
   loss: number;
   /** Added one-way delay, each way, in ms. */
   delayMs: number;
+  /** A bottleneck each way, in bits per second, with a 100 ms drop-tail queue (0 or none: no cap). */
+  rateBps?: number;
 }
 
 /**
@@ -54,8 +58,8 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
   ip('netns', 'add', name);
   try {
     if (impair) {
-      wire = spawn('python3', [fileURLToPath(new URL('./impair.py', import.meta.url)), inner, outer, String(impair.loss), String(impair.delayMs)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
+      wire = spawn('python3', [fileURLToPath(new URL('./impair.py', import.meta.url)), inner, outer, String(impair.loss), String(impair.delayMs), String(impair.rateBps ?? 0)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
       await new Promise<void>((resolve, reject) => {
         wire!.stdout!.once('data', () => resolve());
@@ -98,6 +102,10 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
     },
     restore() {
       ip('netns', 'exec', name, 'ip', 'link', 'set', inner, 'up');
+    },
+    setRate(bitsPerSecond) {
+      if (!wire?.stdin) throw new Error('only an impaired link has a rate');
+      wire.stdin.write(`rate ${Math.round(bitsPerSecond)}\n`);
     },
     remove() {
       wire?.kill();

@@ -97,6 +97,8 @@ export interface RoomInfo {
   bitrate?: { in: number; out: number };
   /** The relay has asked the broadcaster to stop sending: nobody watches. */
   paused?: boolean;
+  /** A simulcast broadcast's layers through the relay, lowest first. */
+  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number }[];
   protected?: boolean;
 }
 

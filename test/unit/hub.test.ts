@@ -42,6 +42,7 @@ class FakeConsumer extends Emitter<ConsumerEvents> implements Consumer {
   readonly id = `leg-${++FakeConsumer.count}`;
   readonly sdp: Promise<string>;
   readonly answers: string[] = [];
+  readonly qualities: (number | 'auto')[] = [];
   closed = false;
   constructor(offerSdp: string | undefined) {
     super();
@@ -51,6 +52,13 @@ class FakeConsumer extends Emitter<ConsumerEvents> implements Consumer {
     this.answers.push(sdp);
   }
   async addCandidate(): Promise<void> {}
+  setQuality(choice: number | 'auto'): void {
+    this.qualities.push(choice);
+  }
+  /** The relay says which layer the leg is sent. */
+  play(playing: ConsumerEvents['playing'][0]): void {
+    this.emit('playing', playing);
+  }
   close(reason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
@@ -335,6 +343,31 @@ describe('the relay', () => {
     assert.equal(publication.closed, false);
     b.send({ type: 'hangup', to: 'relay', cid: 'pub' });
     assert.equal(publication.closed, true);
+  });
+
+  test("a viewer's quality choice reaches its own leg only; the leg's layer goes back to that viewer", async () => {
+    const { relay, join } = setup({ mode: 'relay' });
+    const b = join('broadcaster', 'a');
+    const [v1, v2] = [join('viewer', 'a'), join('viewer', 'a')];
+    b.send({ type: 'offer', to: 'relay', cid: 'pub', sdp: SDP });
+    const publication = relay.rooms.get('a')!;
+    publication.answerWith(RELAY_SDP);
+    publication.goLive();
+    await settle();
+    const [leg1, leg2] = [...publication.consumers];
+    v1.send({ type: 'quality', to: 'relay', cid: leg1.id, choice: 360 });
+    v1.send({ type: 'quality', to: 'relay', cid: leg2.id, choice: 180 });
+    v2.send({ type: 'quality', to: 'relay', cid: leg2.id, choice: 'auto' });
+    assert.deepEqual([leg1.qualities, leg2.qualities], [[360], ['auto']], "a viewer cannot choose for another viewer's leg");
+    leg1.play({ layers: [180, 360, 720], height: 360, reason: 'manual' });
+    assert.deepEqual(v1.link.last('quality'), { type: 'quality', from: 'relay', cid: leg1.id, layers: [180, 360, 720], height: 360, reason: 'manual' });
+    assert.equal(v2.link.last('quality'), undefined);
+    const p2p = setup({ mode: 'p2p' });
+    p2p.join('broadcaster', 'a');
+    const pv = p2p.join('viewer', 'a');
+    pv.send({ type: 'quality', to: 'relay', cid: 'x', choice: 'auto' });
+    pv.send({ type: 'quality', to: 'someone', cid: 'x', choice: 'auto' });
+    assert.deepEqual(errorsOf(pv), ['no-such-peer', 'not-allowed']);
   });
 
   test('what may not go to the relay', () => {

@@ -25,6 +25,8 @@ describe('parseClientMessage accepts', () => {
       { type: 'hangup', to: 'a', cid: 'c' },
       { type: 'leave' },
       { type: 'ping' },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'auto' },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 360 },
     ];
     for (const msg of valid) assert.equal(code(msg), 'ok', JSON.stringify(msg));
     assert.deepEqual(
@@ -103,6 +105,7 @@ describe('parseClientMessage refuses', () => {
       [{ type: 'candidate', to: 'a', cid: 'c', candidate: {} }, 'candidate.candidate'],
       [{ type: 'restart' }, 'to'],
       [{ type: 'hangup', to: 'a' }, 'cid'],
+      [{ type: 'quality', to: 'relay', cid: 'c' }, 'choice'],
     ];
     for (const [msg, field] of cases) {
       const r = parse(msg);
@@ -115,6 +118,9 @@ describe('parseClientMessage refuses', () => {
 
   test('a field with a wrong or out-of-range value: bad-message', () => {
     const bad: Record<string, unknown>[] = [
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'best' },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 0 },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 360.5 },
       { type: 'join', role: 'king', room: 'main' },
       { type: 'join', role: 'viewer', room: '' },
       { type: 'join', role: 'viewer', room: 'a b' },

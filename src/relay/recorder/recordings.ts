@@ -224,7 +224,7 @@ export class Recordings {
     const recorder = new Recorder({
       path: join(this.#options.dir, file),
       tracks,
-      requestKeyframe: () => publisher.requestKeyframe(),
+      requestKeyframe: () => publisher.requestKeyframe(publisher.forwarder.layers.top()),
       onError: (err) => this.#fail(s, diskMessage(err)),
     });
     const untap = tap(publisher, recorder);
@@ -362,11 +362,17 @@ function diskMessage(err: Error): string {
   return err.message;
 }
 
-/** Feed a recorder with a publisher's packets and sender reports; returns the way to stop. */
+/**
+ * Feed a recorder with a publisher's packets and sender reports; returns the way to stop. Of a
+ * simulcast publisher's layers, the highest as the recording starts is recorded.
+ */
 function tap(publisher: Publisher, recorder: Recorder): () => void {
   const previous = publisher.onPacket;
-  const onPacket: Publisher['onPacket'] = (kind, seq, ts, marker, payload) => {
-    previous?.(kind, seq, ts, marker, payload);
+  const layer = publisher.forwarder.layers.top();
+  const rid = publisher.forwarder.layers.ordered().find((l) => l.index === layer)?.rid;
+  const onPacket: Publisher['onPacket'] = (kind, seq, ts, marker, payload, packetLayer) => {
+    previous?.(kind, seq, ts, marker, payload, packetLayer);
+    if (kind === 'video' && packetLayer !== layer) return;
     recorder.packet(kind, seq, ts, marker, payload, performance.now());
   };
   publisher.onPacket = onPacket;
@@ -374,6 +380,7 @@ function tap(publisher: Publisher, recorder: Recorder): () => void {
   for (const transceiver of publisher.pc.getTransceivers()) {
     for (const track of transceiver.receiver.tracks) {
       const kind = track.kind as 'audio' | 'video';
+      if (track.rid !== undefined && track.rid !== rid) continue;
       subscriptions.push(
         track.onReceiveRtcp.subscribe((packet) => {
           if (packet instanceof RtcpSrPacket) recorder.senderReport(kind, packet.senderInfo.ntpTimestamp, packet.senderInfo.rtpTimestamp);

@@ -1,0 +1,115 @@
+/**
+ * How relay viewers' quality adapts (issue 15), in one run: a 960x540 3-layer broadcast, two
+ * viewers on this machine and one in a test host whose link is capped at 600 kbit/s and lifted,
+ * several times: how long until the capped viewer plays a lower layer, the longest pause in its
+ * picture around that switch, how long until it is back on the top layer once the cap lifts; the
+ * bitrate of each layer; and the relay's CPU per forwarded packet for three viewers of the same
+ * broadcast with simulcast and without (side by side, same server).
+ */
+import { chromium as playwright, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, launchChromium, recordFrames, waitFor, waitForState } from '../test/helpers/browser.js';
+import { movingClip } from '../test/helpers/clip.js';
+import { createTestHost } from '../test/helpers/netns.js';
+import { cpuSeconds } from '../test/helpers/proc.js';
+import { metricValue, roomInfo, startLancast } from '../test/helpers/server.js';
+import { percentile, sleep } from './lib.js';
+
+const CAP_BPS = 600_000;
+const TOP = 540;
+
+export interface LayerAdaptation {
+  rounds: number;
+  switchDownMsP50: number;
+  switchDownMsP95: number;
+  freezeAtSwitchMsMax: number;
+  recoverMsP50: number;
+  recoverMsP95: number;
+  layers: { height: number; kbps: number }[];
+  cpuPerPacketUs: { simulcast: number; single: number; ratio: number };
+}
+
+const height = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
+/** The longest pause between frames presented in the last `ms` (recordFrames first). */
+const longestGap = (page: Page, ms: number) =>
+  page.evaluate((ms) => {
+    const now = performance.now();
+    const frames = ((window as unknown as { __frames?: number[] }).__frames ?? []).filter((t) => t >= now - ms);
+    let longest = 0;
+    for (let i = 1; i < frames.length; i++) longest = Math.max(longest, frames[i] - frames[i - 1]);
+    return Math.round(Math.max(longest, now - (frames.at(-1) ?? now - ms)));
+  }, ms);
+
+export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
+  const clip = movingClip(960, 540);
+  const host = await createTestHost({ loss: 0, delayMs: 5, rateBps: 0 });
+  const server = await startLancast({ args: ['--host', host.hostAddress, '--log-level', 'warn'] });
+  const here = await launchChromium([`--use-file-for-fake-video-capture=${clip.file}`]);
+  const there = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });
+  const base = `http://${host.hostAddress}:${server.port}`;
+  try {
+    const downs: number[] = [];
+    const freezes: number[] = [];
+    const recoveries: number[] = [];
+    const context = await here.newContext({ ignoreHTTPSErrors: true });
+    const b = await context.newPage();
+    await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/adapt?key=test-key&autostart=1&mode=relay`);
+    const others = [await here.newPage(), await here.newPage()];
+    for (const v of others) await v.goto(`${base}/watch/adapt`);
+    const capped = await there.newPage();
+    await capped.goto(`${base}/watch/adapt`);
+    for (const v of [...others, capped]) await waitForState(v, 'live', 30_000);
+    await waitFor(() => height(capped), (h) => h === TOP, 20_000, 'the top layer');
+    await recordFrames(capped);
+    for (let i = 0; i < rounds; i++) {
+      host.setRate(CAP_BPS);
+      const capAt = Date.now();
+      await waitFor(() => height(capped), (h) => h > 0 && h < TOP, 15_000, 'a lower layer');
+      downs.push(Date.now() - capAt);
+      await sleep(3_000);
+      freezes.push(await longestGap(capped, Date.now() - capAt + 500));
+      host.setRate(0);
+      const liftAt = Date.now();
+      await waitFor(() => height(capped), (h) => h === TOP, 30_000, 'the top layer again');
+      recoveries.push(Date.now() - liftAt);
+      await sleep(3_000);
+    }
+    const layers = ((await roomInfo(base, 'adapt'))?.layers ?? []).map((l) => ({ height: l.height, kbps: Math.round(l.bitsPerSecond / 1000) }));
+    await Promise.all([context.close(), capped.close(), ...others.map((v) => v.close())]);
+
+    // CPU per forwarded packet: three viewers here, with simulcast and without, one after the other.
+    const cpu: Record<'simulcast' | 'single', number> = { simulcast: 0, single: 0 };
+    for (const [name, flag] of [['simulcast', ''], ['single', '&simulcast=0']] as const) {
+      const ctx = await here.newContext({ ignoreHTTPSErrors: true });
+      const pub = await ctx.newPage();
+      await pub.goto(`https://${host.hostAddress}:${server.port}/broadcast/cpu-${name}?key=test-key&autostart=1&mode=relay${flag}`);
+      const viewers = [await here.newPage(), await here.newPage(), await here.newPage()];
+      for (const v of viewers) await v.goto(`${base}/watch/cpu-${name}`);
+      for (const v of viewers) await waitForState(v, 'live', 30_000);
+      await sleep(5_000);
+      const cpu0 = cpuSeconds(server.proc.pid!);
+      const out0 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
+      await sleep(15_000);
+      const cpu1 = cpuSeconds(server.proc.pid!);
+      const out1 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
+      cpu[name] = ((cpu1 - cpu0) * 1e6) / Math.max(1, out1 - out0);
+      await Promise.all([ctx.close(), ...viewers.map((v) => v.close())]);
+      await sleep(1_000);
+    }
+    return {
+      rounds,
+      switchDownMsP50: percentile(downs, 50),
+      switchDownMsP95: percentile(downs, 95),
+      freezeAtSwitchMsMax: Math.max(...freezes),
+      recoverMsP50: percentile(recoveries, 50),
+      recoverMsP95: percentile(recoveries, 95),
+      layers,
+      cpuPerPacketUs: { simulcast: Math.round(cpu.simulcast * 10) / 10, single: Math.round(cpu.single * 10) / 10, ratio: Math.round((cpu.simulcast / cpu.single) * 100) / 100 },
+    };
+  } finally {
+    await there.close();
+    await here.close();
+    await server.stop();
+    host.remove();
+    clip.remove();
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * A publisher's simulcast layers (RFC 8853): one RTP stream per `rid`, each a picture of its own
+ * size. A layer's number is fixed when its rid is first seen (0, 1, 2 in the order of the
+ * publisher's offer); its place from lowest to highest comes from the picture size its keyframes
+ * carry (VP8, H.264 SPS), or from its bitrate while no size is known, since publishers list
+ * their rids in any order.
+ */
+import { RateMeter } from './rate.js';
+
+export interface LayerInfo {
+  /** The layer's number, as packets carry it. */
+  index: number;
+  rid: string;
+  width: number;
+  height: number;
+  bitsPerSecond: number;
+  /** Packets arrived lately: a publisher short of CPU or bandwidth stops its top layers for a while. */
+  active: boolean;
+}
+
+/** A layer with no packet for this long is not being sent. */
+const ACTIVE_MS = 500;
+
+/** The picture size a VP8 keyframe's first packet carries (RFC 6386 9.1), if this is one. */
+export function vp8KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
+  if (p.length < 2) return undefined;
+  const b0 = p[0];
+  if ((b0 & 0x10) === 0 || (b0 & 0x07) !== 0) return undefined;
+  let i = 1;
+  if (b0 & 0x80) {
+    const x = p[i++];
+    if (x & 0x80) i += p[i] & 0x80 ? 2 : 1;
+    if (x & 0x40) i++;
+    if (x & 0x30) i++;
+  }
+  // Frame tag (3 bytes, P bit clear for a keyframe), start code 9d 01 2a, then 14-bit sizes.
+  if (i + 10 > p.length || (p[i] & 0x01) !== 0) return undefined;
+  if (p[i + 3] !== 0x9d || p[i + 4] !== 0x01 || p[i + 5] !== 0x2a) return undefined;
+  const width = (p[i + 6] | (p[i + 7] << 8)) & 0x3fff;
+  const height = (p[i + 8] | (p[i + 9] << 8)) & 0x3fff;
+  return width > 0 && height > 0 ? { width, height } : undefined;
+}
+
+/** Reads Exp-Golomb codes from an H.264 NAL unit (emulation prevention bytes removed). */
+class Bits {
+  #bit = 0;
+  readonly #b: Uint8Array;
+  constructor(nal: Uint8Array) {
+    const out: number[] = [];
+    for (let i = 0; i < nal.length; i++) {
+      if (i >= 2 && nal[i] === 3 && nal[i - 1] === 0 && nal[i - 2] === 0) continue;
+      out.push(nal[i]);
+    }
+    this.#b = Uint8Array.from(out);
+  }
+  u(n: number): number {
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      const byte = this.#b[this.#bit >> 3];
+      if (byte === undefined) throw new RangeError('SPS ends early');
+      v = v * 2 + ((byte >> (7 - (this.#bit & 7))) & 1);
+      this.#bit++;
+    }
+    return v;
+  }
+  ue(): number {
+    let zeros = 0;
+    while (this.u(1) === 0) if (++zeros > 31) throw new RangeError('bad Exp-Golomb code');
+    return zeros === 0 ? 0 : 2 ** zeros - 1 + this.u(zeros);
+  }
+  se(): number {
+    const k = this.ue();
+    return k & 1 ? (k + 1) / 2 : -k / 2;
+  }
+}
+
+/** Picture size from an H.264 SPS NAL unit (ITU-T H.264 7.3.2.1.1), cropping applied. */
+export function h264SpsSize(sps: Uint8Array): { width: number; height: number } | undefined {
+  try {
+    const r = new Bits(sps.subarray(1));
+    const profile = r.u(8);
+    r.u(16); // constraint flags, level
+    r.ue(); // seq_parameter_set_id
+    let chromaFormat = 1;
+    if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].includes(profile)) {
+      chromaFormat = r.ue();
+      if (chromaFormat === 3) r.u(1);
+      r.ue();
+      r.ue();
+      r.u(1);
+      if (r.u(1)) {
+        for (let i = 0; i < (chromaFormat === 3 ? 12 : 8); i++) {
+          if (!r.u(1)) continue;
+          let last = 8;
+          let next = 8;
+          for (let j = 0; j < (i < 6 ? 16 : 64) && next !== 0; j++) {
+            next = (last + r.se() + 256) % 256;
+            if (next !== 0) last = next;
+          }
+        }
+      }
+    }
+    r.ue(); // log2_max_frame_num_minus4
+    const pocType = r.ue();
+    if (pocType === 0) r.ue();
+    else if (pocType === 1) {
+      r.u(1);
+      r.se();
+      r.se();
+      const n = r.ue();
+      for (let i = 0; i < n; i++) r.se();
+    }
+    r.ue(); // max_num_ref_frames
+    r.u(1);
+    const widthMbs = r.ue() + 1;
+    const heightMapUnits = r.ue() + 1;
+    const frameMbsOnly = r.u(1);
+    if (!frameMbsOnly) r.u(1);
+    r.u(1);
+    let [left, right, top, bottom] = [0, 0, 0, 0];
+    if (r.u(1)) [left, right, top, bottom] = [r.ue(), r.ue(), r.ue(), r.ue()];
+    const cropX = chromaFormat === 0 || chromaFormat === 3 ? 1 : 2;
+    const cropY = (chromaFormat === 1 ? 2 : 1) * (2 - frameMbsOnly);
+    const width = widthMbs * 16 - cropX * (left + right);
+    const height = (2 - frameMbsOnly) * heightMapUnits * 16 - cropY * (top + bottom);
+    return width > 0 && height > 0 ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The picture size an H.264 packet's SPS carries (alone or in a STAP-A), if it has one. */
+export function h264KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
+  if (p.length < 2) return undefined;
+  const type = p[0] & 0x1f;
+  if (type === 7) return h264SpsSize(p);
+  if (type !== 24) return undefined;
+  for (let i = 1; i + 2 < p.length; ) {
+    const size = (p[i] << 8) | p[i + 1];
+    if ((p[i + 2] & 0x1f) === 7) return h264SpsSize(p.subarray(i + 2, i + 2 + size));
+    i += 2 + size;
+  }
+  return undefined;
+}
+
+export function keyframeSizer(mimeType: string | undefined): ((p: Uint8Array) => { width: number; height: number } | undefined) | undefined {
+  switch (mimeType?.toLowerCase()) {
+    case 'video/vp8':
+      return vp8KeyframeSize;
+    case 'video/h264':
+      return h264KeyframeSize;
+    default:
+      return undefined;
+  }
+}
+
+class Layer {
+  readonly rate = new RateMeter();
+  lastAtMs = 0;
+  width = 0;
+  height = 0;
+  constructor(
+    readonly index: number,
+    readonly rid: string,
+  ) {}
+}
+
+/** The layers one publisher sends, as its packets show them. */
+export class SimulcastLayers {
+  readonly #byRid = new Map<string, Layer>();
+  readonly #byIndex: Layer[] = [];
+  #sizer: ((p: Uint8Array) => { width: number; height: number } | undefined) | undefined;
+
+  /** The rids the publisher offered, in the offer's order: numbered 0, 1, 2 in that order. */
+  constructor(rids: string[] = []) {
+    for (const rid of rids) this.indexOf(rid);
+  }
+
+  set codec(mimeType: string | undefined) {
+    this.#sizer = keyframeSizer(mimeType);
+  }
+
+  get count(): number {
+    return this.#byIndex.length;
+  }
+
+  /** A rid's layer number (a new rid gets the next). */
+  indexOf(rid: string): number {
+    let layer = this.#byRid.get(rid);
+    if (!layer) {
+      layer = new Layer(this.#byIndex.length, rid);
+      this.#byRid.set(rid, layer);
+      this.#byIndex.push(layer);
+    }
+    return layer.index;
+  }
+
+  /** At least `count` layers (a relay worker knows its publisher's layers by number only). */
+  ensure(count: number): void {
+    while (this.#byIndex.length < count) this.indexOf(`#${this.#byIndex.length}`);
+  }
+
+  /** A packet of layer `index`: its size counts toward the layer's rate, a keyframe tells its picture size. */
+  note(index: number, payload: Uint8Array): void {
+    const layer = this.#byIndex[index];
+    if (!layer) return;
+    layer.rate.add(payload.length + 12);
+    layer.lastAtMs = Date.now();
+    const size = this.#sizer?.(payload);
+    if (size) {
+      layer.width = size.width;
+      layer.height = size.height;
+    }
+  }
+
+  /** The highest layer's number (0 without simulcast). */
+  top(): number {
+    return this.ordered().pop()?.index ?? 0;
+  }
+
+  /** The layers from lowest to highest: by picture height where known, else by bitrate. */
+  ordered(): LayerInfo[] {
+    const now = Date.now();
+    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond, active: now - l.lastAtMs < ACTIVE_MS }));
+    return infos.sort((a, b) => (a.height && b.height && a.height !== b.height ? a.height - b.height : a.bitsPerSecond - b.bitsPerSecond || a.index - b.index));
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * A relay viewer behind a slow link gets the layer its link carries (issue 15). A 3-layer
+ * broadcast (960x540 clip); two viewers on this machine and one in a test host whose link is
+ * capped at 600 kbit/s (a userspace wire, test/helpers/impair.py). Within 5 s of the cap the capped
+ * viewer plays a lower layer at 15 fps or more, with no freeze over 1 s after the switch; the
+ * others keep the top layer and never freeze; when the cap lifts it is back on top within 15 s.
+ * Asserted on what the pages show: decoded picture height and frames presented.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { chromium as playwright, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
+import { movingClip } from '../helpers/clip.js';
+import { createTestHost, type TestHost } from '../helpers/netns.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+
+const CAP_BPS = 600_000;
+const TOP = 540;
+
+let host: TestHost;
+let server: Lancast;
+let here: Browser;
+let there: Browser;
+let clip: ReturnType<typeof movingClip>;
+
+before(async () => {
+  // 960x540 still gives three layers (540/270/135) and costs the busy test machine less to encode.
+  clip = movingClip(960, 540);
+  host = await createTestHost({ loss: 0, delayMs: 5, rateBps: 0 });
+  server = await startLancast({ args: ['--host', host.hostAddress] });
+  here = await launchChromium([`--use-file-for-fake-video-capture=${clip.file}`]);
+  there = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await there?.close();
+  await here?.close();
+  await server?.stop();
+  host?.remove();
+  clip?.remove();
+});
+
+const height = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
+/** Frames presented per second over the next `ms`, and the longest gap in that time (recordFrames first). */
+async function playing(page: Page, ms: number): Promise<{ fps: number; longestGapMs: number }> {
+  const from = await page.evaluate(() => performance.now());
+  await new Promise((r) => setTimeout(r, ms));
+  return page.evaluate((from) => {
+    const now = performance.now();
+    const frames = ((window as unknown as { __frames?: number[] }).__frames ?? []).filter((t) => t >= from);
+    let longest = frames.length > 0 ? frames[0] - from : now - from;
+    for (let i = 1; i < frames.length; i++) longest = Math.max(longest, frames[i] - frames[i - 1]);
+    longest = Math.max(longest, now - (frames.at(-1) ?? from));
+    return { fps: (frames.length * 1000) / (now - from), longestGapMs: Math.round(longest) };
+  }, from);
+}
+
+describe('a relay viewer behind a 600 kbit/s link', () => {
+  test('moves to a lower layer within 5 s and plays it smoothly; the others keep the top; back on top within 15 s of the cap lifting', async (t) => {
+    const base = `http://${host.hostAddress}:${server.port}`;
+    // A camera needs a secure page: https (self-signed) on an address that is not localhost.
+    const b = await (await here.newContext({ ignoreHTTPSErrors: true })).newPage();
+    await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/capped?key=test-key&autostart=1&mode=relay`);
+    const others = [await here.newPage(), await here.newPage()];
+    for (const v of others) await v.goto(`${base}/watch/capped`);
+    const capped = await there.newPage();
+    await capped.goto(`${base}/watch/capped`);
+    try {
+      for (const v of [...others, capped]) await waitForState(v, 'live', 30_000);
+      for (const v of [...others, capped]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
+      for (const v of [...others, capped]) await recordFrames(v);
+
+      host.setRate(CAP_BPS);
+      const capAt = Date.now();
+      const low = await waitFor(() => height(capped), (h) => h > 0 && h < TOP, 5_000, 'a lower layer within 5 s of the cap');
+      const downMs = Date.now() - capAt;
+      await new Promise((r) => setTimeout(r, 1_000));
+      const after = await playing(capped, 5_000);
+      t.diagnostic(`capped: ${low}p after ${downMs} ms; then ${after.fps.toFixed(1)} fps, longest gap ${after.longestGapMs} ms`);
+      assert.ok(after.fps >= 15, `the capped viewer plays ${after.fps.toFixed(1)} fps`);
+      assert.ok(after.longestGapMs <= 1_000, `the capped viewer froze ${after.longestGapMs} ms`);
+      for (const v of others) {
+        const why = await v.evaluate(() => document.getElementById('quality-why')!.textContent);
+        assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
+        const g = await frameGaps(v);
+        assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
+      }
+
+      host.setRate(0);
+      const liftAt = Date.now();
+      await waitFor(() => height(capped), (h) => h === TOP, 15_000, 'the top layer within 15 s of the cap lifting');
+      t.diagnostic(`back on top ${Date.now() - liftAt} ms after the cap lifted`);
+    } finally {
+      await Promise.all([b.context().close(), capped.close(), ...others.map((v) => v.close())]);
+    }
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Simulcast through the relay (issue 15): a Chromium broadcaster with a 1280x720 camera sends
+ * three layers to a relayed room; each Chromium viewer gets one layer, by default the highest; a
+ * viewer who picks a lower height on the watch page's quality menu plays it within a second, and
+ * Auto brings the highest back. A WHIP publisher (Chromium's libwebrtc, publishing from a page
+ * with fetch) that offers simulcast is relayed the same way, and one that does not still plays.
+ * What is asserted is what the page shows: the decoded picture's height, frames presented, the
+ * menu and its line.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { assertMediaFlowing, frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
+import { movingClip } from '../helpers/clip.js';
+import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
+
+let server: Lancast;
+let chromium: Browser;
+let clip: ReturnType<typeof movingClip>;
+
+before(async () => {
+  clip = movingClip(1280, 720);
+  [server, chromium] = await Promise.all([startLancast(), launchChromium([`--use-file-for-fake-video-capture=${clip.file}`])]);
+});
+
+after(async () => {
+  await chromium?.close();
+  await server?.stop();
+  clip?.remove();
+});
+
+async function open(path: string): Promise<Page> {
+  const page = await chromium.newPage();
+  await page.goto(`${server.url}${path}`);
+  return page;
+}
+
+const videoHeight = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
+const menu = (page: Page) =>
+  page.evaluate(() => ({
+    hidden: document.getElementById('quality-menu')!.hidden,
+    options: [...document.querySelectorAll<HTMLOptionElement>('#quality option')].map((o) => o.textContent),
+    why: document.getElementById('quality-why')!.textContent,
+  }));
+
+describe('simulcast through the relay', () => {
+  test('three layers reach the relay; a viewer picks the lowest on the menu and plays it within 1 s; Auto brings the top back', async () => {
+    const b = await open('/broadcast/layers?key=test-key&autostart=1&mode=relay');
+    const [v1, v2] = [await open('/watch/layers'), await open('/watch/layers')];
+    try {
+      await Promise.all([waitForState(b, 'live', 30_000), waitForState(v1, 'live', 30_000), waitForState(v2, 'live', 30_000)]);
+      // The menu lists Auto and the three layers by height, highest first; Auto plays the top one.
+      const shown = await waitFor(() => menu(v1), (m) => !m.hidden && m.options.length === 4, 15_000, 'a quality menu with three layers');
+      assert.deepEqual(shown.options, ['Auto', '720p', '360p', '180p']);
+      // A browser sends its top layer once its own estimate of the uplink allows (a few seconds).
+      await waitFor(() => videoHeight(v1), (h) => h === 720, 20_000, 'the top layer on viewer 1');
+      await waitFor(() => videoHeight(v2), (h) => h === 720, 10_000, 'the top layer on viewer 2');
+      await waitFor(() => menu(v1), (m) => /^720p · auto/.test(m.why ?? ''), 2_000, 'the line saying auto plays 720p');
+
+      await recordFrames(v1);
+      await recordFrames(v2);
+      const picked = Date.now();
+      await v1.selectOption('#quality', '180');
+      await waitFor(() => videoHeight(v1), (h) => h === 180, 1_000, 'the 180p layer within 1 s of picking it');
+      const switchMs = Date.now() - picked;
+      await waitFor(() => menu(v1), (m) => m.why === '180p · your choice', 2_000, 'the line saying the viewer chose 180p');
+      // The other viewer is untouched, and the picked one keeps playing after the switch.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(await videoHeight(v2), 720);
+      const g1 = await frameGaps(v1);
+      const g2 = await frameGaps(v2);
+      assert.ok(g1.sinceLastMs < 500 && g1.frames > 30, `viewer 1 plays on at 180p: ${JSON.stringify(g1)}`);
+      assert.ok(g2.longestGapMs < 1_000, `viewer 2 never froze: ${JSON.stringify(g2)}`);
+      assert.ok(g1.longestGapMs < 1_000, `the switch left no freeze over 1 s: ${JSON.stringify(g1)} (switch took ${switchMs} ms)`);
+      // /api/rooms and /metrics show the layers and who is sent which.
+      const layers = (await roomInfo(server.url, 'layers'))?.layers ?? [];
+      assert.deepEqual(layers.map((l) => [l.height, l.viewers]), [[180, 1], [360, 0], [720, 1]]);
+      assert.ok(layers.every((l) => l.width === (l.height * 16) / 9), JSON.stringify(layers));
+      assert.ok(layers[0].bitsPerSecond > 0, JSON.stringify(layers));
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /^lancast_relay_layer_viewers\{height="180"\} 1$/m);
+      assert.match(metrics, /^lancast_relay_layer_viewers\{height="720"\} 1$/m);
+
+      await v1.selectOption('#quality', 'auto');
+      await waitFor(() => videoHeight(v1), (h) => h === 720, 3_000, 'the top layer again on Auto');
+      await waitFor(() => menu(v1), (m) => /^720p · auto/.test(m.why ?? ''), 2_000, 'the line saying auto');
+    } finally {
+      await Promise.all([b.close(), v1.close(), v2.close()]);
+    }
+  });
+
+  /** In a page: publish the fake camera over WHIP, with three simulcast encodings or one. */
+  const WHIP_PUBLISH = (url: string, simulcast: boolean) => `(async () => {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver(stream.getAudioTracks()[0], { direction: 'sendonly' });
+    pc.addTransceiver(stream.getVideoTracks()[0], { direction: 'sendonly', ${simulcast ? "sendEncodings: [{ rid: 'lo', scaleResolutionDownBy: 4 }, { rid: 'mid', scaleResolutionDownBy: 2 }, { rid: 'hi' }]" : ''} });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 1000); });
+    const res = await fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: 'Bearer test-key' }, body: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    window.__whip = pc;
+    return res.status;
+  })()`;
+
+  for (const simulcast of [true, false]) {
+    test(`a WHIP publisher ${simulcast ? 'offering simulcast is relayed with a layer per viewer' : 'without simulcast still plays everywhere'}`, async () => {
+      const room = simulcast ? 'whip-layers' : 'whip-single';
+      const publisher = await open('/');
+      const v1 = await open(`/watch/${room}`);
+      const v2 = await open(`/watch/${room}`);
+      try {
+        assert.equal(await publisher.evaluate(WHIP_PUBLISH(`${server.url}/whip/${room}`, simulcast)), 201);
+        await waitForState(v1, 'live', 30_000);
+        await waitForState(v2, 'live', 30_000);
+        if (!simulcast) {
+          // One encoding: the browser alone sizes it (smaller when its CPU is short), every viewer gets it.
+          for (const v of [v1, v2]) await assertMediaFlowing(v);
+          assert.equal(await videoHeight(v1), await videoHeight(v2));
+          assert.equal((await roomInfo(server.url, room))?.layers, undefined, 'no layers without simulcast');
+          assert.equal((await menu(v1)).hidden, true, 'no quality menu without layers');
+          return;
+        }
+        await waitFor(() => videoHeight(v1), (h) => h === 720, 20_000, 'the full picture');
+        await waitFor(() => menu(v1), (m) => !m.hidden && m.options.length === 4, 15_000, 'a quality menu with three layers');
+        await v1.selectOption('#quality', '180');
+        await waitFor(() => videoHeight(v1), (h) => h === 180, 2_000, 'the 180p layer of the WHIP publisher');
+        await waitFor(() => videoHeight(v2), (h) => h === 720, 5_000, 'the other viewer on the top layer');
+        const layers = (await roomInfo(server.url, room))?.layers ?? [];
+        assert.deepEqual(layers.map((l) => l.rid), ['lo', 'mid', 'hi']);
+      } finally {
+        await Promise.all([publisher.close(), v1.close(), v2.close()]);
+      }
+    });
+  }
+});

@@ -1,0 +1,121 @@
+/**
+ * Auto's choice of layer from a viewer's own RTCP (issue 15): down at once when the estimate falls
+ * below what is sent or the reports show loss, up one layer at a time after the link has shown
+ * room for a while, and a failed trial up makes the next wait longer. Real werift RTCP packets go
+ * in, as the viewer's browser would send them.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpReceiverInfo, RtcpRrPacket, RtcpTransportLayerFeedback } from 'werift';
+import { ViewerQuality } from '../../src/relay/layer-selector.js';
+import type { LayerInfo } from '../../src/relay/layers.js';
+import { LinkEstimate } from '../../src/relay/link.js';
+
+const SSRC = 42;
+const layers: LayerInfo[] = [
+  { index: 0, rid: 'q', width: 320, height: 180, bitsPerSecond: 150_000, active: true },
+  { index: 1, rid: 'h', width: 640, height: 360, bitsPerSecond: 500_000, active: true },
+  { index: 2, rid: 'f', width: 1280, height: 720, bitsPerSecond: 1_800_000, active: true },
+];
+
+const remb = (bps: number) => new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: BigInt(bps), ssrcFeedbacks: [SSRC] }) });
+const rr = (fractionLost: number) => new RtcpRrPacket({ ssrc: 1, reports: [new RtcpReceiverInfo({ ssrc: SSRC, fractionLost: Math.round(fractionLost * 256), packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 })] });
+
+const nack = () => new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: SSRC, lost: [1, 2] }) });
+
+function viewer() {
+  const quality = new ViewerQuality();
+  const link = new LinkEstimate(() => SSRC);
+  quality.link = link;
+  let now = 1_000_000;
+  let current = -1;
+  const step = (ms: number) => {
+    now += ms;
+    const pick = quality.decide(layers, current, now)!;
+    current = pick.layer.index;
+    return pick;
+  };
+  return { quality, link, step, hear: (p: Parameters<LinkEstimate['note']>[0]) => link.note(p, now) };
+}
+
+test('the top layer while the link says nothing; down at once to the layer the estimate holds when it falls', () => {
+  const v = viewer();
+  assert.deepEqual([v.step(0).layer.height, v.step(0).reason], [720, 'auto']);
+  v.hear(remb(2_000_000));
+  v.hear(remb(300_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 720, 'the first 2 s: a fall of the estimate does not count yet');
+  v.step(2_000);
+  v.hear(remb(400_000));
+  assert.equal(v.step(250).layer.height, 720, 'a low estimate that did not fall is the browser not knowing yet, not a full link');
+  v.hear(remb(2_000_000));
+  v.hear(remb(600_000));
+  assert.equal(v.step(250).layer.height, 720, 'a fall with nothing missing: the relay\'s own batching read as a queue');
+  v.hear(nack());
+  const down = v.step(250);
+  assert.deepEqual([down.layer.height, down.reason], [360, 'link']);
+  v.hear(remb(200_000));
+  assert.equal(v.step(250).layer.height, 180);
+  assert.equal(v.quality.downs, 2);
+});
+
+test('loss in the receiver reports moves down even when the estimate is high; one bad report alone does not', () => {
+  const v = viewer();
+  v.step(0);
+  v.hear(remb(5_000_000));
+  v.hear(rr(0.1));
+  assert.equal(v.step(250).layer.height, 720);
+  v.hear(rr(0.2));
+  assert.equal(v.step(250).layer.height, 360);
+});
+
+test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
+  const v = viewer();
+  v.step(0);
+  v.step(2_000);
+  v.hear(remb(2_000_000));
+  v.hear(remb(200_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(remb(250_000));
+  v.hear(rr(0));
+  assert.equal(v.step(3_000).layer.height, 180, 'no room while the fall is recent');
+  assert.equal(v.step(250).layer.height, 180, 'room seen: the wait starts');
+  assert.equal(v.step(2_500).layer.height, 180);
+  assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
+  v.hear(remb(150_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 360, 'just after a move up, a fall of the estimate does not count');
+  v.hear(rr(0.3)); // the trial fails: loss counts at once
+  v.hear(rr(0.3));
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(remb(250_000));
+  v.step(3_000);
+  assert.equal(v.step(3_100).layer.height, 180, 'the wait is longer now');
+  assert.equal(v.step(3_000).layer.height, 360);
+  assert.equal(v.step(250).layer.height, 360);
+  v.step(250);
+  v.step(6_100);
+  assert.equal(v.step(250).layer.height, 720, 'and on up to the top');
+});
+
+test('a layer the publisher stopped sending is left for the highest it still sends', () => {
+  const quality = new ViewerQuality();
+  const paused = layers.map((l) => (l.index === 2 ? { ...l, active: false, bitsPerSecond: 0 } : l));
+  assert.deepEqual([quality.decide(layers, -1, 0)!.layer.height, quality.decide(paused, 2, 250)!.layer.height], [720, 360]);
+  assert.equal(quality.decide(paused, 1, 500)!.reason, 'auto', 'the best there is now: not the viewer\'s link');
+  assert.equal(quality.decide(layers, 1, 600)!.layer.height, 720, 'sent again: back up at once (the link never held it back)');
+  quality.choice = 720;
+  assert.equal(quality.decide(paused, 1, 750)!.layer.height, 360, 'a chosen layer that stopped: the nearest below it');
+});
+
+test('a chosen height wins over the link', () => {
+  const v = viewer();
+  v.quality.choice = 720;
+  v.hear(remb(100_000));
+  assert.deepEqual([v.step(250).layer.height, v.step(250).reason], [720, 'manual']);
+});
