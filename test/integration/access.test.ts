@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../helpers/browser.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 import { TestSocket } from '../helpers/ws-client.js';
 import { whipPublish } from '../helpers/wrtc.js';
@@ -143,6 +144,9 @@ describe('limits', () => {
     const sockets: TestSocket[] = [];
     let whip: Awaited<ReturnType<typeof whipPublish>> | undefined;
     try {
+      // The rooms of the tests before must be gone: one closing between the fill and the WHIP post frees a place.
+      const listed = async () => ((await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: unknown[] }).rooms;
+      await waitFor(listed, (rooms) => rooms.length === 0, 10_000, 'no rooms left from earlier tests');
       let full = false;
       for (let i = 0; i < 6 && !full; i++) {
         const s = await TestSocket.open(server.wsUrl);

@@ -63,7 +63,7 @@ describe('a cluster of nodes on Redis', () => {
     const viewers = await Promise.all([b, b, c].map((n) => TestSocket.join(n.wsUrl, { role: 'viewer', room: 'hall' })));
     try {
       for (const n of nodes) {
-        const rooms = await waitFor(() => listRooms(n.url), (r) => r.find((x) => x.name === 'hall')?.viewers === 3, 10_000, `3 viewers of hall on ${n.url}`);
+        const rooms = await waitFor(() => listRooms(n.url), (r) => r.find((x) => x.name === 'hall')?.viewers === 3 && r.find((x) => x.name === 'hall')?.live === true, 10_000, `3 viewers of hall on ${n.url}`);
         const hall = rooms.find((x) => x.name === 'hall')!;
         assert.equal(hall.live, true);
         assert.equal(hall.mode, 'p2p');
