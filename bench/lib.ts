@@ -92,11 +92,14 @@ export async function publisherVideo(page: Page, relay: boolean): Promise<{ targ
     const out = { targetBitrate: 0, reason: 'none', width: 0, fps: 0 };
     if (!pc) return out;
     (await pc.getStats()).forEach((s) => {
+      // A simulcast sender has one per layer: the target is their sum, the rest the widest's.
       if (s.type === 'outbound-rtp' && s.kind === 'video') {
-        out.targetBitrate = s.targetBitrate || 0;
-        out.reason = s.qualityLimitationReason || 'none';
-        out.width = s.frameWidth || 0;
-        out.fps = s.framesPerSecond || 0;
+        out.targetBitrate += s.targetBitrate || 0;
+        if ((s.frameWidth || 0) >= out.width) {
+          out.reason = s.qualityLimitationReason || 'none';
+          out.width = s.frameWidth || 0;
+          out.fps = s.framesPerSecond || 0;
+        }
       }
     });
     return out;
