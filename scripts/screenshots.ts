@@ -84,6 +84,29 @@ async function series(browser: Browser, open: Lancast, guarded: Lancast, lang: (
     await broadcast.waitForFunction(() => document.getElementById('uplink')?.textContent, undefined, { timeout: 15_000 }).catch(() => undefined);
     await shot(watch, `watch-live-${tag}`);
     await shot(broadcast, `broadcast-live-${tag}`);
+
+    // A relayed simulcast broadcast: the watch page's quality menu and what plays.
+    const relayed = await context.newPage();
+    await relayed.goto(`${open.url}/broadcast/${ROOM}-relay?key=${open.publishKey}&mode=relay&autostart=1`);
+    await settle(relayed, 'live');
+    const layered = await context.newPage();
+    await layered.goto(`${open.url}/watch/${ROOM}-relay`);
+    await settle(layered, 'live');
+    // Settled: the menu is up and the picture is the height the line names (the first second may still show a lower layer).
+    await layered
+      .waitForFunction(
+        () => {
+          const why = document.getElementById('quality-why')?.textContent ?? '';
+          const height = (document.querySelector('video') as HTMLVideoElement).videoHeight;
+          return !document.getElementById('quality-menu')?.hidden && why.startsWith(`${height}p`) && /fps/.test(document.getElementById('stats')?.textContent ?? '');
+        },
+        undefined,
+        { timeout: 20_000 },
+      )
+      .catch(() => problems.push(`watch-relay-quality-${tag}: no quality menu, or the picture never matched the layer it names`));
+    await shot(layered, `watch-relay-quality-${tag}`);
+    await layered.close();
+    await relayed.close();
     if (values.readme && tag === 'en-desktop') {
       mkdirSync(README_DIR, { recursive: true });
       for (const [page, name] of [[broadcast, 'broadcast'], [watch, 'watch']] as const) {
