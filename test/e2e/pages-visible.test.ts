@@ -54,6 +54,21 @@ async function passwordBoxOnScreen(page: Page): Promise<boolean> {
   return (await page.locator('#password').isVisible()) && box !== null && box.width > 0 && box.height > 0;
 }
 
+describe('a phone screen', () => {
+  test('no page is wider than a 390 px phone, in English or Chinese: lobby, broadcast, watch', async () => {
+    for (const locale of ['en-US', 'zh-CN']) {
+      const ctx = await context(locale);
+      for (const path of ['/', `/broadcast/narrow?key=${open.publishKey}`, '/watch/narrow']) {
+        const page = await openPage(ctx, `${open.url}${path}`);
+        await page.waitForLoadState('load');
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.equal(overflow, 0, `${path} (${locale}) scrolls sideways by ${overflow}px`);
+        await page.close();
+      }
+    }
+  });
+});
+
 describe('the view-password box', () => {
   test('a room without a password never shows it: waiting, then live', async () => {
     const ctx = await context();
