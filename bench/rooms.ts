@@ -128,6 +128,10 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
     await server.stop();
     throw err;
   }
+  let stopping = false;
+  publisher.proc.once('exit', (code, signal) => {
+    if (!stopping) failures.push(`${name}: the publisher's process ended (${signal ?? code}): ${publisher.stderr.slice(-300)}`);
+  });
   const crowd = new ViewerCrowd(server.url, 'bench');
   return {
     name,
@@ -145,6 +149,7 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
     },
     crowd,
     async stop() {
+      stopping = true;
       await crowd.stop();
       await publisher.kill();
       await server.stop();
@@ -157,7 +162,14 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
   const rows: RoomRow[] = [];
   let previous: { cpu: number; delivered: number } | undefined;
   for (const size of sizes) {
-    while (target.crowd.size < size) await target.crowd.add();
+    try {
+      while (target.crowd.size < size) await target.crowd.add();
+    } catch (err) {
+      // The room ended under the load (its publisher's leg failed): say so and stop growing it.
+      process.stderr.write(`  rooms: ${target.name} at ${size} viewers: ${(err as Error).message}; legs closed: ${target.closedLegs()}\n`);
+      failures.push(`${target.name}, ${size} viewers: ${(err as Error).message.trim()}; legs closed: ${target.closedLegs() || "none"}`);
+      break;
+    }
     await allReceiving(target.crowd);
     await sleep(settleS * 1000);
     const counts = () => target.crowd.counts();
@@ -236,6 +248,9 @@ export function fitRoom(rows: RoomRow[]): RoomFit {
   };
 }
 
+/** Layouts that could not be grown to every size, and why (the table shows the sizes reached). */
+export const failures: string[] = [];
+
 export const ROOM_SIZES = [0, 5, 10, 20, 40];
 
 /**
@@ -243,7 +258,7 @@ export const ROOM_SIZES = [0, 5, 10, 20, 40];
  * with every leg on a worker (the layout before small rooms stayed on the main thread), and with
  * no workers at all.
  */
-export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: RoomRow[]; fits: RoomFit[] }> {
+export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
   const rows: RoomRow[] = [];
   const fits: RoomFit[] = [];
   const layouts: [string, string[], NodeJS.ProcessEnv][] = [
@@ -262,7 +277,7 @@ export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: R
       await target.stop();
     }
   }
-  return { rows, fits };
+  return { rows, fits, failures };
 }
 
 // `node --import tsx bench/rooms.ts [sizes] [window s]`: one run, printed as JSON (no results file).

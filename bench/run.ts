@@ -66,6 +66,7 @@ function render(all: Record<string, unknown>): string[] {
   add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
   add('relayCapacity', () => 'Relay capacity (cost-based figures use the measured CPU per forwarded packet)', (v: Rows) => v);
   add('rooms', () => 'Small rooms as browsers load them: one WHIP publisher (libwebrtc), N libwebrtc WHEP viewers; server CPU % of a core, µs per delivered packet', (v: { rows: Rows }) => v.rows);
+  add('rooms', () => 'Small rooms: layouts not grown to every size', (v: { failures?: string[] }) => (v.failures ?? []).map((f) => ({ failure: f })));
   add('rooms', () => 'Small rooms: each layout as a line through its watched sizes (marginal µs per delivered packet, fixed % of a core)', (v: { fits: Rows }) => v.fits);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
   add('recording', () => 'Recording: server CPU (% of a core) without and with one recording of the same room, and with 5 viewers instead; bytes written', (v: Rows) => v);

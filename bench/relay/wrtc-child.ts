@@ -15,6 +15,11 @@ export class JsonChild {
   }
 
   /** The next line the child prints, parsed (it fails with the child's stderr if the child ends). */
+  /** The end of what the child wrote to stderr. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
   async next<T>(): Promise<T> {
     const { value, done } = await this.#lines.next();
     if (done) throw new Error(`${this.proc.spawnargs.join(' ')} ended: ${this.#stderr}`);
