@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * latency, scaling, idle, hotpath, load, sockets, hardening, recording, sources, cluster (default: all, about 33 minutes).
+ * latency, scaling, idle, hotpath, load, rooms, sockets, hardening, recording, sources, cluster (default: all, about 40 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,8 +20,9 @@ import { recordingBench } from './recording.js';
 import { sources, type SourcesResult } from './sources.js';
 import { clusterBench, type ClusterResult } from './cluster.js';
 import { layerAdaptation, type LayerAdaptation } from './simulcast.js';
+import { rooms } from './rooms.js';
 
-const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'rooms', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -77,6 +78,9 @@ function render(all: Record<string, unknown>): string[] {
   add('hotPath', () => 'Forwarding hot path on 1 and 2 threads at once (native, GCM, 100 viewers per thread, no load generator)', (v: { threads: Rows }) => v.threads);
   add('relayLoad', () => 'Relay load: 2.5 Mbit/s synthetic 720p30 publisher, headless viewers, per thread layout', (v: { runs: LoadRun[] }) => v.runs.flatMap((r) => r.steps) as unknown as Rows);
   add('relayCapacity', () => 'Relay capacity (cost-based figures use the measured CPU per forwarded packet)', (v: Rows) => v);
+  add('rooms', () => 'Small rooms as browsers load them: one WHIP publisher (libwebrtc), N libwebrtc WHEP viewers; server CPU % of a core, µs per delivered packet', (v: { rows: Rows }) => v.rows);
+  add('rooms', () => 'Small rooms: layouts not grown to every size', (v: { failures?: string[] }) => (v.failures ?? []).map((f) => ({ failure: f })));
+  add('rooms', () => 'Small rooms: each layout as a line through its watched sizes (marginal µs per delivered packet, fixed % of a core)', (v: { fits: Rows }) => v.fits);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
   add('recording', () => 'Recording: server CPU (% of a core) without and with one recording of the same room, and with 5 viewers instead; bytes written', (v: Rows) => v);
   add('sources', () => "Switching the source while live: the broadcast page's change event to a viewer's first frame of the new source (ms)", (v: SourcesResult) => v.switches as unknown as Rows);
@@ -184,6 +188,10 @@ if (chosen.includes('load')) {
   ];
   results.relayLoad = { runs };
   results.relayCapacity = capacity(runs);
+}
+if (chosen.includes('rooms')) {
+  console.error('rooms: one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads…');
+  results.rooms = await rooms();
 }
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');

@@ -17,6 +17,7 @@ import { RelayError, type MediaRelay, type Publication } from './api.js';
 import { Emitter } from './emitter.js';
 import { RelayConsumer, RelayPublication } from './handles.js';
 import type { RelayIceOptions } from './ice.js';
+import { LegPlacement } from './placement.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
 import { RelayWorkers, type Leg, type WorkerLoad } from './workers.js';
@@ -44,6 +45,8 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
   readonly #rooms = new Map<string, RelayPublication>();
   /** Viewers' legs run on worker threads (none: on the main thread). */
   readonly #workers: RelayWorkers | undefined;
+  /** Which thread each new viewer's leg goes to: the main thread first, workers as rooms grow. */
+  readonly #placement = new LegPlacement();
   /** Live publishers by their source number (what the workers call them). */
   readonly #sources = new Map<number, Publisher>();
   /** 0: never pause a publisher. */
@@ -63,7 +66,6 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
   publish(room: string, offerSdp: string, options: { pausable?: boolean } = {}): Publication {
     this.#rooms.get(room)?.close();
     const workers = this.#workers;
-    workers?.prepare();
     const publication = new RelayPublication(
       room,
       offerSdp,
@@ -126,7 +128,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     this.#rooms.get(room)?.wake();
   }
 
-  /** A viewer's leg of `publisher`: on a worker thread when there are workers. */
+  /** A viewer's leg of `publisher`: on the main thread while it has room, else on a worker. */
   #newLeg(publisher: Publisher, whenClosed: (leg: Leg) => void): Leg {
     const onClose = (leg: Leg) => {
       // A leg lancast did not close itself: the viewer vanished, or its connection never came up.
@@ -134,8 +136,14 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
       whenClosed(leg);
     };
     const id = randomBytes(12).toString('base64url');
-    if (this.#workers) return this.#workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
-    return new Subscriber(id, publisher, this.#ice, onClose);
+    const workers = this.#workers;
+    if (!workers) return new Subscriber(id, publisher, this.#ice, onClose);
+    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
+    if (this.#placement.workersSoon) workers.prepare();
+    return new Subscriber(id, publisher, this.#ice, (leg) => {
+      this.#placement.released();
+      onClose(leg);
+    });
   }
 
   stats(room: string): RelayRoomStats | undefined {

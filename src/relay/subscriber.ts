@@ -12,6 +12,7 @@ import { ViewerQuality, type Playing, type QualityChoice } from './layer-selecto
 import { LinkEstimate } from './link.js';
 import { ViewerSink as Sink } from './sink.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
+import { watchLiveness } from './liveness.js';
 import { bundledTransport, gatherComplete, inactiveNotRejected } from './sdp.js';
 
 /** What a viewer's leg is fed from: the publisher itself, or its stand-in in a worker thread. */
@@ -43,7 +44,7 @@ export class Subscriber {
   #lastHeard = Date.now();
   readonly #createdAt = Date.now();
   #connected = false;
-  readonly #liveness: NodeJS.Timeout;
+  readonly #stopLiveness: () => void;
   readonly #onClose: (s: Subscriber) => void;
   readonly #ice: RelayIceOptions;
   /** Called once media can flow (DTLS connected). */
@@ -57,12 +58,11 @@ export class Subscriber {
     this.#onClose = onClose;
     this.#ice = ice;
     // ICE consent would notice a vanished viewer only after 30 s; its silence tells sooner.
-    this.#liveness = setInterval(() => {
+    this.#stopLiveness = watchLiveness(() => {
       const now = Date.now();
       if (this.#connected && now - this.#lastHeard > SILENCE_MS) this.close(`the viewer was silent for ${SILENCE_MS / 1000} s`);
       else if (!this.#connected && now - this.#createdAt > CONNECT_MS) this.close(`it did not connect in ${CONNECT_MS / 1000} s (ICE ${this.#pc?.iceConnectionState ?? 'not started'})`);
-    }, 2_000);
-    this.#liveness.unref();
+    });
   }
 
   /**
@@ -217,7 +217,7 @@ export class Subscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.closeReason = reason;
-    clearInterval(this.#liveness);
+    this.#stopLiveness();
     for (const sink of this.#sinks.splice(0)) this.#publisher.forwarder.remove(sink);
     void this.#pc?.close().catch(() => undefined);
     this.#onClose(this);

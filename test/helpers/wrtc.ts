@@ -136,17 +136,23 @@ export interface WhepPlayer extends HttpSession {
   /** Decoded video frames so far, and the last frame's size. */
   frames(): { count: number; width: number; height: number };
   audioBytes(): Promise<number>;
+  /** RTP packets received so far, audio and video (inbound-rtp packetsReceived). */
+  packetsReceived(): Promise<number>;
 }
 
-/** A WHEP player: receives audio and video and decodes the video. */
-export async function whepPlay(base: string, room: string, token?: string): Promise<WhepPlayer> {
+/**
+ * A WHEP player: receives audio and video and decodes the video. With `frames: false` no frame is
+ * copied out to JavaScript (the load benchmarks' viewers: libwebrtc still receives, decodes and
+ * sends its RTCP as a browser does, and `frames()` stays at 0).
+ */
+export async function whepPlay(base: string, room: string, token?: string, options: { frames?: boolean } = {}): Promise<WhepPlayer> {
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
   const counted = { count: 0, width: 0, height: 0 };
   const sinks: { stop(): void }[] = [];
   pc.ontrack = (event: RTCTrackEvent) => {
-    if (event.track.kind !== 'video') return;
+    if (event.track.kind !== 'video' || options.frames === false) return;
     const sink = new nonstandard.RTCVideoSink(event.track);
     sink.onframe = ({ frame }: { frame: { width: number; height: number } }) => {
       counted.count++;
@@ -166,6 +172,13 @@ export async function whepPlay(base: string, room: string, token?: string): Prom
         if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived ?? 0;
       });
       return bytes;
+    },
+    async packetsReceived() {
+      let packets = 0;
+      (await pc.getStats()).forEach((s: { type: string; packetsReceived?: number }) => {
+        if (s.type === 'inbound-rtp') packets += s.packetsReceived ?? 0;
+      });
+      return packets;
     },
   };
 }

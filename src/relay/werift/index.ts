@@ -8,12 +8,14 @@
  */
 import { ignoreRepeatedHelloVerify } from './dtls-hello-verify.js';
 import { nativeEcdh } from './fast-ecdh.js';
+import { fastRtcpHeader } from './fast-rtcp.js';
 import { fastRtpHeader } from './fast-rtp.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
 import { stunAuthentication } from './stun-auth.js';
 
 export { dtlsFixCounters } from './dtls-hello-verify.js';
+export { deSerializeRtcpHeader } from './fast-rtcp.js';
 export { deSerializeRtpHeader } from './fast-rtp.js';
 export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type WeriftPatch } from './patch.js';
 export { connectedReceivingSrtp } from './receiver.js';
@@ -31,6 +33,7 @@ export const weriftPatches: readonly WeriftPatch[] = [
   ignoreRepeatedHelloVerify,
   nativeEcdh,
   fastRtpHeader,
+  fastRtcpHeader,
 ];
 
 export class WeriftMismatchError extends Error {

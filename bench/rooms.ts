@@ -1,0 +1,288 @@
+/**
+ * What a small room costs, as browsers load it: the real server, one WHIP publisher (libwebrtc in
+ * Node, ~110 packets a second of VP8 + Opus) and N libwebrtc WHEP viewers (child processes), which send what a
+ * browser sends (receiver reports, REMB, NACKs on loss, consent checks). The room grows through
+ * 0 (broadcasting, watched by nobody), 5, 10, 20 and 40 viewers; at each size the whole server
+ * process's CPU (/proc/<pid>/stat, 100 % = one core), its main thread's, and the packets the
+ * viewers received over a steady window. The marginal cost is the CPU added per packet added
+ * between one size and the next. Each server layout (relay worker threads) is one row group.
+ */
+import { readFileSync } from 'node:fs';
+import { metricValue, startLancast, type Lancast } from '../test/helpers/server.js';
+import { cpuSeconds, sleep, treeCpuSeconds } from './lib.js';
+import { JsonChild } from './relay/wrtc-child.js';
+
+export interface RoomRow {
+  server: string;
+  viewers: number;
+  /** Whole process, % of one core. */
+  serverCpuPercent: number;
+  mainThreadCpuPercent: number;
+  publisherPacketsPerSecond: number;
+  /** RTP packets the server sent to viewers per second (compare with delivered). */
+  sentPerSecond: number;
+  /** Legs the server closed so far, and why. */
+  closedLegs: string;
+  /** Viewers that received packets during the window (a loaded machine can lose a few). */
+  receiving: number;
+  /** RTP packets the viewers received per second, all viewers together. */
+  deliveredPerSecond: number;
+  /** Whole-process CPU over delivered packets (µs); '-' with no viewers. */
+  usPerDeliveredPacket: number | '-';
+  /** CPU added per packet added since the previous size (µs). */
+  marginalUsPerPacket: number | '-';
+  windowS: number;
+}
+
+/** A server under test with a live room: what the bench needs of lancast (or another SFU). */
+export interface RoomTarget {
+  name: string;
+  pid: number;
+  /** RTP packets the server has received from the publisher so far (or NaN). */
+  publisherPackets(): Promise<number>;
+  /** RTP packets the server has sent to viewers so far (or NaN). */
+  sentPackets(): Promise<number>;
+  /** Why viewers' legs closed so far, most frequent first (the server's own word). */
+  closedLegs(): string;
+  /** The room's viewers. */
+  crowd: ViewerCrowd;
+  stop(): Promise<void>;
+}
+
+function threadCpuSeconds(pid: number, tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * 320x240, half of it fresh noise: about 60 video packets a second beside Opus's 50, what the
+ * issue's browser publisher sent, and cheap for 40 viewers in one process to decode.
+ */
+export const PUBLISHER = { width: 320, height: 240, noise: true };
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Viewers in child processes of at most this many each. */
+const VIEWERS_PER_PROCESS = 10;
+
+/**
+ * libwebrtc WHEP viewers of `<base>/whep/<room>`, spread over child processes: a group of viewers
+ * that the machine starves cannot take the others (or the measuring process) down with it.
+ */
+export class ViewerCrowd {
+  readonly #base: string;
+  readonly #room: string;
+  readonly #children: { child: JsonChild; viewers: number }[] = [];
+
+  constructor(base: string, room: string) {
+    this.#base = base;
+    this.#room = room;
+  }
+
+  get size(): number {
+    return this.#children.reduce((n, c) => n + c.viewers, 0);
+  }
+
+  /** One more viewer, in a process with room for it. */
+  async add(): Promise<void> {
+    let slot = this.#children.find((c) => c.viewers < VIEWERS_PER_PROCESS);
+    if (!slot) {
+      slot = { child: new JsonChild('./wrtc-viewers.ts', [this.#base, this.#room]), viewers: 0 };
+      this.#children.push(slot);
+    }
+    await slot.child.ask({ add: 1 });
+    slot.viewers++;
+  }
+
+  /** Each viewer's RTP packets received so far. */
+  async counts(): Promise<number[]> {
+    const all = await Promise.all(this.#children.map((c) => c.child.ask<{ counts: number[] }>({ count: true })));
+    return all.flatMap((r) => r.counts);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.#children.splice(0).map(async ({ child }) => {
+        await Promise.race([child.ask({ stop: true }).catch(() => undefined), sleep(5_000)]);
+        await child.kill();
+      }),
+    );
+  }
+}
+
+/** lancast with one WHIP publisher (its own process) in room `bench`. */
+export async function lancastRoom(name: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RoomTarget> {
+  const server: Lancast = await startLancast({ args: ['--log-level', 'info', '--pause-after', '0', ...args], nodeArgs, env });
+  const publisher = new JsonChild('./publisher.ts', [server.url, 'bench', server.publishKey, String(PUBLISHER.width), String(PUBLISHER.height)]);
+  try {
+    const { status } = await publisher.next<{ status: number }>();
+    if (status !== 201) throw new Error(`WHIP publish failed: ${status}`);
+  } catch (err) {
+    await publisher.kill();
+    await server.stop();
+    throw err;
+  }
+  let stopping = false;
+  publisher.proc.once('exit', (code, signal) => {
+    if (!stopping) failures.push(`${name}: the publisher's process ended (${signal ?? code}): ${publisher.stderr.slice(-300)}`);
+  });
+  const crowd = new ViewerCrowd(server.url, 'bench');
+  return {
+    name,
+    pid: server.proc.pid!,
+    async publisherPackets() {
+      return (await metricValue(server.url, 'lancast_relay_packets_received_total')) ?? NaN;
+    },
+    async sentPackets() {
+      return (await metricValue(server.url, 'lancast_relay_packets_forwarded_total')) ?? NaN;
+    },
+    closedLegs() {
+      const why = new Map<string, number>();
+      for (const m of server.output().matchAll(/"why":"([^"]*)","msg":"relay viewer leg closed"/g)) why.set(m[1], (why.get(m[1]) ?? 0) + 1);
+      return [...why].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${n}: ${w}`).join('; ');
+    },
+    crowd,
+    async stop() {
+      stopping = true;
+      await crowd.stop();
+      await publisher.kill();
+      await server.stop();
+    },
+  };
+}
+
+/** Grow a room through `sizes`, measuring `windowS` seconds at each after `settleS`. */
+export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = 4): Promise<RoomRow[]> {
+  const rows: RoomRow[] = [];
+  let previous: { cpu: number; delivered: number } | undefined;
+  for (const size of sizes) {
+    try {
+      while (target.crowd.size < size) await target.crowd.add();
+    } catch (err) {
+      // The room ended under the load (its publisher's leg failed): say so and stop growing it.
+      process.stderr.write(`  rooms: ${target.name} at ${size} viewers: ${(err as Error).message}; legs closed: ${target.closedLegs()}\n`);
+      failures.push(`${target.name}, ${size} viewers: ${(err as Error).message.trim()}; legs closed: ${target.closedLegs() || "none"}`);
+      break;
+    }
+    await allReceiving(target.crowd);
+    await sleep(settleS * 1000);
+    const counts = () => target.crowd.counts();
+    const generators = () => treeCpuSeconds(process.pid) - cpuSeconds(target.pid);
+    const b0 = generators();
+    const [c0, m0, p0, r0, s0, t0] = [cpuSeconds(target.pid), threadCpuSeconds(target.pid, target.pid), await target.publisherPackets(), await counts(), await target.sentPackets(), performance.now()];
+    await sleep(windowS * 1000);
+    const [c1, m1, p1, r1, s1, t1] = [cpuSeconds(target.pid), threadCpuSeconds(target.pid, target.pid), await target.publisherPackets(), await counts(), await target.sentPackets(), performance.now()];
+    const seconds = (t1 - t0) / 1000;
+    const cpu = (c1 - c0) / seconds;
+    const delivered = (sum(r1) - sum(r0)) / seconds;
+    const row: RoomRow = {
+      server: target.name,
+      viewers: size,
+      serverCpuPercent: round(cpu * 100, 2),
+      mainThreadCpuPercent: round(((m1 - m0) / seconds) * 100, 2),
+      publisherPacketsPerSecond: Math.round((p1 - p0) / seconds),
+      sentPerSecond: Math.round((s1 - s0) / seconds),
+      closedLegs: target.closedLegs() || '-',
+      receiving: r1.filter((n, i) => n > r0[i]).length,
+      deliveredPerSecond: Math.round(delivered),
+      usPerDeliveredPacket: delivered > 0 ? round((cpu / delivered) * 1e6) : '-',
+      marginalUsPerPacket: previous && delivered > previous.delivered ? round(((cpu - previous.cpu) / (delivered - previous.delivered)) * 1e6) : '-',
+      windowS: round(seconds),
+    };
+    previous = { cpu, delivered };
+    rows.push(row);
+    process.stderr.write(`  rooms: ${JSON.stringify({ ...row, generatorsCpuPercent: round(((generators() - b0) / seconds) * 100) })}\n`);
+  }
+  return rows;
+}
+
+/** Waits until every viewer is receiving (packets counted twice, the second time more). */
+async function allReceiving(crowd: ViewerCrowd, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let before = await crowd.counts();
+  for (;;) {
+    await sleep(500);
+    const now = await crowd.counts();
+    const idle = now.filter((n, i) => n <= before[i]).length;
+    if (idle === 0 || Date.now() > deadline) return; // the window's `receiving` column tells how many are
+
+    before = now;
+  }
+}
+
+export interface RoomFit {
+  server: string;
+  /** Least-squares line through the watched sizes: CPU per delivered packet (µs)... */
+  marginalUsPerPacket: number;
+  /** ...and where it meets no viewers (% of a core): the room's fixed cost. */
+  fixedCpuPercent: number;
+  /** Measured with nobody watching (% of a core). */
+  unwatchedCpuPercent: number | '-';
+  /** The line's CPU at 20 viewers of 110 packets a second (% of a core). */
+  at20ViewersCpuPercent: number;
+}
+
+/** One layout's cost as a line, fitted over its watched sizes (single windows wander on a shared host). */
+export function fitRoom(rows: RoomRow[]): RoomFit {
+  const watched = rows.filter((r) => r.viewers > 0 && r.deliveredPerSecond > 0);
+  const n = watched.length;
+  const mx = watched.reduce((a, r) => a + r.deliveredPerSecond, 0) / n;
+  const my = watched.reduce((a, r) => a + r.serverCpuPercent, 0) / n;
+  const sxy = watched.reduce((a, r) => a + (r.deliveredPerSecond - mx) * (r.serverCpuPercent - my), 0);
+  const sxx = watched.reduce((a, r) => a + (r.deliveredPerSecond - mx) ** 2, 0);
+  const slope = sxx > 0 ? sxy / sxx : NaN; // % of a core per packet a second
+  const fixed = my - slope * mx;
+  const unwatched = rows.find((r) => r.viewers === 0);
+  return {
+    server: rows[0]?.server ?? '-',
+    marginalUsPerPacket: round(slope * 1e4),
+    fixedCpuPercent: round(fixed, 2),
+    unwatchedCpuPercent: unwatched ? unwatched.serverCpuPercent : '-',
+    at20ViewersCpuPercent: round(fixed + slope * 20 * 110, 2),
+  };
+}
+
+/** Layouts that could not be grown to every size, and why (the table shows the sizes reached). */
+export const failures: string[] = [];
+
+export const ROOM_SIZES = [0, 5, 10, 20, 40];
+
+/**
+ * The suite: lancast as started by default (a worker per core, small rooms on the main thread),
+ * with every leg on a worker (the layout before small rooms stayed on the main thread), and with
+ * no workers at all.
+ */
+export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
+  const rows: RoomRow[] = [];
+  const fits: RoomFit[] = [];
+  const layouts: [string, string[], NodeJS.ProcessEnv][] = [
+    ['lancast', [], {}],
+    ['lancast, every leg on a worker', [], { LANCAST_RELAY_MAIN_LEGS: '0' }],
+    ['lancast --relay-workers 0', ['--relay-workers', '0'], {}],
+  ];
+  for (const [name, args, env] of layouts) {
+    const target = await lancastRoom(name, args, [], env);
+    try {
+      await sleep(5_000); // the encoder up to speed, startup's garbage collected
+      const measured = await measureRoom(target, sizes, windowS);
+      rows.push(...measured);
+      fits.push(fitRoom(measured));
+    } finally {
+      await target.stop();
+    }
+  }
+  return { rows, fits, failures };
+}
+
+// `node --import tsx bench/rooms.ts [sizes] [window s]`: one run, printed as JSON (no results file).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const sizes = process.argv[2] ? process.argv[2].split(',').map(Number) : ROOM_SIZES;
+  console.log(JSON.stringify(await rooms(sizes, Number(process.argv[3] ?? 10)), null, 2));
+  process.exit(0);
+}
