@@ -50,8 +50,8 @@ export interface HttpSession {
   stop(): Promise<number | undefined>;
 }
 
-/** POST an offer; on 201 apply the answer. Returns the status either way. */
-async function exchange(pc: Pc, url: string, token: string | undefined): Promise<{ status: number; location?: string; body: string }> {
+/** POST an offer; on 201 apply the answer (through `rewrite`, if given). Returns the status either way. */
+async function exchange(pc: Pc, url: string, token: string | undefined, rewrite: (sdp: string) => string = (sdp) => sdp): Promise<{ status: number; location?: string; body: string }> {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
   const res = await fetch(url, {
@@ -60,7 +60,7 @@ async function exchange(pc: Pc, url: string, token: string | undefined): Promise
     body: pc.localDescription!.sdp,
   });
   const body = await res.text();
-  if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: rewrite(body) });
   return { status: res.status, location: res.headers.get('location') ?? undefined, body };
 }
 
@@ -138,8 +138,11 @@ export interface WhepPlayer extends HttpSession {
   audioBytes(): Promise<number>;
 }
 
-/** A WHEP player: receives audio and video and decodes the video. */
-export async function whepPlay(base: string, room: string, token?: string): Promise<WhepPlayer> {
+/**
+ * A WHEP player: receives audio and video and decodes the video. `rewriteAnswer` changes the
+ * server's answer before it is applied (e.g. its candidates, to put a lossy path in between).
+ */
+export async function whepPlay(base: string, room: string, token?: string, rewriteAnswer?: (sdp: string) => string): Promise<WhepPlayer> {
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -155,7 +158,7 @@ export async function whepPlay(base: string, room: string, token?: string): Prom
     };
     sinks.push(sink);
   };
-  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token);
+  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token, rewriteAnswer);
   return {
     ...session(pc, base, status, location, () => sinks.forEach((s) => s.stop())),
     body,
