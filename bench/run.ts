@@ -86,6 +86,7 @@ function render(all: Record<string, unknown>): string[] {
   add('sources', () => "Switching the source while live: the broadcast page's change event to a viewer's first frame of the new source (ms)", (v: SourcesResult) => v.switches as unknown as Rows);
   add('sources', (v: SourcesResult) => `Presets: PSNR of shared 12 px text (luma, 3 s in), and the broadcaster's Chromium CPU (% of a core) sharing moving content (${v.movingPageAloneCpuPercent} % with that page open and nothing broadcast)`, (v: SourcesResult) => v.presets as unknown as Rows);
   add('cluster', () => 'Several nodes: glass-to-glass latency straight from the origin and through one edge, one run (ms)', (v: ClusterResult) => v.latency);
+  add('cluster', () => 'Several nodes: the same, round by round (both viewers opened together, read in the same window after a warm-up; ms)', (v: ClusterResult) => v.latencyRounds);
   add('cluster', () => "Several nodes: the origin's CPU (% of a core) serving its own viewers or edges (one upstream each)", (v: ClusterResult) => v.cpu);
   add('cluster', () => 'Several nodes: a viewer playing again after its node died (ms)', (v: ClusterResult) => v.recovery);
   add('hardening', (v: HardeningResult) => `Hostile input and faults (tests ${v.passed ? 'passed' : 'FAILED'})`, (v: HardeningResult) => [...v.figures, ...(v.failures ?? []).map((f) => ({ figure: `FAILED ${f}` }))]);

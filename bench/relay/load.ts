@@ -59,7 +59,8 @@ interface Report {
   receiving?: number;
 }
 
-function child(script: string, args: string[], cpus?: string): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
+/** A generator (subscribers.ts, synthetic-publisher.ts) in its own process, its last JSON report kept. */
+export function child(script: string, args: string[], cpus?: string): { proc: ChildProcess; last: () => Report | undefined; first: Promise<string> } {
   const command = [process.execPath, '--import', 'tsx', here(script), ...args];
   // taskset execs node in place, so the child's pid is node's.
   const proc = cpus ? spawn('taskset', ['-c', cpus, ...command], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -50,8 +50,8 @@ export interface HttpSession {
   stop(): Promise<number | undefined>;
 }
 
-/** POST an offer; on 201 apply the answer. Returns the status either way. */
-async function exchange(pc: Pc, url: string, token: string | undefined): Promise<{ status: number; location?: string; body: string }> {
+/** POST an offer; on 201 apply the answer (through `rewrite`, if given). Returns the status either way. */
+async function exchange(pc: Pc, url: string, token: string | undefined, rewrite: (sdp: string) => string = (sdp) => sdp): Promise<{ status: number; location?: string; body: string }> {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
   const res = await fetch(url, {
@@ -60,7 +60,7 @@ async function exchange(pc: Pc, url: string, token: string | undefined): Promise
     body: pc.localDescription!.sdp,
   });
   const body = await res.text();
-  if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: rewrite(body) });
   return { status: res.status, location: res.headers.get('location') ?? undefined, body };
 }
 
@@ -143,9 +143,16 @@ export interface WhepPlayer extends HttpSession {
 /**
  * A WHEP player: receives audio and video and decodes the video. With `frames: false` no frame is
  * copied out to JavaScript (the load benchmarks' viewers: libwebrtc still receives, decodes and
- * sends its RTCP as a browser does, and `frames()` stays at 0).
+ * sends its RTCP as a browser does, and `frames()` stays at 0). `rewriteAnswer` changes the
+ * server's answer before it is applied (e.g. its candidates, to put a lossy path in between).
  */
-export async function whepPlay(base: string, room: string, token?: string, options: { frames?: boolean } = {}): Promise<WhepPlayer> {
+export async function whepPlay(
+  base: string,
+  room: string,
+  token?: string,
+  options: { frames?: boolean; rewriteAnswer?: (sdp: string) => string } = {},
+): Promise<WhepPlayer> {
+  const { rewriteAnswer } = options;
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -161,7 +168,7 @@ export async function whepPlay(base: string, room: string, token?: string, optio
     };
     sinks.push(sink);
   };
-  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token);
+  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token, rewriteAnswer);
   return {
     ...session(pc, base, status, location, () => sinks.forEach((s) => s.stop())),
     body,
