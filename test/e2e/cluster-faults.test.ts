@@ -57,6 +57,8 @@ async function watching(url: string): Promise<Page> {
   await waitForState(page, 'live', 60_000);
   await assertMediaFlowing(page);
   await recordFrames(page);
+  // Frames recorded before any fault: a gap read before the first one would be endless.
+  await waitFor(() => frameGaps(page), (g) => g.frames >= 5, 10_000, 'frames recorded');
   return page;
 }
 
