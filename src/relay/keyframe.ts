@@ -4,12 +4,14 @@
  * from the forwarder's history at once, instead of waiting for the publisher to encode a new one.
  */
 
-/** VP8 (RFC 7741): the first packet of a frame's first partition, with the key-frame bit clear. */
-export function vp8KeyframeStart(p: Uint8Array): boolean {
-  if (p.length < 2) return false;
+/**
+ * VP8 (RFC 7741): where the VP8 payload header starts, when this packet opens a frame (S bit set,
+ * partition 0); undefined for any other packet.
+ */
+export function vp8FrameStart(p: Uint8Array): number | undefined {
+  if (p.length < 2) return undefined;
   const b0 = p[0];
-  const start = (b0 & 0x10) !== 0 && (b0 & 0x07) === 0; // S bit, partition 0
-  if (!start) return false;
+  if ((b0 & 0x10) === 0 || (b0 & 0x07) !== 0) return undefined;
   let i = 1;
   if (b0 & 0x80) {
     // Extension byte: I (picture id), L (TL0PICIDX), T/K (TID/KEYIDX).
@@ -18,7 +20,13 @@ export function vp8KeyframeStart(p: Uint8Array): boolean {
     if (x & 0x40) i++;
     if (x & 0x30) i++;
   }
-  return i < p.length && (p[i] & 0x01) === 0; // VP8 payload header: P = 0 is a key frame
+  return i < p.length ? i : undefined;
+}
+
+/** VP8: the first packet of a frame's first partition, with the key-frame bit clear. */
+export function vp8KeyframeStart(p: Uint8Array): boolean {
+  const i = vp8FrameStart(p);
+  return i !== undefined && (p[i] & 0x01) === 0; // VP8 payload header: P = 0 is a key frame
 }
 
 /** H.264 (RFC 6184): an SPS or an IDR slice's start, alone, in a STAP-A, or opening an FU-A. */

@@ -5,6 +5,7 @@
  * carry (VP8, H.264 SPS), or from its bitrate while no size is known, since publishers list
  * their rids in any order.
  */
+import { vp8FrameStart } from './keyframe.js';
 import { RateMeter } from './rate.js';
 
 export interface LayerInfo {
@@ -23,16 +24,8 @@ const ACTIVE_MS = 500;
 
 /** The picture size a VP8 keyframe's first packet carries (RFC 6386 9.1), if this is one. */
 export function vp8KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
-  if (p.length < 2) return undefined;
-  const b0 = p[0];
-  if ((b0 & 0x10) === 0 || (b0 & 0x07) !== 0) return undefined;
-  let i = 1;
-  if (b0 & 0x80) {
-    const x = p[i++];
-    if (x & 0x80) i += p[i] & 0x80 ? 2 : 1;
-    if (x & 0x40) i++;
-    if (x & 0x30) i++;
-  }
+  const i = vp8FrameStart(p);
+  if (i === undefined) return undefined;
   // Frame tag (3 bytes, P bit clear for a keyframe), start code 9d 01 2a, then 14-bit sizes.
   if (i + 10 > p.length || (p[i] & 0x01) !== 0) return undefined;
   if (p[i + 3] !== 0x9d || p[i + 4] !== 0x01 || p[i + 5] !== 0x2a) return undefined;
