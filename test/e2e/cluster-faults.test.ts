@@ -5,34 +5,23 @@
  * stop; nodes register again).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { assertMediaFlowing, frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { assertMediaFlowing, frameGaps, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
 import { pageNow, playsAgain } from '../helpers/recovery.js';
-import { startNode, startRedis, type RedisServer } from '../helpers/redis.js';
+import { clusterRig, startNode } from '../helpers/redis.js';
 import { roomInfo, type Lancast } from '../helpers/server.js';
 
 /** The issue's bound: a page whose node died plays again within this, with no click. */
 const RECOVERY_MS = 10_000;
 
-let redis: RedisServer;
-let chromium: Browser;
-const started: Lancast[] = [];
-
-before(async () => {
-  [redis, chromium] = await Promise.all([startRedis(), launchChromium()]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await Promise.all(started.map((n) => n.stop()));
-  await redis?.stop();
-});
+const rig = clusterRig();
+const { started } = rig;
 
 async function nodes(count: number, logLevel = 'warn'): Promise<Lancast[]> {
   const out: Lancast[] = [];
   for (let i = 0; i < count; i++) {
-    const node = await startNode(redis, { args: ['--log-level', logLevel] });
+    const node = await startNode(rig.redis, { args: ['--log-level', logLevel] });
     started.push(node);
     out.push(node);
   }
@@ -46,7 +35,7 @@ async function cleanUp(pages: Page[], list: Lancast[]): Promise<void> {
 }
 
 async function open(url: string): Promise<Page> {
-  const page = await chromium.newPage();
+  const page = await rig.chromium.newPage();
   await page.goto(url);
   return page;
 }
@@ -124,7 +113,7 @@ describe('faults in a cluster', () => {
       pages.push(viewer);
       const before = await frameGaps(viewer);
 
-      await redis.stop();
+      await rig.redis.stop();
       let worst = 0;
       const watch = async (ms: number) => {
         for (const end = Date.now() + ms; Date.now() < end; ) {
@@ -134,7 +123,7 @@ describe('faults in a cluster', () => {
       };
       await watch(3_000);
       for (const n of [a, b]) assert.match(n.output(), /lost Redis: this node keeps serving what it has/);
-      await redis.start();
+      await rig.redis.start();
       await waitFor(async () => (await (await fetch(`${a.url}/api/cluster`)).json()) as { nodes: unknown[] }, (i) => i.nodes.length === 2, 10_000, 'both nodes registered again');
       await watch(3_000);
       for (const n of [a, b]) assert.match(n.output(), /Redis is back/);

@@ -5,31 +5,20 @@
  * between nodes, and a room nobody watches anywhere pausing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { assertMediaFlowing, launchChromium, pageState, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { CLUSTER_SECRET, startNode, startRedis, type RedisServer } from '../helpers/redis.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { assertMediaFlowing, pageState, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
+import { CLUSTER_SECRET, clusterRig, startNode } from '../helpers/redis.js';
 import { metricValue, roomInfo, startLancast, type Lancast } from '../helpers/server.js';
 
-let redis: RedisServer;
-let chromium: Browser;
-const started: Lancast[] = [];
-
-before(async () => {
-  [redis, chromium] = await Promise.all([startRedis(), launchChromium()]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await Promise.all(started.map((n) => n.stop()));
-  await redis?.stop();
-});
+const rig = clusterRig();
+const { started } = rig;
 
 /** Nodes one at a time (several starting at once on a loaded machine can outlast the helper's wait). */
 async function nodes(count: number, args: string[][] = []): Promise<Lancast[]> {
   const out: Lancast[] = [];
   for (let i = 0; i < count; i++) {
-    const node = await startNode(redis, { args: ['--log-level', process.env.LANCAST_TEST_LOG ?? 'warn', '--pause-after', '1', ...(args[i] ?? [])] });
+    const node = await startNode(rig.redis, { args: ['--log-level', process.env.LANCAST_TEST_LOG ?? 'warn', '--pause-after', '1', ...(args[i] ?? [])] });
     started.push(node);
     out.push(node);
   }
@@ -42,7 +31,7 @@ async function stopAll(list: Lancast[]): Promise<void> {
 }
 
 async function open(url: string): Promise<Page> {
-  const page = await chromium.newPage();
+  const page = await rig.chromium.newPage();
   await page.goto(url);
   return page;
 }
@@ -141,7 +130,7 @@ describe('a room across nodes', () => {
 
       // A node on the same Redis with another secret sees the room but cannot pull it. (Last: its
       // wrong attempts come from 127.0.0.1, like every other client here, and slow that address.)
-      const stranger = await startLancast({ args: ['--log-level', 'warn', '--redis', redis.url, '--cluster-secret', 'another-secret'] });
+      const stranger = await startLancast({ args: ['--log-level', 'warn', '--redis', rig.redis.url, '--cluster-secret', 'another-secret'] });
       started.push(stranger);
       const onStranger = await open(`${stranger.url}/watch/chain`);
       pages.push(onStranger);

@@ -1,6 +1,9 @@
 /** A real redis-server (Debian's) per test, on a free loopback port, stopped by its own id. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { after, before } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './browser.js';
 import { startLancast, type Lancast, type StartOptions } from './server.js';
 
 export const REDIS_SERVER = process.env.LANCAST_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -68,4 +71,25 @@ export async function startRedis(): Promise<RedisServer> {
 /** A lancast node of the cluster on `redis`. */
 export function startNode(redis: RedisServer, options: StartOptions = {}): Promise<Lancast> {
   return startLancast({ readyTimeoutMs: 45_000, ...options, args: ['--redis', redis.url, '--cluster-secret', CLUSTER_SECRET, ...(options.args ?? [])] });
+}
+
+export interface ClusterRig {
+  redis: RedisServer;
+  chromium: Browser;
+  /** Nodes a test started: stopped after the file's tests if the test did not. */
+  started: Lancast[];
+}
+
+/** What the cluster's browser test files set up first and tear down last: a Redis and a Chromium. */
+export function clusterRig(): ClusterRig {
+  const rig = { started: [] as Lancast[] } as ClusterRig;
+  before(async () => {
+    [rig.redis, rig.chromium] = await Promise.all([startRedis(), launchChromium()]);
+  });
+  after(async () => {
+    await rig.chromium?.close();
+    await Promise.all(rig.started.map((n) => n.stop()));
+    await rig.redis?.stop();
+  });
+  return rig;
 }
