@@ -30,15 +30,10 @@ async function nodes(count: number, logLevel = 'warn'): Promise<Lancast[]> {
 
 async function cleanUp(pages: Page[], list: Lancast[]): Promise<void> {
   await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
-  await Promise.all(list.map((n) => n.stop()));
-  for (const n of list) started.splice(started.indexOf(n), 1);
+  await rig.stop(list);
 }
 
-async function open(url: string): Promise<Page> {
-  const page = await rig.chromium.newPage();
-  await page.goto(url);
-  return page;
-}
+const open = (url: string) => rig.open(url);
 
 /** A watch page that is live and decoding, its frames being recorded. */
 async function watching(url: string): Promise<Page> {

@@ -25,16 +25,7 @@ async function nodes(count: number, args: string[][] = []): Promise<Lancast[]> {
   return out;
 }
 
-async function stopAll(list: Lancast[]): Promise<void> {
-  await Promise.all(list.map((n) => n.stop()));
-  for (const n of list) started.splice(started.indexOf(n), 1);
-}
-
-async function open(url: string): Promise<Page> {
-  const page = await rig.chromium.newPage();
-  await page.goto(url);
-  return page;
-}
+const open = (url: string) => rig.open(url);
 
 const metric = async (n: Lancast, name: string) => (await metricValue(n.url, name)) ?? NaN;
 
@@ -89,7 +80,7 @@ describe('a room across nodes', () => {
       throw err;
     } finally {
       await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
-      await stopAll([a, b, c]);
+      await rig.stop([a, b, c]);
     }
   });
 
@@ -140,7 +131,7 @@ describe('a room across nodes', () => {
       assert.equal((await viewerCounters(onStranger)).framesDecoded, 0);
     } finally {
       await Promise.all(pages.map((p) => p.close().catch(() => undefined)));
-      await stopAll([...started]);
+      await rig.stop([...started]);
     }
   });
 });

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './browser.js';
 import { startLancast, type Lancast, type StartOptions } from './server.js';
 
@@ -78,11 +78,26 @@ export interface ClusterRig {
   chromium: Browser;
   /** Nodes a test started: stopped after the file's tests if the test did not. */
   started: Lancast[];
+  /** A new page of the rig's Chromium at `url`. */
+  open(url: string): Promise<Page>;
+  /** Stop these nodes now, and forget them. */
+  stop(nodes: Lancast[]): Promise<void>;
 }
 
 /** What the cluster's browser test files set up first and tear down last: a Redis and a Chromium. */
 export function clusterRig(): ClusterRig {
-  const rig = { started: [] as Lancast[] } as ClusterRig;
+  const rig = {
+    started: [] as Lancast[],
+    async open(url: string) {
+      const page = await rig.chromium.newPage();
+      await page.goto(url);
+      return page;
+    },
+    async stop(nodes: Lancast[]) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      for (const n of nodes) rig.started.splice(rig.started.indexOf(n), 1);
+    },
+  } as ClusterRig;
   before(async () => {
     [rig.redis, rig.chromium] = await Promise.all([startRedis(), launchChromium()]);
   });
