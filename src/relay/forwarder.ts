@@ -21,7 +21,7 @@ import { LayerSwitcher } from './rewriter.js';
 import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
-export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0 };
+export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0, probePackets: 0 };
 
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
@@ -110,8 +110,10 @@ export class Forwarder {
   /** A simulcast viewer's video: one layer, switched at keyframes; started at once when the chosen layer has a recent keyframe. */
   #addLayered(sink: Sink): boolean {
     const switcher = new LayerSwitcher(sink, this.#videoCodec);
+    if (sink.quality) sink.quality.canProbe = sink.rtcp?.rtx !== undefined;
     const stopNacks = sink.rtcp?.onNack((lost) => {
       const now = this.#clock.now();
+      sink.quality?.lost(lost.length, now);
       const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
       const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
       const skipped = switcher.resendsSkipped;
@@ -212,7 +214,12 @@ export class Forwarder {
     const atMs = this.#clock.now();
     const keyStart = history.put(seq, ts, marker, payload, atMs) && this.#layerKeyframes[layer].note(seq, ts, payload, atMs);
     let sent = 0;
-    for (const switcher of this.#switchers.values()) if (switcher.offer(layer, seq, ts, marker, payload, keyStart, atMs)) sent++;
+    for (const switcher of this.#switchers.values()) {
+      if (!switcher.offer(layer, seq, ts, marker, payload, keyStart, atMs)) continue;
+      sent++;
+      const probeBps = switcher.sink.quality?.probeBps ?? 0;
+      if (probeBps > 0) relayCounters.probePackets += switcher.pad(this.#layerHistory, probeBps, atMs);
+    }
     relayCounters.packetsOut += sent;
     relayCounters.bytesOut += sent * payload.length;
     this.sent.add(sent * (payload.length + 12));

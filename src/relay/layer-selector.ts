@@ -4,8 +4,13 @@
  * to the highest layer its budget holds, when the estimate falls below what it is sent or its
  * reports show loss; up one layer at a time, and only after the link has shown no sign of being
  * full for a while. A browser's estimate grows only a little past what it receives, so it cannot
- * vouch for a layer it has not been sent: going up is a trial, and a trial that fails (down again
- * soon) makes the next wait longer.
+ * vouch for a layer it has not been sent. So going up is first a probe, where the viewer can take
+ * one (RTX negotiated): for PROBE_MS the relay sends it copies of packets it already has, on the
+ * RTX stream, so that its link carries what the next layer would cost; only if the link holds it
+ * (no fall of the estimate with packets missing, no loss) does the layer change. A probe costs a
+ * full link a short queue of duplicates, which stop at once; a trial with the layer itself costs
+ * it a stutter and a keyframe to come back down. Without RTX going up is such a trial. A probe or
+ * trial that fails makes the next wait longer.
  */
 import type { QualityChoice } from './api.js';
 import type { LayerInfo } from './layers.js';
@@ -44,6 +49,21 @@ const UP_WAIT_MAX_MS = 6_000;
  * new layer's keyframe can read as a queue: for this long only loss moves it down again.
  */
 const UP_GRACE_MS = 2_000;
+/** A probe lasts this long; it brings the viewer's video to PROBE_OVER times the next layer's rate. */
+const PROBE_MS = 1_000;
+const PROBE_OVER = 1.1;
+/** After a probe that held, the link has shown it carries the layer: the next step up waits this long. */
+const AFTER_PROBE_WAIT_MS = 2_000;
+/**
+ * After a probe that failed, the next waits this long: longer than the base wait, but not growing
+ * as a failed trial's does, since a probe that fails costs the viewer little (copies dropped, a
+ * few of its own packets resent) and a link that comes back should be found soon.
+ */
+const AFTER_PROBE_FAILED_WAIT_MS = 4_500;
+/** Packets the viewer NACKs during a probe, past which the probe has failed (its link dropped them: the queue is full). */
+const PROBE_LOST = 3;
+/** After a probe that failed, the link's signs of being full are the probe's own: they do not move the layer down for this long. */
+const PROBE_SETTLE_MS = 2_000;
 
 /**
  * The layer to send for a height: the highest layer no taller than it (else the lowest). For
@@ -79,9 +99,18 @@ export class ViewerQuality {
   #heldByLink = false;
   /** When auto last moved up (or started again at the top). */
   #upAtMs = -Infinity;
-  /** Moves down and up auto made, for /metrics and the benchmark. */
+  /** Moves down and up auto made, and probes started and failed, for /metrics and the benchmark. */
   downs = 0;
   ups = 0;
+  probes = 0;
+  probesFailed = 0;
+  /** The viewer's link can be probed: the relay has an RTX stream to it (set by the forwarder). */
+  canProbe = false;
+  /** Bits per second to send the viewer on top of its layer now (a probe is on), else 0. */
+  probeBps = 0;
+  /** The probe on: for which layer (by number), since when. */
+  #probe: { to: number; fromMs: number; lost: number } | undefined;
+  #probeFailedAtMs = -Infinity;
 
   get choice(): QualityChoice {
     return this.#choice;
@@ -91,6 +120,7 @@ export class ViewerQuality {
   set choice(choice: QualityChoice) {
     if (choice === 'auto' && this.#choice !== 'auto') this.#auto = -1;
     this.#choice = choice;
+    this.#endProbe();
   }
 
   /**
@@ -110,10 +140,13 @@ export class ViewerQuality {
       if (at !== top) this.#upAtMs = nowMs;
       at = top;
       this.#heldByLink = false;
+      this.#endProbe();
+    } else if (this.#probe) {
+      at = this.#probing(layers, at, link, nowMs);
     } else {
       const sending = layers[at].bitsPerSecond;
       const budget = link.budget(sending, nowMs, nowMs - this.#upAtMs >= UP_GRACE_MS);
-      if (budget < sending * DOWN_BELOW && at > 0) {
+      if (budget < sending * DOWN_BELOW && at > 0 && nowMs - this.#probeFailedAtMs >= PROBE_SETTLE_MS) {
         const fit = pickLayer(layers, 'auto', budget)!.layer;
         const to = Math.min(at - 1, layers.indexOf(fit));
         if (nowMs - this.#lastUpAtMs < TRIAL_MS) this.#upWaitMs = Math.min(UP_WAIT_MAX_MS, this.#upWaitMs * 2);
@@ -122,16 +155,16 @@ export class ViewerQuality {
         this.#roomSince = -1;
         this.#heldByLink = true;
       } else if (at < top) {
-        const room = budget >= layers[at + 1].bitsPerSecond * UP_ABOVE && link.loss < UP_LOSS;
+        const next = layers[at + 1];
+        const room = budget >= next.bitsPerSecond * UP_ABOVE && link.loss < UP_LOSS;
         if (!room) this.#roomSince = -1;
         else if (this.#roomSince < 0) this.#roomSince = nowMs;
         else if (nowMs - this.#roomSince >= this.#upWaitMs) {
-          at++;
-          this.#upAtMs = nowMs;
-          if (at === top) this.#heldByLink = false;
-          this.ups++;
-          this.#lastUpAtMs = nowMs;
-          this.#roomSince = -1;
+          if (this.canProbe && next.bitsPerSecond > sending) {
+            this.#probe = { to: next.index, fromMs: nowMs, lost: 0 };
+            this.probeBps = next.bitsPerSecond * PROBE_OVER - sending;
+            this.probes++;
+          } else at = this.#up(layers, at, nowMs);
         }
       } else if (nowMs - this.#lastUpAtMs >= TRIAL_MS) {
         this.#upWaitMs = UP_WAIT_MS; // the top layer held: the next trial waits the base time
@@ -141,6 +174,57 @@ export class ViewerQuality {
     void current;
     // The best the publisher sends now is 'auto', even when it is not its top layer.
     return { layer: layers[at], reason: at === top ? 'auto' : 'link' };
+  }
+
+  /** While a probe is on: the link must keep room for the next layer while it carries the probe, for PROBE_MS; then up. */
+  #probing(layers: LayerInfo[], at: number, link: LinkEstimate, nowMs: number): number {
+    const probe = this.#probe!;
+    const next = layers[at + 1];
+    if (next?.index !== probe.to) {
+      this.#endProbe(); // the layers changed under it: start again
+      return at;
+    }
+    const budget = link.budget(layers[at].bitsPerSecond + this.probeBps, nowMs);
+    const held = !link.filledSince(probe.fromMs, nowMs) && link.loss < UP_LOSS && budget >= next.bitsPerSecond * UP_ABOVE;
+    if (!held) {
+      this.#probeFailed(nowMs);
+      return at;
+    }
+    if (nowMs - probe.fromMs < PROBE_MS) return at;
+    this.#endProbe();
+    this.#upWaitMs = AFTER_PROBE_WAIT_MS;
+    return this.#up(layers, at, nowMs);
+  }
+
+  /**
+   * The viewer NACKed `count` packets: during a probe, its link is dropping what it is sent, and
+   * the probe stops at once (not at the next decision) so that the queue it built drains.
+   */
+  lost(count: number, nowMs: number): void {
+    if (this.#probe && (this.#probe.lost += count) >= PROBE_LOST) this.#probeFailed(nowMs);
+  }
+
+  #probeFailed(nowMs: number): void {
+    this.#endProbe();
+    this.probesFailed++;
+    this.#probeFailedAtMs = nowMs;
+    this.#upWaitMs = AFTER_PROBE_FAILED_WAIT_MS;
+    this.#roomSince = -1;
+  }
+
+  #up(layers: LayerInfo[], at: number, nowMs: number): number {
+    at++;
+    this.#upAtMs = nowMs;
+    if (at === layers.length - 1) this.#heldByLink = false;
+    this.ups++;
+    this.#lastUpAtMs = nowMs;
+    this.#roomSince = -1;
+    return at;
+  }
+
+  #endProbe(): void {
+    this.#probe = undefined;
+    this.probeBps = 0;
   }
 
   /** Report the layer now playing (called by the forwarder; repeats are not passed on). */

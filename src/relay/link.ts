@@ -66,14 +66,22 @@ export class LinkEstimate {
     }
   }
 
+  /** The estimate fell after `sinceMs`, with packets missing: the link did not carry what it was sent since then. */
+  filledSince(sinceMs: number, nowMs: number): boolean {
+    return this.#fellAtMs > sinceMs && this.#missing(nowMs);
+  }
+
+  #missing(nowMs: number): boolean {
+    return nowMs - this.#nackAtMs < MISSING_MS || this.loss > SOME_LOSS;
+  }
+
   /**
    * Bits per second the viewer's video may take, given `sending` (what it is sent now): its
    * estimate after a fall (unless `useEstimate` is false), and below what it is sent when loss
    * says the link is full. Infinity when nothing limits it.
    */
   budget(sending: number, nowMs: number, useEstimate = true): number {
-    const missing = nowMs - this.#nackAtMs < MISSING_MS || this.loss > SOME_LOSS;
-    const full = useEstimate && this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS && missing;
+    const full = useEstimate && this.remb !== undefined && nowMs - this.#rembAtMs < STALE_MS && nowMs - this.#fellAtMs < FULL_FOR_MS && this.#missing(nowMs);
     let budget = full ? this.remb! : Infinity;
     // Loss says the link is full: well under what is sent, so that a layer that fits is chosen.
     if (nowMs - this.#lossAtMs < STALE_MS && this.loss > LOSS_FULL && sending > 0) budget = Math.min(budget, sending * 0.6 * (1 - this.loss));

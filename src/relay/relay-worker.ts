@@ -103,7 +103,7 @@ port.on('message', (m: ToWorker) => {
 
 // Counters go to the main thread as deltas, with each source's outgoing rate and how busy this
 // thread was (event-loop utilisation: the share of the time it ran rather than waited).
-let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0 };
+let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0, probePackets: 0 };
 /** This thread's own CPU time (user + system) in seconds, from Linux's /proc/thread-self. */
 function threadCpuSeconds(): number {
   try {
@@ -116,7 +116,7 @@ function threadCpuSeconds(): number {
 }
 let elu = performance.eventLoopUtilization();
 setInterval(() => {
-  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted, resendsSkipped: relayCounters.resendsSkipped };
+  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted, resendsSkipped: relayCounters.resendsSkipped, probePackets: relayCounters.probePackets };
   const busy = performance.eventLoopUtilization(elu);
   elu = performance.eventLoopUtilization();
   post({
@@ -125,6 +125,7 @@ setInterval(() => {
     bytesOut: now.bytesOut - reported.bytesOut,
     retransmitted: now.retransmitted - reported.retransmitted,
     resendsSkipped: now.resendsSkipped - reported.resendsSkipped,
+    probePackets: now.probePackets - reported.probePackets,
     bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
     utilization: busy.utilization,
     cpuSeconds: threadCpuSeconds(),

@@ -68,6 +68,9 @@ export const RESEND_SHARE = 0.25;
 const RESEND_BURST_MS = 200;
 /** Resends refused for want of budget, within a second, past which a keyframe is asked for instead. */
 const STORM = 20;
+/** A probe's copies are of the newest this many packets sent; it owes at most PAD_BURST_MS of its rate at once. */
+const PAD_DEPTH = 32;
+const PAD_BURST_MS = 50;
 
 export class LayerSwitcher {
   readonly sink: Sink;
@@ -93,6 +96,12 @@ export class LayerSwitcher {
   #filledAtMs = 0;
   #refused = 0;
   #refusedSinceMs = 0;
+  /** A probe's bytes still owed, when it was last paid, and how far back its next copy is. */
+  #padOwed = 0;
+  #padAtMs = -Infinity;
+  #padBack = 0;
+  /** Packets sent as a probe's padding. */
+  padded = 0;
 
   constructor(sink: Sink, codec: string | undefined) {
     this.sink = sink;
@@ -222,16 +231,7 @@ export class LayerSwitcher {
       this.#tokens -= packet.payload.length;
       const ts = (packet.ts + run.tsOffset) >>> 0;
       const payload = this.#rewrite(packet.payload, run, false);
-      let ok: boolean;
-      if (rtx) {
-        const wrapped = Buffer.allocUnsafe(payload.length + 2);
-        wrapped.writeUInt16BE(viewerSeq & 0xffff, 0);
-        wrapped.set(payload, 2);
-        ok = egress.sendRaw(1, wrapped, packet.marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
-        this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
-      } else {
-        ok = egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
-      }
+      const ok = rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
       if (ok) {
         sent++;
         this.#resentAt.set(viewerSeq, nowMs);
@@ -241,5 +241,43 @@ export class LayerSwitcher {
       for (const [seq, at] of this.#resentAt) if (nowMs - at >= RESEND_GAP_MS) this.#resentAt.delete(seq);
     }
     return { sent, storm };
+  }
+
+  /**
+   * A probe (layer-selector.ts): bring what the viewer is sent up by `bps` with copies of the
+   * newest packets sent, on the RTX stream, which the viewer's browser counts toward its
+   * estimate and drops as duplicates (as libwebrtc's own senders pad). Returns packets sent.
+   */
+  pad(histories: readonly PacketHistory[], bps: number, nowMs: number): number {
+    const rtx = this.sink.rtcp?.rtx;
+    if (!rtx || this.#atMs < 0) return 0;
+    const rate = bps / 8 / 1000; // bytes per ms
+    if (nowMs - this.#padAtMs > PAD_BURST_MS * 2) this.#padOwed = 0; // a new probe, or a pause in the layer: no burst
+    else this.#padOwed = Math.min(this.#padOwed + (nowMs - this.#padAtMs) * rate, rate * PAD_BURST_MS);
+    this.#padAtMs = nowMs;
+    let sent = 0;
+    for (let tries = 0; this.#padOwed > 0 && tries < PAD_DEPTH; tries++) {
+      const viewerSeq = (this.#seq - (this.#padBack++ % PAD_DEPTH)) & 0xffff;
+      const run = this.#runOf(viewerSeq);
+      const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
+      if (!run || !packet) {
+        this.#padBack = 0;
+        continue;
+      }
+      if (this.#sendRtx(rtx, viewerSeq, this.#rewrite(packet.payload, run, false), packet.marker, (packet.ts + run.tsOffset) >>> 0)) sent++;
+      this.#padOwed -= packet.payload.length + 14;
+    }
+    this.padded += sent;
+    return sent;
+  }
+
+  /** One packet on the RTX stream (RFC 4588): the viewer's sequence number, then the payload. */
+  #sendRtx(rtx: { ssrc: number; payloadType: number }, viewerSeq: number, payload: Uint8Array, marker: boolean, ts: number): boolean {
+    const wrapped = Buffer.allocUnsafe(payload.length + 2);
+    wrapped.writeUInt16BE(viewerSeq & 0xffff, 0);
+    wrapped.set(payload, 2);
+    const ok = this.sink.egress.sendRaw(1, wrapped, marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
+    this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
+    return ok;
   }
 }

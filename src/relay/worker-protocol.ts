@@ -65,4 +65,4 @@ export type FromWorker =
   | { t: 'keyframe'; src: number; layer: number }
   | { t: 'playing'; id: string; playing: Playing }
   | { t: 'closed'; id: string; reason: string }
-  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; resendsSkipped: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };
+  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; resendsSkipped: number; probePackets: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };

@@ -106,6 +106,7 @@ class Slot {
         relayCounters.bytesOut += m.bytesOut;
         relayCounters.retransmitted += m.retransmitted;
         relayCounters.resendsSkipped += m.resendsSkipped;
+        relayCounters.probePackets += m.probePackets;
         this.utilization = m.utilization;
         this.cpuSeconds = m.cpuSeconds;
         this.bitsPerSecond.clear();

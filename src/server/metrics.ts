@@ -59,6 +59,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_srtp_rejected_total', 'SRTP packets from publishers that failed authentication (native path)', () => ingressCounters.rejected);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
     this.#relayCounter('lancast_relay_resends_skipped_total', 'NACKed packets the relay did not send again: resent a moment ago, or over the share of the viewer\'s link that resends may take', () => relayCounters.resendsSkipped);
+    this.#relayCounter('lancast_relay_probe_packets_total', 'Copies of packets sent on a viewer\'s RTX stream to probe whether its link carries a higher simulcast layer before switching up', () => relayCounters.probePackets);
     const workerGauge = (name: string, help: string, read: (w: WorkerLoad) => number) =>
       new Gauge({
         name,

@@ -23,8 +23,9 @@ const rr = (fractionLost: number) => new RtcpRrPacket({ ssrc: 1, reports: [new R
 
 const nack = () => new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: SSRC, lost: [1, 2] }) });
 
-function viewer() {
+function viewer(canProbe = false) {
   const quality = new ViewerQuality();
+  quality.canProbe = canProbe;
   const link = new LinkEstimate(() => SSRC);
   quality.link = link;
   let now = 1_000_000;
@@ -118,4 +119,72 @@ test('a chosen height wins over the link', () => {
   v.quality.choice = 720;
   v.hear(remb(100_000));
   assert.deepEqual([v.step(250).layer.height, v.step(250).reason], [720, 'manual']);
+});
+
+/** A viewer held at 180p by its link, 3 s of room since: the point where auto would go up. */
+function heldLow() {
+  const v = viewer(true);
+  v.step(0);
+  v.step(2_000);
+  v.hear(remb(2_000_000));
+  v.hear(remb(200_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(remb(250_000));
+  v.hear(rr(0));
+  v.step(3_000);
+  v.step(250); // room seen: the wait starts
+  return v;
+}
+
+test('with RTX, going up is first a probe at the next layer\'s rate; the layer changes only after the link carried it for 1 s', () => {
+  const v = heldLow();
+  assert.equal(v.step(3_000).layer.height, 180, 'the wait is over: a probe, not yet the layer');
+  assert.equal(v.quality.probes, 1);
+  assert.ok(Math.abs(v.quality.probeBps - (500_000 * 1.1 - 150_000)) < 1, `probe of ${v.quality.probeBps} bit/s: the next layer's rate and a tenth, less what is sent`);
+  v.hear(remb(700_000)); // the estimate grows: no fall
+  assert.equal(v.step(500).layer.height, 180);
+  assert.equal(v.step(500).layer.height, 360, 'the link held the probe: up');
+  assert.equal(v.quality.probeBps, 0);
+  assert.deepEqual([v.quality.ups, v.quality.probesFailed], [1, 0]);
+});
+
+test('a probe stops at once when the viewer NACKs what it lost to it; the layer stays, the next probe waits longer, and the probe\'s own loss moves nothing down', () => {
+  const v = heldLow();
+  v.step(3_000);
+  assert.ok(v.quality.probeBps > 0);
+  v.quality.lost(2, 0);
+  assert.ok(v.quality.probeBps > 0, 'two packets lost: not yet');
+  v.quality.lost(2, 0);
+  assert.equal(v.quality.probeBps, 0, 'stopped at the NACK, before the next decision');
+  assert.equal(v.quality.probesFailed, 1);
+  v.hear(rr(0.3));
+  v.hear(rr(0.3));
+  assert.equal(v.step(250).layer.height, 180);
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.hear(rr(0));
+  v.step(2_000);
+  v.step(250); // room again: the wait starts
+  v.step(4_000);
+  assert.equal(v.quality.probes, 1, 'the wait after a failed probe is longer than 4 s');
+  v.step(600);
+  assert.equal(v.quality.probes, 2, 'and shorter than 5 s');
+});
+
+test('a probe fails when the estimate falls with packets missing while it runs', () => {
+  const v = heldLow();
+  v.step(3_000);
+  v.hear(remb(200_000));
+  v.hear(nack());
+  assert.equal(v.step(250).layer.height, 180);
+  assert.deepEqual([v.quality.probeBps, v.quality.probesFailed], [0, 1]);
+});
+
+test('without RTX, going up is a trial with the layer itself', () => {
+  const v = heldLow();
+  v.quality.canProbe = false;
+  assert.equal(v.step(3_000).layer.height, 360);
+  assert.equal(v.quality.probes, 0);
 });

@@ -35,12 +35,12 @@ function setup() {
   forwarder.simulcastLayers = 3;
   const keyframeAsks: number[] = [];
   forwarder.requestKeyframe = (layer) => keyframeAsks.push(layer);
-  const viewer = () => {
+  const viewer = (rtx?: { ssrc: number; payloadType: number }) => {
     const { session, keys } = srtpKeyPair(AEAD_AES_128_GCM);
     const received: RtpPacket[] = [];
     const egress = new Egress(keys, { kind: 'function', send: (p) => received.push(RtpPacket.deSerialize(session.decrypt(p))) }, { ssrc: 7, payloadType: 96, seqOffset: 1000, tsOffset: 50_000 });
     const quality = new ViewerQuality();
-    const sink: Sink & { rtcp: RecordingRtcp } = { kind: 'video', egress, rtcp: new RecordingRtcp(clock), quality };
+    const sink: Sink & { rtcp: RecordingRtcp } = { kind: 'video', egress, rtcp: new RecordingRtcp(clock, rtx), quality };
     return { sink, received, quality };
   };
   /** One frame on every layer: layer i has its own sequence numbers, timestamps and picture ids. */
@@ -148,4 +148,49 @@ test("resends are paced within a share of the viewer's budget; past that, a keyf
   clock.advance(RESEND_GAP_MS);
   v.sink.rtcp.nackHandler!(sent.slice(0, 1));
   assert.equal(v.received.length - first, resent + 1, 'the budget fills again with time');
+});
+
+test('a probe brings what the viewer is sent up by its rate, with copies of packets it has, on its RTX stream; none without a probe', () => {
+  const { forwarder, viewer, frameOnAll } = setup();
+  frameOnAll([0, 1, 2]);
+  const v = viewer({ ssrc: 99, payloadType: 97 });
+  v.quality.choice = 180;
+  forwarder.add(v.sink);
+  assert.equal(v.quality.canProbe, true, 'an RTX stream: the link can be probed');
+  for (let i = 0; i < 30; i++) frameOnAll();
+  assert.equal(v.received.filter((p) => p.header.ssrc === 99).length, 0, 'no probe: nothing on the RTX stream');
+  const media = v.received.filter((p) => p.header.ssrc === 7);
+  // A probe of 40 kbit/s for 30 frames of 33 ms: ~5 kB of copies.
+  v.quality.probeBps = 40_000;
+  for (let i = 0; i < 30; i++) frameOnAll();
+  v.quality.probeBps = 0;
+  const copies = v.received.filter((p) => p.header.ssrc === 99);
+  const bytes = copies.reduce((n, p) => n + p.payload.length + 12, 0);
+  const expected = (40_000 / 8) * (29 * 0.033);
+  assert.ok(bytes >= expected * 0.8 && bytes <= expected * 1.2, `${bytes} bytes of copies for ${Math.round(expected)} owed`);
+  const sentBySeq = new Map(v.received.filter((p) => p.header.ssrc === 7).map((p) => [p.header.sequenceNumber, p]));
+  for (const copy of copies) {
+    assert.equal(copy.header.payloadType, 97);
+    const original = sentBySeq.get(copy.payload.readUInt16BE(0));
+    assert.ok(original, 'a copy of a packet the viewer was sent');
+    assert.deepEqual(copy.payload.subarray(2), original.payload, 'rewritten as when it was sent');
+  }
+  const seqs = copies.map((p) => p.header.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], (seqs[i - 1] + 1) & 0xffff, 'the RTX stream runs on by one');
+  const after = v.received.length;
+  for (let i = 0; i < 5; i++) frameOnAll();
+  assert.equal(v.received.length - after, 10, 'the probe over: the layer alone');
+  assert.ok(media.length > 0);
+});
+
+test('a viewer without an RTX stream is not probed', () => {
+  const { forwarder, viewer, frameOnAll } = setup();
+  frameOnAll([0, 1, 2]);
+  const v = viewer();
+  forwarder.add(v.sink);
+  assert.equal(v.quality.canProbe, false);
+  v.quality.probeBps = 40_000;
+  const before = v.received.length;
+  for (let i = 0; i < 10; i++) frameOnAll();
+  assert.equal(v.received.length - before, 20, 'the layer alone');
 });
