@@ -1,6 +1,8 @@
 /**
  * A lossy UDP path on 127.0.0.1 between a WebRTC client and a server: the client is given the
- * proxy's address as the server's only candidate (rewrite the answer with `candidateIn`); the
+ * proxy's address as the server's only candidate (rewrite the answer with `candidateIn`) and the
+ * server the proxy's other address as the client's (rewrite the offer with `candidateOut`), so
+ * neither learns the other's address from a connectivity check and no pair can go round; the
  * proxy forwards both ways and drops every `every`-th RTP packet of the answer's primary video
  * codec from the server (not retransmissions, which come with RTX's payload type). STUN, DTLS,
  * RTCP and audio pass, so the connection comes up and repairs (NACK, retransmissions) can flow.
@@ -14,6 +16,8 @@ export interface LossyPath {
   resent(): number;
   /** An answer whose candidates are replaced by the proxy's one. */
   candidateIn(answer: string): string;
+  /** An offer whose candidates are replaced by the proxy's server-facing one. */
+  candidateOut(offer: string): string;
   close(): void;
 }
 
@@ -25,11 +29,11 @@ export async function lossyPath(every: number): Promise<LossyPath> {
   let videoPt = -1;
   let rtxPt = -1;
   let resent = 0;
-  let client: RemoteInfo | undefined;
+  let client: { address: string; port: number } | undefined;
   let rtp = 0;
   let dropped = 0;
-  facingClient.on('message', (msg, from) => {
-    client = from;
+  facingClient.on('message', (msg, from: RemoteInfo) => {
+    client = { address: from.address, port: from.port };
     if (server) facingServer.send(msg, server.port, server.address);
   });
   facingServer.on('message', (msg) => {
@@ -43,24 +47,32 @@ export async function lossyPath(every: number): Promise<LossyPath> {
     facingClient.send(msg, client.port, client.address);
   });
   const port = facingClient.address().port;
+  const hostCandidate = (sdp: string, what: string) => {
+    const found = /^a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host.*$/m.exec(sdp);
+    if (!found) throw new Error(`the ${what} has no UDP host candidate on 127.0.0.1`);
+    return { address: '127.0.0.1', port: Number(found[1]) };
+  };
+  /** Each m-section gets `candidate` in place of its own ones. */
+  const replaceCandidates = (sdp: string, candidate: string) =>
+    sdp
+      .split(/\r?\n/)
+      .filter((l) => !l.startsWith('a=candidate:') && !l.startsWith('a=end-of-candidates'))
+      .flatMap((l) => (l.startsWith('a=ice-pwd:') ? [l, candidate] : [l]))
+      .join('\r\n');
   return {
     dropped: () => dropped,
     resent: () => resent,
+    candidateOut(offer) {
+      client = hostCandidate(offer, 'offer');
+      return replaceCandidates(offer, `a=candidate:2 1 udp 2130706431 127.0.0.1 ${facingServer.address().port} typ host`);
+    },
     candidateIn(answer) {
-      const found = /^a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host.*$/m.exec(answer);
-      if (!found) throw new Error('the answer has no UDP host candidate on 127.0.0.1');
-      server = { address: '127.0.0.1', port: Number(found[1]) };
+      server = hostCandidate(answer, 'answer');
       const video = /^m=video \d+ \S+ (\d+)/m.exec(answer);
       if (!video) throw new Error('the answer has no video');
       videoPt = Number(video[1]);
       rtxPt = Number(/^a=rtpmap:(\d+) rtx\//m.exec(answer)?.[1] ?? -1);
-      const candidate = `a=candidate:1 1 udp 2130706431 127.0.0.1 ${port} typ host`;
-      // Each m-section gets the proxy's candidate in place of the server's own ones.
-      return answer
-        .split(/\r?\n/)
-        .filter((l) => !l.startsWith('a=candidate:') && !l.startsWith('a=end-of-candidates'))
-        .flatMap((l) => (l.startsWith('a=ice-pwd:') ? [l, candidate] : [l]))
-        .join('\r\n');
+      return replaceCandidates(answer, `a=candidate:1 1 udp 2130706431 127.0.0.1 ${port} typ host`);
     },
     close() {
       for (const s of [facingClient, facingServer]) {

@@ -51,13 +51,19 @@ export interface HttpSession {
 }
 
 /** POST an offer; on 201 apply the answer (through `rewrite`, if given). Returns the status either way. */
-async function exchange(pc: Pc, url: string, token: string | undefined, rewrite: (sdp: string) => string = (sdp) => sdp): Promise<{ status: number; location?: string; body: string }> {
+async function exchange(
+  pc: Pc,
+  url: string,
+  token: string | undefined,
+  rewrite: (sdp: string) => string = (sdp) => sdp,
+  rewriteOffer: (sdp: string) => string = (sdp) => sdp,
+): Promise<{ status: number; location?: string; body: string }> {
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: pc.localDescription!.sdp,
+    body: rewriteOffer(pc.localDescription!.sdp),
   });
   const body = await res.text();
   if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: rewrite(body) });
@@ -144,15 +150,16 @@ export interface WhepPlayer extends HttpSession {
  * A WHEP player: receives audio and video and decodes the video. With `frames: false` no frame is
  * copied out to JavaScript (the load benchmarks' viewers: libwebrtc still receives, decodes and
  * sends its RTCP as a browser does, and `frames()` stays at 0). `rewriteAnswer` changes the
- * server's answer before it is applied (e.g. its candidates, to put a lossy path in between).
+ * server's answer before it is applied and `rewriteOffer` the offer before it is sent (e.g. their
+ * candidates, to put a lossy path in between).
  */
 export async function whepPlay(
   base: string,
   room: string,
   token?: string,
-  options: { frames?: boolean; rewriteAnswer?: (sdp: string) => string } = {},
+  options: { frames?: boolean; rewriteAnswer?: (sdp: string) => string; rewriteOffer?: (sdp: string) => string } = {},
 ): Promise<WhepPlayer> {
-  const { rewriteAnswer } = options;
+  const { rewriteAnswer, rewriteOffer } = options;
   const pc: Pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -168,7 +175,7 @@ export async function whepPlay(
     };
     sinks.push(sink);
   };
-  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token, rewriteAnswer);
+  const { status, location, body } = await exchange(pc, `${base}/whep/${room}`, token, rewriteAnswer, rewriteOffer);
   return {
     ...session(pc, base, status, location, () => sinks.forEach((s) => s.stop())),
     body,

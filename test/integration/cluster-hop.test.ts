@@ -99,7 +99,7 @@ test("a viewer of an edge behind a lossy path (every 20th video packet dropped) 
   await waitFor(() => roomInfo(edge.url, 'lossy'), (r) => r?.live === true, 10_000, 'the room live on the edge');
   const path = await lossyPath(20);
   paths.push(path);
-  const player = await whepPlay(edge.url, 'lossy', undefined, { rewriteAnswer: (sdp) => path.candidateIn(sdp) });
+  const player = await whepPlay(edge.url, 'lossy', undefined, { rewriteAnswer: (sdp) => path.candidateIn(sdp), rewriteOffer: (sdp) => path.candidateOut(sdp) });
   sessions.push(player);
   assert.equal(player.status, 201, player.body);
   await waitFor(async () => player.frames(), (f) => f.count >= 30, 30_000, 'the viewer behind the lossy path decoding');
