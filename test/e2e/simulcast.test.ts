@@ -91,7 +91,8 @@ describe('simulcast through the relay', () => {
       assert.match(text, /^lancast_relay_layer_viewers\{height="720"\} 1$/m);
       // Both viewers' links, one leg on the main thread and one on a worker (whose report comes each second).
       assert.equal([...text.matchAll(/^lancast_relay_worker_viewers\{worker="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0), 1, 'one leg on a worker');
-      const links = await waitFor(metrics, (t) => sample(t, 'lancast_relay_viewers_estimated') === 2, 3_000, 'both viewers estimated in /metrics');
+      const linkLines = async () => (await metrics()).split('\n').filter((l) => /^lancast_relay_(viewer|layer_switches|probes_total|worker_viewers)/.test(l)).join('\n');
+      const links = await waitFor(linkLines, (t) => sample(t, 'lancast_relay_viewers_estimated') === 2, 5_000, 'both viewers estimated in /metrics');
       const bps = ['0.1', '0.5', '0.9'].map((q) => sample(links, `lancast_relay_viewer_estimate_bps{quantile="${q}"}`));
       assert.ok(bps[0] > 50_000 && bps[0] <= bps[1] && bps[1] <= bps[2] && bps[2] < 1e9, `plausible estimates: ${bps.join(', ')} bit/s`);
       const loss = ['0.1', '0.5', '0.9'].map((q) => sample(links, `lancast_relay_viewer_loss_ratio{quantile="${q}"}`));
