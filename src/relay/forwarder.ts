@@ -12,7 +12,9 @@
 import type { MediaKind } from './codecs.js';
 import { EgressGroup } from './egress.js';
 import { KeyframeTracker } from './keyframe.js';
+import type { ViewerQuality } from './layer-selector.js';
 import { SimulcastLayers } from './layers.js';
+import type { LinkSample } from './link.js';
 import { NackResponder } from './nack-responder.js';
 import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
@@ -21,7 +23,35 @@ import { LayerSwitcher } from './rewriter.js';
 import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
-export const relayCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0, probePackets: 0 };
+export const relayCounters = {
+  packetsIn: 0,
+  bytesIn: 0,
+  packetsOut: 0,
+  bytesOut: 0,
+  retransmitted: 0,
+  resendsSkipped: 0,
+  probePackets: 0,
+  /** Simulcast viewers' moves down and up by auto, and its probes that held and failed. */
+  layerDowns: 0,
+  layerUps: 0,
+  probesHeld: 0,
+  probesFailed: 0,
+};
+
+/** The counters viewers' legs add to: what a worker thread reports to the main thread (publishers' packets are counted there, once). */
+export const LEG_COUNTERS = ['packetsOut', 'bytesOut', 'retransmitted', 'resendsSkipped', 'probePackets', 'layerDowns', 'layerUps', 'probesHeld', 'probesFailed'] as const;
+export type LegCounts = Record<(typeof LEG_COUNTERS)[number], number>;
+
+/** Runs `work` on a viewer's quality, adding the moves and probes it made to relayCounters. */
+function tallied<T>(quality: ViewerQuality, work: () => T): T {
+  const { downs, ups, probesHeld, probesFailed } = quality;
+  const out = work();
+  relayCounters.layerDowns += quality.downs - downs;
+  relayCounters.layerUps += quality.ups - ups;
+  relayCounters.probesHeld += quality.probesHeld - probesHeld;
+  relayCounters.probesFailed += quality.probesFailed - probesFailed;
+  return out;
+}
 
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
@@ -113,7 +143,8 @@ export class Forwarder {
     if (sink.quality) sink.quality.canProbe = sink.rtcp?.rtx !== undefined;
     const stopNacks = sink.rtcp?.onNack((lost) => {
       const now = this.#clock.now();
-      sink.quality?.lost(lost.length, now);
+      const quality = sink.quality;
+      if (quality) tallied(quality, () => quality.lost(lost.length, now));
       const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
       const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
       const skipped = switcher.resendsSkipped;
@@ -147,7 +178,7 @@ export class Forwarder {
   #choose(switcher: LayerSwitcher): void {
     const quality = switcher.sink.quality;
     const layers = this.layers.ordered();
-    const pick = quality ? quality.decide(layers, switcher.current, this.#clock.now()) : layers.length > 0 ? { layer: layers[layers.length - 1], reason: 'auto' as const } : undefined;
+    const pick = quality ? tallied(quality, () => quality.decide(layers, switcher.current, this.#clock.now())) : layers.length > 0 ? { layer: layers[layers.length - 1], reason: 'auto' as const } : undefined;
     if (!pick) return;
     const wanted = pick.layer.index;
     if (wanted !== switcher.target || switcher.current !== wanted) {
@@ -160,6 +191,17 @@ export class Forwarder {
 
   #select(): void {
     for (const switcher of this.#switchers.values()) this.#choose(switcher);
+  }
+
+  /** The links of this forwarder's simulcast viewers that have a recent estimate (link.ts). */
+  links(): LinkSample[] {
+    const now = this.#clock.now();
+    const out: LinkSample[] = [];
+    for (const switcher of this.#switchers.values()) {
+      const sample = switcher.sink.quality?.link?.sample(now);
+      if (sample) out.push(sample);
+    }
+    return out;
   }
 
   /** The layer a viewer's keyframe request is for: the one it is sent, else the highest. */

@@ -99,10 +99,11 @@ export class ViewerQuality {
   #heldByLink = false;
   /** When auto last moved up (or started again at the top). */
   #upAtMs = -Infinity;
-  /** Moves down and up auto made, and probes started and failed, for /metrics and the benchmark. */
+  /** Moves down and up auto made, and probes started, held and failed, for /metrics and the benchmark. */
   downs = 0;
   ups = 0;
   probes = 0;
+  probesHeld = 0;
   probesFailed = 0;
   /** The viewer's link can be probed: the relay has an RTX stream to it (set by the forwarder). */
   canProbe = false;
@@ -192,6 +193,7 @@ export class ViewerQuality {
     }
     if (nowMs - probe.fromMs < PROBE_MS) return at;
     this.#endProbe();
+    this.probesHeld++;
     this.#upWaitMs = AFTER_PROBE_WAIT_MS;
     return this.#up(layers, at, nowMs);
   }

@@ -28,6 +28,12 @@ const FULL_FOR_MS = 3_000;
 const MISSING_MS = 2_000;
 const SOME_LOSS = 0.01;
 
+/** One viewer's link as /metrics sums it up: its latest estimate (bits per second) and smoothed loss (0..1). */
+export interface LinkSample {
+  bps: number;
+  loss: number;
+}
+
 export class LinkEstimate {
   /** The viewer's latest REMB, bits per second. */
   remb: number | undefined;
@@ -64,6 +70,15 @@ export class LinkEstimate {
       this.nacked += packet.feedback.lost.length;
       this.#nackAtMs = nowMs;
     }
+  }
+
+  /**
+   * The viewer's estimate and loss for /metrics (link-summary.ts): none when no REMB was heard in
+   * the last STALE_MS, since an old estimate says nothing of the link now.
+   */
+  sample(nowMs: number): LinkSample | undefined {
+    if (this.remb === undefined || nowMs - this.#rembAtMs >= STALE_MS) return undefined;
+    return { bps: this.remb, loss: this.loss };
   }
 
   /** The estimate fell after `sinceMs`, with packets missing: the link did not carry what it was sent since then. */

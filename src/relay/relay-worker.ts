@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { egressImplementation } from './native.js';
-import { Forwarder, relayCounters } from './forwarder.js';
+import { Forwarder, LEG_COUNTERS, relayCounters, type LegCounts } from './forwarder.js';
 import { Subscriber, type SubscriberSource } from './subscriber.js';
 import { codecsFromData, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 import { installWeriftPatches } from './werift/index.js';
@@ -101,9 +101,11 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
-// Counters go to the main thread as deltas, with each source's outgoing rate and how busy this
-// thread was (event-loop utilisation: the share of the time it ran rather than waited).
-let reported = { packetsOut: 0, bytesOut: 0, retransmitted: 0, resendsSkipped: 0, probePackets: 0 };
+// Counters go to the main thread as deltas, with each source's outgoing rate, the simulcast
+// viewers' link estimates, and how busy this thread was (event-loop utilisation: the share of the
+// time it ran rather than waited).
+const legCounts = (): LegCounts => Object.fromEntries(LEG_COUNTERS.map((k) => [k, relayCounters[k]])) as LegCounts;
+let reported = legCounts();
 /** This thread's own CPU time (user + system) in seconds, from Linux's /proc/thread-self. */
 function threadCpuSeconds(): number {
   try {
@@ -116,17 +118,14 @@ function threadCpuSeconds(): number {
 }
 let elu = performance.eventLoopUtilization();
 setInterval(() => {
-  const now = { packetsOut: relayCounters.packetsOut, bytesOut: relayCounters.bytesOut, retransmitted: relayCounters.retransmitted, resendsSkipped: relayCounters.resendsSkipped, probePackets: relayCounters.probePackets };
+  const now = legCounts();
   const busy = performance.eventLoopUtilization(elu);
   elu = performance.eventLoopUtilization();
   post({
     t: 'stats',
-    packetsOut: now.packetsOut - reported.packetsOut,
-    bytesOut: now.bytesOut - reported.bytesOut,
-    retransmitted: now.retransmitted - reported.retransmitted,
-    resendsSkipped: now.resendsSkipped - reported.resendsSkipped,
-    probePackets: now.probePackets - reported.probePackets,
+    counts: Object.fromEntries(LEG_COUNTERS.map((k) => [k, now[k] - reported[k]])) as LegCounts,
     bitsPerSecond: Object.fromEntries([...sources.values()].map((s) => [s.id, s.forwarder.sent.bitsPerSecond])),
+    links: [...sources.values()].flatMap((s) => s.forwarder.links()),
     utilization: busy.utilization,
     cpuSeconds: threadCpuSeconds(),
   });

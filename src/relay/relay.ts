@@ -17,6 +17,7 @@ import { RelayError, type MediaRelay, type Publication } from './api.js';
 import { Emitter } from './emitter.js';
 import { RelayConsumer, RelayPublication } from './handles.js';
 import type { RelayIceOptions } from './ice.js';
+import type { LinkSample } from './link.js';
 import { LegPlacement } from './placement.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
@@ -178,6 +179,12 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
       }
     }
     return out;
+  }
+
+  /** The link estimates of every simulcast viewer that has one, on the main thread and the workers alike. */
+  viewerLinks(): LinkSample[] {
+    const main = [...this.#rooms.values()].flatMap((p) => p.publisher.forwarder.links());
+    return [...main, ...(this.#workers?.links() ?? [])];
   }
 
   /** Each relay worker's legs and busy share (empty without workers). */

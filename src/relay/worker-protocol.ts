@@ -4,8 +4,10 @@
  */
 import { RTCRtpCodecParameters } from 'werift';
 import type { MediaKind } from './codecs.js';
+import type { LegCounts } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
 import type { Playing, QualityChoice } from './layer-selector.js';
+import type { LinkSample } from './link.js';
 
 export interface CodecData {
   mimeType: string;
@@ -57,7 +59,10 @@ export type ToWorker =
   | { t: 'close'; id: string }
   | { t: 'rtp'; src: number; kind: MediaKind; seq: number; ts: number; marker: boolean; payload: Uint8Array; layer: number };
 
-/** Worker → main. */
+/**
+ * Worker → main. 'stats' comes every second: the legs' counters as deltas since the last one,
+ * each source's outgoing rate, and the current estimate of each simulcast viewer's link.
+ */
 export type FromWorker =
   | { t: 'ready'; egress: string; threadId: number }
   | { t: 'reply'; req: number; ok: true; value?: string }
@@ -65,4 +70,4 @@ export type FromWorker =
   | { t: 'keyframe'; src: number; layer: number }
   | { t: 'playing'; id: string; playing: Playing }
   | { t: 'closed'; id: string; reason: string }
-  | { t: 'stats'; packetsOut: number; bytesOut: number; retransmitted: number; resendsSkipped: number; probePackets: number; bitsPerSecond: Record<number, number>; utilization: number; cpuSeconds: number };
+  | { t: 'stats'; counts: LegCounts; bitsPerSecond: Record<number, number>; links: LinkSample[]; utilization: number; cpuSeconds: number };

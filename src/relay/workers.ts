@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MediaKind } from './codecs.js';
-import { relayCounters } from './forwarder.js';
+import { LEG_COUNTERS, relayCounters } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
 import type { Playing, QualityChoice } from './layer-selector.js';
+import type { LinkSample } from './link.js';
 import { codecsToData, type Candidate, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 export interface WorkerLoad {
@@ -53,6 +54,8 @@ class Slot {
   /** Legs per source, to know where each publisher's packets must go. */
   readonly sources = new Map<number, number>();
   readonly bitsPerSecond = new Map<number, number>();
+  /** Its simulcast viewers' link estimates, as of its last report. */
+  links: LinkSample[] = [];
   /** The share of the last second this worker was busy (0..1). */
   utilization = 0;
   /** CPU time this worker thread has used, in seconds (Linux; 0 elsewhere). */
@@ -102,11 +105,8 @@ class Slot {
         this.legs.get(m.id)?.closedByWorker(m.reason);
         return;
       case 'stats':
-        relayCounters.packetsOut += m.packetsOut;
-        relayCounters.bytesOut += m.bytesOut;
-        relayCounters.retransmitted += m.retransmitted;
-        relayCounters.resendsSkipped += m.resendsSkipped;
-        relayCounters.probePackets += m.probePackets;
+        for (const k of LEG_COUNTERS) relayCounters[k] += m.counts[k];
+        this.links = m.links;
         this.utilization = m.utilization;
         this.cpuSeconds = m.cpuSeconds;
         this.bitsPerSecond.clear();
@@ -247,6 +247,11 @@ export class RelayWorkers {
 
   bitsPerSecond(src: number): number {
     return this.#slots.reduce((sum, s) => sum + (s.bitsPerSecond.get(src) ?? 0), 0);
+  }
+
+  /** The simulcast viewers' link estimates on every running worker, as of each one's last report. */
+  links(): LinkSample[] {
+    return this.#slots.filter((s) => !s.dead).flatMap((s) => s.links);
   }
 
   get threads(): number {

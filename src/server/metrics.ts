@@ -2,6 +2,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { relayCounters } from '../relay/forwarder.js';
 import { ingressCounters } from '../relay/ingress.js';
+import { summarizeLinks, type LinkSummary } from '../relay/link-summary.js';
 import type { Relay } from '../relay/relay.js';
 import type { WorkerLoad } from '../relay/workers.js';
 import type { Hub, HubObserver } from '../signaling/hub.js';
@@ -60,6 +61,37 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
     this.#relayCounter('lancast_relay_resends_skipped_total', 'NACKed packets the relay did not send again: resent a moment ago, or over the share of the viewer\'s link that resends may take', () => relayCounters.resendsSkipped);
     this.#relayCounter('lancast_relay_probe_packets_total', 'Copies of packets sent on a viewer\'s RTX stream to probe whether its link carries a higher simulcast layer before switching up', () => relayCounters.probePackets);
+    this.#relayCounterBy('lancast_relay_layer_switches_total', "Moves of relay viewers to a lower or a higher simulcast layer that Auto made for their link (a viewer's own pick is not counted)", 'direction', {
+      down: () => relayCounters.layerDowns,
+      up: () => relayCounters.layerUps,
+    });
+    this.#relayCounterBy('lancast_relay_probes_total', "Probes of a relay viewer's link before a move up a simulcast layer, by whether the link carried them", 'result', {
+      held: () => relayCounters.probesHeld,
+      failed: () => relayCounters.probesFailed,
+    });
+    // Relay viewers' links, summed up as a few quantiles over all of them (a series per viewer would grow with the audience).
+    const links = (): LinkSummary => summarizeLinks(relay?.()?.viewerLinks() ?? []);
+    const linkGauge = (name: string, help: string, read: (s: LinkSummary) => Map<number, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['quantile'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [q, value] of read(links())) this.set({ quantile: String(q) }, value);
+        },
+      });
+    linkGauge('lancast_relay_viewer_estimate_bps', "Relay viewers' own estimates of their link's bandwidth (REMB heard in the last 5 s), in bits per second, at each quantile over the viewers", (s) => s.bps);
+    linkGauge('lancast_relay_viewer_loss_ratio', "Share of packets relay viewers report lost (0..1, smoothed), at each quantile over the viewers with an estimate", (s) => s.loss);
+    new Gauge({
+      name: 'lancast_relay_viewers_estimated',
+      help: "Relay viewers of simulcast rooms whose link estimate is recent: the viewers the estimate and loss quantiles are over",
+      registers: [this.registry],
+      collect() {
+        this.set(links().viewers);
+      },
+    });
     const workerGauge = (name: string, help: string, read: (w: WorkerLoad) => number) =>
       new Gauge({
         name,
@@ -116,6 +148,20 @@ export class Metrics implements HubObserver {
       collect() {
         this.reset();
         this.inc(read());
+      },
+    });
+  }
+
+  /** A relay counter with one label, read for each of its values. */
+  #relayCounterBy(name: string, help: string, label: string, reads: Record<string, () => number>): void {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [value, read] of Object.entries(reads)) this.inc({ [label]: value }, read());
       },
     });
   }

@@ -5,7 +5,9 @@
  * Auto brings the highest back. A WHIP publisher (Chromium's libwebrtc, publishing from a page
  * with fetch) that offers simulcast is relayed the same way, and one that does not still plays.
  * What is asserted is what the page shows: the decoded picture's height, frames presented, the
- * menu and its line.
+ * menu and its line; and what /metrics shows of the viewers' links. The main thread keeps one leg
+ * here (LANCAST_RELAY_MAIN_LEGS), so the two viewers of the first room play one from the main
+ * thread and one from a worker, and /metrics sums up both.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +22,7 @@ let clip: ReturnType<typeof movingClip>;
 
 before(async () => {
   clip = movingClip(1280, 720);
-  [server, chromium] = await Promise.all([startLancast(), launchChromium([`--use-file-for-fake-video-capture=${clip.file}`])]);
+  [server, chromium] = await Promise.all([startLancast({ env: { LANCAST_RELAY_MAIN_LEGS: '1' } }), launchChromium([`--use-file-for-fake-video-capture=${clip.file}`])]);
 });
 
 after(async () => {
@@ -35,6 +37,10 @@ async function open(path: string): Promise<Page> {
   return page;
 }
 
+const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+/** One series' value in /metrics text (NaN when it is absent). */
+const sample = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
+
 const videoHeight = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
 const menu = (page: Page) =>
   page.evaluate(() => ({
@@ -45,6 +51,9 @@ const menu = (page: Page) =>
 
 describe('simulcast through the relay', () => {
   test('three layers reach the relay; a viewer picks the lowest on the menu and plays it within 1 s; Auto brings the top back', async () => {
+    const idle = await metrics();
+    assert.equal(sample(idle, 'lancast_relay_viewers_estimated'), 0);
+    assert.doesNotMatch(idle, /^lancast_relay_viewer_(estimate_bps|loss_ratio)\{/m, 'no quantiles without viewers');
     const b = await open('/broadcast/layers?key=test-key&autostart=1&mode=relay');
     const [v1, v2] = [await open('/watch/layers'), await open('/watch/layers')];
     try {
@@ -77,9 +86,20 @@ describe('simulcast through the relay', () => {
       assert.deepEqual(layers.map((l) => [l.height, l.viewers]), [[180, 1], [360, 0], [720, 1]]);
       assert.ok(layers.every((l) => l.width === (l.height * 16) / 9), JSON.stringify(layers));
       assert.ok(layers[0].bitsPerSecond > 0, JSON.stringify(layers));
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
-      assert.match(metrics, /^lancast_relay_layer_viewers\{height="180"\} 1$/m);
-      assert.match(metrics, /^lancast_relay_layer_viewers\{height="720"\} 1$/m);
+      const text = await metrics();
+      assert.match(text, /^lancast_relay_layer_viewers\{height="180"\} 1$/m);
+      assert.match(text, /^lancast_relay_layer_viewers\{height="720"\} 1$/m);
+      // Both viewers' links, one leg on the main thread and one on a worker (whose report comes each second).
+      assert.equal([...text.matchAll(/^lancast_relay_worker_viewers\{worker="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0), 1, 'one leg on a worker');
+      const linkLines = async () => (await metrics()).split('\n').filter((l) => /^lancast_relay_(viewer|layer_switches|probes_total|worker_viewers)/.test(l)).join('\n');
+      const links = await waitFor(linkLines, (t) => sample(t, 'lancast_relay_viewers_estimated') === 2, 5_000, 'both viewers estimated in /metrics');
+      const bps = ['0.1', '0.5', '0.9'].map((q) => sample(links, `lancast_relay_viewer_estimate_bps{quantile="${q}"}`));
+      assert.ok(bps[0] > 50_000 && bps[0] <= bps[1] && bps[1] <= bps[2] && bps[2] < 1e9, `plausible estimates: ${bps.join(', ')} bit/s`);
+      const loss = ['0.1', '0.5', '0.9'].map((q) => sample(links, `lancast_relay_viewer_loss_ratio{quantile="${q}"}`));
+      assert.ok(loss.every((l) => l >= 0 && l < 0.5), `loss quantiles on loopback: ${loss.join(', ')}`);
+      for (const series of ['lancast_relay_layer_switches_total{direction="down"}', 'lancast_relay_layer_switches_total{direction="up"}', 'lancast_relay_probes_total{result="held"}', 'lancast_relay_probes_total{result="failed"}']) {
+        assert.ok(sample(links, series) >= 0, `${series} in /metrics`);
+      }
 
       await v1.selectOption('#quality', 'auto');
       await waitFor(() => videoHeight(v1), (h) => h === 720, 3_000, 'the top layer again on Auto');

@@ -146,7 +146,7 @@ test('with RTX, going up is first a probe at the next layer\'s rate; the layer c
   assert.equal(v.step(500).layer.height, 180);
   assert.equal(v.step(500).layer.height, 360, 'the link held the probe: up');
   assert.equal(v.quality.probeBps, 0);
-  assert.deepEqual([v.quality.ups, v.quality.probesFailed], [1, 0]);
+  assert.deepEqual([v.quality.ups, v.quality.probesHeld, v.quality.probesFailed], [1, 1, 0]);
 });
 
 test('a probe stops at once when the viewer NACKs what it lost to it; the layer stays, the next probe waits longer, and the probe\'s own loss moves nothing down', () => {

@@ -3,15 +3,17 @@
  * with real egresses whose packets a werift SRTP session (the viewer's side) decrypts: each viewer
  * gets one layer; a switch waits for a keyframe of the target layer and asks for one; sequence
  * numbers, timestamps and VP8 picture ids / TL0PICIDX run on as one stream across the switch;
- * NACKs find the packet in its layer, and a packet resent a moment ago is not resent again.
+ * NACKs find the packet in its layer, and a packet resent a moment ago is not resent again; the
+ * viewers' link estimates and Auto's moves are there for /metrics.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RtpPacket } from 'werift';
+import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpReceiverInfo, RtcpRrPacket, RtpPacket } from 'werift';
 import { Egress } from '../../src/relay/egress.js';
-import { Forwarder } from '../../src/relay/forwarder.js';
+import { Forwarder, relayCounters } from '../../src/relay/forwarder.js';
 import { ViewerQuality } from '../../src/relay/layer-selector.js';
 import { vp8KeyframeSize } from '../../src/relay/layers.js';
+import { LinkEstimate } from '../../src/relay/link.js';
 import { RESEND_GAP_MS, vp8Ids } from '../../src/relay/rewriter.js';
 import type { Sink } from '../../src/relay/sink.js';
 import { AEAD_AES_128_GCM } from '../../src/relay/srtp.js';
@@ -193,4 +195,31 @@ test('a viewer without an RTX stream is not probed', () => {
   const before = v.received.length;
   for (let i = 0; i < 10; i++) frameOnAll();
   assert.equal(v.received.length - before, 20, 'the layer alone');
+});
+
+test("the forwarder lists its viewers' recent link estimates, and counts Auto's moves in the process's counters", async () => {
+  const { clock, forwarder, viewer, frameOnAll } = setup();
+  frameOnAll([0, 1, 2]);
+  const v = viewer();
+  const link = new LinkEstimate(() => 7);
+  v.quality.link = link;
+  forwarder.add(v.sink);
+  for (let i = 0; i < 30; i++) frameOnAll();
+  // The layers' rates are measured over a second of real time.
+  await new Promise((r) => setTimeout(r, 1_100));
+  frameOnAll();
+  assert.ok(forwarder.layers.ordered().every((l) => l.bitsPerSecond > 0));
+  assert.deepEqual(forwarder.links(), [], 'no REMB heard: no estimate');
+  const downs = relayCounters.layerDowns;
+  const remb = new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: 900_000n, ssrcFeedbacks: [7] }) });
+  const rr = new RtcpRrPacket({ ssrc: 1, reports: [new RtcpReceiverInfo({ ssrc: 7, fractionLost: 77, packetsLost: 0, highestSequence: 0, jitter: 0, lsr: 0, dlsr: 0 })] });
+  link.note(remb, clock.now());
+  link.note(rr, clock.now());
+  link.note(rr, clock.now());
+  clock.advance(250); // the next choice of layer
+  assert.equal(relayCounters.layerDowns, downs + 1, "the reports' loss moved the viewer down a layer");
+  const [sample, ...rest] = forwarder.links();
+  assert.deepEqual([sample.bps, Math.round(sample.loss * 100), rest.length], [900_000, 23, 0]);
+  clock.advance(5_000);
+  assert.deepEqual(forwarder.links(), [], 'the estimate is stale after 5 s');
 });
