@@ -4,7 +4,8 @@
  * itself under a full-window green panel the test lays over it. Firefox refuses getDisplayMedia
  * that no click started: with `?autostart=1&source=screen` the page asks for a click and the test
  * clicks, as a person would. A Chromium viewer reads what it decodes: the screen (green, the
- * display's 5:4 shape), then Firefox's fake camera (4:3) after a switch, then the screen again, on
+ * display's 5:4 shape), then Firefox's fake camera after a switch (a coloured picture at the camera
+preset's 16:9), then the screen again, on
  * one connection throughout; in a p2p room and in a relay room.
  */
 import assert from 'node:assert/strict';
@@ -69,7 +70,8 @@ function waitForScreen(viewer: Page): Promise<Seen> {
 }
 
 function waitForCamera(viewer: Page): Promise<Seen> {
-  return waitFor(() => seen(viewer), (s) => s.width > 0 && Math.abs(aspect(s) - 4 / 3) < 0.02, 20_000, 'the viewer to show the 4:3 camera');
+  // Firefox's fake camera follows the camera preset (1280x720) and is not green.
+  return waitFor(() => seen(viewer), (s) => s.width > 0 && Math.abs(aspect(s) - 16 / 9) < 0.02 && colourOf(s.centre) !== 'screen', 20_000, 'the viewer to show the 16:9 camera');
 }
 
 for (const mode of ['p2p', 'relay'] as const) {
