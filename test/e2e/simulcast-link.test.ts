@@ -80,8 +80,12 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
       assert.ok(after.fps >= 15, `the capped viewer plays ${after.fps.toFixed(1)} fps`);
       assert.ok(after.longestGapMs <= 1_000, `the capped viewer froze ${after.longestGapMs} ms`);
       for (const v of others) {
-        const why = await v.evaluate(() => document.getElementById('quality-why')!.textContent);
-        assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
+        const why = (await v.evaluate(() => document.getElementById('quality-why')!.textContent)) ?? '';
+        // The best the broadcaster sends, not held back by their own links. (A broadcaster short of
+        // CPU stops its top layer for a while: then "best available" is the one below, for everyone.)
+        assert.match(why, /auto: best available$/, 'the others play the best layer there is');
+        if (!why.startsWith(`${TOP}p`)) t.diagnostic(`the broadcaster was not sending its top layer: another viewer shows ${why}`);
+        else assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
         const g = await frameGaps(v);
         assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
       }
