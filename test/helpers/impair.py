@@ -6,7 +6,7 @@
 Every IP packet read from one device is written to the other after <delay-ms>, unless it is
 dropped (probability <loss>). With a rate, each direction is also a bottleneck of that many bits
 per second with a drop-tail queue of QUEUE_S seconds, as a congested Wi-Fi or a slow uplink is.
-A line "rate <bit/s>" on stdin changes the rate (0: no limit). Prints "ready" once both devices
+A line "rate <bit/s>" on stdin changes the rate (0: no limit), "loss <0..1>" the loss. Prints "ready" once both devices
 exist; runs until killed.
 """
 import fcntl, heapq, os, random, select, struct, sys, time
@@ -51,6 +51,8 @@ while True:
                 words = line.split()
                 if len(words) == 2 and words[0] == b"rate":
                     rate = float(words[1])
+                elif len(words) == 2 and words[0] == b"loss":
+                    loss = float(words[1])
             continue
         packet = os.read(fd, 65535)
         if random.random() < loss:

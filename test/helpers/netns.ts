@@ -23,6 +23,8 @@ export interface TestHost {
   restore(): void;
   /** A link made with a rate: change it (bits per second; 0 lifts the cap). */
   setRate(bitsPerSecond: number): void;
+  /** An impaired link: change its loss (0..1, each way). */
+  setLoss(loss: number): void;
   remove(): void;
 }
 
@@ -106,6 +108,10 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
     setRate(bitsPerSecond) {
       if (!wire?.stdin) throw new Error('only an impaired link has a rate');
       wire.stdin.write(`rate ${Math.round(bitsPerSecond)}\n`);
+    },
+    setLoss(loss) {
+      if (!wire?.stdin) throw new Error('only an impaired link has a loss');
+      wire.stdin.write(`loss ${loss}\n`);
     },
     remove() {
       wire?.kill();
