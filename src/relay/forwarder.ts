@@ -55,6 +55,8 @@ function tallied<T>(quality: ViewerQuality, work: () => T): T {
 
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
+/** A viewer whose layer stopped starts the one below from its last keyframe if it is this recent. */
+const STOPPED_REPLAY_MS = 500;
 /** How often each simulcast viewer's layer is chosen again. */
 const SELECT_MS = 250;
 
@@ -189,6 +191,30 @@ export class Forwarder {
     quality?.report({ layers, height: playing ? playing.height : -1, reason: pick.reason });
   }
 
+  /**
+   * A frame of `layer` ended: viewers on a layer that has stopped while this one goes on (the
+   * publisher's picture shrank) move now, from the recent keyframe of the layer chosen for them
+   * when there is one, instead of waiting for the layer to time out and a keyframe to be asked for.
+   */
+  #leaveStopped(layer: number): void {
+    for (const switcher of this.#switchers.values()) {
+      const from = switcher.current;
+      if (from < 0 || from === layer || switcher.target !== from || !this.layers.stopped(from)) continue;
+      this.#choose(switcher);
+      const to = switcher.target;
+      if (to === from) continue;
+      const start = this.#layerKeyframes[to].startSince(this.#clock.now(), STOPPED_REPLAY_MS);
+      if (start === undefined) continue; // its keyframe is asked for: the switch happens when it comes
+      const atMs = this.#clock.now();
+      let first = true;
+      relayCounters.packetsOut += this.#layerHistory[to].replayFrom(start, (payload, marker, seq, ts) => {
+        const ok = switcher.offer(to, seq, ts, marker, payload, first, atMs);
+        first = false;
+        return ok;
+      });
+    }
+  }
+
   #select(): void {
     for (const switcher of this.#switchers.values()) this.#choose(switcher);
   }
@@ -252,9 +278,10 @@ export class Forwarder {
   #forwardLayer(layer: number, seq: number, ts: number, marker: boolean, payload: Uint8Array): void {
     const history = this.#layerHistory[layer];
     if (!history) return;
-    this.layers.note(layer, payload);
+    this.layers.note(layer, payload, marker);
     const atMs = this.#clock.now();
     const keyStart = history.put(seq, ts, marker, payload, atMs) && this.#layerKeyframes[layer].note(seq, ts, payload, atMs);
+    if (marker) this.#leaveStopped(layer);
     let sent = 0;
     for (const switcher of this.#switchers.values()) {
       if (!switcher.offer(layer, seq, ts, marker, payload, keyStart, atMs)) continue;

@@ -21,6 +21,12 @@ export interface LayerInfo {
 
 /** A layer with no packet for this long is not being sent. */
 const ACTIVE_MS = 500;
+/**
+ * Nor is one that another layer has sent this many frames past: a publisher whose picture shrank
+ * (a screen shared, then a smaller camera) stops its top layers at once, while the others go on,
+ * and its viewers should not wait ACTIVE_MS of black to be moved to the one below.
+ */
+const BEHIND_FRAMES = 4;
 
 /** The picture size a VP8 keyframe's first packet carries (RFC 6386 9.1), if this is one. */
 export function vp8KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
@@ -150,6 +156,9 @@ export function keyframeSizer(mimeType: string | undefined): ((p: Uint8Array) =>
 class Layer {
   readonly rate = new RateMeter();
   lastAtMs = 0;
+  /** Its last packet, and where its last BEHIND_FRAMES frames ended (marker bits), oldest first, counted in packets of all layers. */
+  lastPacket = 0;
+  readonly frameEnds: number[] = [];
   width = 0;
   height = 0;
   constructor(
@@ -163,6 +172,8 @@ export class SimulcastLayers {
   readonly #byRid = new Map<string, Layer>();
   readonly #byIndex: Layer[] = [];
   #sizer: ((p: Uint8Array) => { width: number; height: number } | undefined) | undefined;
+  /** Packets of all layers noted: the order they came in. */
+  #packets = 0;
 
   /** The rids the publisher offered, in the offer's order: numbered 0, 1, 2 in that order. */
   constructor(rids: string[] = []) {
@@ -194,11 +205,16 @@ export class SimulcastLayers {
   }
 
   /** A packet of layer `index`: its size counts toward the layer's rate, a keyframe tells its picture size. */
-  note(index: number, payload: Uint8Array): void {
+  note(index: number, payload: Uint8Array, marker = false): void {
     const layer = this.#byIndex[index];
     if (!layer) return;
     layer.rate.add(payload.length + 12);
     layer.lastAtMs = Date.now();
+    layer.lastPacket = ++this.#packets;
+    if (marker) {
+      layer.frameEnds.push(layer.lastPacket);
+      if (layer.frameEnds.length > BEHIND_FRAMES) layer.frameEnds.shift();
+    }
     const size = this.#sizer?.(payload);
     if (size) {
       layer.width = size.width;
@@ -211,10 +227,17 @@ export class SimulcastLayers {
     return this.ordered().pop()?.index ?? 0;
   }
 
+  /** Layer `index` has stopped while another goes on: another has sent BEHIND_FRAMES frames since its last packet. */
+  stopped(index: number): boolean {
+    const layer = this.#byIndex[index];
+    if (!layer || layer.lastPacket === 0) return false;
+    return this.#byIndex.some((other) => other !== layer && other.frameEnds.length === BEHIND_FRAMES && other.frameEnds[0] > layer.lastPacket);
+  }
+
   /** The layers from lowest to highest: by picture height where known, else by bitrate. */
   ordered(): LayerInfo[] {
     const now = Date.now();
-    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond, active: now - l.lastAtMs < ACTIVE_MS }));
+    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond, active: now - l.lastAtMs < ACTIVE_MS && !this.stopped(l.index) }));
     return infos.sort((a, b) => (a.height && b.height && a.height !== b.height ? a.height - b.height : a.bitsPerSecond - b.bitsPerSecond || a.index - b.index));
   }
 }

@@ -47,8 +47,8 @@ function setup() {
   };
   /** One frame on every layer: layer i has its own sequence numbers, timestamps and picture ids. */
   let frame = 0;
-  const frameOnAll = (keyOn: number[] = []) => {
-    for (let layer = 0; layer < 3; layer++) {
+  const frameOnAll = (keyOn: number[] = [], sending: number[] = [0, 1, 2]) => {
+    for (const layer of sending) {
       const seq = (layer * 20_000 + frame * 2) & 0xffff;
       const ts = (layer * 1_000_000 + frame * 3000) >>> 0;
       const pid = (layer * 9000 + frame) & 0x7fff;
@@ -222,4 +222,25 @@ test("the forwarder lists its viewers' recent link estimates, and counts Auto's 
   assert.deepEqual([sample.bps, Math.round(sample.loss * 100), rest.length], [900_000, 23, 0]);
   clock.advance(5_000);
   assert.deepEqual(forwarder.links(), [], 'the estimate is stale after 5 s');
+});
+
+test('a layer the publisher stops while the others go on (its picture shrank): its viewers move to the next one within a few frames, from that layer\'s last keyframe', () => {
+  const { forwarder, viewer, frameOnAll } = setup();
+  frameOnAll([0, 1, 2]);
+  const v = viewer();
+  forwarder.add(v.sink);
+  for (let i = 0; i < 5; i++) frameOnAll();
+  const before = v.received.length;
+  // The picture shrinks: layers 0 and 1 start again with a keyframe, layer 2 sends no more.
+  frameOnAll([0, 1], [0, 1]);
+  for (let i = 0; i < 2; i++) frameOnAll([], [0, 1]);
+  assert.equal(v.received.length, before, 'three frames of the others: not yet');
+  frameOnAll([], [0, 1]);
+  const moved = v.received.slice(before);
+  assert.equal(vp8KeyframeSize(moved[0].payload)?.height, 360, 'the 360p layer, from its keyframe');
+  assert.equal(moved.length, 8, 'its four frames since that keyframe, at once');
+  const seqs = v.received.map((p) => p.header.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], (seqs[i - 1] + 1) & 0xffff, `one stream: seq at ${i}`);
+  frameOnAll([], [0, 1]);
+  assert.equal(v.received.length, before + 10, 'and on with the 360p layer');
 });
