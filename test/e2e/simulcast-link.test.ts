@@ -101,10 +101,10 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
 });
 
 /**
- * Loss instead of a cap: 5 % of packets dropped each way at random. Random loss does not fall when
- * less is sent, so it says little about which layer fits; the relay repairs it (NACK, resends on
- * RTX) and moves down only past 8 % (a full link's loss), as libwebrtc's own loss-based control
- * holds its rate between 2 and 10 %. What the viewer must see is the same: a smooth picture.
+ * Loss instead of a cap: 5 % of packets dropped each way at random. The relay repairs it (NACK,
+ * resends on RTX) and picks the layer from the viewer's own estimate and reports, which under such
+ * loss usually (not always) take it down a layer or two; either way what the viewer must see is a
+ * smooth picture, and the top layer again soon after the loss ends.
  */
 describe('a relay viewer behind a link losing 5 % of its packets', () => {
   test('keeps playing at 15 fps or more with no freeze over 1 s; the others keep the top; on top within 15 s of the loss ending', async (t) => {
