@@ -35,6 +35,12 @@ export interface SwitchRow {
   toCameraP50Ms: number;
   /** Every switch, in order: target and milliseconds. */
   all: string;
+  /** Of that, the change event to the broadcaster's own preview showing the new source: the browser opening the capture (p50, p95). */
+  captureP50Ms: number;
+  captureP95Ms: number;
+  /** And the preview showing it to the viewer showing it: encoding, lancast, the network, decoding (p50, p95). */
+  deliveryP50Ms: number;
+  deliveryP95Ms: number;
 }
 
 export interface PresetRow {
@@ -55,9 +61,9 @@ export interface SourcesResult {
   movingPageAloneCpuPercent: number;
 }
 
-/** In a viewer: note each change of what its presented frames show, with the wall-clock time. */
-const WATCH_SOURCES = `(() => {
-  const video = document.querySelector('video[data-testid="remote-video"]');
+/** In a page: note each change of what a <video>'s presented frames show, with the wall-clock time. */
+const watchSources = (selector: string) => `(() => {
+  const video = document.querySelector(${JSON.stringify(selector)});
   const canvas = document.createElement('canvas');
   canvas.width = 64; canvas.height = 36;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -121,9 +127,10 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
   await b.goto(`${s.server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}&source=camera`);
   await waitForState(b, 'live', 20_000);
   await b.evaluate(WATCH_RADIOS);
+  await b.evaluate(watchSources('#preview'));
   const v = await watcher(s, room);
-  await v.page.evaluate(WATCH_SOURCES);
-  const times: { to: string; ms: number }[] = [];
+  await v.page.evaluate(watchSources('video[data-testid="remote-video"]'));
+  const times: { to: string; ms: number; captureMs: number }[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
       for (const to of SEQUENCE) {
@@ -136,7 +143,9 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
           20_000,
           `the viewer to show ${to}`,
         );
-        times.push({ to, ms: Math.round(seen.find((e) => e.shown === to && e.at >= at)!.at - at) });
+        const previewed = (await b.evaluate<{ shown: string; at: number }[]>('window.__shown')).find((e) => e.shown === to && e.at >= at);
+        const ms = Math.round(seen.find((e) => e.shown === to && e.at >= at)!.at - at);
+        times.push({ to, ms, captureMs: previewed ? Math.min(ms, Math.round(previewed.at - at)) : NaN });
         await sleep(1_500);
       }
     }
@@ -156,19 +165,27 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
     toScreenCameraP50Ms: p50('screen+camera'),
     toCameraP50Ms: p50('camera'),
     all: times.map((t) => `${t.to}:${t.ms}`).join(' '),
+    captureP50Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 50),
+    captureP95Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 95),
+    deliveryP50Ms: percentile(times.filter((t) => Number.isFinite(t.captureMs)).map((t) => t.ms - t.captureMs), 50),
+    deliveryP95Ms: percentile(times.filter((t) => Number.isFinite(t.captureMs)).map((t) => t.ms - t.captureMs), 95),
   };
   process.stderr.write(`  sources: ${JSON.stringify(row)}\n`);
   return row;
 }
 
-/** What the broadcaster's encoder sends on its first connection, over `ms`. */
+/** What the broadcaster's encoder sends on its first connection, over `ms`: bytes of every layer, the size and frame rate of the largest (simulcast). */
 async function sent(b: Page, ms: number): Promise<{ width: number; height: number; fps: number; kbps: number }> {
   const read = () =>
     b.evaluate<{ bytes: number; frames: number; width: number; height: number; at: number }>(`(async () => {
       const br = window.lancast.broadcaster;
       const pc = br.publishing ? br.publishing.pc : [...br.connections.values()][0].pc;
       const out = { bytes: 0, frames: 0, width: 0, height: 0, at: performance.now() };
-      (await pc.getStats()).forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') { out.bytes += r.bytesSent; out.frames += r.framesSent; out.width = r.frameWidth; out.height = r.frameHeight; } });
+      (await pc.getStats()).forEach((r) => {
+        if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
+        out.bytes += r.bytesSent;
+        if ((r.frameWidth ?? 0) >= out.width) Object.assign(out, { frames: r.framesSent, width: r.frameWidth ?? 0, height: r.frameHeight ?? 0 });
+      });
       return out;
     })()`);
   const a = await read();
