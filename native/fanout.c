@@ -49,6 +49,9 @@ typedef struct {
   uint8_t payload_type;
   uint16_t seq_offset;
   uint32_t ts_offset;
+  /* A simulcast viewer's run of one layer (src/relay/rewriter.ts): added to VP8 picture ids and TL0PICIDX. */
+  uint16_t pid_offset;
+  uint8_t tl0_offset;
   int profile;
   int flags;
   uint8_t salt[14];
@@ -277,6 +280,36 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The VP8 payload descriptor (RFC 7741 4.2) with the egress's picture id and TL0PICIDX offsets
+   added, in `out` (a copy of `payload`); the same rewrite as rewriter.ts. */
+static const uint8_t *vp8_rewrite(const egress *e, const uint8_t *payload, size_t len, uint8_t *out) {
+  if (len < 3 || !(payload[0] & 0x80)) return payload;
+  uint8_t x = payload[1];
+  size_t i = 2;
+  long pid_at = -1, tl0_at = -1;
+  int long_pid = 0;
+  if (x & 0x80) {
+    pid_at = (long)i;
+    long_pid = (payload[i] & 0x80) != 0;
+    i += long_pid ? 2 : 1;
+  }
+  if (x & 0x40) tl0_at = (long)i;
+  if (pid_at < 0 && tl0_at < 0) return payload;
+  if ((pid_at >= 0 && (size_t)pid_at + (long_pid ? 1 : 0) >= len) || (tl0_at >= 0 && (size_t)tl0_at >= len)) return payload;
+  memcpy(out, payload, len);
+  if (pid_at >= 0) {
+    if (long_pid) {
+      uint16_t pid = (uint16_t)((((payload[pid_at] & 0x7f) << 8) | payload[pid_at + 1]) + e->pid_offset) & 0x7fff;
+      out[pid_at] = 0x80 | (pid >> 8);
+      out[pid_at + 1] = pid & 0xff;
+    } else {
+      out[pid_at] = (uint8_t)((payload[pid_at] + e->pid_offset) & 0x7f);
+    }
+  }
+  if (tl0_at >= 0) out[tl0_at] = (uint8_t)(payload[tl0_at] + e->tl0_offset);
+  return out;
+}
+
 /* fanout(egresses[], payload, marker, seq, ts) -> packets the kernel took */
 static napi_value fanout(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -295,7 +328,9 @@ static napi_value fanout(napi_env env, napi_callback_info info) {
     if (napi_get_element(env, argv[0], i, &item) != napi_ok) continue;
     egress *e = unwrap(env, item);
     if (!e) continue;
-    sent += protect_and_send(e, 0, payload, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset),
+    uint8_t copy[MAX_PACKET];
+    const uint8_t *p = (e->pid_offset || e->tl0_offset) && len <= MAX_PACKET ? vp8_rewrite(e, payload, len, copy) : payload;
+    sent += protect_and_send(e, 0, p, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset),
                              ts + e->ts_offset, e->ssrc);
   }
   return u32_result(env, sent);
@@ -315,6 +350,23 @@ static napi_value send_raw(napi_env env, napi_callback_info info) {
                                 (uint16_t)u32(env, argv[5]), u32(env, argv[6]), u32(env, argv[7]))
              : 0;
   return u32_result(env, (uint32_t)ok);
+}
+
+/* setOffsets(egress, seqOffset, tsOffset, pidOffset, tl0Offset): what fanout adds from now on. */
+static napi_value set_offsets(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  egress *e = argc == 5 ? unwrap(env, argv[0]) : NULL;
+  if (!e) {
+    napi_throw_type_error(env, NULL, "setOffsets(egress, seqOffset, tsOffset, pidOffset, tl0Offset)");
+    return NULL;
+  }
+  e->seq_offset = (uint16_t)u32(env, argv[1]);
+  e->ts_offset = u32(env, argv[2]);
+  e->pid_offset = (uint16_t)(u32(env, argv[3]) & 0x7fff);
+  e->tl0_offset = (uint8_t)u32(env, argv[4]);
+  return NULL;
 }
 
 /* stats(egress) -> [packets, payloadOctets, dropped] */
@@ -530,6 +582,7 @@ NAPI_MODULE_INIT() {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
       {"fanout", NULL, fanout, NULL, NULL, NULL, napi_default, NULL},
       {"sendRaw", NULL, send_raw, NULL, NULL, NULL, napi_default, NULL},
+      {"setOffsets", NULL, set_offsets, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_egress, NULL, NULL, NULL, napi_default, NULL},
       {"ingress", NULL, ingress_create, NULL, NULL, NULL, napi_default, NULL},

@@ -12,6 +12,7 @@ import type { Socket } from 'node:dgram';
 import type { RTCRtpSender } from 'werift';
 import { native, socketFd } from './native.js';
 import { AES_CM_128_HMAC_SHA1_80, protect, RolloverCounter, type SrtpKeys } from './srtp.js';
+import { offsetVp8Ids } from './vp8-ids.js';
 import { weriftSenderTransport } from './werift/index.js';
 
 // Still imported from here by the ingress, start.ts, their tests and the hot-path bench; their
@@ -43,6 +44,9 @@ export class Egress {
   #octets = 0;
   #dropped = 0;
   #closed = false;
+  /** Added to VP8 picture ids and TL0PICIDX by `send` (a simulcast viewer's run: setOffsets). */
+  #pidOffset = 0;
+  #tl0Offset = 0;
   readonly #onSocketClose = () => this.close();
 
   constructor(keys: SrtpKeys, target: EgressTarget, header: StreamHeader, useNative = true, benchFlags = 0) {
@@ -88,7 +92,19 @@ export class Egress {
   /** Send the publisher's packet with this viewer's SSRC, payload type and offsets. */
   send(payload: Uint8Array, marker: boolean, seq: number, ts: number): boolean {
     const h = this.header;
-    return this.sendRaw(0, payload, marker, h.payloadType, (seq + h.seqOffset) & 0xffff, (ts + h.tsOffset) >>> 0, h.ssrc);
+    return this.sendRaw(0, offsetVp8Ids(payload, this.#pidOffset, this.#tl0Offset), marker, h.payloadType, (seq + h.seqOffset) & 0xffff, (ts + h.tsOffset) >>> 0, h.ssrc);
+  }
+
+  /**
+   * What `send` (and a group's native fan-out) adds from now on: to sequence numbers, timestamps,
+   * and VP8 picture ids and TL0PICIDX (a simulcast viewer moved to another layer: rewriter.ts).
+   */
+  setOffsets(seqOffset: number, tsOffset: number, pidOffset = 0, tl0Offset = 0): void {
+    this.header.seqOffset = seqOffset & 0xffff;
+    this.header.tsOffset = tsOffset >>> 0;
+    this.#pidOffset = pidOffset & 0x7fff;
+    this.#tl0Offset = tl0Offset & 0xff;
+    if (this.native) native!.setOffsets(this.native, this.header.seqOffset, this.header.tsOffset, this.#pidOffset, this.#tl0Offset);
   }
 
   stats(): { packets: number; octets: number; dropped: number } {

@@ -19,7 +19,8 @@ import { NackResponder } from './nack-responder.js';
 import { PacketHistory } from './packet-history.js';
 import { RateMeter } from './rate.js';
 import { SenderReports, systemClock, type Clock } from './sender-reports.js';
-import { LayerSwitcher } from './rewriter.js';
+import { LayerSwitcher, type LayerTip } from './rewriter.js';
+import { readPid, vp8Ids } from './vp8-ids.js';
 import type { Sink } from './sink.js';
 
 /** Process-wide relay counters, for /metrics and the benchmarks. */
@@ -74,10 +75,14 @@ export class Forwarder {
   /** Video history and keyframes per simulcast layer; layer 0's are the kind's own. */
   readonly #layerHistory: PacketHistory[] = [this.#history.video];
   readonly #layerKeyframes: KeyframeTracker[] = [this.#keyframes];
+  /** Per simulcast layer: the viewers on it (one native fan-out per packet), and its newest packet. */
+  readonly #layerGroups: EgressGroup[] = [];
+  readonly #layerTips: (LayerTip | undefined)[] = [];
   /** Simulcast video sinks, each forwarded one layer. */
   readonly #switchers = new Map<Sink, LayerSwitcher>();
   #simulcast = false;
   #videoCodec: string | undefined;
+  #vp8 = false;
   #selectTicker: { stop(): void } | undefined;
   /** Asks the publisher for a keyframe on a layer (set by whoever owns the forwarder). */
   requestKeyframe: ((layer: number) => void) | undefined;
@@ -90,6 +95,7 @@ export class Forwarder {
   /** The publisher's video codec (its MIME type), so keyframes can be found in the stream. */
   set videoCodec(mimeType: string | undefined) {
     this.#videoCodec = mimeType;
+    this.#vp8 = mimeType?.toLowerCase() === 'video/vp8';
     for (const k of this.#layerKeyframes) k.codec = mimeType;
     this.layers.codec = mimeType;
   }
@@ -101,6 +107,7 @@ export class Forwarder {
   set simulcastLayers(count: number) {
     this.#simulcast = count > 1;
     this.layers.ensure(count);
+    while (this.#layerGroups.length < count) this.#layerGroups.push(new EgressGroup());
     while (this.#layerHistory.length < count) {
       this.#layerHistory.push(new PacketHistory());
       const k = new KeyframeTracker();
@@ -141,7 +148,15 @@ export class Forwarder {
 
   /** A simulcast viewer's video: one layer, switched at keyframes; started at once when the chosen layer has a recent keyframe. */
   #addLayered(sink: Sink): boolean {
-    const switcher = new LayerSwitcher(sink, this.#videoCodec);
+    const switcher = new LayerSwitcher(
+      sink,
+      this.#videoCodec,
+      (layer) => this.#layerTips[layer],
+      (egress, from, to) => {
+        this.#layerGroups[from]?.delete(egress);
+        this.#layerGroups[to]?.add(egress);
+      },
+    );
     if (sink.quality) sink.quality.canProbe = sink.rtcp?.rtx !== undefined;
     const stopNacks = sink.rtcp?.onNack((lost) => {
       const now = this.#clock.now();
@@ -248,6 +263,7 @@ export class Forwarder {
     this.#sinks.get(sink)?.();
     this.#sinks.delete(sink);
     this.#groups[sink.kind].delete(sink.egress);
+    for (const group of this.#layerGroups) group.delete(sink.egress);
     this.#reports.delete(sink);
     if (this.#switchers.delete(sink) && this.#switchers.size === 0) {
       this.#selectTicker?.stop();
@@ -280,24 +296,43 @@ export class Forwarder {
     if (!history) return;
     this.layers.note(layer, payload, marker);
     const atMs = this.#clock.now();
-    const keyStart = history.put(seq, ts, marker, payload, atMs) && this.#layerKeyframes[layer].note(seq, ts, payload, atMs);
+    const newest = history.put(seq, ts, marker, payload, atMs);
+    const keyStart = newest && this.#layerKeyframes[layer].note(seq, ts, payload, atMs);
+    if (newest) this.#noteTip(layer, seq, ts, payload, atMs);
     if (marker) this.#leaveStopped(layer);
-    let sent = 0;
-    for (const switcher of this.#switchers.values()) {
-      if (!switcher.offer(layer, seq, ts, marker, payload, keyStart, atMs)) continue;
-      sent++;
-      const probeBps = switcher.sink.quality?.probeBps ?? 0;
-      if (probeBps > 0) relayCounters.probePackets += switcher.pad(this.#layerHistory, probeBps, atMs);
+    // Viewers waiting for this layer's keyframe move onto it first; then one fan-out to all on it.
+    if (keyStart) for (const switcher of this.#switchers.values()) switcher.switchAt(layer, seq, ts, payload, keyStart, atMs);
+    const sent = this.#layerGroups[layer].send(payload, marker, seq, ts);
+    if (sent > 0) {
+      for (const switcher of this.#switchers.values()) {
+        const probeBps = switcher.current === layer ? (switcher.sink.quality?.probeBps ?? 0) : 0;
+        if (probeBps > 0) relayCounters.probePackets += switcher.pad(this.#layerHistory, probeBps, atMs);
+      }
     }
     relayCounters.packetsOut += sent;
     relayCounters.bytesOut += sent * payload.length;
     this.sent.add(sent * (payload.length + 12));
   }
 
+  /** A layer's newest packet, what its viewers were sent last (rewriter.ts). */
+  #noteTip(layer: number, seq: number, ts: number, payload: Uint8Array, atMs: number): void {
+    const ids = this.#vp8 ? vp8Ids(payload) : undefined;
+    const tip = (this.#layerTips[layer] ??= { seq, ts, atMs, pid: -1, pidBits: 15, tl0: -1 });
+    tip.seq = seq;
+    tip.ts = ts;
+    tip.atMs = atMs;
+    if (ids && ids.pidAt >= 0) {
+      tip.pid = readPid(payload, ids);
+      tip.pidBits = ids.pidBits;
+    }
+    if (ids && ids.tl0At >= 0) tip.tl0 = payload[ids.tl0At];
+  }
+
   clear(): void {
     for (const sink of [...this.#sinks.keys()]) this.remove(sink);
     this.#history.audio.clear();
     for (const h of this.#layerHistory) h.clear();
+    this.#layerTips.length = 0;
     for (const k of this.#layerKeyframes) k.clear();
   }
 }

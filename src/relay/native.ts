@@ -19,6 +19,7 @@ export interface NativeModule {
   create(fd: number, ip: string, port: number, ssrc: number, pt: number, seqOffset: number, tsOffset: number, profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null, flags?: number): object;
   fanout(list: object[], payload: Uint8Array, marker: boolean, seq: number, ts: number): number;
   sendRaw(e: object, stream: number, payload: Uint8Array, marker: boolean, pt: number, seq: number, ts: number, ssrc: number): number;
+  setOffsets(e: object, seqOffset: number, tsOffset: number, pidOffset: number, tl0Offset: number): void;
   stats(e: object): [number, number, number];
   close(e: object): void;
   ingress(profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null): object;

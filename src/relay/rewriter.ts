@@ -6,6 +6,11 @@
  * wall-clock time between the last packet of the old layer and the keyframe of the new one, and
  * VP8 picture id / TL0PICIDX continue from the last ones sent. The viewer sees one stream.
  *
+ * A switch only sets the viewer's offsets (its egress applies them to every packet) and moves it
+ * into the group of its new layer's viewers: each packet of a layer then goes to all of them in
+ * one native call (egress.ts EgressGroup), as without simulcast. What the viewer was sent last is
+ * its layer's newest packet (LayerTip) through its offsets, so nothing is kept per packet here.
+ *
  * A NACK names the viewer's sequence numbers; the switcher remembers where each layer's run began
  * in that sequence so the packet can be found in its layer's history and sent again, rewritten
  * the same way. A congested viewer gets fewer packets, not more: a packet resent a moment ago is
@@ -14,37 +19,25 @@
  * viewer's link carries, and when that share runs out the viewer is better served by a keyframe
  * (of its layer, or of a lower one the selector moves it to) than by a storm of resends.
  */
-import type { PacketHistory } from './packet-history.js';
-import { newer } from './packet-history.js';
+import type { Egress } from './egress.js';
+import { newer, type PacketHistory } from './packet-history.js';
 import type { Sink } from './sink.js';
+import { offsetVp8Ids, readPid, vp8Ids } from './vp8-ids.js';
 
-/** The VP8 payload descriptor's picture id and TL0PICIDX (RFC 7741 4.2), where they are. */
-interface Vp8Ids {
-  pidAt: number;
-  /** 7 or 15 bits. */
+export { vp8Ids } from './vp8-ids.js';
+
+/**
+ * The newest packet of one layer the relay has received: what every viewer on that layer was sent
+ * last, before its run's offsets. The forwarder keeps one per layer.
+ */
+export interface LayerTip {
+  seq: number;
+  ts: number;
+  atMs: number;
+  /** Its VP8 picture id (of pidBits bits) and TL0PICIDX, -1 when it has none. */
+  pid: number;
   pidBits: 7 | 15;
-  tl0At: number;
-}
-
-export function vp8Ids(p: Uint8Array): Vp8Ids | undefined {
-  if (p.length < 3 || (p[0] & 0x80) === 0) return undefined;
-  const x = p[1];
-  let i = 2;
-  let pidAt = -1;
-  let pidBits: 7 | 15 = 7;
-  if (x & 0x80) {
-    pidAt = i;
-    pidBits = p[i] & 0x80 ? 15 : 7;
-    i += pidBits === 15 ? 2 : 1;
-  }
-  const tl0At = x & 0x40 ? i : -1;
-  if (pidAt < 0 && tl0At < 0) return undefined;
-  if (Math.max(pidAt + (pidBits === 15 ? 1 : 0), tl0At) >= p.length) return undefined;
-  return { pidAt, pidBits, tl0At };
-}
-
-function readPid(p: Uint8Array, ids: Vp8Ids): number {
-  return ids.pidBits === 15 ? ((p[ids.pidAt] & 0x7f) << 8) | p[ids.pidAt + 1] : p[ids.pidAt] & 0x7f;
+  tl0: number;
 }
 
 /** How a run of one layer maps onto the viewer's stream. */
@@ -57,6 +50,16 @@ interface Run {
   /** Added to picture ids (mod 2^15) and TL0PICIDX (mod 2^8). */
   pidOffset: number;
   tl0Offset: number;
+}
+
+/** The newest packet a viewer was sent, as it went out. */
+interface Sent {
+  seq: number;
+  ts: number;
+  /** -1: nothing sent yet. */
+  atMs: number;
+  pid: number;
+  tl0: number;
 }
 
 /** Runs remembered for NACKs: older ones are out of every layer's history anyway. */
@@ -80,16 +83,14 @@ export class LayerSwitcher {
   target = -1;
   readonly #vp8: boolean;
   readonly #runs: Run[] = [];
-  /** The newest packet sent: the viewer's sequence number, timestamp, when; its picture ids. */
-  #seq: number;
-  #ts: number;
-  #atMs = -1;
-  #pid = -1;
-  #tl0 = -1;
+  /** Where the viewer's stream starts: its egress's first offsets. */
+  readonly #startSeq: number;
+  readonly #startTs: number;
+  readonly #tip: (layer: number) => LayerTip | undefined;
+  readonly #move: (egress: Egress, from: number, to: number) => void;
   readonly #resentAt = new Map<number, number>();
   #rtxSeq = Math.floor(Math.random() * 0x10000);
-  /** Packets sent, and resends skipped because they were resent a moment ago or over budget. */
-  sent = 0;
+  /** Resends skipped because they were resent a moment ago or over budget. */
   resendsSkipped = 0;
   /** Bytes resends may still take (a token bucket), and when it was last filled. */
   #tokens = Infinity;
@@ -103,85 +104,74 @@ export class LayerSwitcher {
   /** Packets sent as a probe's padding. */
   padded = 0;
 
-  constructor(sink: Sink, codec: string | undefined) {
+  /**
+   * `tip`: the newest packet of a layer (the forwarder's); `move`: take the viewer's egress out of
+   * one layer's group (-1: none) and into another's.
+   */
+  constructor(sink: Sink, codec: string | undefined, tip: (layer: number) => LayerTip | undefined, move: (egress: Egress, from: number, to: number) => void) {
     this.sink = sink;
     this.#vp8 = codec?.toLowerCase() === 'video/vp8';
-    this.#seq = (sink.egress.header.seqOffset - 1) & 0xffff;
-    this.#ts = sink.egress.header.tsOffset >>> 0;
+    this.#startSeq = (sink.egress.header.seqOffset - 1) & 0xffff;
+    this.#startTs = sink.egress.header.tsOffset >>> 0;
+    this.#tip = tip;
+    this.#move = move;
+  }
+
+  /** The newest packet the viewer was sent: its layer's newest, through its run's offsets. */
+  #sent(): Sent {
+    const run = this.#runs[this.#runs.length - 1];
+    const tip = run && this.#tip(run.layer);
+    if (!run || !tip) return { seq: this.#startSeq, ts: this.#startTs, atMs: -1, pid: -1, tl0: -1 };
+    return {
+      seq: (tip.seq + run.seqOffset) & 0xffff,
+      ts: (tip.ts + run.tsOffset) >>> 0,
+      atMs: tip.atMs,
+      pid: tip.pid < 0 ? -1 : (tip.pid + run.pidOffset) & (tip.pidBits === 15 ? 0x7fff : 0x7f),
+      tl0: tip.tl0 < 0 ? -1 : (tip.tl0 + run.tl0Offset) & 0xff,
+    };
   }
 
   /** The RTP timestamp last sent and when: what this stream's sender reports say. */
   get clock(): { ts: number; atMs: number } | undefined {
-    return this.#atMs < 0 ? undefined : { ts: this.#ts, atMs: this.#atMs };
+    const sent = this.#sent();
+    return sent.atMs < 0 ? undefined : { ts: sent.ts, atMs: sent.atMs };
   }
 
   /**
-   * A packet of `layer`; `keyStart` when it begins a keyframe. Forwards it when it belongs to the
-   * layer being sent, switching first when it opens a keyframe of the target layer. True if sent.
+   * A packet of `layer` the viewer may not have (a replay from history): sent when it belongs to
+   * the layer being sent, switching first when it opens a keyframe of the target layer. True if sent.
    */
   offer(layer: number, seq: number, ts: number, marker: boolean, payload: Uint8Array, keyStart: boolean, atMs: number): boolean {
-    if (keyStart && layer === this.target && layer !== this.current) this.#switchTo(layer, seq, ts, payload, atMs);
-    if (layer !== this.current) return false;
-    const run = this.#runs[this.#runs.length - 1];
-    const outSeq = (seq + run.seqOffset) & 0xffff;
-    const outTs = (ts + run.tsOffset) >>> 0;
-    const out = this.#rewrite(payload, run, true);
-    const ok = this.sink.egress.sendRaw(0, out, marker, this.sink.egress.header.payloadType, outSeq, outTs, this.sink.egress.header.ssrc);
-    if (newer(outSeq, this.#seq)) {
-      this.#seq = outSeq;
-      this.#ts = outTs;
-      this.#atMs = atMs;
-    }
-    if (ok) this.sent++;
-    return ok;
+    this.switchAt(layer, seq, ts, payload, keyStart, atMs);
+    return layer === this.current && this.sink.egress.send(payload, marker, seq, ts);
   }
 
-  #switchTo(layer: number, seq: number, ts: number, payload: Uint8Array, atMs: number): void {
-    const first = this.#atMs < 0;
+  /** A packet of `layer` arrived; when it opens a keyframe of the target layer, the viewer moves to that layer (its group sends the packet). */
+  switchAt(layer: number, seq: number, ts: number, payload: Uint8Array, keyStart: boolean, atMs: number): void {
+    if (!keyStart || layer !== this.target || layer === this.current) return;
+    const last = this.#sent();
+    const first = last.atMs < 0;
     // The new layer's timestamps start where the old ones would be now (90 kHz video clock).
-    const elapsed = first ? 0 : Math.max(1, Math.round((atMs - this.#atMs) * 90));
-    const nextTs = (this.#ts + elapsed) >>> 0;
+    const elapsed = first ? 0 : Math.max(1, Math.round((atMs - last.atMs) * 90));
+    const nextTs = (last.ts + elapsed) >>> 0;
     let pidOffset = 0;
     let tl0Offset = 0;
     const ids = this.#vp8 ? vp8Ids(payload) : undefined;
     if (ids && !first) {
-      if (ids.pidAt >= 0 && this.#pid >= 0) pidOffset = (this.#pid + 1 - readPid(payload, ids)) & 0x7fff;
-      if (ids.tl0At >= 0 && this.#tl0 >= 0) tl0Offset = (this.#tl0 + 1 - payload[ids.tl0At]) & 0xff;
+      if (ids.pidAt >= 0 && last.pid >= 0) pidOffset = (last.pid + 1 - readPid(payload, ids)) & 0x7fff;
+      if (ids.tl0At >= 0 && last.tl0 >= 0) tl0Offset = (last.tl0 + 1 - payload[ids.tl0At]) & 0xff;
     }
-    this.#runs.push({
-      fromSeq: (this.#seq + 1) & 0xffff,
-      layer,
-      seqOffset: (this.#seq + 1 - seq) & 0xffff,
-      tsOffset: (nextTs - ts) >>> 0,
-      pidOffset,
-      tl0Offset,
-    });
+    const run = { fromSeq: (last.seq + 1) & 0xffff, layer, seqOffset: (last.seq + 1 - seq) & 0xffff, tsOffset: (nextTs - ts) >>> 0, pidOffset, tl0Offset };
+    this.#runs.push(run);
     if (this.#runs.length > RUNS_KEPT) this.#runs.shift();
+    this.sink.egress.setOffsets(run.seqOffset, run.tsOffset, pidOffset, tl0Offset);
+    this.#move(this.sink.egress, this.current, layer);
     this.current = layer;
   }
 
-  /** The payload with this run's picture ids (a copy, only when they change); notes the newest ids sent. */
-  #rewrite(payload: Uint8Array, run: Run, live: boolean): Uint8Array {
-    if (!this.#vp8) return payload;
-    const ids = vp8Ids(payload);
-    if (!ids) return payload;
-    const out = run.pidOffset === 0 && run.tl0Offset === 0 ? payload : Uint8Array.from(payload);
-    if (ids.pidAt >= 0) {
-      const pid = (readPid(payload, ids) + run.pidOffset) & (ids.pidBits === 15 ? 0x7fff : 0x7f);
-      if (out !== payload) {
-        if (ids.pidBits === 15) {
-          out[ids.pidAt] = 0x80 | (pid >> 8);
-          out[ids.pidAt + 1] = pid & 0xff;
-        } else out[ids.pidAt] = pid;
-      }
-      if (live) this.#pid = pid;
-    }
-    if (ids.tl0At >= 0) {
-      const tl0 = (payload[ids.tl0At] + run.tl0Offset) & 0xff;
-      out[ids.tl0At] = tl0;
-      if (live) this.#tl0 = tl0;
-    }
-    return out;
+  /** A packet of a run as the viewer was sent it: its picture ids through the run's offsets. */
+  #rewrite(payload: Uint8Array, run: Run): Uint8Array {
+    return this.#vp8 ? offsetVp8Ids(payload, run.pidOffset, run.tl0Offset) : payload;
   }
 
   /** The run a viewer's sequence number belongs to. */
@@ -230,7 +220,7 @@ export class LayerSwitcher {
       }
       this.#tokens -= packet.payload.length;
       const ts = (packet.ts + run.tsOffset) >>> 0;
-      const payload = this.#rewrite(packet.payload, run, false);
+      const payload = this.#rewrite(packet.payload, run);
       const ok = rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
       if (ok) {
         sent++;
@@ -250,21 +240,22 @@ export class LayerSwitcher {
    */
   pad(histories: readonly PacketHistory[], bps: number, nowMs: number): number {
     const rtx = this.sink.rtcp?.rtx;
-    if (!rtx || this.#atMs < 0) return 0;
+    const newest = this.#sent();
+    if (!rtx || newest.atMs < 0) return 0;
     const rate = bps / 8 / 1000; // bytes per ms
     if (nowMs - this.#padAtMs > PAD_BURST_MS * 2) this.#padOwed = 0; // a new probe, or a pause in the layer: no burst
     else this.#padOwed = Math.min(this.#padOwed + (nowMs - this.#padAtMs) * rate, rate * PAD_BURST_MS);
     this.#padAtMs = nowMs;
     let sent = 0;
     for (let tries = 0; this.#padOwed > 0 && tries < PAD_DEPTH; tries++) {
-      const viewerSeq = (this.#seq - (this.#padBack++ % PAD_DEPTH)) & 0xffff;
+      const viewerSeq = (newest.seq - (this.#padBack++ % PAD_DEPTH)) & 0xffff;
       const run = this.#runOf(viewerSeq);
       const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
       if (!run || !packet) {
         this.#padBack = 0;
         continue;
       }
-      if (this.#sendRtx(rtx, viewerSeq, this.#rewrite(packet.payload, run, false), packet.marker, (packet.ts + run.tsOffset) >>> 0)) sent++;
+      if (this.#sendRtx(rtx, viewerSeq, this.#rewrite(packet.payload, run), packet.marker, (packet.ts + run.tsOffset) >>> 0)) sent++;
       this.#padOwed -= packet.payload.length + 14;
     }
     this.padded += sent;

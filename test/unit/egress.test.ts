@@ -91,6 +91,28 @@ for (const useNative of [true, false]) {
         assert.equal(group.send(payloads[0], false, 1, 1), 0, 'a closed egress sends nothing');
       });
 
+      test(`${p.name}: offsets set while sending (a simulcast viewer's new layer) apply to sequence numbers, timestamps and VP8 picture ids`, async () => {
+        const { session, keys } = srtpKeyPair(p.profile);
+        const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 9, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
+        const group = new EgressGroup();
+        group.add(egress);
+        // VP8 descriptors: X, I with a 15-bit picture id 0x7ffe, L with TL0PICIDX 255; then a 7-bit id 127; then none.
+        const long = Buffer.from([0x90, 0xc0, 0xff, 0xfe, 0xff, 0x01, 0x02, 0x03]);
+        const short = Buffer.from([0x90, 0x80, 0x7f, 0x01, 0x02]);
+        const plain = Buffer.from([0x10, 0x01, 0x02]);
+        egress.setOffsets(1000, 90_000, 3, 2);
+        for (const [i, payload] of [long, short, plain].entries()) assert.equal(group.send(payload, false, 65535 - i, 4_294_967_000), 1);
+        egress.setOffsets(0, 0);
+        assert.equal(group.send(long, false, 7, 7), 1);
+        const [a, b, c, d] = (await receive(4)).map((packet) => RtpPacket.deSerialize(session.decrypt(packet)));
+        assert.deepEqual([a.header.sequenceNumber, a.header.timestamp], [(65535 + 1000) & 0xffff, (4_294_967_000 + 90_000) >>> 0]);
+        assert.deepEqual([...a.payload], [0x90, 0xc0, 0x80, 0x01, 0x01, 0x01, 0x02, 0x03], '15-bit id 0x7ffe + 3 wraps to 1; TL0PICIDX 255 + 2 to 1');
+        assert.deepEqual([...b.payload], [0x90, 0x80, 0x02, 0x01, 0x02], '7-bit id 127 + 3 wraps to 2');
+        assert.deepEqual([...c.payload], [...plain], 'no picture id: as it was');
+        assert.deepEqual([d.header.sequenceNumber, d.header.timestamp, ...d.payload], [7, 7, ...long], 'offsets back to 0: as it was');
+        egress.close();
+      });
+
       test(`${p.name}: a tampered packet fails authentication; an oversized one is refused`, async () => {
         const { session, keys } = srtpKeyPair(p.profile);
         const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 1, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
