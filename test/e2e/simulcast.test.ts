@@ -109,6 +109,35 @@ describe('simulcast through the relay', () => {
     }
   });
 
+  test('H.264 simulcast: the viewer plays H.264, picks the lowest layer and gets it, and Auto brings the top back, with no freeze', async () => {
+    const b = await open('/broadcast/layers-h264?key=test-key&autostart=1&mode=relay&codec=h264');
+    const v = await open('/watch/layers-h264');
+    try {
+      await Promise.all([waitForState(b, 'live', 30_000), waitForState(v, 'live', 30_000)]);
+      await waitFor(() => menu(v), (m) => !m.hidden && m.options.length === 4, 15_000, 'a quality menu with three layers');
+      await waitFor(() => videoHeight(v), (h) => h === 720, 20_000, 'the top layer');
+      // A string: tsx's name-keeping helpers do not exist inside the page.
+      const codec = await v.evaluate<string>(`(async () => {
+        const stats = await window.lancast.viewer.peerConnection.getStats();
+        let id = '';
+        stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') id = s.codecId; });
+        return stats.get(id)?.mimeType ?? '';
+      })()`);
+      assert.equal(codec.toLowerCase(), 'video/h264', 'the viewer decodes H.264');
+      await recordFrames(v);
+      await v.selectOption('#quality', '180');
+      await waitFor(() => videoHeight(v), (h) => h === 180, 2_000, 'the 180p layer within 2 s of picking it');
+      await new Promise((r) => setTimeout(r, 1_000));
+      await v.selectOption('#quality', 'auto');
+      await waitFor(() => videoHeight(v), (h) => h === 720, 3_000, 'the top layer again on Auto');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const g = await frameGaps(v);
+      assert.ok(g.sinceLastMs < 500 && g.longestGapMs < 1_000, `plays on across both switches: ${JSON.stringify(g)}`);
+    } finally {
+      await Promise.all([b.close(), v.close()]);
+    }
+  });
+
   /** In a page: publish the fake camera over WHIP, with three simulcast encodings or one. */
   const WHIP_PUBLISH = (url: string, simulcast: boolean) => `(async () => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
