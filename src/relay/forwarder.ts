@@ -67,6 +67,8 @@ export class Forwarder {
   readonly #reports: SenderReports;
   readonly #clock: Clock;
   readonly sent = new RateMeter();
+  /** The video stream's rate without simulcast: what each of its viewers is sent. */
+  readonly #videoRate = new RateMeter();
   /** The publisher's simulcast layers (one, layer 0, without simulcast). */
   readonly layers = new SimulcastLayers();
   /** Video history and keyframes per simulcast layer; layer 0's are the kind's own. */
@@ -120,7 +122,14 @@ export class Forwarder {
     if (sink.kind === 'video' && this.#simulcast) return this.#addLayered(sink);
     const nacks = new NackResponder(this.#history[sink.kind], sink);
     const stopNacks = sink.rtcp?.onNack((lost) => {
-      relayCounters.retransmitted += nacks.resend(lost);
+      const now = this.#clock.now();
+      const budget = sink.quality?.link?.budget(this.#videoRate.bitsPerSecond, now) ?? Infinity;
+      const skipped = nacks.resendsSkipped;
+      const { sent, storm } = nacks.resend(lost, now, budget);
+      relayCounters.retransmitted += sent;
+      relayCounters.resendsSkipped += nacks.resendsSkipped - skipped;
+      // Resends the link cannot take: the next keyframe ends the viewer's wait sooner.
+      if (storm && sink.kind === 'video') this.requestKeyframe?.(0);
     });
     this.#sinks.set(sink, stopNacks);
     const replayed = sink.kind === 'video' && this.#replayKeyframe(sink);
@@ -240,6 +249,7 @@ export class Forwarder {
     // Only the newest packets move the sender reports' clock and can start a keyframe.
     const atMs = this.#clock.now();
     if (this.#history[kind].put(seq, ts, marker, payload, atMs) && kind === 'video') this.#keyframes.note(seq, ts, payload, atMs);
+    if (kind === 'video') this.#videoRate.add(payload.length + 12);
     const group = this.#groups[kind];
     if (group.size === 0) return;
     const sent = group.send(payload, marker, seq, ts);

@@ -8,14 +8,13 @@
  *
  * A NACK names the viewer's sequence numbers; the switcher remembers where each layer's run began
  * in that sequence so the packet can be found in its layer's history and sent again, rewritten
- * the same way. A congested viewer gets fewer packets, not more: a packet resent a moment ago is
- * not resent again (a congested link NACKs the retransmission's own loss, and resending it into
- * the same full link only adds to the queue), resends are paced within a share of what the
- * viewer's link carries, and when that share runs out the viewer is better served by a keyframe
- * (of its layer, or of a lower one the selector moves it to) than by a storm of resends.
+ * the same way, paced as every viewer's resends are (resend-pacer.ts): when they run out of the
+ * viewer's budget it is better served by a keyframe (of its layer, or of a lower one the selector
+ * moves it to) than by a storm of resends.
  */
 import type { PacketHistory } from './packet-history.js';
 import { newer } from './packet-history.js';
+import { ResendPacer } from './resend-pacer.js';
 import type { Sink } from './sink.js';
 
 /** The VP8 payload descriptor's picture id and TL0PICIDX (RFC 7741 4.2), where they are. */
@@ -61,13 +60,6 @@ interface Run {
 
 /** Runs remembered for NACKs: older ones are out of every layer's history anyway. */
 const RUNS_KEPT = 4;
-/** A packet resent this recently is not resent again. */
-export const RESEND_GAP_MS = 100;
-/** Resends may take this share of the viewer's budget (bits per second), in bursts of up to RESEND_BURST_MS of it. */
-export const RESEND_SHARE = 0.25;
-const RESEND_BURST_MS = 200;
-/** Resends refused for want of budget, within a second, past which a keyframe is asked for instead. */
-const STORM = 20;
 /** A probe's copies are of the newest this many packets sent; it owes at most PAD_BURST_MS of its rate at once. */
 const PAD_DEPTH = 32;
 const PAD_BURST_MS = 50;
@@ -86,16 +78,10 @@ export class LayerSwitcher {
   #atMs = -1;
   #pid = -1;
   #tl0 = -1;
-  readonly #resentAt = new Map<number, number>();
+  readonly #pacer = new ResendPacer();
   #rtxSeq = Math.floor(Math.random() * 0x10000);
-  /** Packets sent, and resends skipped because they were resent a moment ago or over budget. */
+  /** Packets sent. */
   sent = 0;
-  resendsSkipped = 0;
-  /** Bytes resends may still take (a token bucket), and when it was last filled. */
-  #tokens = Infinity;
-  #filledAtMs = 0;
-  #refused = 0;
-  #refusedSinceMs = 0;
   /** A probe's bytes still owed, when it was last paid, and how far back its next copy is. */
   #padOwed = 0;
   #padAtMs = -Infinity;
@@ -202,45 +188,24 @@ export class LayerSwitcher {
     const { egress, rtcp } = this.sink;
     const h = egress.header;
     const rtx = rtcp?.rtx;
-    const rate = (budgetBps * RESEND_SHARE) / 8 / 1000; // bytes per ms
-    if (Number.isFinite(rate)) {
-      const cap = rate * RESEND_BURST_MS;
-      this.#tokens = Math.min(cap, (Number.isFinite(this.#tokens) ? this.#tokens : cap) + (nowMs - this.#filledAtMs) * rate);
-    } else this.#tokens = Infinity;
-    this.#filledAtMs = nowMs;
-    if (nowMs - this.#refusedSinceMs >= 1_000) {
-      this.#refused = 0;
-      this.#refusedSinceMs = nowMs;
-    }
-    let sent = 0;
-    let storm = false;
-    for (const viewerSeq of lost) {
-      const last = this.#resentAt.get(viewerSeq);
-      if (last !== undefined && nowMs - last < RESEND_GAP_MS) {
-        this.resendsSkipped++;
-        continue;
-      }
+    return this.#pacer.resend(lost, nowMs, budgetBps, (viewerSeq) => {
       const run = this.#runOf(viewerSeq);
       const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
-      if (!run || !packet) continue;
-      if (this.#tokens < packet.payload.length) {
-        this.resendsSkipped++;
-        if (++this.#refused === STORM) storm = true;
-        continue;
-      }
-      this.#tokens -= packet.payload.length;
-      const ts = (packet.ts + run.tsOffset) >>> 0;
-      const payload = this.#rewrite(packet.payload, run, false);
-      const ok = rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
-      if (ok) {
-        sent++;
-        this.#resentAt.set(viewerSeq, nowMs);
-      }
-    }
-    if (this.#resentAt.size > 1024) {
-      for (const [seq, at] of this.#resentAt) if (nowMs - at >= RESEND_GAP_MS) this.#resentAt.delete(seq);
-    }
-    return { sent, storm };
+      if (!run || !packet) return undefined;
+      return {
+        bytes: packet.payload.length,
+        send: () => {
+          const ts = (packet.ts + run.tsOffset) >>> 0;
+          const payload = this.#rewrite(packet.payload, run, false);
+          return rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
+        },
+      };
+    });
+  }
+
+  /** Resends skipped because they were resent a moment ago or over budget (resend-pacer.ts). */
+  get resendsSkipped(): number {
+    return this.#pacer.skipped;
   }
 
   /**
