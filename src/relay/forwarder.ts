@@ -53,6 +53,15 @@ function tallied<T>(quality: ViewerQuality, work: () => T): T {
   return out;
 }
 
+/** Runs the answer to a viewer's NACK, adding what went and what was skipped to relayCounters; true when resends were refused in a storm. */
+function answered(responder: { readonly resendsSkipped: number }, resend: () => { sent: number; storm: boolean }): boolean {
+  const skipped = responder.resendsSkipped;
+  const { sent, storm } = resend();
+  relayCounters.retransmitted += sent;
+  relayCounters.resendsSkipped += responder.resendsSkipped - skipped;
+  return storm;
+}
+
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
 /** How often each simulcast viewer's layer is chosen again. */
@@ -124,12 +133,8 @@ export class Forwarder {
     const stopNacks = sink.rtcp?.onNack((lost) => {
       const now = this.#clock.now();
       const budget = sink.quality?.link?.budget(this.#videoRate.bitsPerSecond, now) ?? Infinity;
-      const skipped = nacks.resendsSkipped;
-      const { sent, storm } = nacks.resend(lost, now, budget);
-      relayCounters.retransmitted += sent;
-      relayCounters.resendsSkipped += nacks.resendsSkipped - skipped;
       // Resends the link cannot take: the next keyframe ends the viewer's wait sooner.
-      if (storm && sink.kind === 'video') this.requestKeyframe?.(0);
+      if (answered(nacks, () => nacks.resend(lost, now, budget)) && sink.kind === 'video') this.requestKeyframe?.(0);
     });
     this.#sinks.set(sink, stopNacks);
     const replayed = sink.kind === 'video' && this.#replayKeyframe(sink);
@@ -156,13 +161,9 @@ export class Forwarder {
       if (quality) tallied(quality, () => quality.lost(lost.length, now));
       const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
       const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
-      const skipped = switcher.resendsSkipped;
-      const { sent, storm } = switcher.resend(lost, this.#layerHistory, now, budget);
-      relayCounters.retransmitted += sent;
-      relayCounters.resendsSkipped += switcher.resendsSkipped - skipped;
       // Resends the link cannot take: a keyframe of its layer ends the wait sooner (and the
       // selector is moving it to a lower layer meanwhile).
-      if (storm && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
+      if (answered(switcher, () => switcher.resend(lost, this.#layerHistory, now, budget)) && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
     });
     this.#sinks.set(sink, stopNacks);
     this.#switchers.set(sink, switcher);
