@@ -132,7 +132,12 @@ export class Forwarder {
     const nacks = new NackResponder(this.#history[sink.kind], sink);
     const stopNacks = sink.rtcp?.onNack((lost) => {
       const now = this.#clock.now();
-      const budget = sink.quality?.link?.budget(this.#videoRate.bitsPerSecond, now) ?? Infinity;
+      const sending = this.#videoRate.bitsPerSecond;
+      // Never more than the stream itself: a viewer whose resends arrive reports little loss (and
+      // a browser without abs-send-time sends no estimate), so its link's budget alone can leave a
+      // congested viewer unlimited; and the one stream cannot move down a layer as a simulcast
+      // viewer's does.
+      const budget = Math.min(sink.quality?.link?.budget(sending, now) ?? Infinity, sink.kind === 'video' && sending > 0 ? sending : Infinity);
       // Resends the link cannot take: the next keyframe ends the viewer's wait sooner.
       if (answered(nacks, () => nacks.resend(lost, now, budget)) && sink.kind === 'video') this.requestKeyframe?.(0);
     });

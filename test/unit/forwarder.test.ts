@@ -132,6 +132,25 @@ test("without simulcast, a congested viewer's NACKs are paced within its link bu
   assert.deepEqual(keyframeAsks, [0], 'one storm a second asks once');
 });
 
+test('without simulcast, resends never take more than a quarter of the stream, even when the link reports nothing', async () => {
+  const { forwarder, viewer } = setup();
+  const keyframeAsks: number[] = [];
+  forwarder.requestKeyframe = (layer) => keyframeAsks.push(layer);
+  const v = viewer('video');
+  v.quality.link = new LinkEstimate(() => v.sink.egress.header.ssrc); // no estimate, no loss: no budget of its own
+  forwarder.add(v.sink);
+  const payload = new Uint8Array(500).fill(0x10);
+  for (let seq = 0; seq < 100; seq++) forwarder.forward('video', seq, 3000 * seq, true, payload);
+  // The stream's rate is measured over a second of real time: ~400 kbit/s here.
+  await new Promise((r) => setTimeout(r, 1_050));
+  const first = v.received.length;
+  v.sink.rtcp.nackHandler!(v.received.map((p) => p.header.sequenceNumber));
+  // A quarter of ~400 kbit/s in bursts of 200 ms: ~2.5 kB, four or five packets of 500 bytes.
+  const resent = v.received.length - first;
+  assert.ok(resent >= 3 && resent <= 6, `${resent} of 100 resent`);
+  assert.deepEqual(keyframeAsks, [0]);
+});
+
 test("an audio sink's NACKs have no budget: all go, none twice within the gap", () => {
   const { forwarder, viewer } = setup();
   const keyframeAsks: number[] = [];
