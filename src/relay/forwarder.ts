@@ -54,6 +54,15 @@ function tallied<T>(quality: ViewerQuality, work: () => T): T {
   return out;
 }
 
+/** Runs the answer to a viewer's NACK, adding what went and what was skipped to relayCounters; true when resends were refused in a storm. */
+function answered(responder: { readonly resendsSkipped: number }, resend: () => { sent: number; storm: boolean }): boolean {
+  const skipped = responder.resendsSkipped;
+  const { sent, storm } = resend();
+  relayCounters.retransmitted += sent;
+  relayCounters.resendsSkipped += responder.resendsSkipped - skipped;
+  return storm;
+}
+
 /** A new viewer gets the last keyframe from history (then the frames since) if it is this recent. */
 const KEYFRAME_REPLAY_MS = 1_000;
 /** A viewer whose layer stopped starts the one below from its last keyframe if it is this recent. */
@@ -70,6 +79,8 @@ export class Forwarder {
   readonly #reports: SenderReports;
   readonly #clock: Clock;
   readonly sent = new RateMeter();
+  /** The video stream's rate without simulcast: what each of its viewers is sent. */
+  readonly #videoRate = new RateMeter();
   /** The publisher's simulcast layers (one, layer 0, without simulcast). */
   readonly layers = new SimulcastLayers();
   /** Video history and keyframes per simulcast layer; layer 0's are the kind's own. */
@@ -129,7 +140,15 @@ export class Forwarder {
     if (sink.kind === 'video' && this.#simulcast) return this.#addLayered(sink);
     const nacks = new NackResponder(this.#history[sink.kind], sink);
     const stopNacks = sink.rtcp?.onNack((lost) => {
-      relayCounters.retransmitted += nacks.resend(lost);
+      const now = this.#clock.now();
+      const sending = this.#videoRate.bitsPerSecond;
+      // Never more than the stream itself: a viewer whose resends arrive reports little loss (and
+      // a browser without abs-send-time sends no estimate), so its link's budget alone can leave a
+      // congested viewer unlimited; and the one stream cannot move down a layer as a simulcast
+      // viewer's does.
+      const budget = Math.min(sink.quality?.link?.budget(sending, now) ?? Infinity, sink.kind === 'video' && sending > 0 ? sending : Infinity);
+      // Resends the link cannot take: the next keyframe ends the viewer's wait sooner.
+      if (answered(nacks, () => nacks.resend(lost, now, budget)) && sink.kind === 'video') this.requestKeyframe?.(0);
     });
     this.#sinks.set(sink, stopNacks);
     const replayed = sink.kind === 'video' && this.#replayKeyframe(sink);
@@ -164,13 +183,9 @@ export class Forwarder {
       if (quality) tallied(quality, () => quality.lost(lost.length, now));
       const sending = this.layers.ordered().find((l) => l.index === switcher.current)?.bitsPerSecond ?? 0;
       const budget = sink.quality?.link?.budget(sending, now) ?? Infinity;
-      const skipped = switcher.resendsSkipped;
-      const { sent, storm } = switcher.resend(lost, this.#layerHistory, now, budget);
-      relayCounters.retransmitted += sent;
-      relayCounters.resendsSkipped += switcher.resendsSkipped - skipped;
       // Resends the link cannot take: a keyframe of its layer ends the wait sooner (and the
       // selector is moving it to a lower layer meanwhile).
-      if (storm && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
+      if (answered(switcher, () => switcher.resend(lost, this.#layerHistory, now, budget)) && switcher.current >= 0) this.requestKeyframe?.(switcher.current);
     });
     this.#sinks.set(sink, stopNacks);
     this.#switchers.set(sink, switcher);
@@ -282,6 +297,7 @@ export class Forwarder {
     // Only the newest packets move the sender reports' clock and can start a keyframe.
     const atMs = this.#clock.now();
     if (this.#history[kind].put(seq, ts, marker, payload, atMs) && kind === 'video') this.#keyframes.note(seq, ts, payload, atMs);
+    if (kind === 'video') this.#videoRate.add(payload.length + 12);
     const group = this.#groups[kind];
     if (group.size === 0) return;
     const sent = group.send(payload, marker, seq, ts);

@@ -1,14 +1,18 @@
 /**
- * A viewer's NACKs (RFC 4585 generic NACK): the packets it reports lost are sent again from the
- * publisher's history while they are still there, on the viewer's RTX stream (RFC 4588) when it
- * negotiated one, else as they were.
+ * A viewer's NACKs (RFC 4585 generic NACK) for a stream without simulcast: the packets it reports
+ * lost are sent again from the publisher's history while they are still there, on the viewer's
+ * RTX stream (RFC 4588) when it negotiated one, else as they were; paced within the viewer's link
+ * budget like a simulcast viewer's (resend-pacer.ts), so a congested viewer gets fewer packets,
+ * not more.
  */
 import type { PacketHistory } from './packet-history.js';
+import { ResendPacer } from './resend-pacer.js';
 import type { Sink } from './sink.js';
 
 export class NackResponder {
   readonly #history: PacketHistory;
   readonly #sink: Pick<Sink, 'egress' | 'rtcp'>;
+  readonly #pacer = new ResendPacer();
   /** The RTX stream's own sequence numbers, from a random start (RFC 3550 5.1). */
   #rtxSeq: number;
 
@@ -18,29 +22,37 @@ export class NackResponder {
     this.#rtxSeq = firstRtxSeq & 0xffff;
   }
 
-  /** Send again the packets still at hand of the viewer's sequence numbers `lost`; returns how many went. */
-  resend(lost: number[]): number {
+  /**
+   * Send again the packets still at hand of the viewer's sequence numbers `lost`, within
+   * `budgetBps` (the viewer's link budget, Infinity: no limit); returns how many went, and whether
+   * resends were refused for want of budget often enough that a keyframe would serve better.
+   */
+  resend(lost: number[], nowMs: number, budgetBps = Infinity): { sent: number; storm: boolean } {
     const { egress, rtcp } = this.#sink;
     const h = egress.header;
     const rtx = rtcp?.rtx;
-    let sent = 0;
-    for (const viewerSeq of lost) {
+    return this.#pacer.resend(lost, nowMs, budgetBps, (viewerSeq) => {
       const packet = this.#history.get((viewerSeq - h.seqOffset) & 0xffff);
-      if (!packet) continue;
+      if (!packet) return undefined;
       const ts = (packet.ts + h.tsOffset) >>> 0;
-      let ok: boolean;
-      if (rtx) {
-        // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
-        const payload = Buffer.allocUnsafe(packet.payload.length + 2);
-        payload.writeUInt16BE(viewerSeq & 0xffff, 0);
-        payload.set(packet.payload, 2);
-        ok = egress.sendRaw(1, payload, packet.marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
-        this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
-      } else {
-        ok = egress.sendRaw(0, packet.payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
-      }
-      if (ok) sent++;
-    }
-    return sent;
+      return {
+        bytes: packet.payload.length,
+        send: () => {
+          if (!rtx) return egress.sendRaw(0, packet.payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
+          // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
+          const payload = Buffer.allocUnsafe(packet.payload.length + 2);
+          payload.writeUInt16BE(viewerSeq & 0xffff, 0);
+          payload.set(packet.payload, 2);
+          const ok = egress.sendRaw(1, payload, packet.marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
+          this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
+          return ok;
+        },
+      };
+    });
+  }
+
+  /** Resends skipped because they were resent a moment ago or over budget. */
+  get resendsSkipped(): number {
+    return this.#pacer.skipped;
   }
 }

@@ -13,14 +13,13 @@
  *
  * A NACK names the viewer's sequence numbers; the switcher remembers where each layer's run began
  * in that sequence so the packet can be found in its layer's history and sent again, rewritten
- * the same way. A congested viewer gets fewer packets, not more: a packet resent a moment ago is
- * not resent again (a congested link NACKs the retransmission's own loss, and resending it into
- * the same full link only adds to the queue), resends are paced within a share of what the
- * viewer's link carries, and when that share runs out the viewer is better served by a keyframe
- * (of its layer, or of a lower one the selector moves it to) than by a storm of resends.
+ * the same way, paced as every viewer's resends are (resend-pacer.ts): when they run out of the
+ * viewer's budget it is better served by a keyframe (of its layer, or of a lower one the selector
+ * moves it to) than by a storm of resends.
  */
 import type { Egress } from './egress.js';
 import { newer, type PacketHistory } from './packet-history.js';
+import { ResendPacer } from './resend-pacer.js';
 import type { Sink } from './sink.js';
 import { offsetVp8Ids, readPid, vp8Ids } from './vp8-ids.js';
 
@@ -64,13 +63,6 @@ interface Sent {
 
 /** Runs remembered for NACKs: older ones are out of every layer's history anyway. */
 const RUNS_KEPT = 4;
-/** A packet resent this recently is not resent again. */
-export const RESEND_GAP_MS = 100;
-/** Resends may take this share of the viewer's budget (bits per second), in bursts of up to RESEND_BURST_MS of it. */
-export const RESEND_SHARE = 0.25;
-const RESEND_BURST_MS = 200;
-/** Resends refused for want of budget, within a second, past which a keyframe is asked for instead. */
-const STORM = 20;
 /** A probe's copies are of the newest this many packets sent; it owes at most PAD_BURST_MS of its rate at once. */
 const PAD_DEPTH = 32;
 const PAD_BURST_MS = 50;
@@ -88,15 +80,8 @@ export class LayerSwitcher {
   readonly #startTs: number;
   readonly #tip: (layer: number) => LayerTip | undefined;
   readonly #move: (egress: Egress, from: number, to: number) => void;
-  readonly #resentAt = new Map<number, number>();
+  readonly #pacer = new ResendPacer();
   #rtxSeq = Math.floor(Math.random() * 0x10000);
-  /** Resends skipped because they were resent a moment ago or over budget. */
-  resendsSkipped = 0;
-  /** Bytes resends may still take (a token bucket), and when it was last filled. */
-  #tokens = Infinity;
-  #filledAtMs = 0;
-  #refused = 0;
-  #refusedSinceMs = 0;
   /** A probe's bytes still owed, when it was last paid, and how far back its next copy is. */
   #padOwed = 0;
   #padAtMs = -Infinity;
@@ -192,45 +177,24 @@ export class LayerSwitcher {
     const { egress, rtcp } = this.sink;
     const h = egress.header;
     const rtx = rtcp?.rtx;
-    const rate = (budgetBps * RESEND_SHARE) / 8 / 1000; // bytes per ms
-    if (Number.isFinite(rate)) {
-      const cap = rate * RESEND_BURST_MS;
-      this.#tokens = Math.min(cap, (Number.isFinite(this.#tokens) ? this.#tokens : cap) + (nowMs - this.#filledAtMs) * rate);
-    } else this.#tokens = Infinity;
-    this.#filledAtMs = nowMs;
-    if (nowMs - this.#refusedSinceMs >= 1_000) {
-      this.#refused = 0;
-      this.#refusedSinceMs = nowMs;
-    }
-    let sent = 0;
-    let storm = false;
-    for (const viewerSeq of lost) {
-      const last = this.#resentAt.get(viewerSeq);
-      if (last !== undefined && nowMs - last < RESEND_GAP_MS) {
-        this.resendsSkipped++;
-        continue;
-      }
+    return this.#pacer.resend(lost, nowMs, budgetBps, (viewerSeq) => {
       const run = this.#runOf(viewerSeq);
       const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
-      if (!run || !packet) continue;
-      if (this.#tokens < packet.payload.length) {
-        this.resendsSkipped++;
-        if (++this.#refused === STORM) storm = true;
-        continue;
-      }
-      this.#tokens -= packet.payload.length;
-      const ts = (packet.ts + run.tsOffset) >>> 0;
-      const payload = this.#rewrite(packet.payload, run);
-      const ok = rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
-      if (ok) {
-        sent++;
-        this.#resentAt.set(viewerSeq, nowMs);
-      }
-    }
-    if (this.#resentAt.size > 1024) {
-      for (const [seq, at] of this.#resentAt) if (nowMs - at >= RESEND_GAP_MS) this.#resentAt.delete(seq);
-    }
-    return { sent, storm };
+      if (!run || !packet) return undefined;
+      return {
+        bytes: packet.payload.length,
+        send: () => {
+          const ts = (packet.ts + run.tsOffset) >>> 0;
+          const payload = this.#rewrite(packet.payload, run);
+          return rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
+        },
+      };
+    });
+  }
+
+  /** Resends skipped because they were resent a moment ago or over budget (resend-pacer.ts). */
+  get resendsSkipped(): number {
+    return this.#pacer.skipped;
   }
 
   /**

@@ -158,8 +158,9 @@ export class Subscriber {
     // msid to tie the RTX SSRC to its track.
     sender.streamId = 'lancast';
     this.#senders.push({ kind, sender });
-    if (kind === 'video' && this.#publisher.forwarder.simulcast) {
-      // The viewer's own feedback chooses its layer (link.ts); without simulcast there is nothing to choose.
+    if (kind === 'video') {
+      // The viewer's own feedback (link.ts) chooses its simulcast layer, and with or without
+      // simulcast paces what is resent to it (resend-pacer.ts).
       const link = new LinkEstimate(() => sender.ssrc);
       this.quality.link = link;
       sender.onRtcp.subscribe((packet) => {

@@ -6,10 +6,12 @@
 Every IP packet read from one device is written to the other after <delay-ms>, unless it is
 dropped (probability <loss>). With a rate, each direction is also a bottleneck of that many bits
 per second with a drop-tail queue of QUEUE_S seconds, as a congested Wi-Fi or a slow uplink is.
-A line "rate <bit/s>" on stdin changes the rate (0: no limit), "loss <0..1>" the loss. Prints "ready" once both devices
-exist; runs until killed.
+A line "rate <bit/s>" on stdin changes the rate (0: no limit), "loss <0..1>" the loss; a line "stats"
+prints, as one line of JSON, what each device has sent into the wire so far and what of it the wire
+dropped (packets and bytes, keyed by the device's name). Prints "ready" once both devices exist;
+runs until killed.
 """
-import fcntl, heapq, os, random, select, struct, sys, time
+import fcntl, heapq, json, os, random, select, struct, sys, time
 
 TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
 
@@ -32,7 +34,16 @@ pending = b""
 other = {a: b, b: a}
 queue: list = []
 seq = 0
-stats = {"passed": 0, "dropped": 0}
+name_of = {a: a_name, b: b_name}
+# Per device: what it sent into the wire, and what of that the wire dropped.
+stats = {name: {"packets": 0, "bytes": 0, "droppedPackets": 0, "droppedBytes": 0} for name in (a_name, b_name)}
+
+
+def drop(way: dict, packet: bytes) -> None:
+    way["droppedPackets"] += 1
+    way["droppedBytes"] += len(packet)
+
+
 print("ready", flush=True)
 while True:
     timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else 1.0
@@ -53,16 +64,21 @@ while True:
                     rate = float(words[1])
                 elif len(words) == 2 and words[0] == b"loss":
                     loss = float(words[1])
+                elif words == [b"stats"]:
+                    print(json.dumps(stats), flush=True)
             continue
         packet = os.read(fd, 65535)
+        way = stats[name_of[fd]]
+        way["packets"] += 1
+        way["bytes"] += len(packet)
         if random.random() < loss:
-            stats["dropped"] += 1
+            drop(way, packet)
             continue
         at = now
         if rate > 0:
             start = max(now, free_at[fd])
             if start - now > QUEUE_S:
-                stats["dropped"] += 1  # the queue is full
+                drop(way, packet)  # the queue is full
                 continue
             free_at[fd] = start + len(packet) * 8 / rate
             at = free_at[fd]
@@ -72,6 +88,5 @@ while True:
         _, _, out, packet = heapq.heappop(queue)
         try:
             os.write(out, packet)
-            stats["passed"] += 1
         except OSError:
             pass  # the device is down (a cut link): the packet is lost, like on a wire

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
@@ -25,7 +26,17 @@ export interface TestHost {
   setRate(bitsPerSecond: number): void;
   /** An impaired link: change its loss (0..1, each way). */
   setLoss(loss: number): void;
+  /** An impaired link: what it has carried each way so far, and what of that it dropped. */
+  wireStats(): Promise<{ toGuest: WireWay; fromGuest: WireWay }>;
   remove(): void;
+}
+
+/** One way of an impaired link since it was made: IP packets (and their bytes) sent into it, and dropped by it. */
+export interface WireWay {
+  packets: number;
+  bytes: number;
+  droppedPackets: number;
+  droppedBytes: number;
 }
 
 function disableIpv6(dev: string): void {
@@ -57,6 +68,8 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
   const subnet = `10.${impair ? 201 : 199}.${process.pid % 250}`;
   const dir = mkdtempSync(join(tmpdir(), 'lancast-netns-'));
   let wire: ChildProcess | undefined;
+  /** The wire's answers to "stats", a line each, waited for in order. */
+  const statsWaiting: ((line: string) => void)[] = [];
   ip('netns', 'add', name);
   try {
     if (impair) {
@@ -67,6 +80,7 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
         wire!.stdout!.once('data', () => resolve());
         wire!.once('exit', (code) => reject(new Error(`impair.py exited with ${code}`)));
       });
+      createInterface({ input: wire.stdout! }).on('line', (line) => statsWaiting.shift()?.(line));
       ip('link', 'set', inner, 'netns', name);
       ip('addr', 'add', `${subnet}.1`, 'peer', `${subnet}.2`, 'dev', outer);
       ip('netns', 'exec', name, 'ip', 'addr', 'add', `${subnet}.2`, 'peer', `${subnet}.1`, 'dev', inner);
@@ -112,6 +126,13 @@ export async function createTestHost(impair?: Impairment): Promise<TestHost> {
     setLoss(loss) {
       if (!wire?.stdin) throw new Error('only an impaired link has a loss');
       wire.stdin.write(`loss ${loss}\n`);
+    },
+    async wireStats() {
+      if (!wire?.stdin) throw new Error('only an impaired link counts what it carries');
+      const line = new Promise<string>((resolve) => statsWaiting.push(resolve));
+      wire.stdin.write('stats\n');
+      const stats = JSON.parse(await line) as Record<string, WireWay>;
+      return { toGuest: stats[outer], fromGuest: stats[inner] };
     },
     remove() {
       wire?.kill();

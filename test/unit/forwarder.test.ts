@@ -2,14 +2,18 @@
  * The forwarder as one piece, through its one entry point `forward`, with real egresses whose
  * packets a werift SRTP session (the viewer's side) decrypts, and a fake clock: fan-out by kind,
  * padding left out, a new viewer started from the newest keyframe while it is recent, NACKs
- * answered until the sink is removed, sender reports from the forwarder's own clock.
+ * answered until the sink is removed and paced within the viewer's link budget (a storm of them
+ * asks for a keyframe instead), sender reports from the forwarder's own clock.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RtpPacket } from 'werift';
+import { GenericNack, ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback, RtcpTransportLayerFeedback, RtpPacket } from 'werift';
 import type { MediaKind } from '../../src/relay/codecs.js';
 import { Egress } from '../../src/relay/egress.js';
 import { Forwarder, relayCounters } from '../../src/relay/forwarder.js';
+import { ViewerQuality } from '../../src/relay/layer-selector.js';
+import { LinkEstimate } from '../../src/relay/link.js';
+import { RESEND_GAP_MS } from '../../src/relay/resend-pacer.js';
 import { TICK_MS } from '../../src/relay/sender-reports.js';
 import type { Sink } from '../../src/relay/sink.js';
 import { AEAD_AES_128_GCM } from '../../src/relay/srtp.js';
@@ -30,8 +34,9 @@ function setup() {
     const { session, keys } = srtpKeyPair(AEAD_AES_128_GCM);
     const received: RtpPacket[] = [];
     const egress = new Egress(keys, { kind: 'function', send: (p) => received.push(RtpPacket.deSerialize(session.decrypt(p))) }, { ssrc: ssrc++, payloadType: 96, seqOffset: 10, tsOffset: 0 });
-    const sink: Sink & { rtcp: RecordingRtcp } = { kind, egress, rtcp: new RecordingRtcp(clock) };
-    return { sink, received, seqs: () => received.map((p) => (p.header.sequenceNumber - 10) & 0xffff) };
+    const quality = new ViewerQuality();
+    const sink: Sink & { rtcp: RecordingRtcp } = { kind, egress, rtcp: new RecordingRtcp(clock), quality };
+    return { sink, received, quality, seqs: () => received.map((p) => (p.header.sequenceNumber - 10) & 0xffff) };
   };
   return { clock, forwarder, viewer };
 }
@@ -87,6 +92,76 @@ test("a sink's NACKs are answered from history until it is removed; removing clo
   assert.equal(v.sink.egress.closed, true);
   forwarder.forward('video', 2, 100, false, VP8_DELTA);
   assert.equal(v.received.length, 6, 'nothing more after removal');
+});
+
+test("without simulcast, a congested viewer's NACKs are paced within its link budget, not resent within the gap, and a storm asks for a keyframe", () => {
+  const { clock, forwarder, viewer } = setup();
+  const keyframeAsks: number[] = [];
+  forwarder.requestKeyframe = (layer) => keyframeAsks.push(layer);
+  const v = viewer('video');
+  const ssrc = v.sink.egress.header.ssrc;
+  forwarder.add(v.sink);
+  const payload = new Uint8Array(500).fill(0x10);
+  for (let seq = 0; seq < 100; seq++) forwarder.forward('video', seq, 3000 * seq, true, payload);
+  const viewerSeqs = v.received.map((p) => p.header.sequenceNumber);
+  const first = v.received.length;
+  // The viewer's own RTCP, as werift parses it: its estimate falls from 2 Mbit/s to 200 kbit/s
+  // while it NACKs: its link is full, its budget 200 kbit/s, of which resends may take a quarter.
+  const link = new LinkEstimate(() => ssrc);
+  v.quality.link = link;
+  const remb = (bps: number) => new RtcpPayloadSpecificFeedback({ feedback: new ReceiverEstimatedMaxBitrate({ senderSsrc: 1, mediaSsrc: 0, ssrcNum: 1, brExp: 0, brMantissa: 0, bitrate: BigInt(bps), ssrcFeedbacks: [ssrc] }) });
+  link.note(remb(2_000_000), clock.now());
+  clock.advance(500);
+  link.note(remb(200_000), clock.now());
+  const nack = new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: 1, mediaSourceSsrc: ssrc, lost: viewerSeqs }) });
+  link.note(nack, clock.now());
+  const before = { ...relayCounters };
+  v.sink.rtcp.nackHandler!(viewerSeqs);
+  // 50 kbit/s in bursts of 200 ms: 1250 bytes, two packets of 500 of the hundred NACKed.
+  const resent = v.received.slice(first);
+  assert.equal(resent.length, 2, `${resent.length} of 100 resent`);
+  assert.equal(relayCounters.retransmitted - before.retransmitted, 2);
+  assert.equal(relayCounters.resendsSkipped - before.resendsSkipped, 98);
+  assert.deepEqual(keyframeAsks, [0], 'a keyframe of the one stream instead of the rest');
+  // The same NACK again at once: the two resent are within the gap, the budget is spent.
+  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 2));
+  assert.equal(v.received.length, first + 2);
+  clock.advance(RESEND_GAP_MS);
+  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 2));
+  assert.equal(v.received.length, first + 3, '100 ms of budget: one more packet');
+  assert.deepEqual(keyframeAsks, [0], 'one storm a second asks once');
+});
+
+test('without simulcast, resends never take more than a quarter of the stream, even when the link reports nothing', async () => {
+  const { forwarder, viewer } = setup();
+  const keyframeAsks: number[] = [];
+  forwarder.requestKeyframe = (layer) => keyframeAsks.push(layer);
+  const v = viewer('video');
+  v.quality.link = new LinkEstimate(() => v.sink.egress.header.ssrc); // no estimate, no loss: no budget of its own
+  forwarder.add(v.sink);
+  const payload = new Uint8Array(500).fill(0x10);
+  for (let seq = 0; seq < 100; seq++) forwarder.forward('video', seq, 3000 * seq, true, payload);
+  // The stream's rate is measured over a second of real time: ~400 kbit/s here.
+  await new Promise((r) => setTimeout(r, 1_050));
+  const first = v.received.length;
+  v.sink.rtcp.nackHandler!(v.received.map((p) => p.header.sequenceNumber));
+  // A quarter of ~400 kbit/s in bursts of 200 ms: ~2.5 kB, four or five packets of 500 bytes.
+  const resent = v.received.length - first;
+  assert.ok(resent >= 3 && resent <= 6, `${resent} of 100 resent`);
+  assert.deepEqual(keyframeAsks, [0]);
+});
+
+test("an audio sink's NACKs have no budget: all go, none twice within the gap", () => {
+  const { forwarder, viewer } = setup();
+  const keyframeAsks: number[] = [];
+  forwarder.requestKeyframe = (layer) => keyframeAsks.push(layer);
+  const a = viewer('audio');
+  forwarder.add(a.sink);
+  for (let seq = 0; seq < 50; seq++) forwarder.forward('audio', seq, 960 * seq, false, new Uint8Array(200));
+  const seqs = a.received.map((p) => p.header.sequenceNumber);
+  a.sink.rtcp.nackHandler!([...seqs, ...seqs]);
+  assert.equal(a.received.length, 100);
+  assert.deepEqual(keyframeAsks, []);
 });
 
 test("sender reports run on the forwarder's clock, from its first sink to its clear()", () => {
