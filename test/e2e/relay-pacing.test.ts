@@ -10,12 +10,11 @@
  * uncapped viewer never freezes over 1 s; the capped one still gets frames (slowly: that is its link).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { chromium as playwright, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, frameGaps, launchChromium, recordFrames, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { movingClip } from '../helpers/clip.js';
-import { createTestHost, type TestHost } from '../helpers/netns.js';
-import { metricFrom, startLancast, type Lancast } from '../helpers/server.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { frameGaps, recordFrames, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
+import { metricFrom } from '../helpers/server.js';
+import { weakLinkRig } from '../helpers/weak-link.js';
 
 const CAP_BPS = 350_000;
 const MEASURE_MS = 10_000;
@@ -26,27 +25,7 @@ const MEASURE_MS = 10_000;
  */
 const OVER_STREAM = 1.6;
 
-let host: TestHost;
-let server: Lancast;
-let here: Browser;
-let there: Browser;
-let clip: ReturnType<typeof movingClip>;
-
-before(async () => {
-  clip = movingClip(640, 480);
-  host = await createTestHost({ loss: 0, delayMs: 5, rateBps: 0 });
-  server = await startLancast({ args: ['--host', host.hostAddress] });
-  here = await launchChromium([`--use-file-for-fake-video-capture=${clip.file}`]);
-  there = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });
-});
-
-after(async () => {
-  await there?.close();
-  await here?.close();
-  await server?.stop();
-  host?.remove();
-  clip?.remove();
-});
+const rig = weakLinkRig(640, 480);
 
 const height = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
 
@@ -64,15 +43,15 @@ function receivedIpBytes(page: Page): Promise<number> {
 
 describe('a relay viewer of a broadcast without simulcast, behind a 350 kbit/s link', () => {
   test("is resent within its link's budget: sent little more than an uncapped viewer, which never freezes; it still gets frames", async (t) => {
-    const base = `http://${host.hostAddress}:${server.port}`;
+    const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
     const metrics = async () => (await fetch(`${base}/metrics`)).text();
     const skippedTotal = async () => metricFrom(await metrics(), 'lancast_relay_resends_skipped_total') ?? NaN;
     const resentTotal = async () => metricFrom(await metrics(), 'lancast_relay_packets_retransmitted_total') ?? NaN;
-    const b = await (await here.newContext({ ignoreHTTPSErrors: true })).newPage();
-    await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/paced?key=test-key&autostart=1&mode=relay&simulcast=0&preset=saver`);
-    const uncapped = await here.newPage();
+    const b = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
+    await b.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/paced?key=test-key&autostart=1&mode=relay&simulcast=0&preset=saver`);
+    const uncapped = await rig.here.newPage();
     await uncapped.goto(`${base}/watch/paced`);
-    const capped = await there.newPage();
+    const capped = await rig.there.newPage();
     await capped.goto(`${base}/watch/paced`);
     try {
       for (const v of [uncapped, capped]) await waitForState(v, 'live', 30_000);
@@ -83,17 +62,17 @@ describe('a relay viewer of a broadcast without simulcast, behind a 350 kbit/s l
       await new Promise((r) => setTimeout(r, 3_000));
       const uncappedBefore = (await receivedIpBytes(uncapped)) - free0;
       t.diagnostic(`before the cap: the viewers were sent ${Math.round((uncappedBefore * 8) / 3_000)} kbit/s`);
-      host.setRate(CAP_BPS);
+      rig.host.setRate(CAP_BPS);
       // The link fills; the capped viewer's NACKs, loss reports and estimate tell the relay so.
       await new Promise((r) => setTimeout(r, 3_000));
       for (const v of [uncapped, capped]) await recordFrames(v);
-      const wire0 = (await host.wireStats()).toGuest;
+      const wire0 = (await rig.host.wireStats()).toGuest;
       const skipped0 = await skippedTotal();
       const resent0 = await resentTotal();
       const uncapped0 = await receivedIpBytes(uncapped);
       const frames0 = (await viewerCounters(capped)).framesDecoded;
       await new Promise((r) => setTimeout(r, MEASURE_MS));
-      const wire1 = (await host.wireStats()).toGuest;
+      const wire1 = (await rig.host.wireStats()).toGuest;
       const uncappedBytes = (await receivedIpBytes(uncapped)) - uncapped0;
       const framesDecoded = (await viewerCounters(capped)).framesDecoded - frames0;
       // Workers report their counters each second: wait for the last second's.

@@ -7,38 +7,16 @@
  * Asserted on what the pages show: decoded picture height and frames presented.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { chromium as playwright, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
-import { movingClip } from '../helpers/clip.js';
-import { createTestHost, type TestHost } from '../helpers/netns.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { frameGaps, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
+import { weakLinkRig } from '../helpers/weak-link.js';
 
 const CAP_BPS = 600_000;
 const TOP = 540;
 
-let host: TestHost;
-let server: Lancast;
-let here: Browser;
-let there: Browser;
-let clip: ReturnType<typeof movingClip>;
-
-before(async () => {
-  // 960x540 still gives three layers (540/270/135) and costs the busy test machine less to encode.
-  clip = movingClip(960, 540);
-  host = await createTestHost({ loss: 0, delayMs: 5, rateBps: 0 });
-  server = await startLancast({ args: ['--host', host.hostAddress] });
-  here = await launchChromium([`--use-file-for-fake-video-capture=${clip.file}`]);
-  there = await playwright.launch({ executablePath: host.exec(CHROMIUM), headless: true, args: CHROMIUM_ARGS });
-});
-
-after(async () => {
-  await there?.close();
-  await here?.close();
-  await server?.stop();
-  host?.remove();
-  clip?.remove();
-});
+// 960x540 still gives three layers (540/270/135) and costs the busy test machine less to encode.
+const rig = weakLinkRig(960, 540);
 
 const height = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
 /** Frames presented per second over the next `ms`, and the longest gap in that time (recordFrames first). */
@@ -57,20 +35,20 @@ async function playing(page: Page, ms: number): Promise<{ fps: number; longestGa
 
 describe('a relay viewer behind a 600 kbit/s link', () => {
   test('moves to a lower layer within 5 s and plays it smoothly; the others keep the top; back on top within 15 s of the cap lifting', async (t) => {
-    const base = `http://${host.hostAddress}:${server.port}`;
+    const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
     // A camera needs a secure page: https (self-signed) on an address that is not localhost.
-    const b = await (await here.newContext({ ignoreHTTPSErrors: true })).newPage();
-    await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/capped?key=test-key&autostart=1&mode=relay`);
-    const others = [await here.newPage(), await here.newPage()];
+    const b = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
+    await b.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/capped?key=test-key&autostart=1&mode=relay`);
+    const others = [await rig.here.newPage(), await rig.here.newPage()];
     for (const v of others) await v.goto(`${base}/watch/capped`);
-    const capped = await there.newPage();
+    const capped = await rig.there.newPage();
     await capped.goto(`${base}/watch/capped`);
     try {
       for (const v of [...others, capped]) await waitForState(v, 'live', 30_000);
       for (const v of [...others, capped]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
       for (const v of [...others, capped]) await recordFrames(v);
 
-      host.setRate(CAP_BPS);
+      rig.host.setRate(CAP_BPS);
       const capAt = Date.now();
       const low = await waitFor(() => height(capped), (h) => h > 0 && h < TOP, 5_000, 'a lower layer within 5 s of the cap');
       const downMs = Date.now() - capAt;
@@ -90,7 +68,7 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
         assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
       }
 
-      host.setRate(0);
+      rig.host.setRate(0);
       const liftAt = Date.now();
       await waitFor(() => height(capped), (h) => h === TOP, 15_000, 'the top layer within 15 s of the cap lifting');
       t.diagnostic(`back on top ${Date.now() - liftAt} ms after the cap lifted`);
@@ -108,19 +86,19 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
  */
 describe('a relay viewer behind a link losing 5 % of its packets', () => {
   test('keeps playing at 15 fps or more with no freeze over 1 s; the others keep the top; on top within 15 s of the loss ending', async (t) => {
-    const base = `http://${host.hostAddress}:${server.port}`;
-    const b = await (await here.newContext({ ignoreHTTPSErrors: true })).newPage();
-    await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/lossy?key=test-key&autostart=1&mode=relay`);
-    const others = [await here.newPage(), await here.newPage()];
+    const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
+    const b = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
+    await b.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/lossy?key=test-key&autostart=1&mode=relay`);
+    const others = [await rig.here.newPage(), await rig.here.newPage()];
     for (const v of others) await v.goto(`${base}/watch/lossy`);
-    const lossy = await there.newPage();
+    const lossy = await rig.there.newPage();
     await lossy.goto(`${base}/watch/lossy`);
     try {
       for (const v of [...others, lossy]) await waitForState(v, 'live', 30_000);
       for (const v of [...others, lossy]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
       for (const v of [...others, lossy]) await recordFrames(v);
 
-      host.setLoss(0.05);
+      rig.host.setLoss(0.05);
       await new Promise((r) => setTimeout(r, 2_000));
       const during = await playing(lossy, 8_000);
       const layer = await height(lossy);
@@ -135,12 +113,12 @@ describe('a relay viewer behind a link losing 5 % of its packets', () => {
         assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
       }
 
-      host.setLoss(0);
+      rig.host.setLoss(0);
       const liftAt = Date.now();
       await waitFor(() => height(lossy), (h) => h === TOP, 15_000, 'the top layer within 15 s of the loss ending');
       t.diagnostic(`on top ${Date.now() - liftAt} ms after the loss ended`);
     } finally {
-      host.setLoss(0);
+      rig.host.setLoss(0);
       await Promise.all([b.context().close(), lossy.close(), ...others.map((v) => v.close())]);
     }
   });

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as ChromiumBrowser } from 'playwright-core';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { launchChromium, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { FIREFOX } from '../helpers/firefox.js';
+import { launchFirefox } from '../helpers/firefox.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 
 let server: Lancast;
@@ -21,18 +21,7 @@ before(async () => {
   [server, chromium, firefox] = await Promise.all([
     startLancast(),
     launchChromium(),
-    puppeteer.launch({
-      browser: 'firefox',
-      executablePath: FIREFOX,
-      headless: true,
-      extraPrefsFirefox: {
-        'media.navigator.streams.fake': false,
-        'media.getusermedia.camera.fake.force': true,
-        'media.navigator.permission.disabled': true,
-        'media.peerconnection.ice.loopback': true,
-        'media.peerconnection.ice.obfuscate_host_addresses': false,
-      },
-    }),
+    launchFirefox({ prefs: { 'media.navigator.streams.fake': false, 'media.getusermedia.camera.fake.force': true } }),
   ]);
 });
 

@@ -11,9 +11,9 @@ preset's 16:9), then the screen again, on
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser as ChromiumBrowser, Page } from 'playwright-core';
-import puppeteer, { type Browser, type Page as FirefoxPage } from 'puppeteer-core';
+import type { Browser, Page as FirefoxPage } from 'puppeteer-core';
 import { launchChromium, waitFor, waitForState } from '../helpers/browser.js';
-import { FIREFOX } from '../helpers/firefox.js';
+import { launchFirefox } from '../helpers/firefox.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 import { startXvfb, type Display } from '../helpers/xvfb.js';
 import { colourOf, connectionLog, seen, watchConnection, type Seen } from './sources-kit.js';
@@ -30,18 +30,7 @@ before(async () => {
   [server, chromium, firefox] = await Promise.all([
     startLancast(),
     launchChromium(),
-    puppeteer.launch({
-      browser: 'firefox',
-      executablePath: FIREFOX,
-      headless: false,
-      env: { ...process.env, DISPLAY: display.name },
-      extraPrefsFirefox: {
-        'media.navigator.streams.fake': true,
-        'media.navigator.permission.disabled': true,
-        'media.peerconnection.ice.loopback': true,
-        'media.peerconnection.ice.obfuscate_host_addresses': false,
-      },
-    }),
+    launchFirefox({ display: display.name }),
   ]);
 });
 
