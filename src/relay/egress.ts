@@ -123,6 +123,28 @@ export class Egress {
   }
 }
 
+/**
+ * A viewer's RTX stream (RFC 4588): each packet is the original sequence number, then the
+ * original payload, with the stream's own sequence numbers from a random start (RFC 3550 5.1).
+ */
+export class RtxStream {
+  #seq: number;
+
+  constructor(firstSeq = Math.floor(Math.random() * 0x10000)) {
+    this.#seq = firstSeq & 0xffff;
+  }
+
+  /** Send a packet of the viewer's stream (its sequence number `viewerSeq`) again on `rtx`; true if it went. */
+  send(egress: Egress, rtx: { ssrc: number; payloadType: number }, viewerSeq: number, payload: Uint8Array, marker: boolean, ts: number): boolean {
+    const wrapped = Buffer.allocUnsafe(payload.length + 2);
+    wrapped.writeUInt16BE(viewerSeq & 0xffff, 0);
+    wrapped.set(payload, 2);
+    const ok = egress.sendRaw(1, wrapped, marker, rtx.payloadType, this.#seq, ts, rtx.ssrc);
+    this.#seq = (this.#seq + 1) & 0xffff;
+    return ok;
+  }
+}
+
 /** Every viewer of one publisher stream: one native call per packet for all native egresses. */
 export class EgressGroup {
   #natives: object[] = [];

@@ -86,11 +86,14 @@ export class Forwarder {
   /** Video history and keyframes per simulcast layer; layer 0's are the kind's own. */
   readonly #layerHistory: PacketHistory[] = [this.#history.video];
   readonly #layerKeyframes: KeyframeTracker[] = [this.#keyframes];
-  /** Per simulcast layer: the viewers on it (one native fan-out per packet), and its newest packet. */
+  /** Per simulcast layer: the viewers on it (one native fan-out per packet, and their switchers), and its newest packet. */
   readonly #layerGroups: EgressGroup[] = [];
+  readonly #onLayer: Set<LayerSwitcher>[] = [];
   readonly #layerTips: (LayerTip | undefined)[] = [];
   /** Simulcast video sinks, each forwarded one layer. */
   readonly #switchers = new Map<Sink, LayerSwitcher>();
+  /** Switchers whose viewer's link is being probed (layer-selector.ts): the only ones a packet may owe padding. */
+  readonly #probing = new Set<LayerSwitcher>();
   #simulcast = false;
   #videoCodec: string | undefined;
   #vp8 = false;
@@ -118,7 +121,10 @@ export class Forwarder {
   set simulcastLayers(count: number) {
     this.#simulcast = count > 1;
     this.layers.ensure(count);
-    while (this.#layerGroups.length < count) this.#layerGroups.push(new EgressGroup());
+    while (this.#layerGroups.length < count) {
+      this.#layerGroups.push(new EgressGroup());
+      this.#onLayer.push(new Set());
+    }
     while (this.#layerHistory.length < count) {
       this.#layerHistory.push(new PacketHistory());
       const k = new KeyframeTracker();
@@ -174,6 +180,8 @@ export class Forwarder {
       (egress, from, to) => {
         this.#layerGroups[from]?.delete(egress);
         this.#layerGroups[to]?.add(egress);
+        this.#onLayer[from]?.delete(switcher);
+        this.#onLayer[to]?.add(switcher);
       },
     );
     if (sink.quality) sink.quality.canProbe = sink.rtcp?.rtx !== undefined;
@@ -192,9 +200,13 @@ export class Forwarder {
     this.#reports.add(sink, () => switcher.clock);
     this.#selectTicker ??= this.#clock.every(SELECT_MS, () => this.#select());
     this.#choose(switcher);
-    const layer = switcher.target;
-    const from = layer < 0 ? undefined : this.#layerKeyframes[layer].startSince(this.#clock.now(), KEYFRAME_REPLAY_MS);
-    if (from === undefined) return false;
+    return switcher.target >= 0 && this.#replayLayer(switcher, switcher.target, KEYFRAME_REPLAY_MS) > 0;
+  }
+
+  /** Start a viewer on `layer` from that layer's keyframe in history, if one began within `withinMs`; returns the packets sent (0: none that recent). */
+  #replayLayer(switcher: LayerSwitcher, layer: number, withinMs: number): number {
+    const from = this.#layerKeyframes[layer].startSince(this.#clock.now(), withinMs);
+    if (from === undefined) return 0;
     const atMs = this.#clock.now();
     let first = true;
     const sent = this.#layerHistory[layer].replayFrom(from, (payload, marker, seq, ts) => {
@@ -203,7 +215,7 @@ export class Forwarder {
       return ok;
     });
     relayCounters.packetsOut += sent;
-    return sent > 0;
+    return sent;
   }
 
   /** Set a switcher's target layer from its viewer's wish and link; ask for a keyframe on a new target. */
@@ -217,6 +229,7 @@ export class Forwarder {
       switcher.target = wanted;
       if (switcher.current !== wanted) this.requestKeyframe?.(wanted);
     }
+    if ((quality?.probeBps ?? 0) > 0) this.#probing.add(switcher);
     const playing = layers.find((l) => l.index === switcher.current);
     quality?.report({ layers, height: playing ? playing.height : -1, reason: pick.reason });
   }
@@ -227,21 +240,16 @@ export class Forwarder {
    * when there is one, instead of waiting for the layer to time out and a keyframe to be asked for.
    */
   #leaveStopped(layer: number): void {
-    for (const switcher of this.#switchers.values()) {
-      const from = switcher.current;
-      if (from < 0 || from === layer || switcher.target !== from || !this.layers.stopped(from)) continue;
-      this.#choose(switcher);
-      const to = switcher.target;
-      if (to === from) continue;
-      const start = this.#layerKeyframes[to].startSince(this.#clock.now(), STOPPED_REPLAY_MS);
-      if (start === undefined) continue; // its keyframe is asked for: the switch happens when it comes
-      const atMs = this.#clock.now();
-      let first = true;
-      relayCounters.packetsOut += this.#layerHistory[to].replayFrom(start, (payload, marker, seq, ts) => {
-        const ok = switcher.offer(to, seq, ts, marker, payload, first, atMs);
-        first = false;
-        return ok;
-      });
+    for (let from = 0; from < this.#onLayer.length; from++) {
+      const on = this.#onLayer[from];
+      if (from === layer || on.size === 0 || !this.layers.stopped(from)) continue;
+      // A copy: a switch moves its viewer out of this set.
+      for (const switcher of [...on]) {
+        if (switcher.target !== from) continue;
+        this.#choose(switcher);
+        // Without a recent keyframe of the new layer, the one asked for makes the switch when it comes.
+        if (switcher.target !== from) this.#replayLayer(switcher, switcher.target, STOPPED_REPLAY_MS);
+      }
     }
   }
 
@@ -279,6 +287,11 @@ export class Forwarder {
     this.#sinks.delete(sink);
     this.#groups[sink.kind].delete(sink.egress);
     for (const group of this.#layerGroups) group.delete(sink.egress);
+    const switcher = this.#switchers.get(sink);
+    if (switcher) {
+      this.#onLayer[switcher.current]?.delete(switcher);
+      this.#probing.delete(switcher);
+    }
     this.#reports.delete(sink);
     if (this.#switchers.delete(sink) && this.#switchers.size === 0) {
       this.#selectTicker?.stop();
@@ -320,9 +333,10 @@ export class Forwarder {
     if (keyStart) for (const switcher of this.#switchers.values()) switcher.switchAt(layer, seq, ts, payload, keyStart, atMs);
     const sent = this.#layerGroups[layer].send(payload, marker, seq, ts);
     if (sent > 0) {
-      for (const switcher of this.#switchers.values()) {
-        const probeBps = switcher.current === layer ? (switcher.sink.quality?.probeBps ?? 0) : 0;
-        if (probeBps > 0) relayCounters.probePackets += switcher.pad(this.#layerHistory, probeBps, atMs);
+      for (const switcher of this.#probing) {
+        const probeBps = switcher.sink.quality?.probeBps ?? 0;
+        if (probeBps <= 0) this.#probing.delete(switcher); // the probe is over
+        else if (switcher.current === layer) relayCounters.probePackets += switcher.pad(this.#layerHistory, probeBps, atMs);
       }
     }
     relayCounters.packetsOut += sent;

@@ -5,6 +5,7 @@
  * budget like a simulcast viewer's (resend-pacer.ts), so a congested viewer gets fewer packets,
  * not more.
  */
+import { RtxStream } from './egress.js';
 import type { PacketHistory } from './packet-history.js';
 import { ResendPacer } from './resend-pacer.js';
 import type { Sink } from './sink.js';
@@ -13,13 +14,12 @@ export class NackResponder {
   readonly #history: PacketHistory;
   readonly #sink: Pick<Sink, 'egress' | 'rtcp'>;
   readonly #pacer = new ResendPacer();
-  /** The RTX stream's own sequence numbers, from a random start (RFC 3550 5.1). */
-  #rtxSeq: number;
+  readonly #rtx: RtxStream;
 
   constructor(history: PacketHistory, sink: Pick<Sink, 'egress' | 'rtcp'>, firstRtxSeq = Math.floor(Math.random() * 0x10000)) {
     this.#history = history;
     this.#sink = sink;
-    this.#rtxSeq = firstRtxSeq & 0xffff;
+    this.#rtx = new RtxStream(firstRtxSeq);
   }
 
   /**
@@ -39,13 +39,7 @@ export class NackResponder {
         bytes: packet.payload.length,
         send: () => {
           if (!rtx) return egress.sendRaw(0, packet.payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
-          // RFC 4588: the original sequence number, then the original payload, on the RTX stream.
-          const payload = Buffer.allocUnsafe(packet.payload.length + 2);
-          payload.writeUInt16BE(viewerSeq & 0xffff, 0);
-          payload.set(packet.payload, 2);
-          const ok = egress.sendRaw(1, payload, packet.marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
-          this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
-          return ok;
+          return this.#rtx.send(egress, rtx, viewerSeq, packet.payload, packet.marker, ts);
         },
       };
     });

@@ -17,8 +17,8 @@
  * viewer's budget it is better served by a keyframe (of its layer, or of a lower one the selector
  * moves it to) than by a storm of resends.
  */
-import type { Egress } from './egress.js';
-import { newer, type PacketHistory } from './packet-history.js';
+import { RtxStream, type Egress } from './egress.js';
+import { newer, type HistoryPacket, type PacketHistory } from './packet-history.js';
 import { ResendPacer } from './resend-pacer.js';
 import type { Sink } from './sink.js';
 import { offsetVp8Ids, readPid, vp8Ids } from './vp8-ids.js';
@@ -81,13 +81,11 @@ export class LayerSwitcher {
   readonly #tip: (layer: number) => LayerTip | undefined;
   readonly #move: (egress: Egress, from: number, to: number) => void;
   readonly #pacer = new ResendPacer();
-  #rtxSeq = Math.floor(Math.random() * 0x10000);
+  readonly #rtx = new RtxStream();
   /** A probe's bytes still owed, when it was last paid, and how far back its next copy is. */
   #padOwed = 0;
   #padAtMs = -Infinity;
   #padBack = 0;
-  /** Packets sent as a probe's padding. */
-  padded = 0;
 
   /**
    * `tip`: the newest packet of a layer (the forwarder's); `move`: take the viewer's egress out of
@@ -168,6 +166,13 @@ export class LayerSwitcher {
     return undefined;
   }
 
+  /** A packet the viewer was sent (by its sequence number), still in its layer's history, and the run it went in. */
+  #packetOf(viewerSeq: number, histories: readonly PacketHistory[]): { run: Run; packet: HistoryPacket } | undefined {
+    const run = this.#runOf(viewerSeq);
+    const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
+    return run && packet ? { run, packet } : undefined;
+  }
+
   /**
    * Send again the viewer's lost packets still in their layer's history, within `budgetBps` (the
    * viewer's link budget, Infinity: no limit); returns how many went, and whether resends were
@@ -178,15 +183,15 @@ export class LayerSwitcher {
     const h = egress.header;
     const rtx = rtcp?.rtx;
     return this.#pacer.resend(lost, nowMs, budgetBps, (viewerSeq) => {
-      const run = this.#runOf(viewerSeq);
-      const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
-      if (!run || !packet) return undefined;
+      const found = this.#packetOf(viewerSeq, histories);
+      if (!found) return undefined;
+      const { run, packet } = found;
       return {
         bytes: packet.payload.length,
         send: () => {
           const ts = (packet.ts + run.tsOffset) >>> 0;
           const payload = this.#rewrite(packet.payload, run);
-          return rtx ? this.#sendRtx(rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
+          return rtx ? this.#rtx.send(egress, rtx, viewerSeq, payload, packet.marker, ts) : egress.sendRaw(0, payload, packet.marker, h.payloadType, viewerSeq, ts, h.ssrc);
         },
       };
     });
@@ -213,26 +218,15 @@ export class LayerSwitcher {
     let sent = 0;
     for (let tries = 0; this.#padOwed > 0 && tries < PAD_DEPTH; tries++) {
       const viewerSeq = (newest.seq - (this.#padBack++ % PAD_DEPTH)) & 0xffff;
-      const run = this.#runOf(viewerSeq);
-      const packet = run && histories[run.layer]?.get((viewerSeq - run.seqOffset) & 0xffff);
-      if (!run || !packet) {
+      const found = this.#packetOf(viewerSeq, histories);
+      if (!found) {
         this.#padBack = 0;
         continue;
       }
-      if (this.#sendRtx(rtx, viewerSeq, this.#rewrite(packet.payload, run), packet.marker, (packet.ts + run.tsOffset) >>> 0)) sent++;
+      const { run, packet } = found;
+      if (this.#rtx.send(this.sink.egress, rtx, viewerSeq, this.#rewrite(packet.payload, run), packet.marker, (packet.ts + run.tsOffset) >>> 0)) sent++;
       this.#padOwed -= packet.payload.length + 14;
     }
-    this.padded += sent;
     return sent;
-  }
-
-  /** One packet on the RTX stream (RFC 4588): the viewer's sequence number, then the payload. */
-  #sendRtx(rtx: { ssrc: number; payloadType: number }, viewerSeq: number, payload: Uint8Array, marker: boolean, ts: number): boolean {
-    const wrapped = Buffer.allocUnsafe(payload.length + 2);
-    wrapped.writeUInt16BE(viewerSeq & 0xffff, 0);
-    wrapped.set(payload, 2);
-    const ok = this.sink.egress.sendRaw(1, wrapped, marker, rtx.payloadType, this.#rtxSeq, ts, rtx.ssrc);
-    this.#rtxSeq = (this.#rtxSeq + 1) & 0xffff;
-    return ok;
   }
 }
