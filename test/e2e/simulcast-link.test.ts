@@ -7,7 +7,7 @@
  * Asserted on what the pages show: decoded picture height and frames presented.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
 import { frameGaps, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
 import { weakLinkRig } from '../helpers/weak-link.js';
@@ -33,21 +33,53 @@ async function playing(page: Page, ms: number): Promise<{ fps: number; longestGa
   }, from);
 }
 
+/** A relayed 3-layer broadcast: two viewers on this machine and one behind the test host's link. */
+interface Room {
+  broadcaster: Page;
+  others: Page[];
+  far: Page;
+  close(): Promise<void>;
+}
+
+/** Open `name`'s broadcast and its three viewers, and wait until every viewer plays the top layer (its frames recorded from then on). */
+async function openRoom(name: string): Promise<Room> {
+  const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
+  // A camera needs a secure page: https (self-signed) on an address that is not localhost.
+  const broadcaster = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
+  await broadcaster.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/${name}?key=test-key&autostart=1&mode=relay`);
+  const others = [await rig.here.newPage(), await rig.here.newPage()];
+  for (const v of others) await v.goto(`${base}/watch/${name}`);
+  const far = await rig.there.newPage();
+  await far.goto(`${base}/watch/${name}`);
+  const room = { broadcaster, others, far, close: () => Promise.all([broadcaster.context().close(), far.close(), ...others.map((v) => v.close())]).then(() => undefined) };
+  try {
+    for (const v of [...others, far]) await waitForState(v, 'live', 30_000);
+    for (const v of [...others, far]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
+    for (const v of [...others, far]) await recordFrames(v);
+  } catch (err) {
+    await room.close();
+    throw err;
+  }
+  return room;
+}
+
+/** The viewers on this machine play the best layer the broadcaster sends, not held back by their own links, and never froze. */
+async function othersUnharmed(others: Page[], t: TestContext): Promise<void> {
+  for (const v of others) {
+    const why = (await v.evaluate(() => document.getElementById('quality-why')!.textContent)) ?? '';
+    // (A broadcaster short of CPU stops its top layer for a while: then "best available" is the one below, for everyone.)
+    assert.match(why, /auto: best available$/, 'the others play the best layer there is');
+    if (!why.startsWith(`${TOP}p`)) t.diagnostic(`the broadcaster was not sending its top layer: another viewer shows ${why}`);
+    else assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
+    const g = await frameGaps(v);
+    assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
+  }
+}
+
 describe('a relay viewer behind a 600 kbit/s link', () => {
   test('moves to a lower layer within 5 s and plays it smoothly; the others keep the top; back on top within 15 s of the cap lifting', async (t) => {
-    const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
-    // A camera needs a secure page: https (self-signed) on an address that is not localhost.
-    const b = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
-    await b.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/capped?key=test-key&autostart=1&mode=relay`);
-    const others = [await rig.here.newPage(), await rig.here.newPage()];
-    for (const v of others) await v.goto(`${base}/watch/capped`);
-    const capped = await rig.there.newPage();
-    await capped.goto(`${base}/watch/capped`);
+    const { others, far: capped, close } = await openRoom('capped');
     try {
-      for (const v of [...others, capped]) await waitForState(v, 'live', 30_000);
-      for (const v of [...others, capped]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
-      for (const v of [...others, capped]) await recordFrames(v);
-
       rig.host.setRate(CAP_BPS);
       const capAt = Date.now();
       const low = await waitFor(() => height(capped), (h) => h > 0 && h < TOP, 5_000, 'a lower layer within 5 s of the cap');
@@ -57,23 +89,14 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
       t.diagnostic(`capped: ${low}p after ${downMs} ms; then ${after.fps.toFixed(1)} fps, longest gap ${after.longestGapMs} ms`);
       assert.ok(after.fps >= 15, `the capped viewer plays ${after.fps.toFixed(1)} fps`);
       assert.ok(after.longestGapMs <= 1_000, `the capped viewer froze ${after.longestGapMs} ms`);
-      for (const v of others) {
-        const why = (await v.evaluate(() => document.getElementById('quality-why')!.textContent)) ?? '';
-        // The best the broadcaster sends, not held back by their own links. (A broadcaster short of
-        // CPU stops its top layer for a while: then "best available" is the one below, for everyone.)
-        assert.match(why, /auto: best available$/, 'the others play the best layer there is');
-        if (!why.startsWith(`${TOP}p`)) t.diagnostic(`the broadcaster was not sending its top layer: another viewer shows ${why}`);
-        else assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
-        const g = await frameGaps(v);
-        assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
-      }
+      await othersUnharmed(others, t);
 
       rig.host.setRate(0);
       const liftAt = Date.now();
       await waitFor(() => height(capped), (h) => h === TOP, 15_000, 'the top layer within 15 s of the cap lifting');
       t.diagnostic(`back on top ${Date.now() - liftAt} ms after the cap lifted`);
     } finally {
-      await Promise.all([b.context().close(), capped.close(), ...others.map((v) => v.close())]);
+      await close();
     }
   });
 });
@@ -86,18 +109,8 @@ describe('a relay viewer behind a 600 kbit/s link', () => {
  */
 describe('a relay viewer behind a link losing 5 % of its packets', () => {
   test('keeps playing at 15 fps or more with no freeze over 1 s; the others keep the top; on top within 15 s of the loss ending', async (t) => {
-    const base = `http://${rig.host.hostAddress}:${rig.server.port}`;
-    const b = await (await rig.here.newContext({ ignoreHTTPSErrors: true })).newPage();
-    await b.goto(`https://${rig.host.hostAddress}:${rig.server.port}/broadcast/lossy?key=test-key&autostart=1&mode=relay`);
-    const others = [await rig.here.newPage(), await rig.here.newPage()];
-    for (const v of others) await v.goto(`${base}/watch/lossy`);
-    const lossy = await rig.there.newPage();
-    await lossy.goto(`${base}/watch/lossy`);
+    const { others, far: lossy, close } = await openRoom('lossy');
     try {
-      for (const v of [...others, lossy]) await waitForState(v, 'live', 30_000);
-      for (const v of [...others, lossy]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
-      for (const v of [...others, lossy]) await recordFrames(v);
-
       rig.host.setLoss(0.05);
       await new Promise((r) => setTimeout(r, 2_000));
       const during = await playing(lossy, 8_000);
@@ -106,12 +119,7 @@ describe('a relay viewer behind a link losing 5 % of its packets', () => {
       t.diagnostic(`lossy: ${during.fps.toFixed(1)} fps, longest gap ${during.longestGapMs} ms, playing ${layer}p (${why})`);
       assert.ok(during.fps >= 15, `the lossy viewer plays ${during.fps.toFixed(1)} fps`);
       assert.ok(during.longestGapMs <= 1_000, `the lossy viewer froze ${during.longestGapMs} ms`);
-      for (const v of others) {
-        const whyOther = (await v.evaluate(() => document.getElementById('quality-why')!.textContent)) ?? '';
-        assert.match(whyOther, /auto: best available$/, 'the others play the best layer there is');
-        const g = await frameGaps(v);
-        assert.ok(g.longestGapMs < 1_000, `another viewer froze ${g.longestGapMs} ms`);
-      }
+      await othersUnharmed(others, t);
 
       rig.host.setLoss(0);
       const liftAt = Date.now();
@@ -119,7 +127,7 @@ describe('a relay viewer behind a link losing 5 % of its packets', () => {
       t.diagnostic(`on top ${Date.now() - liftAt} ms after the loss ended`);
     } finally {
       rig.host.setLoss(0);
-      await Promise.all([b.context().close(), lossy.close(), ...others.map((v) => v.close())]);
+      await close();
     }
   });
 });

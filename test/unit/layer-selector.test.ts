@@ -70,8 +70,9 @@ test('loss in the receiver reports moves down even when the estimate is high; on
   assert.equal(v.step(250).layer.height, 360);
 });
 
-test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
-  const v = viewer();
+/** A viewer held at 180p by its link, with room seen since: the wait to go up has started. */
+function heldLow(canProbe: boolean) {
+  const v = viewer(canProbe);
   v.step(0);
   v.step(2_000);
   v.hear(remb(2_000_000));
@@ -82,6 +83,11 @@ test('up one layer at a time, after 3 s of room; a trial that fails doubles the 
   v.hear(rr(0));
   assert.equal(v.step(3_000).layer.height, 180, 'no room while the fall is recent');
   assert.equal(v.step(250).layer.height, 180, 'room seen: the wait starts');
+  return v;
+}
+
+test('up one layer at a time, after 3 s of room; a trial that fails doubles the next wait', () => {
+  const v = heldLow(false);
   assert.equal(v.step(2_500).layer.height, 180);
   assert.equal(v.step(600).layer.height, 360, 'after 3 s of room: one layer up');
   v.hear(remb(150_000));
@@ -121,24 +127,8 @@ test('a chosen height wins over the link', () => {
   assert.deepEqual([v.step(250).layer.height, v.step(250).reason], [720, 'manual']);
 });
 
-/** A viewer held at 180p by its link, 3 s of room since: the point where auto would go up. */
-function heldLow() {
-  const v = viewer(true);
-  v.step(0);
-  v.step(2_000);
-  v.hear(remb(2_000_000));
-  v.hear(remb(200_000));
-  v.hear(nack());
-  assert.equal(v.step(250).layer.height, 180);
-  v.hear(remb(250_000));
-  v.hear(rr(0));
-  v.step(3_000);
-  v.step(250); // room seen: the wait starts
-  return v;
-}
-
 test('with RTX, going up is first a probe at the next layer\'s rate; the layer changes only after the link carried it for 1 s', () => {
-  const v = heldLow();
+  const v = heldLow(true);
   assert.equal(v.step(3_000).layer.height, 180, 'the wait is over: a probe, not yet the layer');
   assert.equal(v.quality.probes, 1);
   assert.ok(Math.abs(v.quality.probeBps - (500_000 * 1.1 - 150_000)) < 1, `probe of ${v.quality.probeBps} bit/s: the next layer's rate and a tenth, less what is sent`);
@@ -150,7 +140,7 @@ test('with RTX, going up is first a probe at the next layer\'s rate; the layer c
 });
 
 test('a probe stops at once when the viewer NACKs what it lost to it; the layer stays, the next probe waits longer, and the probe\'s own loss moves nothing down', () => {
-  const v = heldLow();
+  const v = heldLow(true);
   v.step(3_000);
   assert.ok(v.quality.probeBps > 0);
   v.quality.lost(2, 0);
@@ -174,7 +164,7 @@ test('a probe stops at once when the viewer NACKs what it lost to it; the layer 
 });
 
 test('a probe fails when the estimate falls with packets missing while it runs', () => {
-  const v = heldLow();
+  const v = heldLow(true);
   v.step(3_000);
   v.hear(remb(200_000));
   v.hear(nack());
@@ -183,7 +173,7 @@ test('a probe fails when the estimate falls with packets missing while it runs',
 });
 
 test('without RTX, going up is a trial with the layer itself', () => {
-  const v = heldLow();
+  const v = heldLow(true);
   v.quality.canProbe = false;
   assert.equal(v.step(3_000).layer.height, 360);
   assert.equal(v.quality.probes, 0);
