@@ -143,7 +143,10 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
           20_000,
           `the viewer to show ${to}`,
         );
-        const previewed = (await b.evaluate<{ shown: string; at: number }[]>('window.__shown')).find((e) => e.shown === to && e.at >= at);
+        // The preview is the broadcast page's own <video>, painted on that page's schedule: it can
+        // show the new source after the viewer does, so wait for it a little.
+        const previews = await waitFor(() => b.evaluate<{ shown: string; at: number }[]>('window.__shown'), (list) => list.some((e) => e.shown === to && e.at >= at), 3_000, 'the preview').catch(() => []);
+        const previewed = previews.find((e) => e.shown === to && e.at >= at);
         const ms = Math.round(seen.find((e) => e.shown === to && e.at >= at)!.at - at);
         times.push({ to, ms, captureMs: previewed ? Math.min(ms, Math.round(previewed.at - at)) : NaN });
         await sleep(1_500);
@@ -164,7 +167,7 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
     toScreenP50Ms: p50('screen'),
     toScreenCameraP50Ms: p50('screen+camera'),
     toCameraP50Ms: p50('camera'),
-    all: times.map((t) => `${t.to}:${t.ms}`).join(' '),
+    all: times.map((t) => `${t.to}:${t.captureMs}+${t.ms - t.captureMs}`).join(' '),
     captureP50Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 50),
     captureP95Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 95),
     deliveryP50Ms: percentile(times.filter((t) => Number.isFinite(t.captureMs)).map((t) => t.ms - t.captureMs), 50),
@@ -234,7 +237,7 @@ async function preset(s: Setup, name: (typeof PRESETS)[number], mode: 'p2p' | 'r
   }
 }
 
-export async function sources(rounds = 6): Promise<SourcesResult> {
+export async function sources(rounds = 10): Promise<SourcesResult> {
   const s = await setUp();
   try {
     await s.shared.goto(`${s.site.url}/motion?title=${TITLE}`);

@@ -14,8 +14,17 @@
 
 /** The newest frame is sent again when nothing new has gone out for this long. */
 const IDLE_MS = 400;
-/** No first frame from the screen this long after asking: ask again (a new clone, a new reader). */
-const FIRST_FRAME_RETRY_MS = 300;
+/**
+ * No first frame from the screen this long after asking: ask again (a new clone, a new reader),
+ * keeping the earlier readers: whichever delivers first is kept. Chromium's tab capture
+ * sometimes sends a new clone no frame at all; asking again only after 300 ms (and giving up on
+ * the earlier reader) made one switch to the screen in six take 400-900 ms.
+ */
+const FIRST_FRAME_RETRY_MS = 100;
+/** The same for the canvas pipeline, whose new video element needs longer to show a frame. */
+const VIDEO_FIRST_FRAME_RETRY_MS = 300;
+/** Readers of screen clones waiting for the first frame at once, at most. */
+const FIRST_FRAME_READERS = 4;
 /** The camera's share of the picture's width, and the margin around it. */
 const CORNER_WIDTH = 0.22;
 const CORNER_MARGIN = 0.02;
@@ -94,9 +103,10 @@ class FramePipeline implements Composition {
   framesSent = 0;
   readonly #api: { Processor: ProcessorClass; Generator: GeneratorClass };
   readonly #writer: WritableStreamDefaultWriter<VideoFrame>;
-  /** The clone of the screen being read, and its reader. */
+  /** The clone of the screen being read, and its reader; before the first frame, every clone asked. */
   #input: MediaStreamTrack | undefined;
   #screenReader: ReadableStreamDefaultReader<VideoFrame> | undefined;
+  #waiting: { input: MediaStreamTrack; reader: ReadableStreamDefaultReader<VideoFrame> }[] = [];
   #askedAt = 0;
   #screenFrame: VideoFrame | undefined;
   #cameraFrame: VideoFrame | undefined;
@@ -124,7 +134,7 @@ class FramePipeline implements Composition {
     this.#minGapMs = 1000 / fps;
     this.#readScreen();
     this.setCamera(camera);
-    this.#stopTicker = ticker(Math.min(100, IDLE_MS / 2), () => {
+    this.#stopTicker = ticker(Math.min(50, IDLE_MS / 2), () => {
       if (!this.#screenFrame && performance.now() - this.#askedAt >= FIRST_FRAME_RETRY_MS) this.#readScreen();
       const since = performance.now() - this.#lastSent;
       if (since >= IDLE_MS || (this.#dirty && since >= this.#minGapMs)) this.#send();
@@ -140,7 +150,10 @@ class FramePipeline implements Composition {
     this.#cameraInput = camera?.clone();
     this.#cameraFrame?.close();
     this.#cameraFrame = undefined;
-    if (this.#cameraInput) void this.#read(this.#cameraInput, 'camera');
+    if (this.#cameraInput) {
+      this.#cameraReader = new this.#api.Processor({ track: this.#cameraInput }).readable.getReader();
+      void this.#read(this.#cameraReader, 'camera');
+    }
     this.#dirty = true;
   }
 
@@ -151,24 +164,40 @@ class FramePipeline implements Composition {
   /**
    * Read a new clone of the screen: a new track asks the capturer for a frame. A still page's
    * capture sends frames only when it changes, so a frame sent before a reader was there is not
-   * sent again; until the first frame arrives this is repeated (Chromium sometimes sends none).
+   * sent again; until the first frame arrives this is repeated (Chromium sometimes sends none),
+   * and the first clone to deliver is the one read from then on.
    */
   #readScreen(): void {
-    void this.#screenReader?.cancel().catch(() => undefined);
-    this.#input?.stop();
     this.#askedAt = performance.now();
-    this.#input = this.screen.clone();
-    void this.#read(this.#input, 'screen');
+    const input = this.screen.clone();
+    const reader = new this.#api.Processor({ track: input }).readable.getReader();
+    this.#waiting.push({ input, reader });
+    if (this.#waiting.length > FIRST_FRAME_READERS) this.#drop(this.#waiting.shift()!);
+    void this.#read(reader, 'screen');
   }
 
-  async #read(track: MediaStreamTrack, slot: 'screen' | 'camera'): Promise<void> {
-    const reader = new this.#api.Processor({ track }).readable.getReader();
-    if (slot === 'camera') this.#cameraReader = reader;
-    else this.#screenReader = reader;
+  #drop(pending: { input: MediaStreamTrack; reader: ReadableStreamDefaultReader<VideoFrame> }): void {
+    void pending.reader.cancel().catch(() => undefined);
+    pending.input.stop();
+  }
+
+  /** The first screen frame came through `reader`: read only its clone from now on. */
+  #adopt(reader: ReadableStreamDefaultReader<VideoFrame>): boolean {
+    const chosen = this.#waiting.find((w) => w.reader === reader);
+    if (!chosen) return false;
+    for (const other of this.#waiting) if (other !== chosen) this.#drop(other);
+    this.#waiting = [];
+    this.#input = chosen.input;
+    this.#screenReader = reader;
+    return true;
+  }
+
+  async #read(reader: ReadableStreamDefaultReader<VideoFrame>, slot: 'screen' | 'camera'): Promise<void> {
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));
       if (done || !value) return;
-      if (this.#stopped || reader !== (slot === 'camera' ? this.#cameraReader : this.#screenReader)) {
+      const current = slot === 'camera' ? this.#cameraReader : this.#screenReader;
+      if (this.#stopped || (reader !== current && !(slot === 'screen' && this.#adopt(reader)))) {
         value.close();
         void reader.cancel().catch(() => undefined);
         return;
@@ -233,6 +262,7 @@ class FramePipeline implements Composition {
     void this.#writer.close().catch(() => undefined);
     void this.#screenReader?.cancel().catch(() => undefined);
     this.#input?.stop();
+    for (const pending of this.#waiting.splice(0)) this.#drop(pending);
     this.#cameraInput?.stop();
     this.track.stop();
   }
@@ -273,7 +303,7 @@ class CanvasPipeline implements Composition {
   #draw(): void {
     const v = this.#screenVideo;
     if (!v.videoWidth) {
-      if (performance.now() - this.#askedAt >= FIRST_FRAME_RETRY_MS) {
+      if (performance.now() - this.#askedAt >= VIDEO_FIRST_FRAME_RETRY_MS) {
         v.srcObject = null;
         this.#screenClone.stop();
         this.#screenClone = this.screen.clone();
