@@ -45,10 +45,18 @@
 #define SKIM_BYTES 256
 #define STREAMS_PER_VIEWER 4
 
+/* Sequence numbers found missing and not yet asked for again (NACK), per stream. */
+#define MISSING_MAX 64
+
 typedef struct {
   uint32_t ssrc;
   uint16_t last_seq;
   int used;
+  uint32_t cycles;     /* sequence wraps: the extended highest sequence number is cycles << 16 | last_seq */
+  uint64_t received;   /* its packets */
+  uint64_t lost;       /* its packets never seen (gaps) */
+  uint16_t missing[MISSING_MAX];
+  int missing_count;
 } stream_state;
 
 typedef struct {
@@ -123,13 +131,28 @@ static int count_rtp(sink *s, viewer *v, const uint8_t *p, size_t n) {
       st->used = 1;
       st->ssrc = ssrc;
       st->last_seq = seq;
+      st->received = 1;
       s->streams++;
       break;
     }
     if (st->ssrc == ssrc) {
       uint16_t gap = (uint16_t)(seq - st->last_seq);
-      if (gap > 1 && gap < 1000) s->lost += gap - 1;
-      if (gap >= 1 && gap < 1000) st->last_seq = seq;
+      st->received++;
+      if (gap > 1 && gap < 1000) {
+        s->lost += gap - 1;
+        st->lost += gap - 1;
+        for (uint16_t m = (uint16_t)(st->last_seq + 1); m != seq; m++) {
+          if (st->missing_count == MISSING_MAX) {
+            memmove(st->missing, st->missing + 1, (MISSING_MAX - 1) * sizeof st->missing[0]);
+            st->missing_count--;
+          }
+          st->missing[st->missing_count++] = m;
+        }
+      }
+      if (gap >= 1 && gap < 1000) {
+        if (seq < st->last_seq) st->cycles++;
+        st->last_seq = seq;
+      }
       break;
     }
   }
@@ -365,6 +388,62 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   return number_array(env, values, 8);
 }
 
+/* streams(sink, viewer) -> [ssrc, received, lost, extendedHighestSeq, ...] for each of its streams:
+ * what a receiver report says. */
+static napi_value streams(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sink *s = unwrap(env, argv[0]);
+  int32_t id;
+  if (!s || napi_get_value_int32(env, argv[1], &id) != napi_ok) CHECK(napi_invalid_arg);
+  double values[STREAMS_PER_VIEWER * 4];
+  int n = 0;
+  pthread_mutex_lock(&s->lock);
+  viewer *v = id >= 0 && id < s->viewer_capacity ? s->viewers[id] : NULL;
+  for (int i = 0; v && i < STREAMS_PER_VIEWER; i++) {
+    const stream_state *st = &v->streams[i];
+    if (!st->used) continue;
+    values[n++] = st->ssrc;
+    values[n++] = (double)st->received;
+    values[n++] = (double)st->lost;
+    values[n++] = (double)(((uint64_t)st->cycles << 16) | st->last_seq);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return number_array(env, values, n);
+}
+
+/* nacks(sink) -> [viewer, ssrc, count, seq x count, viewer, ...]: every sequence number found
+ * missing since the last call, by viewer and stream; the lists start empty again. */
+static napi_value nacks(napi_env env, napi_callback_info info) {
+  sink *s = unwrap(env, first_arg(env, info));
+  if (!s) CHECK(napi_invalid_arg);
+  pthread_mutex_lock(&s->lock);
+  size_t size = 0;
+  for (int i = 0; i < s->viewer_capacity; i++) {
+    viewer *v = s->viewers[i];
+    for (int k = 0; v && k < STREAMS_PER_VIEWER; k++) if (v->streams[k].missing_count) size += 3 + v->streams[k].missing_count;
+  }
+  double *values = size ? malloc(size * sizeof(double)) : NULL;
+  size_t n = 0;
+  for (int i = 0; values && i < s->viewer_capacity; i++) {
+    viewer *v = s->viewers[i];
+    for (int k = 0; v && k < STREAMS_PER_VIEWER; k++) {
+      stream_state *st = &v->streams[k];
+      if (!st->missing_count) continue;
+      values[n++] = i;
+      values[n++] = st->ssrc;
+      values[n++] = st->missing_count;
+      for (int m = 0; m < st->missing_count; m++) values[n++] = st->missing[m];
+      st->missing_count = 0;
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  napi_value result = number_array(env, values, (int)n);
+  free(values);
+  return result;
+}
+
 static napi_value close_sink(napi_env env, napi_callback_info info) {
   sink *s = unwrap(env, first_arg(env, info));
   if (s) stop(s);
@@ -376,6 +455,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "create", NULL, create, NULL, NULL, NULL, napi_default, NULL },
     { "add", NULL, add, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL },
+    { "streams", NULL, streams, NULL, NULL, NULL, napi_default, NULL },
+    { "nacks", NULL, nacks, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, close_sink, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

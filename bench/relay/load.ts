@@ -191,6 +191,8 @@ export interface LoadOptions {
   windowMs?: number;
   /** Where the generator counts packets: the native sink (default) or JavaScript. */
   sink?: 'native' | 'js';
+  /** What the viewers send back: what libwebrtc sends (default), or the light generator's little (see subscribers.ts). */
+  viewers?: 'browser' | 'light';
   /**
    * Load a lancast already running elsewhere (its base URL and publish key) instead of starting
    * one here; `serverCores` then says how many cores it has, for the by-cost figures.
@@ -214,7 +216,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     if (options.serverCpus) execFileSync('taskset', ['-a', '-p', '-c', options.serverCpus, String(pid)], { stdio: 'ignore' });
     server = localProbe(local);
     cores = options.serverCpus ? options.serverCpus.split(',').length : availableParallelism();
-    layout = `${cores} core${cores === 1 ? '' : 's'}, ${workers === 0 ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`}`;
+    layout = `${cores} core${cores === 1 ? '' : 's'}, ${workers === 0 ? 'main thread' : `${workers} worker${workers === 1 ? '' : 's'}`}${options.viewers === 'light' ? ', light viewers (the old generator)' : ''}`;
   }
   const room = `load-${process.pid}`;
   const results: LoadStep[] = [];
@@ -237,7 +239,7 @@ export async function relayLoad(steps: number[], workers: number, options: LoadO
     try {
       let have = 0;
       for (const n of steps) {
-        const batch = child('./subscribers.ts', [server.url, room, String(n - have), '--sink', options.sink ?? 'native'], options.generatorCpus);
+        const batch = child('./subscribers.ts', [server.url, room, String(n - have), '--sink', options.sink ?? 'native', '--viewers', options.viewers ?? 'browser'], options.generatorCpus);
         subs.push(batch);
         have = n;
         // Connect (DTLS handshakes queue up on a busy machine), keyframe, settle.

@@ -4,8 +4,13 @@
  * per SSRC give the loss), and only every SAMPLE-th packet goes on to werift to be decrypted and
  * authenticated, so the generator's cores go to the server, not to decrypting and parsing every
  * packet; `verified` counts the sampled packets that decrypted and authenticated.
- * The viewers send no NACK: they see every packet, but werift, seeing only the sampled ones,
- * would otherwise ask for the rest again.
+ * What the viewers send back (`--viewers browser|light`, browser by default):
+ * - browser: what libwebrtc sends (browser-rtcp.ts): receiver reports with the sink's true counts,
+ *   SDES and REMB about once a second, NACKs for the packets the sink finds missing, werift's
+ *   consent checks; video negotiated with nack, pli, fir and goog-remb as Chromium offers it;
+ * - light (the generator before): werift's own receiver reports (built from the sampled packets
+ *   only) and consent checks, no REMB, no NACK.
+ * werift's own NACKs are off in both: seeing only the sampled packets, it would ask for the rest.
  *
  * Counting happens in one of two places (`--sink native|js`, native by default):
  * - native: the sockets are handed to a native thread (native/loadsink.c) that drains them with
@@ -18,7 +23,7 @@
  * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second),
  * truncated (non-RTP packets werift missed because only their first bytes were read; expected 0)}.
  *
- *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js]
+ *   node --import tsx bench/relay/subscribers.ts <base-url> <room> <count> [--sink native|js] [--viewers browser|light]
  */
 import type { Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
@@ -29,6 +34,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 // their client must answer a repeated HelloVerifyRequest from a busy relay instead of failing, and
 // their key exchange runs on OpenSSL, so the generator's CPU goes to the server's load.
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
+import { BrowserRtcp, dispatchNacks, NACK_POLL_MS, ssrcsOf } from './browser-rtcp.js';
 
 installWeriftPatches();
 
@@ -38,11 +44,16 @@ const [base, room, countText] = process.argv.slice(2);
 const count = Number(countText);
 const sinkArg = process.argv.indexOf('--sink');
 const sinkKind = sinkArg > 0 ? process.argv[sinkArg + 1] : 'native';
+const viewersArg = process.argv.indexOf('--viewers');
+const browserLike = (viewersArg > 0 ? process.argv[viewersArg + 1] : 'browser') === 'browser';
+if (browserLike && sinkKind !== 'native') throw new Error('browser-like viewers (--viewers browser) need the native sink: their reports come from its counts');
 
 interface LoadSink {
   create(onPacket: (route: number, data: Buffer, address: string, port: number) => void, sample: number): object;
   add(sink: object, fd: number, viewer: number, route: number): void;
   stats(sink: object): [packets: number, lost: number, octets: number, handed: number, streams: number, rtcp: number, receiving: number, truncated: number];
+  streams(sink: object, viewer: number): number[];
+  nacks(sink: object): number[];
 }
 const sinkFile = fileURLToPath(new URL('../../dist/native/loadsink.node', import.meta.url));
 if (sinkKind === 'native' && !existsSync(sinkFile)) throw new Error(`${sinkFile} is missing: run npm run build (needs a C compiler), or pass --sink js`);
@@ -64,16 +75,21 @@ const streams = new Map<string, Stream>();
 const locations: string[] = [];
 let sampled = 0;
 let sampledToWerift = 0;
+/** Browser-like viewers' RTCP, by viewer id. */
+const rtcp = new Map<number, BrowserRtcp>();
 
 function codecs() {
+  const rtcpFeedback = browserLike
+    ? [{ type: 'goog-remb' }, { type: 'ccm', parameter: 'fir' }, { type: 'nack' }, { type: 'nack', parameter: 'pli' }]
+    : [{ type: 'nack', parameter: 'pli' }];
   return {
     audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
     video: [
-      new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] }),
+      new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback }),
       new RTCRtpCodecParameters({
         mimeType: 'video/H264',
         clockRate: 90000,
-        rtcpFeedback: [{ type: 'nack', parameter: 'pli' }],
+        rtcpFeedback,
         parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
       }),
     ],
@@ -162,6 +178,10 @@ async function viewer(id: number): Promise<void> {
   const video = pc.addTransceiver('video', { direction: 'recvonly' });
   // werift would NACK what it never saw (the packets not sampled): no NACKs from these viewers.
   Object.defineProperty(video.receiver, 'nackEnabled', { get: () => undefined });
+  // Browser-like viewers report from the sink's counts; werift's loop (runRtcp) would report on
+  // the sampled packets only. It does not start while it believes it runs.
+  if (browserLike) for (const t of pc.getTransceivers()) (t.receiver as unknown as { rtcpRunning: boolean }).rtcpRunning = true;
+  const ssrcs = new Map<number, 'audio' | 'video'>();
   pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe(() => totals.verified++));
   const where = () => `ice:${pc.iceConnectionState}/${pc.connectionState}`;
   pending.set(id, 'offering');
@@ -173,6 +193,7 @@ async function viewer(id: number): Promise<void> {
       try {
         (native ? tapNative : tapJs)(pc, id);
         totals.viewers++;
+        if (browserLike) rtcp.set(id, new BrowserRtcp(id, { ssrcs, send: (packets) => video.receiver.dtlsTransport.sendRtcp(packets) }, (v) => native!.streams(nativeSink!, v)));
       } catch {
         totals.failed++;
       }
@@ -193,13 +214,26 @@ async function viewer(id: number): Promise<void> {
   }
   pending.set(id, where());
   locations.push(res.headers.get('location')!);
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  const answer = await res.text();
+  for (const [ssrc, kind] of ssrcsOf(answer)) ssrcs.set(ssrc, kind);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+}
+
+/** Compound reports and NACKs the browser-like viewers have sent. */
+function rtcpSent(): { reports: number; nacks: number } {
+  const sum = { reports: 0, nacks: 0 };
+  for (const r of rtcp.values()) {
+    sum.reports += r.sent.reports;
+    sum.nacks += r.sent.nacks;
+  }
+  return sum;
 }
 
 for (let i = 0; i < count; i++) {
   void viewer(i).catch(() => totals.failed++);
   await new Promise((r) => setTimeout(r, 20));
 }
+if (browserLike) setInterval(() => dispatchNacks(native!.nacks(nativeSink!), rtcp), NACK_POLL_MS);
 setInterval(() => {
   let packets = 0;
   let lost = 0;
@@ -214,7 +248,7 @@ setInterval(() => {
   }
   const waiting: Record<string, number> = {};
   for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
-  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving, truncated };
+  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving, truncated, viewersKind: browserLike ? 'browser' : 'light', rtcpSent: rtcpSent() };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {

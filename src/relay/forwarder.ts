@@ -257,12 +257,12 @@ export class Forwarder {
     for (const switcher of this.#switchers.values()) this.#choose(switcher);
   }
 
-  /** The links of this forwarder's simulcast viewers that have a recent estimate (link.ts). */
+  /** The links of this forwarder's video viewers (simulcast or not) that have a recent estimate (link.ts). */
   links(): LinkSample[] {
     const now = this.#clock.now();
     const out: LinkSample[] = [];
-    for (const switcher of this.#switchers.values()) {
-      const sample = switcher.sink.quality?.link?.sample(now);
+    for (const sink of this.#sinks.keys()) {
+      const sample = sink.quality?.link?.sample(now);
       if (sample) out.push(sample);
     }
     return out;

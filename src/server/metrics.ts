@@ -86,7 +86,7 @@ export class Metrics implements HubObserver {
     linkGauge('lancast_relay_viewer_loss_ratio', "Share of packets relay viewers report lost (0..1, smoothed), at each quantile over the viewers with an estimate", (s) => s.loss);
     new Gauge({
       name: 'lancast_relay_viewers_estimated',
-      help: "Relay viewers of simulcast rooms whose link estimate is recent: the viewers the estimate and loss quantiles are over",
+      help: "Relay video viewers whose link estimate is recent: the viewers the estimate and loss quantiles are over",
       registers: [this.registry],
       collect() {
         this.set(links().viewers);
