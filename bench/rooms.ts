@@ -6,10 +6,13 @@
  * process's CPU (/proc/<pid>/stat, 100 % = one core), its main thread's, and the packets the
  * viewers received over a steady window. The marginal cost is the CPU added per packet added
  * between one size and the next. Each server layout (relay worker threads) is one row group.
+ * A last group grows the same room with the load generator's viewers (generator-crowd.ts) to 100
+ * and 300, sizes libwebrtc viewers cannot reach on this machine.
  */
 import { readFileSync } from 'node:fs';
 import { metricValue, startLancast, type Lancast } from '../test/helpers/server.js';
 import { cpuSeconds, sleep, treeCpuSeconds } from './lib.js';
+import { GeneratorCrowd } from './generator-crowd.js';
 import { JsonChild } from './relay/wrtc-child.js';
 
 export interface RoomRow {
@@ -45,7 +48,7 @@ export interface RoomTarget {
   /** Why viewers' legs closed so far, most frequent first (the server's own word). */
   closedLegs(): string;
   /** The room's viewers. */
-  crowd: ViewerCrowd;
+  crowd: Crowd;
   stop(): Promise<void>;
 }
 
@@ -71,11 +74,21 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 /** Viewers in child processes of at most this many each. */
 const VIEWERS_PER_PROCESS = 10;
 
+/** A room's viewers, however they are made. */
+export interface Crowd {
+  readonly size: number;
+  /** Up to `to` viewers, all connected (or an error). */
+  grow(to: number): Promise<void>;
+  /** Each viewer's RTP packets received so far, and when they were counted (ms since the epoch). */
+  counts(): Promise<{ at: number; counts: number[] }>;
+  stop(): Promise<void>;
+}
+
 /**
  * libwebrtc WHEP viewers of `<base>/whep/<room>`, spread over child processes: a group of viewers
  * that the machine starves cannot take the others (or the measuring process) down with it.
  */
-export class ViewerCrowd {
+export class ViewerCrowd implements Crowd {
   readonly #base: string;
   readonly #room: string;
   readonly #children: { child: JsonChild; viewers: number }[] = [];
@@ -100,10 +113,13 @@ export class ViewerCrowd {
     slot.viewers++;
   }
 
-  /** Each viewer's RTP packets received so far. */
-  async counts(): Promise<number[]> {
+  async grow(to: number): Promise<void> {
+    while (this.size < to) await this.add();
+  }
+
+  async counts(): Promise<{ at: number; counts: number[] }> {
     const all = await Promise.all(this.#children.map((c) => c.child.ask<{ counts: number[] }>({ count: true })));
-    return all.flatMap((r) => r.counts);
+    return { at: Date.now(), counts: all.flatMap((r) => r.counts) };
   }
 
   async stop(): Promise<void> {
@@ -117,7 +133,13 @@ export class ViewerCrowd {
 }
 
 /** lancast with one WHIP publisher (its own process) in room `bench`. */
-export async function lancastRoom(name: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RoomTarget> {
+export async function lancastRoom(
+  name: string,
+  args: string[],
+  nodeArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  crowdOf: (base: string, room: string) => Crowd = (base, room) => new ViewerCrowd(base, room),
+): Promise<RoomTarget> {
   const server: Lancast = await startLancast({ args: ['--log-level', 'info', '--pause-after', '0', ...args], nodeArgs, env });
   const publisher = new JsonChild('./publisher.ts', [server.url, 'bench', server.publishKey, String(PUBLISHER.width), String(PUBLISHER.height)]);
   try {
@@ -132,7 +154,7 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
   publisher.proc.once('exit', (code, signal) => {
     if (!stopping) failures.push(`${name}: the publisher's process ended (${signal ?? code}): ${publisher.stderr.slice(-300)}`);
   });
-  const crowd = new ViewerCrowd(server.url, 'bench');
+  const crowd = crowdOf(server.url, 'bench');
   return {
     name,
     pid: server.proc.pid!,
@@ -163,7 +185,7 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
   let previous: { cpu: number; delivered: number } | undefined;
   for (const size of sizes) {
     try {
-      while (target.crowd.size < size) await target.crowd.add();
+      await target.crowd.grow(size);
     } catch (err) {
       // The room ended under the load (its publisher's leg failed): say so and stop growing it.
       process.stderr.write(`  rooms: ${target.name} at ${size} viewers: ${(err as Error).message}; legs closed: ${target.closedLegs()}\n`);
@@ -180,7 +202,8 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
     const [c1, m1, p1, r1, s1, t1] = [cpuSeconds(target.pid), threadCpuSeconds(target.pid, target.pid), await target.publisherPackets(), await counts(), await target.sentPackets(), performance.now()];
     const seconds = (t1 - t0) / 1000;
     const cpu = (c1 - c0) / seconds;
-    const delivered = (sum(r1) - sum(r0)) / seconds;
+    // The viewers' counts have their own times (a generator reports once a second).
+    const delivered = r1.at > r0.at ? (sum(r1.counts) - sum(r0.counts)) / ((r1.at - r0.at) / 1000) : 0;
     const row: RoomRow = {
       server: target.name,
       viewers: size,
@@ -189,7 +212,7 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
       publisherPacketsPerSecond: Math.round((p1 - p0) / seconds),
       sentPerSecond: Math.round((s1 - s0) / seconds),
       closedLegs: target.closedLegs() || '-',
-      receiving: r1.filter((n, i) => n > r0[i]).length,
+      receiving: r1.counts.filter((n, i) => n > r0.counts[i]).length,
       deliveredPerSecond: Math.round(delivered),
       usPerDeliveredPacket: delivered > 0 ? round((cpu / delivered) * 1e6) : '-',
       marginalUsPerPacket: previous && delivered > previous.delivered ? round(((cpu - previous.cpu) / (delivered - previous.delivered)) * 1e6) : '-',
@@ -203,12 +226,12 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
 }
 
 /** Waits until every viewer is receiving (packets counted twice, the second time more). */
-async function allReceiving(crowd: ViewerCrowd, timeoutMs = 30_000): Promise<void> {
+async function allReceiving(crowd: Crowd, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let before = await crowd.counts();
+  let before = (await crowd.counts()).counts;
   for (;;) {
     await sleep(500);
-    const now = await crowd.counts();
+    const now = (await crowd.counts()).counts;
     const idle = now.filter((n, i) => n <= before[i]).length;
     if (idle === 0 || Date.now() > deadline) return; // the window's `receiving` column tells how many are
 
@@ -252,25 +275,30 @@ export function fitRoom(rows: RoomRow[]): RoomFit {
 export const failures: string[] = [];
 
 export const ROOM_SIZES = [0, 5, 10, 20, 40];
+/** Room sizes for the load generator's viewers: the cost per room size, up to a lecture hall's. */
+export const GENERATOR_SIZES = [0, 5, 20, 100, 300];
 
 /**
- * The suite: lancast as started by default (a worker per core, small rooms on the main thread),
- * with every leg on a worker (the layout before small rooms stayed on the main thread), and with
- * no workers at all.
+ * The suite: lancast as started by default (a worker per core, small rooms on the main thread) and
+ * with no workers at all, each with libwebrtc viewers; then lancast as started with the load
+ * generator's browser-like viewers at 5 to 300, the sizes beyond what libwebrtc viewers reach here
+ * (5 and 20 cross-check the generator against libwebrtc).
  */
-export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
+export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = GENERATOR_SIZES): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
   const rows: RoomRow[] = [];
   const fits: RoomFit[] = [];
-  const layouts: [string, string[], NodeJS.ProcessEnv][] = [
-    ['lancast', [], {}],
-    ['lancast, every leg on a worker', [], { LANCAST_RELAY_MAIN_LEGS: '0' }],
-    ['lancast --relay-workers 0', ['--relay-workers', '0'], {}],
+  const generator = (base: string, room: string) => new GeneratorCrowd(base, room);
+  const layouts: [string, string[], number[], ((base: string, room: string) => Crowd) | undefined][] = [
+    ['lancast', [], sizes, undefined],
+    ['lancast --relay-workers 0', ['--relay-workers', '0'], sizes, undefined],
+    ['lancast, load-generator viewers', [], generatorSizes, generator],
   ];
-  for (const [name, args, env] of layouts) {
-    const target = await lancastRoom(name, args, [], env);
+  for (const [name, args, layoutSizes, crowdOf] of layouts) {
+    if (layoutSizes.length === 0) continue;
+    const target = await lancastRoom(name, args, [], {}, crowdOf);
     try {
       await sleep(5_000); // the encoder up to speed, startup's garbage collected
-      const measured = await measureRoom(target, sizes, windowS);
+      const measured = await measureRoom(target, layoutSizes, windowS);
       rows.push(...measured);
       fits.push(fitRoom(measured));
     } finally {
@@ -280,9 +308,9 @@ export async function rooms(sizes = ROOM_SIZES, windowS = 10): Promise<{ rows: R
   return { rows, fits, failures };
 }
 
-// `node --import tsx bench/rooms.ts [sizes] [window s]`: one run, printed as JSON (no results file).
+// `node --import tsx bench/rooms.ts [sizes] [window s] [generator sizes]`: one run, printed as JSON (no results file).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sizes = process.argv[2] ? process.argv[2].split(',').map(Number) : ROOM_SIZES;
-  console.log(JSON.stringify(await rooms(sizes, Number(process.argv[3] ?? 10)), null, 2));
+  const list = (arg: string | undefined, fallback: number[]) => (arg === undefined ? fallback : arg === '' ? [] : arg.split(',').map(Number));
+  console.log(JSON.stringify(await rooms(list(process.argv[2], ROOM_SIZES), Number(process.argv[3] ?? 10), list(process.argv[4], GENERATOR_SIZES)), null, 2));
   process.exit(0);
 }

@@ -194,7 +194,7 @@ if (chosen.includes('load')) {
   results.relayCapacity = capacity(runs);
 }
 if (chosen.includes('rooms')) {
-  console.error('rooms: one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads…');
+  console.error('rooms: one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads; then 0, 5, 20, 100, 300 load-generator viewers…');
   results.rooms = await rooms();
 }
 if (chosen.includes('sockets')) {

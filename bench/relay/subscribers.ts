@@ -19,7 +19,8 @@
  *   server's RTCP (werift's receiver reports do not need it); a few microseconds per packet, so
  *   the generator leaves most of the machine to the server;
  * - js: Node reads every packet and a JavaScript tap counts it (several times the cost).
- * Prints one JSON line per second: {at (ms since the epoch, when the counts were read), viewers, failed, packets, lost, verified, sampled, sink,
+ * Prints one JSON line per second: {at (ms since the epoch, when the counts were read), perViewer
+ * (each connected viewer's RTP packets so far; native sink only), viewers, failed, packets, lost, verified, sampled, sink,
  * pending (not yet connected, by state), receiving (viewers whose RTP arrived in the last second),
  * truncated (non-RTP packets werift missed because only their first bytes were read; expected 0)}.
  *
@@ -75,6 +76,8 @@ const streams = new Map<string, Stream>();
 const locations: string[] = [];
 let sampled = 0;
 let sampledToWerift = 0;
+/** Viewers connected and counted, by id. */
+const connected = new Set<number>();
 /** Browser-like viewers' RTCP, by viewer id. */
 const rtcp = new Map<number, BrowserRtcp>();
 
@@ -193,6 +196,7 @@ async function viewer(id: number): Promise<void> {
       try {
         (native ? tapNative : tapJs)(pc, id);
         totals.viewers++;
+        connected.add(id);
         if (browserLike) rtcp.set(id, new BrowserRtcp(id, { ssrcs, send: (packets) => video.receiver.dtlsTransport.sendRtcp(packets) }, (v) => native!.streams(nativeSink!, v)));
       } catch {
         totals.failed++;
@@ -248,7 +252,9 @@ setInterval(() => {
   }
   const waiting: Record<string, number> = {};
   for (const state of pending.values()) waiting[state] = (waiting[state] ?? 0) + 1;
-  const report = { at: Date.now(), viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving, truncated, viewersKind: browserLike ? 'browser' : 'light', rtcpSent: rtcpSent() };
+  // RTP packets each connected viewer received so far (the native sink's per-stream counts).
+  const perViewer = native ? [...connected].map((id) => native.streams(nativeSink!, id).reduce((sum, v, i) => (i % 4 === 1 ? sum + v : sum), 0)) : [];
+  const report = { at: Date.now(), perViewer, viewers: totals.viewers, failed: totals.failed, packets, lost, verified: totals.verified, sampled: native ? sampled : sampledToWerift, sink: sinkKind, pending: waiting, receiving, truncated, viewersKind: browserLike ? 'browser' : 'light', rtcpSent: rtcpSent() };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }, 1_000);
 process.on('SIGTERM', () => {
