@@ -4,7 +4,9 @@
  * several times: how long until the capped viewer plays a lower layer, the longest pause in its
  * picture around that switch, how long until it is back on the top layer once the cap lifts; the
  * bitrate of each layer; and the relay's CPU per forwarded packet for three viewers of the same
- * broadcast with simulcast and without (side by side, same server).
+ * broadcast with simulcast and without (side by side, same server), then again with 20 more
+ * viewers from the load generator (browser-like feedback, so Auto keeps them on the top layer):
+ * with three viewers, receiving the two extra layers is a large share of the relay's work.
  */
 import { chromium as playwright, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, launchChromium, recordFrames, waitFor, waitForState } from '../test/helpers/browser.js';
@@ -12,6 +14,7 @@ import { movingClip } from '../test/helpers/clip.js';
 import { createTestHost } from '../test/helpers/netns.js';
 import { cpuSeconds } from '../test/helpers/proc.js';
 import { metricValue, roomInfo, startLancast } from '../test/helpers/server.js';
+import { GeneratorCrowd } from './generator-crowd.js';
 import { percentile, sleep } from './lib.js';
 
 const CAP_BPS = 600_000;
@@ -26,6 +29,8 @@ export interface LayerAdaptation {
   recoverMsP95: number;
   layers: { height: number; kbps: number }[];
   cpuPerPacketUs: { simulcast: number; single: number; ratio: number };
+  /** The same with 23 viewers (3 Chromium, 20 from the load generator). */
+  cpuPerPacketUs23: { simulcast: number; single: number; ratio: number };
 }
 
 const height = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
@@ -76,8 +81,18 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
     const layers = ((await roomInfo(base, 'adapt'))?.layers ?? []).map((l) => ({ height: l.height, kbps: Math.round(l.bitsPerSecond / 1000) }));
     await Promise.all([context.close(), capped.close(), ...others.map((v) => v.close())]);
 
-    // CPU per forwarded packet: three viewers here, with simulcast and without, one after the other.
+    // CPU per forwarded packet: three viewers here, with simulcast and without, one after the
+    // other; then 20 load-generator viewers more.
     const cpu: Record<'simulcast' | 'single', number> = { simulcast: 0, single: 0 };
+    const cpu23: Record<'simulcast' | 'single', number> = { simulcast: 0, single: 0 };
+    const perPacket = async () => {
+      const cpu0 = cpuSeconds(server.proc.pid!);
+      const out0 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
+      await sleep(15_000);
+      const cpu1 = cpuSeconds(server.proc.pid!);
+      const out1 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
+      return ((cpu1 - cpu0) * 1e6) / Math.max(1, out1 - out0);
+    };
     for (const [name, flag] of [['simulcast', ''], ['single', '&simulcast=0']] as const) {
       const ctx = await here.newContext({ ignoreHTTPSErrors: true });
       const pub = await ctx.newPage();
@@ -86,15 +101,19 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
       for (const v of viewers) await v.goto(`${base}/watch/cpu-${name}`);
       for (const v of viewers) await waitForState(v, 'live', 30_000);
       await sleep(5_000);
-      const cpu0 = cpuSeconds(server.proc.pid!);
-      const out0 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
-      await sleep(15_000);
-      const cpu1 = cpuSeconds(server.proc.pid!);
-      const out1 = (await metricValue(base, 'lancast_relay_packets_forwarded_total')) ?? 0;
-      cpu[name] = ((cpu1 - cpu0) * 1e6) / Math.max(1, out1 - out0);
+      cpu[name] = await perPacket();
+      const crowd = new GeneratorCrowd(base, `cpu-${name}`);
+      try {
+        await crowd.grow(20);
+        await sleep(5_000);
+        cpu23[name] = await perPacket();
+      } finally {
+        await crowd.stop();
+      }
       await Promise.all([ctx.close(), ...viewers.map((v) => v.close())]);
       await sleep(1_000);
     }
+    const ratio = (c: typeof cpu) => ({ simulcast: Math.round(c.simulcast * 10) / 10, single: Math.round(c.single * 10) / 10, ratio: Math.round((c.simulcast / c.single) * 100) / 100 });
     return {
       rounds,
       switchDownMsP50: percentile(downs, 50),
@@ -103,7 +122,8 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
       recoverMsP50: percentile(recoveries, 50),
       recoverMsP95: percentile(recoveries, 95),
       layers,
-      cpuPerPacketUs: { simulcast: Math.round(cpu.simulcast * 10) / 10, single: Math.round(cpu.single * 10) / 10, ratio: Math.round((cpu.simulcast / cpu.single) * 100) / 100 },
+      cpuPerPacketUs: ratio(cpu),
+      cpuPerPacketUs23: ratio(cpu23),
     };
   } finally {
     await there.close();
