@@ -72,17 +72,19 @@ const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** di
 const VIEWERS_PER_PROCESS = 10;
 
 /**
- * libwebrtc WHEP viewers of `<base>/whep/<room>`, spread over child processes: a group of viewers
- * that the machine starves cannot take the others (or the measuring process) down with it.
+ * libwebrtc viewers of lancast's `<base>/whep/<room>` (or of a Janus mountpoint: bench/relay/
+ * wrtc-viewers.ts), spread over child processes: a group of viewers that the machine starves
+ * cannot take the others (or the measuring process) down with it. `env` is the children's (e.g.
+ * LD_PRELOAD of the loopback shim).
  */
 export class ViewerCrowd {
-  readonly #base: string;
-  readonly #room: string;
+  readonly #args: string[];
+  readonly #env: NodeJS.ProcessEnv;
   readonly #children: { child: JsonChild; viewers: number }[] = [];
 
-  constructor(base: string, room: string) {
-    this.#base = base;
-    this.#room = room;
+  constructor(server: 'whep' | 'janus', base: string, room: string, env: NodeJS.ProcessEnv = {}) {
+    this.#args = [server, base, room];
+    this.#env = env;
   }
 
   get size(): number {
@@ -93,7 +95,7 @@ export class ViewerCrowd {
   async add(): Promise<void> {
     let slot = this.#children.find((c) => c.viewers < VIEWERS_PER_PROCESS);
     if (!slot) {
-      slot = { child: new JsonChild('./wrtc-viewers.ts', [this.#base, this.#room]), viewers: 0 };
+      slot = { child: new JsonChild('./wrtc-viewers.ts', this.#args, this.#env), viewers: 0 };
       this.#children.push(slot);
     }
     await slot.child.ask({ add: 1 });
@@ -116,13 +118,29 @@ export class ViewerCrowd {
   }
 }
 
+/** How a room's publisher starts: a process that prints `{"status": <WHIP status>}` once publishing. */
+export type Publish = (whipUrl: string, key: string) => JsonChild;
+
+/** The libwebrtc publisher (bench/relay/publisher.ts) at PUBLISHER's size. */
+const libwebrtcPublisher: Publish = (whipUrl, key) => {
+  const { origin, pathname } = new URL(whipUrl);
+  return new JsonChild('./publisher.ts', [origin, pathname.split('/').pop()!, key, String(PUBLISHER.width), String(PUBLISHER.height)]);
+};
+
+export interface LancastRoomOptions {
+  /** The room's publisher (the libwebrtc one unless told). */
+  publish?: Publish;
+  /** The viewers' processes' environment. */
+  viewerEnv?: NodeJS.ProcessEnv;
+}
+
 /** lancast with one WHIP publisher (its own process) in room `bench`. */
-export async function lancastRoom(name: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RoomTarget> {
+export async function lancastRoom(name: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}, options: LancastRoomOptions = {}): Promise<RoomTarget> {
   const server: Lancast = await startLancast({ args: ['--log-level', 'info', '--pause-after', '0', ...args], nodeArgs, env });
-  const publisher = new JsonChild('./publisher.ts', [server.url, 'bench', server.publishKey, String(PUBLISHER.width), String(PUBLISHER.height)]);
+  const publisher = (options.publish ?? libwebrtcPublisher)(`${server.url}/whip/bench`, server.publishKey);
   try {
     const { status } = await publisher.next<{ status: number }>();
-    if (status !== 201) throw new Error(`WHIP publish failed: ${status}`);
+    if (status !== 201) throw new Error(`WHIP publish failed: ${status} ${publisher.stderr.slice(-300)}`);
   } catch (err) {
     await publisher.kill();
     await server.stop();
@@ -132,7 +150,7 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
   publisher.proc.once('exit', (code, signal) => {
     if (!stopping) failures.push(`${name}: the publisher's process ended (${signal ?? code}): ${publisher.stderr.slice(-300)}`);
   });
-  const crowd = new ViewerCrowd(server.url, 'bench');
+  const crowd = new ViewerCrowd('whep', server.url, 'bench', options.viewerEnv);
   return {
     name,
     pid: server.proc.pid!,
