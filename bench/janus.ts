@@ -239,8 +239,16 @@ export async function janusBench(sizes = JANUS_SIZES, windowS = 10): Promise<Jan
       () => lancastRoom(NAMES[0], [], [], {}, { publish: gstWhip(shim), viewerEnv: shim }),
       () => janusRoom(NAMES[1], shim),
     ];
-    for (const start of starts) {
-      const target = await start();
+    for (const [i, start] of starts.entries()) {
+      let target: RoomTarget;
+      try {
+        target = await start();
+      } catch (err) {
+        // One server that cannot start is this suite's failure to report, not the whole run's.
+        failures.push(`${NAMES[i]}: did not start: ${(err as Error).message.slice(0, 500)}`);
+        measured.push([]);
+        continue;
+      }
       try {
         await sleep(5_000); // the encoder up to speed, startup's garbage collected
         measured.push(await measureRoom(target, sizes, windowS));
