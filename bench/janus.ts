@@ -161,8 +161,9 @@ export async function janusRoom(name: string, shim: NodeJS.ProcessEnv): Promise<
     publisherPackets: () => Promise.resolve(NaN),
     sentPackets: () => Promise.resolve(NaN),
     closedLegs() {
-      const hangups = out.match(/Hanging up PeerConnection|ICE failed/g) ?? [];
-      return hangups.length ? `${hangups.length}: hung up` : '';
+      const why = new Map<string, number>();
+      for (const m of out.matchAll(/Hanging up PeerConnection because of a (.*)/g)) why.set(m[1], (why.get(m[1]) ?? 0) + 1);
+      return [...why].map(([w, n]) => `${n}: ${w}`).join('; ');
     },
     crowd,
     async stop() {
