@@ -24,7 +24,7 @@ const SHIM_SOURCE = fileURLToPath(new URL('../../shared/tools/lo-as-iface.c', im
 const MOUNTPOINT = 1;
 
 /** What this suite needs that may be missing on a machine, each with how to get it. */
-function missing(): string[] {
+export function missing(): string[] {
   const lacking: string[] = [];
   if (!existsSync(JANUS) || !existsSync(join(JANUS_LIB, 'plugins/libjanus_streaming.so'))) lacking.push('Janus (apt-get install janus)');
   try {
@@ -37,7 +37,7 @@ function missing(): string[] {
 }
 
 /** Builds the loopback shim into `dir`; returns the environment that preloads it. */
-function buildShim(dir: string): NodeJS.ProcessEnv {
+export function buildShim(dir: string): NodeJS.ProcessEnv {
   const so = join(dir, 'lo-as-iface.so');
   execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', so, SHIM_SOURCE, '-ldl']);
   return { LD_PRELOAD: so };
@@ -175,7 +175,7 @@ export async function janusRoom(name: string, shim: NodeJS.ProcessEnv): Promise<
 }
 
 /** The GStreamer feed publishing over WHIP with the shim preloaded (webrtcbin's libnice). */
-const gstWhip = (shim: NodeJS.ProcessEnv) => (whipUrl: string, key: string) => new JsonChild('./gst-feed.py', ['whip', whipUrl, key], shim);
+export const gstWhip = (shim: NodeJS.ProcessEnv) => (whipUrl: string, key: string) => new JsonChild('./gst-feed.py', ['whip', whipUrl, key], shim);
 
 export interface SideBySideRow {
   viewers: number;
