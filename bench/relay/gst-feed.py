@@ -15,6 +15,7 @@ error line and exits non-zero on failure, and stops (deleting its WHIP resource)
 when its stdin closes.
 """
 import json
+import os
 import signal
 import sys
 import urllib.error
@@ -44,8 +45,9 @@ def say(message):
 
 
 def fail(message):
+    # os._exit: sys.exit's exception would not leave a GLib callback.
     say({'status': -1, 'error': message})
-    sys.exit(1)
+    os._exit(1)
 
 
 def rtp(host, video_port, audio_port):
@@ -112,6 +114,8 @@ class Whip:
                 self.location = urllib.parse.urljoin(self.url, response.headers.get('location') or '')
         except urllib.error.HTTPError as err:
             fail(f'WHIP POST answered {err.code}: {err.read().decode()[:300]}')
+        except OSError as err:
+            fail(f'WHIP POST failed: {err}')
         _, message = GstSdp.SDPMessage.new_from_text(answer)
         description = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, message)
         self.bin.emit('set-remote-description', description, Gst.Promise.new())
