@@ -175,7 +175,7 @@ export async function janusRoom(name: string, shim: NodeJS.ProcessEnv): Promise<
 }
 
 /** The GStreamer feed publishing over WHIP with the shim preloaded (webrtcbin's libnice). */
-export const gstWhip = (shim: NodeJS.ProcessEnv) => (whipUrl: string, key: string) => new JsonChild('./gst-feed.py', ['whip', whipUrl, key], shim);
+const gstWhip = (shim: NodeJS.ProcessEnv) => (whipUrl: string, key: string) => new JsonChild('./gst-feed.py', ['whip', whipUrl, key], shim);
 
 export interface SideBySideRow {
   viewers: number;
