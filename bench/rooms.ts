@@ -85,17 +85,19 @@ export interface Crowd {
 }
 
 /**
- * libwebrtc WHEP viewers of `<base>/whep/<room>`, spread over child processes: a group of viewers
- * that the machine starves cannot take the others (or the measuring process) down with it.
+ * libwebrtc viewers of lancast's `<base>/whep/<room>` (or of a Janus mountpoint: bench/relay/
+ * wrtc-viewers.ts), spread over child processes: a group of viewers that the machine starves
+ * cannot take the others (or the measuring process) down with it. `env` is the children's (e.g.
+ * LD_PRELOAD of the loopback shim).
  */
 export class ViewerCrowd implements Crowd {
-  readonly #base: string;
-  readonly #room: string;
+  readonly #args: string[];
+  readonly #env: NodeJS.ProcessEnv;
   readonly #children: { child: JsonChild; viewers: number }[] = [];
 
-  constructor(base: string, room: string) {
-    this.#base = base;
-    this.#room = room;
+  constructor(server: 'whep' | 'janus', base: string, room: string, env: NodeJS.ProcessEnv = {}) {
+    this.#args = [server, base, room];
+    this.#env = env;
   }
 
   get size(): number {
@@ -106,7 +108,7 @@ export class ViewerCrowd implements Crowd {
   async add(): Promise<void> {
     let slot = this.#children.find((c) => c.viewers < VIEWERS_PER_PROCESS);
     if (!slot) {
-      slot = { child: new JsonChild('./wrtc-viewers.ts', [this.#base, this.#room]), viewers: 0 };
+      slot = { child: new JsonChild('./wrtc-viewers.ts', this.#args, this.#env), viewers: 0 };
       this.#children.push(slot);
     }
     await slot.child.ask({ add: 1 });
@@ -132,19 +134,31 @@ export class ViewerCrowd implements Crowd {
   }
 }
 
+/** How a room's publisher starts: a process that prints `{"status": <WHIP status>}` once publishing. */
+export type Publish = (whipUrl: string, key: string) => JsonChild;
+
+/** The libwebrtc publisher (bench/relay/publisher.ts) at PUBLISHER's size. */
+const libwebrtcPublisher: Publish = (whipUrl, key) => {
+  const { origin, pathname } = new URL(whipUrl);
+  return new JsonChild('./publisher.ts', [origin, pathname.split('/').pop()!, key, String(PUBLISHER.width), String(PUBLISHER.height)]);
+};
+
+export interface LancastRoomOptions {
+  /** The room's publisher (the libwebrtc one unless told). */
+  publish?: Publish;
+  /** The viewers' processes' environment. */
+  viewerEnv?: NodeJS.ProcessEnv;
+  /** Other viewers than libwebrtc ones (the load generator's). */
+  crowd?: (base: string, room: string) => Crowd;
+}
+
 /** lancast with one WHIP publisher (its own process) in room `bench`. */
-export async function lancastRoom(
-  name: string,
-  args: string[],
-  nodeArgs: string[] = [],
-  env: NodeJS.ProcessEnv = {},
-  crowdOf: (base: string, room: string) => Crowd = (base, room) => new ViewerCrowd(base, room),
-): Promise<RoomTarget> {
+export async function lancastRoom(name: string, args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}, options: LancastRoomOptions = {}): Promise<RoomTarget> {
   const server: Lancast = await startLancast({ args: ['--log-level', 'info', '--pause-after', '0', ...args], nodeArgs, env });
-  const publisher = new JsonChild('./publisher.ts', [server.url, 'bench', server.publishKey, String(PUBLISHER.width), String(PUBLISHER.height)]);
+  const publisher = (options.publish ?? libwebrtcPublisher)(`${server.url}/whip/bench`, server.publishKey);
   try {
     const { status } = await publisher.next<{ status: number }>();
-    if (status !== 201) throw new Error(`WHIP publish failed: ${status}`);
+    if (status !== 201) throw new Error(`WHIP publish failed: ${status} ${publisher.stderr.slice(-300)}`);
   } catch (err) {
     await publisher.kill();
     await server.stop();
@@ -154,7 +168,7 @@ export async function lancastRoom(
   publisher.proc.once('exit', (code, signal) => {
     if (!stopping) failures.push(`${name}: the publisher's process ended (${signal ?? code}): ${publisher.stderr.slice(-300)}`);
   });
-  const crowd = crowdOf(server.url, 'bench');
+  const crowd = options.crowd?.(server.url, 'bench') ?? new ViewerCrowd('whep', server.url, 'bench', options.viewerEnv);
   return {
     name,
     pid: server.proc.pid!,
@@ -295,7 +309,7 @@ export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = G
   ];
   for (const [name, args, layoutSizes, crowdOf] of layouts) {
     if (layoutSizes.length === 0) continue;
-    const target = await lancastRoom(name, args, [], {}, crowdOf);
+    const target = await lancastRoom(name, args, [], {}, { crowd: crowdOf });
     try {
       await sleep(5_000); // the encoder up to speed, startup's garbage collected
       const measured = await measureRoom(target, layoutSizes, windowS);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- suite,suite]`: measures lancast on this machine and prints tables; writes
  * bench/results/bench-<time>.json, latest.json and latest.md. Suites: first-frame, quality,
- * latency, scaling, idle, hotpath, load, rooms, sockets, hardening, recording, sources, cluster (default: all, about 40 minutes).
+ * latency, scaling, idle, hotpath, load, rooms, janus, sockets, hardening, recording, sources, cluster (default: all, about
+ * 45 minutes).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,8 +22,9 @@ import { sources, type SourcesResult } from './sources.js';
 import { clusterBench, type ClusterResult } from './cluster.js';
 import { layerAdaptation, type LayerAdaptation } from './simulcast.js';
 import { rooms } from './rooms.js';
+import { janusBench, type JanusResult } from './janus.js';
 
-const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'rooms', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
+const SUITES = ['first-frame', 'latency', 'quality', 'scaling', 'idle', 'hotpath', 'load', 'rooms', 'janus', 'sockets', 'hardening', 'recording', 'sources', 'cluster'] as const;
 type Suite = (typeof SUITES)[number];
 const chosen = (process.argv[2] ?? SUITES.join(',')).split(',') as Suite[];
 for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite "${s}"; choose from ${SUITES.join(', ')}`);
@@ -82,6 +84,17 @@ function render(all: Record<string, unknown>): string[] {
   add('rooms', () => 'Small rooms as browsers load them: one WHIP publisher (libwebrtc), N libwebrtc WHEP viewers; server CPU % of a core, µs per delivered packet', (v: { rows: Rows }) => v.rows);
   add('rooms', () => 'Small rooms: layouts not grown to every size', (v: { failures?: string[] }) => (v.failures ?? []).map((f) => ({ failure: f })));
   add('rooms', () => 'Small rooms: each layout as a line through its watched sizes (marginal µs per delivered packet, fixed % of a core)', (v: { fits: Rows }) => v.fits);
+  add(
+    'janus',
+    (v: JanusResult) =>
+      `lancast and Janus 1.1.2 side by side: one GStreamer feed (VP8 + Opus, ~110 packets/s; WHIP to lancast, RTP to Janus's streaming plugin), the same libwebrtc viewers; whole-process CPU % of a core, µs per delivered packet, lancast/Janus (target ≤ 0.5 at 5 and 15 viewers); load average ${v.loadAverage ? `${v.loadAverage.before} before, ${v.loadAverage.after} after` : '-'}`,
+    (v: JanusResult) => (v.skipped ? [{ janus: v.skipped }] : (v.sideBySide as unknown as Rows)),
+  );
+  // Janus does not count its packets cheaply (NaN, null once written as JSON): '-' there.
+  const counted = (n: number | null) => (n !== null && Number.isFinite(n) ? n : '-');
+  add('janus', () => 'lancast and Janus side by side: each window', (v: JanusResult) => v.rows.map((r) => ({ ...r, publisherPacketsPerSecond: counted(r.publisherPacketsPerSecond), sentPerSecond: counted(r.sentPerSecond) })));
+  add('janus', () => 'lancast and Janus side by side: not grown to every size', (v: JanusResult) => v.failures.map((f) => ({ failure: f })));
+  add('janus', () => 'lancast and Janus side by side: each server as a line through its watched sizes', (v: JanusResult) => v.fits as unknown as Rows);
   add('sockets', () => '2,000 signaling sockets on one room', (v: SocketsResult) => [{ ...v, joinWaveMs: v.joinWaveMs.join(' ') }]);
   add('recording', () => 'Recording: server CPU (% of a core) without and with one recording of the same room, and with 5 viewers instead; bytes written', (v: Rows) => v);
   add('sources', () => "Switching the source while live: the broadcast page's change event to a viewer's first frame of the new source (ms)", (v: SourcesResult) => v.switches as unknown as Rows);
@@ -197,6 +210,10 @@ if (chosen.includes('load')) {
 if (chosen.includes('rooms')) {
   console.error('rooms: one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads; then 0, 5, 20, 100, 300 load-generator viewers…');
   results.rooms = await rooms();
+}
+if (chosen.includes('janus')) {
+  console.error('janus: lancast (as started) then Janus 1.1.2, one GStreamer feed, 0, 5, 15 libwebrtc viewers…');
+  results.janus = await janusBench();
 }
 if (chosen.includes('sockets')) {
   console.error('sockets: 2,000 viewer WebSockets on one room…');

@@ -1,4 +1,7 @@
-/** A benchmark's helper process (a script beside this module), spoken to in JSON lines over stdin/stdout. */
+/**
+ * A benchmark's helper process (a script beside this module: TypeScript run by this Node, or Python
+ * run by Debian's python3, which has GStreamer's bindings), spoken to in JSON lines over stdin/stdout.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +11,10 @@ export class JsonChild {
   readonly #lines: AsyncIterator<string, undefined>;
   #stderr = '';
 
-  constructor(script: string, args: string[]) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+    const path = fileURLToPath(new URL(script, import.meta.url));
+    const [command, ...head] = script.endsWith('.py') ? ['/usr/bin/python3', path] : [process.execPath, '--import', 'tsx', path];
+    this.proc = spawn(command, [...head, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.proc.stderr!.on('data', (d) => (this.#stderr = (this.#stderr + d).slice(-4000)));
     this.#lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
   }
