@@ -10,6 +10,8 @@
  * this file could not be compiled. The publisher's leg uses the other direction (`ingress`,
  * `unprotect`): SRTP from the broadcaster authenticated and decrypted with one reused context,
  * where werift would build a new decipher and parse the header bit by bit for every packet.
+ * Every leg's RTCP goes through `srtcp`, `unprotectRtcp` and `protectRtcp` (SRTCP both ways, one
+ * reused context per direction, a replay window per sender) where werift would do the same.
  * Thread-safe: every call works on its arguments and the stack,
  * so worker threads each load it and use it for their own viewers.
  */
@@ -185,7 +187,7 @@ static int protect_and_send(egress *e, int stream, const uint8_t *payload, size_
 static egress *unwrap(napi_env env, napi_value v) {
   void *p = NULL;
   if (napi_get_value_external(env, v, &p) != napi_ok || !p) return NULL;
-  if (*(uint32_t *)p == 0x6c6e6369u) return NULL; /* an ingress (INGRESS_MAGIC), not an egress */
+  if (*(uint32_t *)p == 0x6c6e6369u || *(uint32_t *)p == 0x6c6e6372u) return NULL; /* an ingress or SRTCP handle (INGRESS_MAGIC, SRTCP_MAGIC), not an egress */
   return (egress *)p;
 }
 
@@ -577,6 +579,276 @@ static napi_value ingress_stats(napi_env env, napi_callback_info info) {
   return number_array(env, vals, 2);
 }
 
+/* ---- SRTCP for every leg: the peer's RTCP in, ours out (RFC 3711 3.4 and 4, RFC 7714 9). ----
+   werift builds a new cipher and HMAC for each RTCP packet both ways; a leg's reports (receiver
+   reports, REMB, NACK, PLI in; sender reports out) take one reused context per direction here. */
+
+#define SRTCP_MAGIC 0x6c6e6372u
+#define SRTCP_STREAMS 8
+#define SRTCP_WINDOW 64          /* replay window in indices (RFC 3711 3.3.2: at least 64) */
+#define SRTCP_MAX_INDEX 0x7fffffffu
+#define SRTCP_INDEX_SIZE 4
+#define RTCP_HEADER 8            /* the first header word and the sender's SSRC stay in the clear */
+
+typedef struct {
+  uint32_t ssrc;
+  uint32_t highest; /* the highest index that authenticated */
+  uint64_t seen;    /* bit k: index highest - k authenticated */
+  int used;
+  uint64_t last;
+} rtcp_stream;
+
+typedef struct {
+  uint32_t magic;
+  int profile;
+  uint8_t in_salt[14], out_salt[14];
+  EVP_CIPHER_CTX *in_cipher, *out_cipher;
+  HMAC_CTX *in_hmac, *out_hmac;
+  rtcp_stream streams[SRTCP_STREAMS];
+  uint64_t clock;
+  uint32_t out_index; /* the index of the last packet protected; the next is one more */
+  double in_packets, rejected, out_packets;
+} srtcp;
+
+static void srtcp_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  srtcp *s = data;
+  if (s->in_cipher) EVP_CIPHER_CTX_free(s->in_cipher);
+  if (s->out_cipher) EVP_CIPHER_CTX_free(s->out_cipher);
+  if (s->in_hmac) HMAC_CTX_free(s->in_hmac);
+  if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
+  free(s);
+}
+
+static srtcp *unwrap_srtcp(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p || ((srtcp *)p)->magic != SRTCP_MAGIC) return NULL;
+  return p;
+}
+
+static uint32_t get32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+
+/* One direction's SRTCP session keys into a reused context; 0 on a bad key or size. GCM is set up
+   to decrypt or encrypt; AES-CTR is its own inverse. */
+static int srtcp_direction(napi_env env, int profile, int decrypt, napi_value key, napi_value salt, napi_value auth,
+                           EVP_CIPHER_CTX **cipher, HMAC_CTX **hmac, uint8_t *salt_out) {
+  void *k = NULL, *sa = NULL, *a = NULL;
+  size_t kl = 0, sl = 0, al = 0;
+  if (napi_get_buffer_info(env, key, &k, &kl) != napi_ok || napi_get_buffer_info(env, salt, &sa, &sl) != napi_ok || kl != 16 ||
+      sl < 12 || sl > 14)
+    return 0;
+  memcpy(salt_out, sa, sl);
+  *cipher = EVP_CIPHER_CTX_new();
+  if (!*cipher) return 0;
+  if (profile == PROFILE_AEAD_AES_128_GCM)
+    return (decrypt ? EVP_DecryptInit_ex(*cipher, EVP_aes_128_gcm(), NULL, k, NULL) : EVP_EncryptInit_ex(*cipher, EVP_aes_128_gcm(), NULL, k, NULL)) == 1;
+  if (profile != PROFILE_AES_CM_HMAC_SHA1_80 || napi_get_buffer_info(env, auth, &a, &al) != napi_ok || al != 20 || sl != 14) return 0;
+  *hmac = HMAC_CTX_new();
+  return *hmac && EVP_EncryptInit_ex(*cipher, EVP_aes_128_ctr(), NULL, k, NULL) == 1 && HMAC_Init_ex(*hmac, a, (int)al, EVP_sha1(), NULL) == 1;
+}
+
+/* srtcp(profile, inKey, inSalt, inAuthKey|null, outKey, outSalt, outAuthKey|null, lastIndexSent): one
+   leg's SRTCP session keys both ways; the first packet protected carries lastIndexSent + 1. */
+static napi_value srtcp_create(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) {
+    napi_throw_type_error(env, NULL, "srtcp() takes 8 arguments");
+    return NULL;
+  }
+  srtcp *s = calloc(1, sizeof(srtcp));
+  if (!s) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  s->magic = SRTCP_MAGIC;
+  s->profile = (int)u32(env, argv[0]);
+  s->out_index = u32(env, argv[7]) & SRTCP_MAX_INDEX;
+  int ok = srtcp_direction(env, s->profile, 1, argv[1], argv[2], argv[3], &s->in_cipher, &s->in_hmac, s->in_salt) &&
+           srtcp_direction(env, s->profile, 0, argv[4], argv[5], argv[6], &s->out_cipher, &s->out_hmac, s->out_salt);
+  if (!ok) {
+    srtcp_finalize(env, s, NULL);
+    napi_throw_error(env, NULL, "unsupported SRTP profile or key sizes");
+    return NULL;
+  }
+  napi_value out;
+  CHECK(napi_create_external(env, s, srtcp_finalize, NULL, &out));
+  return out;
+}
+
+/* The counter block for AES-CM (RFC 3711 4.1.1 with the SRTCP index for i): salt XOR SSRC << 64 XOR index << 16. */
+static void srtcp_ctr_iv(uint8_t iv[16], const uint8_t *salt, uint32_t ssrc, uint32_t index) {
+  memset(iv, 0, 16);
+  memcpy(iv, salt, 14);
+  for (int i = 0; i < 4; i++) iv[4 + i] ^= (uint8_t)(ssrc >> (24 - 8 * i));
+  for (int i = 0; i < 4; i++) iv[10 + i] ^= (uint8_t)(index >> (24 - 8 * i));
+}
+
+/* RFC 7714 9.1: IV = (0x0000 || SSRC || 0x0000 || 0 || SRTCP index) XOR salt. */
+static void srtcp_gcm_iv(uint8_t iv[12], const uint8_t *salt, uint32_t ssrc, uint32_t index) {
+  memset(iv, 0, 12);
+  put32(iv + 2, ssrc);
+  put32(iv + 8, index);
+  for (int i = 0; i < 12; i++) iv[i] ^= salt[i];
+}
+
+static rtcp_stream *rtcp_find(srtcp *s, uint32_t ssrc) {
+  for (int i = 0; i < SRTCP_STREAMS; i++)
+    if (s->streams[i].used && s->streams[i].ssrc == ssrc) return &s->streams[i];
+  return NULL;
+}
+
+/* A slot for a sender whose packet authenticated: a free one, else the one quiet the longest. */
+static rtcp_stream *rtcp_claim(srtcp *s, uint32_t ssrc) {
+  rtcp_stream *st = &s->streams[0];
+  for (int i = 0; i < SRTCP_STREAMS && st->used; i++)
+    if (!s->streams[i].used || s->streams[i].last < st->last) st = &s->streams[i];
+  memset(st, 0, sizeof *st);
+  st->ssrc = ssrc;
+  return st;
+}
+
+/* RFC 3711 3.3.2: an index already received, or too old to tell, is a replay. */
+static int rtcp_replayed(const rtcp_stream *st, uint32_t index) {
+  if (!st || index > st->highest) return 0;
+  uint32_t back = st->highest - index;
+  return back >= SRTCP_WINDOW || ((st->seen >> back) & 1);
+}
+
+static void rtcp_accept(rtcp_stream *st, uint32_t index) {
+  if (!st->used) {
+    st->used = 1;
+    st->highest = index;
+    st->seen = 1;
+  } else if (index > st->highest) {
+    uint32_t ahead = index - st->highest;
+    st->seen = ahead >= SRTCP_WINDOW ? 1 : (st->seen << ahead) | 1;
+    st->highest = index;
+  } else {
+    st->seen |= 1ull << (st->highest - index);
+  }
+}
+
+/* unprotectRtcp(srtcp, packet) -> the plain compound RTCP, or null when it does not authenticate,
+   parse, or is a replay. A packet refused changes nothing. */
+static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL, plain_value = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = unwrap_srtcp(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  const uint8_t *p = data;
+  int gcm = s->profile == PROFILE_AEAD_AES_128_GCM;
+  size_t tag = gcm ? 16 : 10;
+  if (n < RTCP_HEADER + SRTCP_INDEX_SIZE + tag || n > INT32_MAX || (p[0] & 0xc0) != 0x80) {
+    s->rejected++;
+    return result;
+  }
+  /* The trailer: E flag and index, then the tag (RFC 3711 3.4); the tag, then E and index (RFC 7714 9). */
+  size_t len = n - tag - SRTCP_INDEX_SIZE;
+  const uint8_t *word = gcm ? p + n - SRTCP_INDEX_SIZE : p + len;
+  uint32_t index = get32(word) & SRTCP_MAX_INDEX, ssrc = get32(p + 4);
+  int encrypted = word[0] >> 7;
+  rtcp_stream *st = rtcp_find(s, ssrc);
+  uint8_t *plain = NULL;
+  if (rtcp_replayed(st, index) || napi_create_buffer(env, len, (void **)&plain, &plain_value) != napi_ok) {
+    s->rejected++;
+    return result;
+  }
+  int outl = 0, ok;
+  if (gcm) {
+    uint8_t iv[12];
+    srtcp_gcm_iv(iv, s->in_salt, ssrc, index);
+    size_t clear = encrypted ? RTCP_HEADER : len; /* the AAD: what is not encrypted, then E and index */
+    memcpy(plain, p, clear);
+    ok = EVP_DecryptInit_ex(s->in_cipher, NULL, NULL, NULL, iv) == 1 && EVP_DecryptUpdate(s->in_cipher, NULL, &outl, p, (int)clear) == 1 &&
+         EVP_DecryptUpdate(s->in_cipher, NULL, &outl, word, SRTCP_INDEX_SIZE) == 1 &&
+         (clear == len || EVP_DecryptUpdate(s->in_cipher, plain + clear, &outl, p + clear, (int)(len - clear)) == 1) &&
+         EVP_CIPHER_CTX_ctrl(s->in_cipher, EVP_CTRL_GCM_SET_TAG, 16, (void *)(p + len)) == 1 &&
+         EVP_DecryptFinal_ex(s->in_cipher, plain + len, &outl) == 1;
+  } else {
+    uint8_t mac[20];
+    unsigned int macl = 0;
+    ok = HMAC_Init_ex(s->in_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->in_hmac, p, len + SRTCP_INDEX_SIZE) == 1 &&
+         HMAC_Final(s->in_hmac, mac, &macl) == 1 && CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
+    memcpy(plain, p, encrypted ? RTCP_HEADER : len);
+    if (ok && encrypted) {
+      uint8_t iv[16];
+      srtcp_ctr_iv(iv, s->in_salt, ssrc, index);
+      ok = EVP_EncryptInit_ex(s->in_cipher, NULL, NULL, NULL, iv) == 1 &&
+           EVP_EncryptUpdate(s->in_cipher, plain + RTCP_HEADER, &outl, p + RTCP_HEADER, (int)(len - RTCP_HEADER)) == 1;
+    }
+  }
+  if (!ok) {
+    s->rejected++;
+    return result;
+  }
+  if (!st) st = rtcp_claim(s, ssrc);
+  rtcp_accept(st, index);
+  st->last = ++s->clock;
+  s->in_packets++;
+  return plain_value;
+}
+
+/* protectRtcp(srtcp, rtcp) -> SRTCP with the E flag and the leg's next index, or null for a
+   packet that is not RTCP or when the index space (2^31 packets) is spent. */
+static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL, out_value = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = unwrap_srtcp(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  const uint8_t *p = data;
+  int gcm = s->profile == PROFILE_AEAD_AES_128_GCM;
+  size_t tag = gcm ? 16 : 10;
+  uint8_t *out = NULL;
+  if (n < RTCP_HEADER || n > INT32_MAX - 64 || (p[0] & 0xc0) != 0x80 || s->out_index >= SRTCP_MAX_INDEX ||
+      napi_create_buffer(env, n + SRTCP_INDEX_SIZE + tag, (void **)&out, &out_value) != napi_ok)
+    return result;
+  uint32_t index = ++s->out_index, ssrc = get32(p + 4); /* spent even if OpenSSL fails: never reused */
+  uint8_t word[4];
+  put32(word, 0x80000000u | index);
+  memcpy(out, p, RTCP_HEADER);
+  int outl = 0, ok;
+  if (gcm) {
+    uint8_t iv[12];
+    srtcp_gcm_iv(iv, s->out_salt, ssrc, index);
+    ok = EVP_EncryptInit_ex(s->out_cipher, NULL, NULL, NULL, iv) == 1 && EVP_EncryptUpdate(s->out_cipher, NULL, &outl, p, RTCP_HEADER) == 1 &&
+         EVP_EncryptUpdate(s->out_cipher, NULL, &outl, word, SRTCP_INDEX_SIZE) == 1 &&
+         (n == RTCP_HEADER || EVP_EncryptUpdate(s->out_cipher, out + RTCP_HEADER, &outl, p + RTCP_HEADER, (int)(n - RTCP_HEADER)) == 1) &&
+         EVP_EncryptFinal_ex(s->out_cipher, out + n, &outl) == 1 && EVP_CIPHER_CTX_ctrl(s->out_cipher, EVP_CTRL_GCM_GET_TAG, 16, out + n) == 1;
+    memcpy(out + n + tag, word, SRTCP_INDEX_SIZE);
+  } else {
+    uint8_t iv[16], mac[20];
+    unsigned int macl = 0;
+    srtcp_ctr_iv(iv, s->out_salt, ssrc, index);
+    memcpy(out + n, word, SRTCP_INDEX_SIZE);
+    ok = EVP_EncryptInit_ex(s->out_cipher, NULL, NULL, NULL, iv) == 1 &&
+         (n == RTCP_HEADER || EVP_EncryptUpdate(s->out_cipher, out + RTCP_HEADER, &outl, p + RTCP_HEADER, (int)(n - RTCP_HEADER)) == 1) &&
+         HMAC_Init_ex(s->out_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->out_hmac, out, n + SRTCP_INDEX_SIZE) == 1 &&
+         HMAC_Final(s->out_hmac, mac, &macl) == 1;
+    memcpy(out + n + SRTCP_INDEX_SIZE, mac, tag);
+  }
+  if (!ok) return result;
+  s->out_packets++;
+  return out_value;
+}
+
+/* srtcpStats(srtcp) -> [packetsIn, rejected, packetsOut, lastIndexSent] */
+static napi_value srtcp_stats(napi_env env, napi_callback_info info) {
+  srtcp *s = unwrap_srtcp(env, first_arg(env, info));
+  double vals[4] = {s ? s->in_packets : 0, s ? s->rejected : 0, s ? s->out_packets : 0, s ? s->out_index : 0};
+  return number_array(env, vals, 4);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
@@ -588,6 +860,10 @@ NAPI_MODULE_INIT() {
       {"ingress", NULL, ingress_create, NULL, NULL, NULL, napi_default, NULL},
       {"unprotect", NULL, unprotect, NULL, NULL, NULL, napi_default, NULL},
       {"ingressStats", NULL, ingress_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"srtcp", NULL, srtcp_create, NULL, NULL, NULL, napi_default, NULL},
+      {"unprotectRtcp", NULL, unprotect_rtcp, NULL, NULL, NULL, napi_default, NULL},
+      {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_default, NULL},
+      {"srtcpStats", NULL, srtcp_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

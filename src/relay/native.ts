@@ -25,6 +25,10 @@ export interface NativeModule {
   ingress(profile: number, key: Buffer, salt: Buffer, authKey: Buffer | null): object;
   unprotect(ingress: object, packet: Buffer): Buffer | null;
   ingressStats(ingress: object): [packets: number, rejected: number];
+  srtcp(profile: number, inKey: Buffer, inSalt: Buffer, inAuthKey: Buffer | null, outKey: Buffer, outSalt: Buffer, outAuthKey: Buffer | null, lastIndexSent: number): object;
+  unprotectRtcp(srtcp: object, packet: Buffer): Buffer | null;
+  protectRtcp(srtcp: object, packet: Buffer): Buffer | null;
+  srtcpStats(srtcp: object): [packetsIn: number, rejected: number, packetsOut: number, lastIndexSent: number];
 }
 
 /** The project's root: the nearest folder above this module with a package.json. */

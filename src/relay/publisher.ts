@@ -20,6 +20,7 @@ import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { useNativeIngress } from './ingress.js';
+import { useNativeSrtcp } from './rtcp-crypto.js';
 import { RateMeter } from './rate.js';
 import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
 import { receiveSimulcast } from './werift/index.js';
@@ -98,6 +99,7 @@ export class Publisher {
     this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') useNativeIngress(this.pc);
+      if (state === 'connected') useNativeSrtcp(this.pc);
       if (state === 'failed' || state === 'closed') this.close();
     });
     this.pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));

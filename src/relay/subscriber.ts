@@ -7,6 +7,7 @@
 import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from 'werift';
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
+import { useNativeSrtcp } from './rtcp-crypto.js';
 import type { Forwarder } from './forwarder.js';
 import { ViewerQuality, type Playing, type QualityChoice } from './layer-selector.js';
 import { LinkEstimate } from './link.js';
@@ -79,6 +80,7 @@ export class Subscriber {
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
         this.#connected = true;
+        useNativeSrtcp(pc);
         this.#lastHeard = Date.now();
         // werift is connected once it has sent its last DTLS flight; the browser installs its SRTP
         // keys a moment after receiving it, and drops media that comes sooner. Give it that

@@ -1,0 +1,76 @@
+/**
+ * RTCP both ways through the real server, with libwebrtc (@roamhq/wrtc) at each end: a WHIP
+ * publisher and a WHEP viewer of its relayed room. The server protects every leg's SRTCP
+ * natively (src/relay/rtcp-crypto.ts); with LANCAST_NATIVE=0, werift's own. Either way:
+ * - the viewer decrypts the relay's sender reports: its getStats has a remote-outbound-rtp (audio:
+ *   this libwebrtc has it for no other kind);
+ * - the relay decrypts the viewer's receiver reports and REMB: the viewer is still in the room
+ *   after longer than the relay lets a viewer stay silent (8 s), and still decoding;
+ * - the relay decrypts the publisher's sender reports and answers with receiver reports that
+ *   carry their timestamps: the publisher's remote-inbound-rtp has a round-trip time; and its
+ *   keyframe request for the new viewer reaches the publisher (outbound-rtp pliCount).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../helpers/browser.js';
+import { startLancast, type Lancast } from '../helpers/server.js';
+import { whepPlay, whipPublish, type HttpSession } from '../helpers/wrtc.js';
+
+type Stat = { type: string; kind?: string; reportsSent?: number; roundTripTime?: number; pliCount?: number };
+
+async function stat(session: HttpSession, type: string, kind: 'audio' | 'video'): Promise<Stat | undefined> {
+  let found: Stat | undefined;
+  (await session.pc.getStats()).forEach((s: Stat) => {
+    if (s.type === type && s.kind === kind) found = s;
+  });
+  return found;
+}
+
+async function viewersOf(server: Lancast, room: string): Promise<number | undefined> {
+  const { rooms } = (await (await fetch(`${server.url}/api/rooms`)).json()) as { rooms: { name: string; viewers: number }[] };
+  return rooms.find((r) => r.name === room)?.viewers;
+}
+
+for (const { name, env, banner } of [
+  { name: 'native SRTCP', env: {}, banner: 'native forwarding' },
+  { name: "werift's SRTCP (LANCAST_NATIVE=0)", env: { LANCAST_NATIVE: '0' }, banner: 'TypeScript forwarding' },
+]) {
+  describe(`RTCP through the relay, ${name}`, () => {
+    let server: Lancast;
+    before(async () => {
+      server = await startLancast({ env });
+    });
+    after(async () => {
+      await server?.stop();
+    });
+
+    test('sender reports, receiver reports, REMB and PLI get through in both directions on both legs', async () => {
+      assert.match(server.output(), new RegExp(banner));
+      const pub = await whipPublish(server.url, 'rtcp', server.publishKey, { width: 320, height: 240 });
+      assert.equal(pub.status, 201, pub.body);
+      const viewer = await whepPlay(server.url, 'rtcp');
+      try {
+        assert.equal(viewer.status, 201, viewer.body);
+        const joined = Date.now();
+        await waitFor(async () => viewer.frames().count, (n) => n > 10, 15_000, 'decoded frames');
+
+        // This libwebrtc keeps remote-outbound-rtp for audio only; the relay reports audio every 2.5-7.5 s.
+        await waitFor(() => stat(viewer, 'remote-outbound-rtp', 'audio'), (s) => (s?.reportsSent ?? 0) >= 1, 10_000, "the viewer's remote-outbound-rtp (the relay's sender reports)");
+        const rtt = await waitFor(() => stat(pub, 'remote-inbound-rtp', 'video'), (s) => (s?.roundTripTime ?? 0) > 0, 10_000, "the publisher's remote-inbound-rtp round-trip time");
+        assert.ok(rtt!.roundTripTime! < 1, `a loopback round trip: ${rtt!.roundTripTime} s`);
+        const outbound = await stat(pub, 'outbound-rtp', 'video');
+        assert.ok((outbound?.pliCount ?? 0) >= 1, `the relay's keyframe request reached the publisher: ${JSON.stringify(outbound)}`);
+
+        // The relay closes a viewer it has not heard RTCP from for 8 s.
+        await new Promise((r) => setTimeout(r, Math.max(0, joined + 10_000 - Date.now())));
+        assert.equal(await viewersOf(server, 'rtcp'), 1, `the viewer is still in the room:\n${server.output().slice(-2000)}`);
+        const before = viewer.frames().count;
+        await waitFor(async () => viewer.frames().count, (n) => n > before + 10, 5_000, 'frames still decoding');
+        assert.equal(await viewer.stop(), 200);
+      } finally {
+        await viewer.stop().catch(() => undefined);
+        await pub.stop();
+      }
+    });
+  });
+}
