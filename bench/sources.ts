@@ -35,12 +35,6 @@ export interface SwitchRow {
   toCameraP50Ms: number;
   /** Every switch, in order: target and milliseconds. */
   all: string;
-  /** Of that, the change event to the broadcaster's own preview showing the new source: the browser opening the capture (p50, p95). */
-  captureP50Ms: number;
-  captureP95Ms: number;
-  /** And the preview showing it to the viewer showing it: encoding, lancast, the network, decoding (p50, p95). */
-  deliveryP50Ms: number;
-  deliveryP95Ms: number;
 }
 
 export interface PresetRow {
@@ -127,10 +121,9 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
   await b.goto(`${s.server.url}/broadcast/${room}?key=test-key&autostart=1&mode=${mode}&source=camera`);
   await waitForState(b, 'live', 20_000);
   await b.evaluate(WATCH_RADIOS);
-  await b.evaluate(watchSources('#preview'));
   const v = await watcher(s, room);
   await v.page.evaluate(watchSources('video[data-testid="remote-video"]'));
-  const times: { to: string; ms: number; captureMs: number }[] = [];
+  const times: { to: string; ms: number }[] = [];
   try {
     for (let i = 0; i < rounds; i++) {
       for (const to of SEQUENCE) {
@@ -143,12 +136,8 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
           20_000,
           `the viewer to show ${to}`,
         );
-        // The preview is the broadcast page's own <video>, painted on that page's schedule: it can
-        // show the new source after the viewer does, so wait for it a little.
-        const previews = await waitFor(() => b.evaluate<{ shown: string; at: number }[]>('window.__shown'), (list) => list.some((e) => e.shown === to && e.at >= at), 3_000, 'the preview').catch(() => []);
-        const previewed = previews.find((e) => e.shown === to && e.at >= at);
         const ms = Math.round(seen.find((e) => e.shown === to && e.at >= at)!.at - at);
-        times.push({ to, ms, captureMs: previewed ? Math.min(ms, Math.round(previewed.at - at)) : NaN });
+        times.push({ to, ms });
         await sleep(1_500);
       }
     }
@@ -167,11 +156,7 @@ async function switchTimes(s: Setup, mode: 'p2p' | 'relay', rounds: number): Pro
     toScreenP50Ms: p50('screen'),
     toScreenCameraP50Ms: p50('screen+camera'),
     toCameraP50Ms: p50('camera'),
-    all: times.map((t) => `${t.to}:${t.captureMs}+${t.ms - t.captureMs}`).join(' '),
-    captureP50Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 50),
-    captureP95Ms: percentile(times.map((t) => t.captureMs).filter(Number.isFinite), 95),
-    deliveryP50Ms: percentile(times.filter((t) => Number.isFinite(t.captureMs)).map((t) => t.ms - t.captureMs), 50),
-    deliveryP95Ms: percentile(times.filter((t) => Number.isFinite(t.captureMs)).map((t) => t.ms - t.captureMs), 95),
+    all: times.map((t) => `${t.to}:${t.ms}`).join(' '),
   };
   process.stderr.write(`  sources: ${JSON.stringify(row)}\n`);
   return row;

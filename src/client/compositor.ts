@@ -15,6 +15,13 @@
 /** The newest frame is sent again when nothing new has gone out for this long. */
 const IDLE_MS = 400;
 /**
+ * Right after a switch the encoder starts again at the new size and may drop its first frame or
+ * two; a still screen would then show viewers nothing new until IDLE_MS later (a switch seen at
+ * 700-800 ms instead of 300). So the first STARTING_FRAMES frames are repeated this often.
+ */
+const STARTING_IDLE_MS = 100;
+const STARTING_FRAMES = 8;
+/**
  * No first frame from the screen this long after asking: ask again (a new clone, a new reader),
  * keeping the earlier readers: whichever delivers first is kept. Chromium's tab capture
  * sometimes sends a new clone no frame at all; asking again only after 300 ms (and giving up on
@@ -137,7 +144,8 @@ class FramePipeline implements Composition {
     this.#stopTicker = ticker(Math.min(50, IDLE_MS / 2), () => {
       if (!this.#screenFrame && performance.now() - this.#askedAt >= FIRST_FRAME_RETRY_MS) this.#readScreen();
       const since = performance.now() - this.#lastSent;
-      if (since >= IDLE_MS || (this.#dirty && since >= this.#minGapMs)) this.#send();
+      const idle = this.framesSent < STARTING_FRAMES ? STARTING_IDLE_MS : IDLE_MS;
+      if (since >= idle || (this.#dirty && since >= this.#minGapMs)) this.#send();
     });
   }
 

@@ -89,11 +89,15 @@ export class Sources extends Emitter<SourcesEvents> {
 
   /**
    * Show `kind`. With `openScreen: false` only the camera and microphone open (a preview before
-   * going live: asking for the screen needs the user's click). Throws when nothing usable opened;
-   * the previous output then stays.
+   * going live: asking for the screen needs the user's click); `capture`: the settings what opens
+   * is opened with. Throws when nothing usable opened; the previous output then stays.
    */
-  use(kind: SourceKind, options: { openScreen?: boolean } = {}): Promise<void> {
-    return this.#serial(() => this.#apply(kind, options.openScreen ?? true));
+  use(kind: SourceKind, options: { openScreen?: boolean; capture?: Capture } = {}): Promise<void> {
+    return this.#serial(() => {
+      // New capture settings for what opens now; setCapture() applies them to what is open.
+      if (options.capture) this.#capture = options.capture;
+      return this.#apply(kind, options.openScreen ?? true);
+    });
   }
 
   setCamera(id: string): Promise<void> {

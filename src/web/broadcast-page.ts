@@ -207,8 +207,11 @@ async function chooseSource(next: SourceKind): Promise<void> {
   askForClick(false);
   showError(undefined);
   try {
-    await applyPreset(next);
-    await sources.use(next, { openScreen: broadcaster !== undefined });
+    // The source opens first: the preset's capture settings are in place before it opens, and
+    // the devices and sender take the rest of the preset while the browser opens the screen.
+    const using = sources.use(next, { openScreen: broadcaster !== undefined, capture: resolvePreset(presetName, next).capture });
+    const preset = applyPreset(next);
+    await Promise.all([using, preset]);
     if (broadcaster) announce();
   } catch (err) {
     // Still showing what was shown before.
