@@ -1,9 +1,11 @@
 /**
  * Typed view of the SRTP sessions werift decrypts a publisher's media with, so the relay can put
- * native decryption in their place (../ingress.ts). The one place lancast reads them.
+ * native decryption in their place (../ingress.ts) and drop media before werift while nobody
+ * watches (../ingress-gate.ts). The one place lancast reads them.
  */
 import type { RTCPeerConnection } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
+import { filterDatagrams, type WeriftIceAgent } from './datagram-filter.js';
 
 interface WeriftSrtpSession {
   decrypt: (packet: Buffer) => Buffer;
@@ -13,6 +15,7 @@ interface WeriftSrtpSession {
 interface WeriftDtlsTransport {
   state: string;
   srtp?: WeriftSrtpSession;
+  iceTransport: { connection: WeriftIceAgent };
 }
 
 /** One connected receiving SRTP session: its keys, and whether lancast already decrypts for it. */
@@ -21,6 +24,13 @@ export interface ReceivingSrtp {
   replaced: boolean;
   /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet). */
   replaceDecrypt(decrypt: (packet: Buffer) => Buffer): void;
+  /** The decrypt lancast put in place (undefined: werift's own), with the session's rollover counters. */
+  readonly decrypt: ((packet: Buffer) => Buffer) | undefined;
+  /**
+   * Every datagram the transport's ICE sockets receive goes through `drop` first (true: werift
+   * never sees it); undefined takes it away. Returns why it cannot, if it cannot.
+   */
+  filterDatagrams(drop: ((datagram: Buffer) => boolean) | undefined): string | undefined;
 }
 
 /** The receiving SRTP sessions of `pc` whose DTLS is connected (one per transport). */
@@ -38,6 +48,8 @@ export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
         session.lancastDecrypt = decrypt;
         session.decrypt = decrypt;
       },
+      decrypt: session.lancastDecrypt,
+      filterDatagrams: (drop) => filterDatagrams(dtls.iceTransport.connection, drop),
     });
   }
   return out;
