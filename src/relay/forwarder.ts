@@ -348,10 +348,10 @@ export class Forwarder {
    * A packet dropped before it reached the forwarder (ingress-gate.ts: nobody is watching): it
    * counts as received, and a simulcast layer's packet keeps the layer's rate and activity.
    */
-  gated(marker: boolean, payload: Uint8Array, layer: number | undefined): void {
+  gated(marker: boolean, bytes: number, layer: number | undefined): void {
     relayCounters.packetsIn++;
-    relayCounters.bytesIn += payload.length;
-    if (layer !== undefined && this.#simulcast) this.layers.note(layer, payload, marker);
+    relayCounters.bytesIn += bytes;
+    if (layer !== undefined && this.#simulcast) this.layers.noteBytes(layer, bytes, marker);
   }
 
   /**

@@ -99,10 +99,10 @@ export class Publisher {
       headerExtensions: { audio: [], video: [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] },
     });
     this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
-    this.#gate = new IngressGate(this.pc, (ssrc, marker, payload) => {
-      this.received.add(payload.length + 12);
+    this.#gate = new IngressGate(this.pc, (ssrc, marker, bytes) => {
+      this.received.add(bytes + 12);
       const layer = this.#layerSsrc.indexOf(ssrc);
-      this.forwarder.gated(marker, payload, layer >= 0 ? layer : undefined);
+      this.forwarder.gated(marker, bytes, layer >= 0 ? layer : undefined);
     });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') useNativeIngress(this.pc);

@@ -5,12 +5,13 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
-import { filterDatagrams, type WeriftIceAgent } from './datagram-filter.js';
+import { iceSockets, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
 
 interface WeriftSrtpSession {
   decrypt: (packet: Buffer) => Buffer;
   remoteContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
   lancastDecrypt?: (packet: Buffer) => Buffer;
+  lancastIngress?: object;
 }
 interface WeriftDtlsTransport {
   state: string;
@@ -22,15 +23,12 @@ interface WeriftDtlsTransport {
 export interface ReceivingSrtp {
   keys: SrtpKeys;
   replaced: boolean;
-  /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet). */
-  replaceDecrypt(decrypt: (packet: Buffer) => Buffer): void;
-  /** The decrypt lancast put in place (undefined: werift's own), with the session's rollover counters. */
-  readonly decrypt: ((packet: Buffer) => Buffer) | undefined;
-  /**
-   * Every datagram the transport's ICE sockets receive goes through `drop` first (true: werift
-   * never sees it); undefined takes it away. Returns why it cannot, if it cannot.
-   */
-  filterDatagrams(drop: ((datagram: Buffer) => boolean) | undefined): string | undefined;
+  /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet), through the native context `ingress`. */
+  replaceDecrypt(decrypt: (packet: Buffer) => Buffer, ingress: object): void;
+  /** The native context lancast decrypts with (undefined: werift decrypts), with the session's rollover counters. */
+  readonly ingress: object | undefined;
+  /** The transport's ICE sockets, or why they cannot be read outside werift. */
+  sockets(): IceSocket[] | string;
 }
 
 /** The receiving SRTP sessions of `pc` whose DTLS is connected (one per transport). */
@@ -44,12 +42,13 @@ export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
     out.push({
       keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
       replaced: session.lancastDecrypt !== undefined,
-      replaceDecrypt(decrypt) {
+      replaceDecrypt(decrypt, ingress) {
         session.lancastDecrypt = decrypt;
+        session.lancastIngress = ingress;
         session.decrypt = decrypt;
       },
-      decrypt: session.lancastDecrypt,
-      filterDatagrams: (drop) => filterDatagrams(dtls.iceTransport.connection, drop),
+      ingress: session.lancastIngress,
+      sockets: () => iceSockets(dtls.iceTransport.connection),
     });
   }
   return out;
