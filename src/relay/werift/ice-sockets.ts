@@ -21,7 +21,7 @@ export interface WeriftIceAgent {
 /** One of the agent's sockets, and how werift takes a datagram it received. */
 export interface IceSocket {
   socket: Socket;
-  receive(data: Buffer, addr: Address): void;
+  receive: (data: Buffer, addr: Address) => void;
 }
 
 /** The agent's UDP sockets, or why they cannot be read from outside werift (a TCP or TURN candidate, a werift of another shape). */
