@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../helpers/browser.js';
 import { recordingApi } from '../helpers/recording.js';
 import { decodeErrors, ffprobe } from '../helpers/rtp-capture.js';
-import { metricFrom, roomInfo, startLancast, type Lancast } from '../helpers/server.js';
-import { whepPlay, whipPublish, type HttpSession, type WhepPlayer } from '../helpers/wrtc.js';
+import { metricFrom, roomInfo, startLancast, type Lancast, type RoomInfo } from '../helpers/server.js';
+import { whepPlay, whipPublish, type HttpSession, type PublishOptions, type WhepPlayer } from '../helpers/wrtc.js';
 
 /** The grace before a room's media is gated (GATE_AFTER_MS), plus room for a loaded machine. */
 const GATED_WITHIN_MS = 2_000 + 4_000;
@@ -42,8 +42,8 @@ async function counts(): Promise<Counts> {
   return { received: metricFrom(text, 'lancast_relay_packets_received_total') ?? NaN, gated: metricFrom(text, 'lancast_relay_packets_gated_total') ?? NaN };
 }
 
-async function publish(room: string): Promise<HttpSession> {
-  const pub = await whipPublish(server.url, room, server.publishKey);
+async function publish(room: string, options: PublishOptions = {}): Promise<HttpSession> {
+  const pub = await whipPublish(server.url, room, server.publishKey, options);
   open.push(pub);
   assert.equal(pub.status, 201, pub.body);
   await waitFor(() => roomInfo(server.url, room), (r) => r?.live === true && (r.bitrate?.in ?? 0) > 0, 15_000, `${room} live at the relay`);
@@ -154,6 +154,30 @@ describe('the ingress gate', () => {
       const b = await counts();
       assert.ok(b.received > a.received, 'the publisher is still received');
     }
+    await pub.stop();
+  });
+
+  test('a simulcast publisher: gated on all three layers, and all three come back', async () => {
+    const pub = await publish('layers', { simulcast: true, width: 960, height: 540 });
+    const allLayers = (r: RoomInfo | undefined) => r?.layers?.length === 3 && r.layers.every((l) => l.bitsPerSecond > 0 && l.height > 0);
+    await waitFor(() => roomInfo(server.url, 'layers'), allLayers, 15_000, 'three layers at the relay');
+    const a = await gated();
+    await sleep(1_000);
+    const b = await counts();
+    assert.ok(b.gated - a.gated >= 100, `gated in a second: ${b.gated - a.gated}`);
+    // Gated, each layer still shows its rate: the relay still counts each layer's packets.
+    const gatedRoom = await roomInfo(server.url, 'layers');
+    assert.ok(allLayers(gatedRoom), JSON.stringify(gatedRoom?.layers));
+    const { player, firstFrameMs } = await watch('layers');
+    await keepsPlaying(player);
+    assert.ok(firstFrameMs < 3_000, `first frame after ${firstFrameMs} ms`);
+    const c = await counts();
+    await sleep(1_000);
+    assert.equal((await counts()).gated, c.gated, 'watched: nothing gated');
+    const open = await roomInfo(server.url, 'layers');
+    assert.ok(allLayers(open), JSON.stringify(open?.layers));
+    assert.equal(open!.layers!.reduce((n, l) => n + l.viewers, 0), 1, 'the viewer is sent one layer');
+    await player.stop();
     await pub.stop();
   });
 });
