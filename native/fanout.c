@@ -9,12 +9,15 @@
  * symbols are exported by the node binary); src/relay/egress.ts falls back to TypeScript when
  * this file could not be compiled. The publisher's leg uses the other direction (`ingress`,
  * `unprotect`): SRTP from the broadcaster authenticated and decrypted with one reused context,
- * where werift would build a new decipher and parse the header bit by bit for every packet.
+ * where werift would build a new decipher and parse the header bit by bit for every packet; and,
+ * while nobody consumes the publisher's media, `drain` reads its leg's socket in batches, so that
+ * media is counted and dropped without waking JavaScript for each packet.
  * Every leg's RTCP goes through `srtcp`, `unprotectRtcp` and `protectRtcp` (SRTCP both ways, one
  * reused context per direction, a replay window per sender) where werift would do the same.
  * Thread-safe: every call works on its arguments and the stack,
  * so worker threads each load it and use it for their own viewers.
  */
+#define _GNU_SOURCE /* recvmmsg */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "napi_common.h"
@@ -407,6 +410,7 @@ typedef struct {
   rx_stream streams[INGRESS_STREAMS];
   uint64_t clock;
   double packets, rejected;
+  uint8_t *drainbuf; /* DRAIN_BATCH datagrams of DRAIN_SLOT bytes, made on the first drain */
 } ingress;
 
 static void ingress_finalize(napi_env env, void *data, void *hint) {
@@ -415,6 +419,7 @@ static void ingress_finalize(napi_env env, void *data, void *hint) {
   ingress *in = data;
   if (in->cipher) EVP_CIPHER_CTX_free(in->cipher);
   if (in->hmac) HMAC_CTX_free(in->hmac);
+  free(in->drainbuf);
   free(in);
 }
 
@@ -501,34 +506,26 @@ static void roc_accept(rx_stream *s, uint16_t seq, uint32_t v) {
   }
 }
 
-/* unprotect(ingress, srtp) -> plain RTP Buffer, or null when it does not authenticate or parse. */
-static napi_value unprotect(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ingress *in = unwrap_ingress(env, argv[0]);
-  void *data = NULL;
-  size_t n = 0;
-  if (!in || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
-  napi_get_null(env, &result);
-  const uint8_t *p = data;
+/* Authenticate and decrypt one SRTP packet: the payload goes to `plain`, the header's length and
+   the payload's to *hlen and *body. 1 when it authenticates; only then does the stream's rollover
+   counter move (a forged or damaged packet must not move it). */
+static int ingress_open(ingress *in, const uint8_t *p, size_t n, uint8_t *plain, size_t *hlen_out, size_t *body_out) {
   size_t tag = in->profile == PROFILE_AEAD_AES_128_GCM ? 16 : 10;
   if (n < HEADER + tag || (p[0] & 0xc0) != 0x80) {
     in->rejected++;
-    return result;
+    return 0;
   }
   size_t hlen = HEADER + 4 * (size_t)(p[0] & 0x0f);
   if ((p[0] & 0x10) && hlen + 4 <= n) hlen += 4 + 4 * (size_t)((p[hlen + 2] << 8) | p[hlen + 3]);
   if (hlen + tag > n || n > MAX_PACKET) {
     in->rejected++;
-    return result;
+    return 0;
   }
   uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
   uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
   rx_stream *s = rx_find(in, ssrc);
   uint32_t roc = roc_guess(s, seq);
   size_t body = n - hlen - tag;
-  uint8_t plain[MAX_PACKET];
   int outl = 0, ok;
   if (in->profile == PROFILE_AEAD_AES_128_GCM) {
     uint8_t iv[12] = {0};
@@ -559,17 +556,141 @@ static napi_value unprotect(napi_env env, napi_callback_info info) {
   }
   if (!ok) {
     in->rejected++;
-    return result;
+    return 0;
   }
   if (!s) s = rx_claim(in, ssrc);
   roc_accept(s, seq, roc);
   s->last = ++in->clock;
   in->packets++;
+  *hlen_out = hlen;
+  *body_out = body;
+  return 1;
+}
+
+/* unprotect(ingress, srtp) -> plain RTP Buffer, or null when it does not authenticate or parse. */
+static napi_value unprotect(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = unwrap_ingress(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!in || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  uint8_t plain[MAX_PACKET];
+  size_t hlen = 0, body = 0;
+  if (!ingress_open(in, data, n, plain, &hlen, &body)) return result;
   void *out = NULL;
   CHECK(napi_create_buffer(env, hlen + body, &out, &result));
-  memcpy(out, p, hlen);
+  memcpy(out, data, hlen);
   memcpy((uint8_t *)out + hlen, plain, body);
   return result;
+}
+
+/* ---- While nobody consumes the media: the leg's socket read here, in batches (src/relay/ingress-gate.ts). ---- */
+
+#define DRAIN_BATCH 16
+#define DRAIN_SLOT 2048
+#define DRAIN_RECORD 5 /* per RTP packet: ssrc, seq, header length, payload length, marker */
+
+/* RFC 7983 (first byte 128-191) and RFC 5761 (second byte's low 7 bits not 64-95, i.e. not RTCP). */
+static int is_rtp(const uint8_t *p, size_t n) {
+  return n >= HEADER && p[0] >= 128 && p[0] <= 191 && ((p[1] & 0x7f) < 64 || (p[1] & 0x7f) > 95);
+}
+
+/* drain(ingress, fd, records Uint32Array) -> [rtp, rejected, (buffer, address, port)...]: reads
+   what is waiting on the socket without blocking. Each RTP packet is authenticated and decrypted
+   (its rollover counter kept) and, when it authenticates, described in `records` (DRAIN_RECORD
+   numbers each); anything else (STUN, DTLS, SRTCP) comes back whole with its sender, for werift.
+   Stops when the socket is empty or `records` is full. */
+static napi_value drain(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = argc == 3 ? unwrap_ingress(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *rec = NULL;
+  if (!in || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &rec, NULL, NULL) != napi_ok || type != napi_uint32_array)
+    CHECK(napi_invalid_arg);
+  if (!in->drainbuf && !(in->drainbuf = malloc((size_t)DRAIN_BATCH * DRAIN_SLOT))) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  uint32_t *records = rec;
+  size_t cap = length / DRAIN_RECORD, used = 0;
+  double rejected = 0;
+  napi_value out;
+  CHECK(napi_create_array(env, &out));
+  uint32_t outn = 2;
+  uint8_t plain[MAX_PACKET];
+  struct mmsghdr msgs[DRAIN_BATCH];
+  struct iovec iov[DRAIN_BATCH];
+  struct sockaddr_storage from[DRAIN_BATCH];
+  while (used < cap) {
+    unsigned int want = cap - used < DRAIN_BATCH ? (unsigned int)(cap - used) : DRAIN_BATCH;
+    memset(msgs, 0, sizeof msgs);
+    for (unsigned int i = 0; i < want; i++) {
+      iov[i].iov_base = in->drainbuf + (size_t)i * DRAIN_SLOT;
+      iov[i].iov_len = DRAIN_SLOT;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    }
+    int got = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
+    if (got <= 0) break;
+    for (int i = 0; i < got; i++) {
+      const uint8_t *p = iov[i].iov_base;
+      size_t n = msgs[i].msg_len;
+      int truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      if (is_rtp(p, n)) {
+        size_t hlen = 0, body = 0;
+        if (truncated || !ingress_open(in, p, n, plain, &hlen, &body)) {
+          if (truncated) in->rejected++;
+          rejected++;
+          continue;
+        }
+        size_t padding = (p[0] & 0x20) && body > 0 ? plain[body - 1] : 0;
+        uint32_t *r = records + used++ * DRAIN_RECORD;
+        r[0] = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+        r[1] = (uint32_t)((p[2] << 8) | p[3]);
+        r[2] = (uint32_t)hlen;
+        r[3] = (uint32_t)(padding <= body ? body - padding : 0);
+        r[4] = (p[1] & 0x80) ? 1 : 0;
+        continue;
+      }
+      if (truncated) continue; /* werift could not use part of a datagram either */
+      char address[INET6_ADDRSTRLEN] = "";
+      int port = 0;
+      if (from[i].ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&from[i];
+        inet_ntop(AF_INET, &a->sin_addr, address, sizeof address);
+        port = ntohs(a->sin_port);
+      } else if (from[i].ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&from[i];
+        inet_ntop(AF_INET6, &a->sin6_addr, address, sizeof address);
+        port = ntohs(a->sin6_port);
+      }
+      napi_value buf, addr, portv;
+      void *copy = NULL;
+      CHECK(napi_create_buffer_copy(env, n, p, &copy, &buf));
+      CHECK(napi_create_string_utf8(env, address, NAPI_AUTO_LENGTH, &addr));
+      CHECK(napi_create_int32(env, port, &portv));
+      CHECK(napi_set_element(env, out, outn++, buf));
+      CHECK(napi_set_element(env, out, outn++, addr));
+      CHECK(napi_set_element(env, out, outn++, portv));
+    }
+    if ((unsigned int)got < want) break;
+  }
+  napi_value v;
+  CHECK(napi_create_double(env, (double)used, &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  CHECK(napi_create_double(env, rejected, &v));
+  CHECK(napi_set_element(env, out, 1, v));
+  return out;
 }
 
 /* ingressStats(ingress) -> [packets, rejected] */
@@ -864,6 +985,7 @@ NAPI_MODULE_INIT() {
       {"unprotectRtcp", NULL, unprotect_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"srtcpStats", NULL, srtcp_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

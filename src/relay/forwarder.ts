@@ -344,6 +344,27 @@ export class Forwarder {
     this.sent.add(sent * (payload.length + 12));
   }
 
+  /**
+   * A packet dropped before it reached the forwarder (ingress-gate.ts: nobody is watching): it
+   * counts as received, and a simulcast layer's packet keeps the layer's rate and activity.
+   */
+  gated(marker: boolean, bytes: number, layer: number | undefined): void {
+    relayCounters.packetsIn++;
+    relayCounters.bytesIn += bytes;
+    if (layer !== undefined && this.#simulcast) this.layers.noteBytes(layer, bytes, marker);
+  }
+
+  /**
+   * Drop what history holds (the publisher's packets are about to stop coming here for a while):
+   * a viewer who joins after the gap must not be started from a keyframe from before it.
+   */
+  forget(): void {
+    this.#history.audio.clear();
+    for (const h of this.#layerHistory) h.clear();
+    this.#layerTips.length = 0;
+    for (const k of this.#layerKeyframes) k.clear();
+  }
+
   /** A layer's newest packet, what its viewers were sent last (rewriter.ts). */
   #noteTip(layer: number, seq: number, ts: number, payload: Uint8Array, atMs: number): void {
     const ids = this.#vp8 ? vp8Ids(payload) : undefined;
@@ -360,9 +381,6 @@ export class Forwarder {
 
   clear(): void {
     for (const sink of [...this.#sinks.keys()]) this.remove(sink);
-    this.#history.audio.clear();
-    for (const h of this.#layerHistory) h.clear();
-    this.#layerTips.length = 0;
-    for (const k of this.#layerKeyframes) k.clear();
+    this.forget();
   }
 }

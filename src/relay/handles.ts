@@ -6,9 +6,17 @@
 import type { Logger } from 'pino';
 import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents, type QualityChoice } from './api.js';
 import { Emitter } from './emitter.js';
+import { native } from './native.js';
 import { PauseGate } from './pause-policy.js';
 import type { Publisher } from './publisher.js';
 import type { Leg } from './workers.js';
+
+/**
+ * A publisher's media is dropped before werift (ingress-gate.ts) once nobody has consumed it for
+ * this long: short, for the CPU, yet long enough that a viewer reloading the page finds the
+ * recent keyframe still in the forwarder's history.
+ */
+export const GATE_AFTER_MS = 2_000;
 
 /** Mark a promise as handled (its holder may never await it) while it still rejects for those who do. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
@@ -24,6 +32,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   /** The height of the simulcast layer each consumer is sent (-1: none yet). */
   readonly #playing = new Map<RelayConsumer, number>();
   readonly #gate: PauseGate;
+  /** When the publisher's media is dropped before werift: the pause policy, on a shorter clock, for every publisher. */
+  readonly #ingress: PauseGate;
   #closed = false;
 
   /** `makePublisher` gets the callback its publisher must call when it closes on its own. */
@@ -46,9 +56,21 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
         this.emit('paused', paused);
       },
     });
+    this.#ingress = new PauseGate({
+      // Without the native module werift decrypts, and must see every packet to keep its rollover counters.
+      enabled: native !== undefined,
+      afterMs: GATE_AFTER_MS,
+      held: pause.held,
+      onChange: (gated, why) => {
+        const problem = this.publisher.gate(gated);
+        if (problem) logger.warn({ room, why: problem }, 'relay publisher media not gated');
+        else logger.info({ room }, gated ? `relay publisher media gated: ${why}` : `relay publisher media flows: ${why}`);
+      },
+    });
     this.publisher.onReady = () => {
       if (this.#closed) return;
       logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType) }, 'relay publisher live');
+      this.#ingress.setReady();
       this.#gate.setReady();
       this.emit('ready');
     };
@@ -77,11 +99,16 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   }
 
   setWatched(watched: boolean): void {
+    this.#ingress.setWatched(watched);
     this.#gate.setWatched(watched);
   }
 
-  /** Somebody is about to watch: resume a paused publisher ahead of their join. */
+  /**
+   * Somebody is about to watch, or a recording started or stopped: let the media through and
+   * resume a paused publisher ahead of their join, or start the countdowns again.
+   */
   wake(): void {
+    this.#ingress.wake();
     this.#gate.wake();
   }
 
@@ -107,6 +134,7 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ingress.stop();
     this.#gate.stop();
     this.publisher.close();
     for (const consumer of [...this.#consumers]) consumer.close();

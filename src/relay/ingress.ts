@@ -36,7 +36,7 @@ export function useNativeIngress(pc: RTCPeerConnection): boolean {
       }
       ingressCounters.packets++;
       return plain;
-    });
+    }, ingress);
   }
   return swapped;
 }

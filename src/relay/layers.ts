@@ -208,17 +208,24 @@ export class SimulcastLayers {
   note(index: number, payload: Uint8Array, marker = false): void {
     const layer = this.#byIndex[index];
     if (!layer) return;
-    layer.rate.add(payload.length + 12);
+    this.noteBytes(index, payload.length, marker);
+    const size = this.#sizer?.(payload);
+    if (size) {
+      layer.width = size.width;
+      layer.height = size.height;
+    }
+  }
+
+  /** A packet of layer `index` seen only by its size (nobody watches: ingress-gate.ts): its rate and activity, not its picture. */
+  noteBytes(index: number, bytes: number, marker: boolean): void {
+    const layer = this.#byIndex[index];
+    if (!layer) return;
+    layer.rate.add(bytes + 12);
     layer.lastAtMs = Date.now();
     layer.lastPacket = ++this.#packets;
     if (marker) {
       layer.frameEnds.push(layer.lastPacket);
       if (layer.frameEnds.length > BEHIND_FRAMES) layer.frameEnds.shift();
-    }
-    const size = this.#sizer?.(payload);
-    if (size) {
-      layer.width = size.width;
-      layer.height = size.height;
     }
   }
 

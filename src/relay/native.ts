@@ -29,6 +29,12 @@ export interface NativeModule {
   unprotectRtcp(srtcp: object, packet: Buffer): Buffer | null;
   protectRtcp(srtcp: object, packet: Buffer): Buffer | null;
   srtcpStats(srtcp: object): [packetsIn: number, rejected: number, packetsOut: number, lastIndexSent: number];
+  /**
+   * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
+   * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns
+   * [RTP packets described, RTP packets rejected, then datagram, address, port of everything else].
+   */
+  drain(ingress: object, fd: number, records: Uint32Array): (number | Buffer | string)[];
 }
 
 /** The project's root: the nearest folder above this module with a package.json. */
@@ -61,9 +67,33 @@ export const egressImplementation: { name: 'native' | 'typescript'; reason: stri
   ? { name: 'native', reason: '' }
   : { name: 'typescript', reason: loaded.reason };
 
-/** The file descriptor under a bound dgram socket (Node keeps it in a symbol-keyed state). */
-export function socketFd(socket: Socket): number | undefined {
+interface UdpHandle {
+  fd?: number;
+  recvStart?: () => number;
+  recvStop?: () => number;
+}
+
+/** The libuv handle under a bound dgram socket (Node keeps it in a symbol-keyed state); none once closed. */
+function udpHandle(socket: Socket): UdpHandle | undefined {
   const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const fd = state ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle?.fd : undefined;
+  return state ? (socket as unknown as Record<symbol, { handle?: UdpHandle | null } | undefined>)[state]?.handle ?? undefined : undefined;
+}
+
+/** The file descriptor under a bound dgram socket. */
+export function socketFd(socket: Socket): number | undefined {
+  const fd = udpHandle(socket)?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Stop Node reading a bound dgram socket (datagrams wait in the kernel for whoever reads the file
+ * descriptor); returns how to let Node read it again, or undefined when it cannot be stopped.
+ */
+export function pauseReading(socket: Socket): (() => void) | undefined {
+  const handle = udpHandle(socket);
+  if (typeof handle?.recvStop !== 'function' || typeof handle.recvStart !== 'function' || handle.recvStop() !== 0) return undefined;
+  return () => {
+    // A socket closed meanwhile has no handle left to start.
+    if (udpHandle(socket) === handle) handle.recvStart!();
+  };
 }

@@ -78,10 +78,13 @@ export class PauseGate {
     this.#update();
   }
 
-  /** A watch page is opening: resume now; if nobody joins, the countdown starts again. */
+  /**
+   * A watch page is opening: resume now; if nobody joins, the countdown starts again. Also called
+   * when a recording starts or stops (`held` changed): one that stopped starts the countdown.
+   */
   wake(): void {
-    if (!this.#paused || this.#stopped) return;
-    this.#resume('a watch page is opening');
+    if (this.#stopped) return;
+    if (this.#paused) this.#resume('a watch page is opening');
     this.#update();
   }
 

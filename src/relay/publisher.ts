@@ -19,6 +19,7 @@ import {
 import { publisherCodecs, type MediaKind } from './codecs.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
+import { IngressGate } from './ingress-gate.js';
 import { useNativeIngress } from './ingress.js';
 import { useNativeSrtcp } from './rtcp-crypto.js';
 import { RateMeter } from './rate.js';
@@ -85,6 +86,8 @@ export class Publisher {
   readonly #highestVideoSeq: (number | undefined)[] = [];
   #lossTimer: NodeJS.Timeout | undefined;
   readonly #onClose: () => void;
+  /** Drops the publisher's media before werift while nobody consumes it (ingress-gate.ts). */
+  readonly #gate: IngressGate;
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
@@ -97,6 +100,11 @@ export class Publisher {
       headerExtensions: { audio: [], video: [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] },
     });
     this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
+    this.#gate = new IngressGate(this.pc, (ssrc, marker, bytes) => {
+      this.received.add(bytes + 12);
+      const layer = this.#layerSsrc.indexOf(ssrc);
+      this.forwarder.gated(marker, bytes, layer >= 0 ? layer : undefined);
+    });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') useNativeIngress(this.pc);
       if (state === 'connected') useNativeSrtcp(this.pc);
@@ -183,6 +191,28 @@ export class Publisher {
     this.onPacket?.(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer);
   }
 
+  /**
+   * Nobody consumes the media (true): drop it before werift from now on, and forget what the
+   * forwarder holds from before the gap. Somebody does again (false): let it through, and ask for
+   * a keyframe on every layer, which the first consumer's decoder will start from. Returns why the
+   * media cannot be dropped, if it cannot.
+   */
+  gate(gated: boolean): string | undefined {
+    if (this.#closed) return undefined;
+    if (gated) {
+      const problem = this.#gate.close();
+      if (!problem) this.forwarder.forget();
+      return problem;
+    }
+    if (!this.#gate.closed) return undefined;
+    this.#gate.open();
+    // The sequence numbers jump by what was dropped: that is not loss.
+    this.#highestVideoSeq.length = 0;
+    this.#missing.length = 0;
+    this.#layerSsrc.forEach((_, layer) => this.requestKeyframe(layer));
+    return undefined;
+  }
+
   /** Note gaps in a layer's video sequence and fill them as retransmissions arrive. */
   #trackLoss(layer: number, seq: number): void {
     const highest = this.#highestVideoSeq[layer];
@@ -260,6 +290,7 @@ export class Publisher {
     this.#closed = true;
     clearInterval(this.#rembTimer);
     clearInterval(this.#lossTimer);
+    this.#gate.open();
     for (const timer of this.#keyframeTimer) clearTimeout(timer);
     this.forwarder.clear();
     void this.pc.close().catch(() => undefined);

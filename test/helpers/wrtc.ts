@@ -93,6 +93,8 @@ export interface PublishOptions {
   /** Which tracks to send (both unless told): a camera without a microphone sends video only. */
   audio?: boolean;
   video?: boolean;
+  /** Send the video as three simulcast layers (rids lo, mid, hi: a quarter, half and full size; libwebrtc sends three from 960x540 up). */
+  simulcast?: boolean;
 }
 
 /** A WHIP publisher: a moving pattern at 30 fps (640x480 unless told) and a 440 Hz tone (or one of them). */
@@ -106,7 +108,8 @@ export async function whipPublish(base: string, room: string, key: string | unde
   stream.addTrack(vt);
   stream.addTrack(at);
   if (options.audio !== false) pc.addTransceiver(at, { direction: 'sendonly', streams: [stream] });
-  if (options.video !== false) pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream] });
+  const sendEncodings = options.simulcast ? [{ rid: 'lo', scaleResolutionDownBy: 4 }, { rid: 'mid', scaleResolutionDownBy: 2 }, { rid: 'hi' }] : undefined;
+  if (options.video !== false) pc.addTransceiver(vt, { direction: 'sendonly', streams: [stream], ...(sendEncodings ? { sendEncodings } : {}) });
 
   const width = options.width ?? 640;
   const height = options.height ?? 480;

@@ -8,7 +8,8 @@
  *
  * werift is the publisher (it lets a test choose the sequence numbers it sends) and the viewer (it
  * counts RTP packets whatever their payload). Both of the relay's receive paths are tried: the
- * native one (native/fanout.c) and werift's own (LANCAST_NATIVE=0, used without a C compiler).
+ * native one (native/fanout.c) and werift's own (LANCAST_NATIVE=0, used without a C compiler); and
+ * the native one while nobody watches (the ingress gate: packets read and dropped before werift).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,7 @@ import { createSocket } from 'node:dgram';
 import { afterEach, test } from 'node:test';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
 import { waitFor } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { metricValue, startLancast, type Lancast } from '../helpers/server.js';
 import { exchange, PEER, relayLeg } from '../helpers/werift-peer.js';
 
 let server: Lancast;
@@ -139,3 +140,21 @@ for (const path of PATHS) {
     assert.equal(server.proc.exitCode, null, 'the server is still running');
   });
 }
+
+test('gated (nobody watching) across the wrap, with strays: the relay still follows the stream, and a viewer who joins after gets both kinds', async () => {
+  server = await startLancast();
+  const beforeWrap = { video: 600, audio: 300 }; // both wrap 6 s in, after the gate has closed (2 s unwatched)
+  const publisher = await publish('gated-wrap', beforeWrap);
+  cleanups.push(publisher.stop);
+  const strays = strayPackets(relayLeg(publisher.answer).port);
+  cleanups.push(strays.stop);
+  const gated = () => metricValue(server.url, 'lancast_relay_packets_gated_total');
+  await waitFor(gated, (n) => (n ?? 0) > 100, 15_000, 'packets gated');
+  await waitFor(async () => ({ ...publisher.sent }), (s) => s.video > beforeWrap.video + 200 && s.audio > beforeWrap.audio + 100, 20_000, 'the publisher to pass the wrap');
+  const atWrap = await gated();
+  await waitFor(gated, (n) => (n ?? 0) > atWrap! + 150, 10_000, 'packets after the wrap authenticated and gated');
+  const viewer = await play('gated-wrap');
+  cleanups.push(viewer.stop);
+  await waitFor(async () => ({ ...viewer.received }), (r) => r.video >= 200 && r.audio >= 100, 20_000, 'the late viewer to receive audio and video');
+  assert.ok(strays.bursts() > 20, 'strays arrived all along');
+});

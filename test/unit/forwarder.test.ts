@@ -78,6 +78,24 @@ test('a viewer who joins gets the newest keyframe and the frames since, while th
   assert.equal(forwarder.add(viewer('audio').sink), false, 'audio has no keyframes');
 });
 
+test("after forget() (the publisher's media was gated), a new viewer is not started from a keyframe from before the gap; packets gated count as received", () => {
+  const { forwarder, viewer } = setup();
+  forwarder.forward('video', 2, 6000, false, VP8_KEY);
+  forwarder.forward('video', 3, 6000, true, VP8_MORE);
+  const before = { ...relayCounters };
+  forwarder.gated(true, 700, undefined);
+  assert.equal(relayCounters.packetsIn - before.packetsIn, 1);
+  assert.equal(relayCounters.bytesIn - before.bytesIn, 700);
+  forwarder.forget();
+  // The gate opens soon after (the keyframe is still under a second old); a delta frame arrives.
+  forwarder.forward('video', 40, 90_000, true, VP8_DELTA);
+  const v = viewer('video');
+  assert.equal(forwarder.add(v.sink), false, 'no keyframe to start from: the caller asks the publisher for one');
+  assert.deepEqual(v.seqs(), []);
+  forwarder.forward('video', 41, 93_000, false, VP8_KEY);
+  assert.deepEqual(v.seqs(), [41]);
+});
+
 test("a sink's NACKs are answered from history until it is removed; removing closes its egress", () => {
   const { forwarder, viewer } = setup();
   const v = viewer('video');

@@ -2,16 +2,19 @@
  * The publisher leg's native SRTP decrypt (native/fanout.c `unprotect`), checked against an
  * independent implementation: werift's SRTP session encrypts what a broadcaster would send, the
  * native ingress must give back exactly the plain RTP, across a sequence-number wrap and with
- * header extensions, and must refuse a tampered packet or a wrong key. Last, the swap itself on a
- * connected werift leg (werift as the relay runs it, through the installer).
+ * header extensions, and must refuse a tampered packet or a wrong key. Then the swap itself on a
+ * connected werift leg (werift as the relay runs it, through the installer); last, `drain`, which
+ * reads a gated publisher leg's socket (ingress-gate.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift';
 import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
 import { iceConfig } from '../../src/relay/ice.js';
 import { ingressCounters, useNativeIngress } from '../../src/relay/ingress.js';
+import { pauseReading, socketFd } from '../../src/relay/native.js';
 import { gatherComplete } from '../../src/relay/sdp.js';
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
 
@@ -159,5 +162,46 @@ test("a connected werift leg's receiving SRTP is swapped for the native decrypt,
     assert.ok(ingressCounters.packets - before >= 30, `the native decrypt handled them (${ingressCounters.packets - before})`);
   } finally {
     await Promise.all([sender.close(), receiver.close()]);
+  }
+});
+
+test('drain: reads a socket without blocking; RTP authenticated and described across a wrap, the rest handed back with its sender', async () => {
+  const { sender, ingress } = pair(AES_CM_128_HMAC_SHA1_80, 14);
+  const rx = createSocket('udp4');
+  const tx = createSocket('udp4');
+  await new Promise<void>((resolve) => rx.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => tx.bind(0, '127.0.0.1', resolve));
+  rx.on('message', () => assert.fail('Node must not read a socket being drained'));
+  assert.ok(pauseReading(rx), 'Node stops reading the socket');
+  const send = (b: Buffer) => new Promise<void>((resolve) => tx.send(b, rx.address().port, '127.0.0.1', () => resolve()));
+  const records = new Uint32Array(5 * 4);
+  try {
+    const seqs = [65534, 65535, 0, 1, 2, 3];
+    const srtp = (seq: number) => {
+      const packet = rtp(seq, randomBytes(500));
+      return sender.encrypt(packet.payload, packet.header);
+    };
+    for (const seq of seqs) await send(srtp(seq));
+    const forged = srtp(4);
+    forged[40] ^= 1;
+    await send(forged);
+    const stun = Buffer.from('000100002112a442000000000000000000000000', 'hex');
+    await send(stun);
+    const srtcp = Buffer.from([0x80, 200, 0, 6, ...randomBytes(24)]);
+    await send(srtcp);
+    await new Promise((r) => setTimeout(r, 50));
+    // Four records fit: the first call stops there, the second reads the rest.
+    const first = native!.drain(ingress, socketFd(rx)!, records);
+    assert.equal(first[0], 4);
+    assert.deepEqual([...records.subarray(0, 20)].filter((_, i) => i % 5 === 1), [65534, 65535, 0, 1]);
+    assert.deepEqual([...records.subarray(0, 5)], [0x1234abcd, 65534, 12, 500, 0]);
+    const second = native!.drain(ingress, socketFd(rx)!, records);
+    assert.equal(second[0], 2, 'the two after the wrap authenticate: the rollover counter moved with the stream');
+    assert.equal(second[1], 1, 'the forged packet is rejected');
+    assert.deepEqual(second.slice(2), [stun, '127.0.0.1', tx.address().port, srtcp, '127.0.0.1', tx.address().port]);
+    assert.deepEqual(native!.drain(ingress, socketFd(rx)!, records), [0, 0], 'an empty socket: nothing, at once');
+  } finally {
+    rx.close();
+    tx.close();
   }
 });

@@ -132,3 +132,17 @@ test('PauseGate: a held publisher (being recorded) is never paused, and a paused
   timers.advance(60_000);
   assert.deepEqual(changes, [[true, 'nobody is watching'], [false, 'a watch page is opening']]);
 });
+
+test('PauseGate: woken when a recording stops (no longer held), an unwatched publisher starts its countdown again', () => {
+  const timers = manualTimers();
+  const changes: [boolean, string][] = [];
+  let held = true;
+  const g = new PauseGate({ enabled: true, afterMs: 2_000, onChange: (paused, why) => changes.push([paused, why]), held: () => held, timers });
+  g.setReady();
+  timers.advance(10_000);
+  assert.deepEqual(changes, [], 'held: never paused');
+  held = false;
+  g.wake();
+  timers.advance(2_000);
+  assert.deepEqual(changes, [[true, 'nobody is watching']]);
+});

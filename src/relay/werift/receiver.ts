@@ -1,26 +1,34 @@
 /**
  * Typed view of the SRTP sessions werift decrypts a publisher's media with, so the relay can put
- * native decryption in their place (../ingress.ts). The one place lancast reads them.
+ * native decryption in their place (../ingress.ts) and drop media before werift while nobody
+ * watches (../ingress-gate.ts). The one place lancast reads them.
  */
 import type { RTCPeerConnection } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
+import { iceSockets, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
 
 interface WeriftSrtpSession {
   decrypt: (packet: Buffer) => Buffer;
   remoteContext?: { profile: number; srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag: Buffer };
   lancastDecrypt?: (packet: Buffer) => Buffer;
+  lancastIngress?: object;
 }
 interface WeriftDtlsTransport {
   state: string;
   srtp?: WeriftSrtpSession;
+  iceTransport: { connection: WeriftIceAgent };
 }
 
 /** One connected receiving SRTP session: its keys, and whether lancast already decrypts for it. */
 export interface ReceivingSrtp {
   keys: SrtpKeys;
   replaced: boolean;
-  /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet). */
-  replaceDecrypt(decrypt: (packet: Buffer) => Buffer): void;
+  /** From now on werift's SRTP session decrypts with `decrypt` (which throws to drop a packet), through the native context `ingress`. */
+  replaceDecrypt(decrypt: (packet: Buffer) => Buffer, ingress: object): void;
+  /** The native context lancast decrypts with (undefined: werift decrypts), with the session's rollover counters. */
+  readonly ingress: object | undefined;
+  /** The transport's ICE sockets, or why they cannot be read outside werift. */
+  sockets(): IceSocket[] | string;
 }
 
 /** The receiving SRTP sessions of `pc` whose DTLS is connected (one per transport). */
@@ -34,10 +42,13 @@ export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
     out.push({
       keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
       replaced: session.lancastDecrypt !== undefined,
-      replaceDecrypt(decrypt) {
+      replaceDecrypt(decrypt, ingress) {
         session.lancastDecrypt = decrypt;
+        session.lancastIngress = ingress;
         session.decrypt = decrypt;
       },
+      ingress: session.lancastIngress,
+      sockets: () => iceSockets(dtls.iceTransport.connection),
     });
   }
   return out;

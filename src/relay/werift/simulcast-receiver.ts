@@ -12,11 +12,14 @@
  *   now registers its SSRC with that layer's stream.
  */
 import { rtpHeaderExtensionsParser, RTP_EXTENSION_URI, type RtpPacket, type RTCPeerConnection } from 'werift';
+import { restartNack, type NackHandler } from './receive-stats.js';
 
 interface NackGenerator {
   addPacket(packet: RtpPacket): void;
   close(): void;
 }
+/** werift's own generator. */
+type WeriftNack = NackGenerator & NackHandler;
 
 interface WeriftTrack {
   rid?: string;
@@ -24,7 +27,7 @@ interface WeriftTrack {
 }
 
 interface WeriftReceiver {
-  nack: NackGenerator;
+  nack: WeriftNack | PerSsrcNack;
   trackByRID: Record<string, WeriftTrack>;
   trackBySSRC: Record<number, WeriftTrack>;
   ssrcByRtx: Record<number, number>;
@@ -40,12 +43,12 @@ interface WeriftRouter {
 
 /** One NACK generator per SSRC, in the place of werift's one per receiver. */
 class PerSsrcNack implements NackGenerator {
-  readonly #make: () => NackGenerator;
-  readonly #bySsrc = new Map<number, NackGenerator>();
-  readonly #first: NackGenerator;
+  readonly #make: () => WeriftNack;
+  readonly #bySsrc = new Map<number, WeriftNack>();
+  readonly #first: WeriftNack;
   #closed = false;
 
-  constructor(first: NackGenerator, make: () => NackGenerator) {
+  constructor(first: WeriftNack, make: () => WeriftNack) {
     this.#first = first;
     this.#make = make;
   }
@@ -64,6 +67,12 @@ class PerSsrcNack implements NackGenerator {
       this.#bySsrc.set(ssrc, nack);
     }
     nack.addPacket(packet);
+  }
+
+  /** Packets did not reach werift for a while (../ingress-gate.ts): each generator starts again from its next packet. */
+  restart(): void {
+    restartNack(this.#first);
+    for (const nack of this.#bySsrc.values()) restartNack(nack);
   }
 
   close(): void {
@@ -85,8 +94,8 @@ export function receiveSimulcast(pc: RTCPeerConnection): void {
   if (receivers.size === 0 || fixed.has(router)) return;
   fixed.add(router);
   for (const receiver of receivers) {
-    const first = receiver.nack;
-    const make = () => new (first.constructor as new (r: WeriftReceiver) => NackGenerator)(receiver);
+    const first = receiver.nack as WeriftNack;
+    const make = () => new (first.constructor as new (r: WeriftReceiver) => WeriftNack)(receiver);
     receiver.nack = new PerSsrcNack(first, make);
   }
   const route = router.routeRtp;
