@@ -10,9 +10,13 @@ import { ignoreRepeatedHelloVerify } from './dtls-hello-verify.js';
 import { nativeEcdh } from './fast-ecdh.js';
 import { fastRtcpHeader } from './fast-rtcp.js';
 import { fastRtpHeader } from './fast-rtp.js';
+import { leanEvents } from './lean-events.js';
+import { leanReceiveStats } from './lean-receive-stats.js';
+import { leanRtpReceive } from './lean-rtp-receive.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
 import { stunAuthentication } from './stun-auth.js';
+import { stunPrecheck } from './stun-precheck.js';
 
 export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtcpHeader } from './fast-rtcp.js';
@@ -23,7 +27,10 @@ export { receiveSimulcast } from './simulcast-receiver.js';
 export { weriftSenderRtcp, weriftSenderTransport } from './sender.js';
 export { authenticate, type LocalCredentials } from './stun-auth.js';
 
-/** Every change, in the order installed (two wrap getCandidatePromises, each around the one before). */
+/**
+ * Every change, in the order installed (two wrap getCandidatePromises and two ensureProtocol,
+ * each around the one before).
+ */
 export const weriftPatches: readonly WeriftPatch[] = [
   noImplicitStun,
   keepEarlyDtlsRecords,
@@ -34,6 +41,10 @@ export const weriftPatches: readonly WeriftPatch[] = [
   nativeEcdh,
   fastRtpHeader,
   fastRtcpHeader,
+  stunPrecheck,
+  leanEvents,
+  leanRtpReceive,
+  leanReceiveStats,
 ];
 
 export class WeriftMismatchError extends Error {

@@ -1,0 +1,133 @@
+/**
+ * werift's Event runs its subscribers, then starts an async function for its queued subscribers
+ * (`queuingSubscribe`) on every `execute`, even when there are none: a promise, a `.catch`
+ * promise and a microtask for each event on each packet. A publisher's RTP passes four events
+ * (the ICE socket's data, the ICE agent's data, the DTLS transport's RTP, the track's RTP), so
+ * about ten promises per received packet, and the garbage they make. The replacement `execute`
+ * does what werift's does, in the same order, and starts the async part only when something is
+ * queued: with nothing queued werift's async function runs to its end synchronously, does
+ * nothing and cannot fail, so skipping it changes nothing a subscriber can see.
+ *
+ * Event's `execute` is an arrow function made per instance, so it is replaced per instance, on
+ * the events of the receive path, as werift wires them up.
+ */
+import { Connection, Event, RTCDtlsTransport, RTCRtpReceiver } from 'werift';
+import { replaceMethod, type AnyFunction, type PatchTarget, type WeriftPatch } from './patch.js';
+
+interface Subscriber {
+  execute: AnyFunction;
+}
+
+/** werift's Event (common/src/event.ts), the parts `execute` reads. */
+export interface WeriftEvent {
+  ended: boolean;
+  event: { stack: Subscriber[]; promiseStack: Subscriber[] };
+  onerror: (e: unknown) => void;
+  execute: AnyFunction & { [LEAN]?: true };
+}
+
+const LEAN = Symbol('lancast lean execute');
+
+/** Whether `event` has the lean `execute`. */
+export function isLean(event: WeriftEvent): boolean {
+  return event.execute[LEAN] === true;
+}
+
+/** Gives `event` the lean `execute` (once; an event that has it keeps it). */
+export function leanEvent(event: WeriftEvent): void {
+  if (isLean(event)) return;
+  const execute = (...args: unknown[]): void => {
+    if (event.ended) return;
+    for (const item of event.event.stack) item.execute(...args);
+    if (event.event.promiseStack.length === 0) return;
+    // Something is queued: werift's own async part, as it is.
+    (async () => {
+      for (const item of event.event.promiseStack) await item.execute(...args);
+    })().catch((e: unknown) => {
+      event.onerror(e);
+    });
+  };
+  event.execute = Object.assign(execute, { [LEAN]: true as const });
+}
+
+interface StunTransport {
+  onDataReceived: WeriftEvent;
+}
+interface IceAgent {
+  onData: WeriftEvent;
+}
+interface DtlsTransport {
+  onRtp: WeriftEvent;
+  onRtcp: WeriftEvent;
+}
+interface Track {
+  onReceiveRtp: WeriftEvent;
+  onReceiveRtcp: WeriftEvent;
+}
+
+const ensureProtocol: PatchTarget = {
+  name: 'Connection.prototype.ensureProtocol',
+  owner: Connection.prototype,
+  key: 'ensureProtocol',
+  arity: 1,
+  // The transport's data event feeds the agent's: the first two events of every packet.
+  source: [/protocol\.onDataReceived\.subscribe\(\(data\) =>/, /this\.onData\.execute\(data\)/],
+};
+const startSrtp: PatchTarget = {
+  name: 'RTCDtlsTransport.prototype.startSrtp',
+  owner: RTCDtlsTransport.prototype,
+  key: 'startSrtp',
+  arity: 0,
+  source: [/this\.onRtcp\.execute\(rtcp\)/, /this\.onRtp\.execute\(rtp\)/],
+};
+const addTrack: PatchTarget = {
+  name: 'RTCRtpReceiver.prototype.addTrack',
+  owner: RTCRtpReceiver.prototype,
+  key: 'addTrack',
+  arity: 1,
+  source: [/this\.tracks\.push\(track\)/],
+};
+
+/** werift's `execute`, as the lean one copies it. */
+const EXECUTE_SHAPE = [
+  /^\(\.\.\.args\) => \{\s*if \(this\.ended\) \{\s*return;\s*\}/,
+  /for \(const item of this\.event\.stack\) \{\s*item\.execute\(\.\.\.args\);\s*\}\s*\(async \(\) => \{/,
+  /for \(const item of this\.event\.promiseStack\) \{\s*await item\.execute\(\.\.\.args\);\s*\}\s*\}\)\(\)\.catch\(\(e\) => \{\s*this\.onerror\(e\);\s*\}\);\s*\}$/,
+];
+
+export const leanEvents: WeriftPatch = {
+  name: 'lean-events',
+  wrong: "werift's Event starts an async function (two promises, a microtask) on every execute, for queued subscribers that are almost never there",
+  upstream: 'docs/upstream/werift-event-execute.md',
+  targets: [ensureProtocol, startSrtp, addTrack],
+  precondition() {
+    const source = (new Event() as unknown as WeriftEvent).execute.toString();
+    const missing = EXECUTE_SHAPE.find((re) => !re.test(source));
+    return missing ? `Event's execute no longer matches ${missing}` : undefined;
+  },
+  apply() {
+    replaceMethod(this.name, ensureProtocol, (original) =>
+      function (this: IceAgent, protocol: StunTransport) {
+        const result: unknown = original.call(this, protocol);
+        leanEvent(protocol.onDataReceived);
+        leanEvent(this.onData);
+        return result;
+      },
+    );
+    replaceMethod(this.name, startSrtp, (original) =>
+      function (this: DtlsTransport) {
+        const result: unknown = original.call(this);
+        leanEvent(this.onRtp);
+        leanEvent(this.onRtcp);
+        return result;
+      },
+    );
+    replaceMethod(this.name, addTrack, (original) =>
+      function (this: unknown, track: Track) {
+        leanEvent(track.onReceiveRtp);
+        leanEvent(track.onReceiveRtcp);
+        return original.call(this, track) as unknown;
+      },
+    );
+  },
+};
