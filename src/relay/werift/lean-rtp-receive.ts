@@ -62,9 +62,8 @@ export function ordinaryCodec(codec: Codec): boolean {
 /** `receiver.codecArray[0]`: the codec of lowest payload type, first in object order on a tie. */
 export function firstCodec(receiver: Receiver): Codec | undefined {
   let first: Codec | undefined;
-  for (const key in receiver.codecs) {
-    if (!Object.hasOwn(receiver.codecs, key)) continue;
-    const codec = receiver.codecs[key as unknown as number];
+  // The values werift sorts, scanned once (cheaper than a for-in over integer keys, too).
+  for (const codec of Object.values(receiver.codecs)) {
     // werift's sort compares with `-`: anything but numbers, leave to it.
     if (typeof codec?.payloadType !== 'number' || Number.isNaN(codec.payloadType)) return receiver.codecArray[0];
     if (first === undefined || codec.payloadType < first.payloadType) first = codec;
