@@ -210,6 +210,12 @@ test("the first codec and a codec's kind come out as werift's codecArray and cod
   assert.equal(firstCodec(receiver), receiver.codecArray[0]);
   receiver.codecs = { 1: { ...codec(97, 'video/A'), payloadType: 'x' }, 2: codec(96, 'video/B') } as never;
   assert.equal(firstCodec(receiver), receiver.codecArray[0]);
+  // Codecs added by werift (prepareReceive, as on a renegotiation) are seen at once.
+  receiver.codecs = { 96: codec(96, 'video/VP8') };
+  assert.equal(firstCodec(receiver)?.payloadType, 96);
+  (receiver as unknown as RTCRtpReceiver).prepareReceive({ codecs: [codec(35, 'video/AV1')], encodings: [], headerExtensions: [] });
+  assert.equal(firstCodec(receiver)?.payloadType, 35);
+  assert.equal(firstCodec(receiver), receiver.codecArray[0]);
 
   for (const mime of ['video/VP8', 'video/rtx', 'video/RTX', 'audio/red', 'audio/RED', 'video/ulpfec', 'audio/opus', 'video/VP8']) {
     const c = codec(96, mime);

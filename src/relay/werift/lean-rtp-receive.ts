@@ -7,7 +7,9 @@
  * (no codec, RTX, RED, the first packet of an SSRC) and otherwise does the same steps in the same
  * order with the same results: the codec kind is looked up by MIME type, the first codec is the
  * one of lowest payload type found without sorting (sorting is stable: the first such in the
- * object's order, as here), and `runRtcp` is called when it would start the loop.
+ * object's order, as here) and kept until the codecs change (werift changes them in
+ * prepareReceive only, which the install check holds it to), and `runRtcp` is called when it
+ * would start the loop.
  */
 import { RTCRtpCodecParameters, RTCRtpReceiver, RTP_EXTENSION_URI, type RtpPacket } from 'werift';
 import { replaceMethod, type PatchTarget, type WeriftPatch } from './patch.js';
@@ -59,15 +61,20 @@ export function ordinaryCodec(codec: Codec): boolean {
   return ordinary;
 }
 
+/** Each receiver's first codec, for the codecs object it was found in (prepareReceive forgets it). */
+const firstCodecs = new WeakMap<Receiver, { codecs: Receiver['codecs']; first: Codec | undefined }>();
+
 /** `receiver.codecArray[0]`: the codec of lowest payload type, first in object order on a tie. */
 export function firstCodec(receiver: Receiver): Codec | undefined {
+  const known = firstCodecs.get(receiver);
+  if (known?.codecs === receiver.codecs) return known.first;
   let first: Codec | undefined;
-  // The values werift sorts, scanned once (cheaper than a for-in over integer keys, too).
   for (const codec of Object.values(receiver.codecs)) {
-    // werift's sort compares with `-`: anything but numbers, leave to it.
+    // werift's sort compares with `-`: anything but numbers, leave to it (and keep nothing).
     if (typeof codec?.payloadType !== 'number' || Number.isNaN(codec.payloadType)) return receiver.codecArray[0];
     if (first === undefined || codec.payloadType < first.payloadType) first = codec;
   }
+  firstCodecs.set(receiver, { codecs: receiver.codecs, first });
   return first;
 }
 
@@ -102,6 +109,21 @@ const getters: PatchTarget[] = [
   ['twccEnabled', /return this\.codecArray\[0\]\?\.rtcpFeedback\.find\(\s*\(f\) => f\.type === useTWCC\(\)\.type\s*\);/],
   ['codecArray', /return Object\.values\(this\.codecs\)\.sort\(\s*\(a, b\) => a\.payloadType - b\.payloadType\s*\);/],
 ].map(([key, re]) => ({ name: `RTCRtpReceiver.prototype.${key as string} (get)`, owner: Object.getOwnPropertyDescriptor(RTCRtpReceiver.prototype, key as string)!, key: 'get', arity: 0, source: [re as RegExp] }));
+const prepareReceive: PatchTarget = {
+  name: 'RTCRtpReceiver.prototype.prepareReceive',
+  owner: RTCRtpReceiver.prototype,
+  key: 'prepareReceive',
+  arity: 1,
+  source: [/this\.codecs\[c\.payloadType\] = c;/],
+};
+/** werift's receiver changes its codecs in prepareReceive only (and starts them empty): no other method may assign them. */
+function codecsWrittenElsewhere(): string[] {
+  const proto = RTCRtpReceiver.prototype as unknown as Record<string, unknown>;
+  return Object.getOwnPropertyNames(proto).filter((key) => {
+    const fn = Object.getOwnPropertyDescriptor(proto, key)?.value as unknown;
+    return key !== 'prepareReceive' && key !== 'constructor' && typeof fn === 'function' && /this\.codecs(\[[^\]]*\])? =[^=]/.test(fn.toString());
+  });
+}
 const runRtcp: PatchTarget = {
   name: 'RTCRtpReceiver.prototype.runRtcp',
   owner: RTCRtpReceiver.prototype,
@@ -114,13 +136,15 @@ export const leanRtpReceive: WeriftPatch = {
   name: 'lean-rtp-receive',
   wrong: "werift's handleRTP splits the codec's MIME type, sorts the codecs and starts an async call for every received RTP packet",
   upstream: 'docs/upstream/werift-handle-rtp.md',
-  targets: [handleRtp],
+  targets: [handleRtp, prepareReceive],
   precondition() {
     // What the fast path computes in their place.
     const problems = [...getters, runRtcp].flatMap((t) => {
       const fn = (t.owner as Record<string, unknown>)[t.key];
       return typeof fn === 'function' && t.source!.every((re) => re.test(fn.toString())) ? [] : [`${t.name} changed`];
     });
+    const writers = codecsWrittenElsewhere();
+    if (writers.length > 0) problems.push(`RTCRtpReceiver's ${writers.join(', ')} now change its codecs`);
     return problems.length > 0 ? problems.join('; ') : undefined;
   },
   apply() {
@@ -139,6 +163,12 @@ export const leanRtpReceive: WeriftPatch = {
         if (track) track.onReceiveRtp.execute(packet.clone(), extensions);
         // runRtcp returns at once when its loop runs or the receiver stopped.
         if (!this.rtcpRunning && !this.stopped) void this.runRtcp();
+      },
+    );
+    replaceMethod<(this: Receiver, params: unknown) => void>(this.name, prepareReceive, (original) =>
+      function (this: Receiver, params) {
+        firstCodecs.delete(this);
+        original.call(this, params);
       },
     );
   },
