@@ -27,10 +27,7 @@ export { receiveSimulcast } from './simulcast-receiver.js';
 export { weriftSenderRtcp, weriftSenderTransport } from './sender.js';
 export { authenticate, type LocalCredentials } from './stun-auth.js';
 
-/**
- * Every change, in the order installed (two wrap getCandidatePromises and two ensureProtocol,
- * each around the one before).
- */
+/** Every change, in the order installed (two wrap getCandidatePromises, each around the one before). */
 export const weriftPatches: readonly WeriftPatch[] = [
   noImplicitStun,
   keepEarlyDtlsRecords,

@@ -9,9 +9,10 @@
  * nothing and cannot fail, so skipping it changes nothing a subscriber can see.
  *
  * Event's `execute` is an arrow function made per instance, so it is replaced per instance, on
- * the events of the receive path, as werift wires them up.
+ * the events of the receive path: when a leg starts SRTP (its ICE transports and agent, its DTLS
+ * transport) and when a receiver gets a track.
  */
-import { Connection, Event, RTCDtlsTransport, RTCRtpReceiver } from 'werift';
+import { Event, RTCDtlsTransport, RTCRtpReceiver } from 'werift';
 import { replaceMethod, type AnyFunction, type PatchTarget, type WeriftPatch } from './patch.js';
 
 interface Subscriber {
@@ -50,35 +51,24 @@ export function leanEvent(event: WeriftEvent): void {
   event.execute = Object.assign(execute, { [LEAN]: true as const });
 }
 
-interface StunTransport {
-  onDataReceived: WeriftEvent;
-}
-interface IceAgent {
-  onData: WeriftEvent;
-}
 interface DtlsTransport {
   onRtp: WeriftEvent;
   onRtcp: WeriftEvent;
+  /** The ICE agent (werift's Connection) and its transports (StunProtocol), gathered by now. */
+  iceTransport: { connection: { onData: WeriftEvent; protocols: { onDataReceived: WeriftEvent }[] } };
 }
 interface Track {
   onReceiveRtp: WeriftEvent;
   onReceiveRtcp: WeriftEvent;
 }
 
-const ensureProtocol: PatchTarget = {
-  name: 'Connection.prototype.ensureProtocol',
-  owner: Connection.prototype,
-  key: 'ensureProtocol',
-  arity: 1,
-  // The transport's data event feeds the agent's: the first two events of every packet.
-  source: [/protocol\.onDataReceived\.subscribe\(\(data\) =>/, /this\.onData\.execute\(data\)/],
-};
 const startSrtp: PatchTarget = {
   name: 'RTCDtlsTransport.prototype.startSrtp',
   owner: RTCDtlsTransport.prototype,
   key: 'startSrtp',
   arity: 0,
-  source: [/this\.onRtcp\.execute\(rtcp\)/, /this\.onRtp\.execute\(rtp\)/],
+  // The agent's data event (fed by each transport's) feeds the DTLS transport's RTP and RTCP events.
+  source: [/this\.iceTransport\.connection\.onData\.subscribe\(/, /this\.onRtcp\.execute\(rtcp\)/, /this\.onRtp\.execute\(rtp\)/],
 };
 const addTrack: PatchTarget = {
   name: 'RTCRtpReceiver.prototype.addTrack',
@@ -99,26 +89,18 @@ export const leanEvents: WeriftPatch = {
   name: 'lean-events',
   wrong: "werift's Event starts an async function (two promises, a microtask) on every execute, for queued subscribers that are almost never there",
   upstream: 'docs/upstream/werift-event-execute.md',
-  targets: [ensureProtocol, startSrtp, addTrack],
+  targets: [startSrtp, addTrack],
   precondition() {
     const source = (new Event() as unknown as WeriftEvent).execute.toString();
     const missing = EXECUTE_SHAPE.find((re) => !re.test(source));
     return missing ? `Event's execute no longer matches ${missing}` : undefined;
   },
   apply() {
-    replaceMethod(this.name, ensureProtocol, (original) =>
-      function (this: IceAgent, protocol: StunTransport) {
-        const result: unknown = original.call(this, protocol);
-        leanEvent(protocol.onDataReceived);
-        leanEvent(this.onData);
-        return result;
-      },
-    );
     replaceMethod(this.name, startSrtp, (original) =>
       function (this: DtlsTransport) {
         const result: unknown = original.call(this);
-        leanEvent(this.onRtp);
-        leanEvent(this.onRtcp);
+        const agent = this.iceTransport.connection;
+        for (const event of [...agent.protocols.map((p) => p.onDataReceived), agent.onData, this.onRtp, this.onRtcp]) leanEvent(event);
         return result;
       },
     );
