@@ -141,6 +141,12 @@ test("a lean event runs its subscribers, queued ones and errors exactly as werif
   const theirs = await run(false);
   assert.deepEqual(await run(true), theirs);
   assert.ok(theirs.some((entry) => Array.isArray(entry) && entry[0] === 'onerror'), 'the queued error reached onerror');
+  // An execute that another change put in werift's place is left as it is.
+  const other = new Event() as unknown as WeriftEvent;
+  const gate = () => undefined;
+  other.execute = gate;
+  leanEvent(other);
+  assert.equal(other.execute, gate);
 });
 
 test("werift's parseInt truncation and lancast's agree on every kind of number", () => {

@@ -34,9 +34,22 @@ export function isLean(event: WeriftEvent): boolean {
   return event.execute[LEAN] === true;
 }
 
-/** Gives `event` the lean `execute` (once; an event that has it keeps it). */
+/** werift's `execute`, as the lean one copies it. */
+const EXECUTE_SHAPE = [
+  /^\(\.\.\.args\) => \{\s*if \(this\.ended\) \{\s*return;\s*\}/,
+  /for \(const item of this\.event\.stack\) \{\s*item\.execute\(\.\.\.args\);\s*\}\s*\(async \(\) => \{/,
+  /for \(const item of this\.event\.promiseStack\) \{\s*await item\.execute\(\.\.\.args\);\s*\}\s*\}\)\(\)\.catch\(\(e\) => \{\s*this\.onerror\(e\);\s*\}\);\s*\}$/,
+];
+
+/** Whether `fn` is werift's own `execute` (not one some other change put in its place). */
+function weriftExecute(fn: AnyFunction): boolean {
+  const source = fn.toString();
+  return EXECUTE_SHAPE.every((re) => re.test(source));
+}
+
+/** Gives `event` the lean `execute` in place of werift's own (once; any other is left alone). */
 export function leanEvent(event: WeriftEvent): void {
-  if (isLean(event)) return;
+  if (isLean(event) || !weriftExecute(event.execute)) return;
   const execute = (...args: unknown[]): void => {
     if (event.ended) return;
     for (const item of event.event.stack) item.execute(...args);
@@ -78,23 +91,13 @@ const addTrack: PatchTarget = {
   source: [/this\.tracks\.push\(track\)/],
 };
 
-/** werift's `execute`, as the lean one copies it. */
-const EXECUTE_SHAPE = [
-  /^\(\.\.\.args\) => \{\s*if \(this\.ended\) \{\s*return;\s*\}/,
-  /for \(const item of this\.event\.stack\) \{\s*item\.execute\(\.\.\.args\);\s*\}\s*\(async \(\) => \{/,
-  /for \(const item of this\.event\.promiseStack\) \{\s*await item\.execute\(\.\.\.args\);\s*\}\s*\}\)\(\)\.catch\(\(e\) => \{\s*this\.onerror\(e\);\s*\}\);\s*\}$/,
-];
 
 export const leanEvents: WeriftPatch = {
   name: 'lean-events',
   wrong: "werift's Event starts an async function (two promises, a microtask) on every execute, for queued subscribers that are almost never there",
   upstream: 'docs/upstream/werift-event-execute.md',
   targets: [startSrtp, addTrack],
-  precondition() {
-    const source = (new Event() as unknown as WeriftEvent).execute.toString();
-    const missing = EXECUTE_SHAPE.find((re) => !re.test(source));
-    return missing ? `Event's execute no longer matches ${missing}` : undefined;
-  },
+  precondition: () => (weriftExecute((new Event() as unknown as WeriftEvent).execute) ? undefined : `Event's execute no longer matches ${EXECUTE_SHAPE.join(' ')}`),
   apply() {
     replaceMethod(this.name, startSrtp, (original) =>
       function (this: DtlsTransport) {
