@@ -108,7 +108,7 @@ const getters: PatchTarget[] = [
   ['nackEnabled', /return this\.codecArray\[0\]\?\.rtcpFeedback\.find\(\(f\) => f\.type === "nack"\);/],
   ['twccEnabled', /return this\.codecArray\[0\]\?\.rtcpFeedback\.find\(\s*\(f\) => f\.type === useTWCC\(\)\.type\s*\);/],
   ['codecArray', /return Object\.values\(this\.codecs\)\.sort\(\s*\(a, b\) => a\.payloadType - b\.payloadType\s*\);/],
-].map(([key, re]) => ({ name: `RTCRtpReceiver.prototype.${key as string} (get)`, owner: Object.getOwnPropertyDescriptor(RTCRtpReceiver.prototype, key as string)!, key: 'get', arity: 0, source: [re as RegExp] }));
+].map(([key, re]) => ({ name: `RTCRtpReceiver.prototype.${key as string} (get)`, owner: Object.getOwnPropertyDescriptor(RTCRtpReceiver.prototype, key as string) ?? {}, key: 'get', arity: 0, source: [re as RegExp] }));
 const prepareReceive: PatchTarget = {
   name: 'RTCRtpReceiver.prototype.prepareReceive',
   owner: RTCRtpReceiver.prototype,
