@@ -10,9 +10,13 @@ import { ignoreRepeatedHelloVerify } from './dtls-hello-verify.js';
 import { nativeEcdh } from './fast-ecdh.js';
 import { fastRtcpHeader } from './fast-rtcp.js';
 import { fastRtpHeader } from './fast-rtp.js';
+import { leanEvents } from './lean-events.js';
+import { leanReceiveStats } from './lean-receive-stats.js';
+import { leanRtpReceive } from './lean-rtp-receive.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
 import { stunAuthentication } from './stun-auth.js';
+import { stunPrecheck } from './stun-precheck.js';
 
 export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtcpHeader } from './fast-rtcp.js';
@@ -34,6 +38,10 @@ export const weriftPatches: readonly WeriftPatch[] = [
   nativeEcdh,
   fastRtpHeader,
   fastRtcpHeader,
+  stunPrecheck,
+  leanEvents,
+  leanRtpReceive,
+  leanReceiveStats,
 ];
 
 export class WeriftMismatchError extends Error {
