@@ -31,14 +31,17 @@ export interface ReceivingSrtp {
   sockets(): IceSocket[] | string;
 }
 
-/** The receiving SRTP sessions of `pc` whose DTLS is connected (one per transport). */
+/** The receiving SRTP sessions of `pc` whose DTLS is connected, or was when lancast took over their decryption (one per transport). */
 export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
   const transports = new Set(pc.getTransceivers().map((t) => t.receiver.dtlsTransport as unknown as WeriftDtlsTransport | undefined));
   const out: ReceivingSrtp[] = [];
   for (const dtls of transports) {
     const session = dtls?.srtp;
     const ctx = session?.remoteContext;
-    if (!dtls || dtls.state !== 'connected' || !session || !ctx) continue;
+    if (!dtls || !session || !ctx) continue;
+    // werift marks the transport failed on a malformed DTLS record from anyone (a stray datagram
+    // to the leg's port) while its SRTP goes on: a leg already decrypted natively stays usable.
+    if (dtls.state !== 'connected' && session.lancastIngress === undefined) continue;
     out.push({
       keys: { profile: ctx.profile, key: ctx.srtpSessionKey, salt: ctx.srtpSessionSalt, authKey: ctx.srtpSessionAuthTag },
       replaced: session.lancastDecrypt !== undefined,
