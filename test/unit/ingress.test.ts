@@ -15,7 +15,7 @@ import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/rel
 import { iceConfig } from '../../src/relay/ice.js';
 import { ingressCounters, useNativeIngress } from '../../src/relay/ingress.js';
 import { pauseReading, socketFd } from '../../src/relay/native.js';
-import { gatherComplete } from '../../src/relay/sdp.js';
+import { connectPair } from '../helpers/werift-pair.js';
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
 
 const PROFILES = [
@@ -141,16 +141,7 @@ test("a connected werift leg's receiving SRTP is swapped for the native decrypt,
     sender.addTransceiver(track, { direction: 'sendonly' });
     const got = new Set<number>();
     receiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => got.add(rtp.header.sequenceNumber)));
-    const connected = (pc: RTCPeerConnection) =>
-      new Promise<void>((resolve) => pc.connectionStateChange.subscribe((state) => state === 'connected' && resolve()));
-    const both = Promise.all([connected(sender), connected(receiver)]);
-    await sender.setLocalDescription(await sender.createOffer());
-    await gatherComplete(sender);
-    await receiver.setRemoteDescription(sender.localDescription!);
-    await receiver.setLocalDescription(await receiver.createAnswer());
-    await gatherComplete(receiver);
-    await sender.setRemoteDescription(receiver.localDescription!);
-    await both;
+    await connectPair(sender, receiver);
     assert.equal(useNativeIngress(receiver), true, "the receiving leg's SRTP session was found and swapped");
     assert.equal(useNativeIngress(receiver), true, 'a second call finds it swapped');
     const before = ingressCounters.packets;

@@ -27,7 +27,7 @@ import {
   useTWCC,
 } from 'werift';
 import { iceConfig } from '../../src/relay/ice.js';
-import { gatherComplete } from '../../src/relay/sdp.js';
+import { connectPair } from '../helpers/werift-pair.js';
 import { installWeriftPatches, replacements } from '../../src/relay/werift/index.js';
 import { isLean, leanEvent, type WeriftEvent } from '../../src/relay/werift/lean-events.js';
 import { truncate } from '../../src/relay/werift/lean-receive-stats.js';
@@ -318,15 +318,7 @@ test('a connected werift leg receives on the lean path: its events are lean and 
       remote = t;
       t.onReceiveRtp.subscribe((p) => got.push(`${p.header.sequenceNumber} ${p.payload.toString('hex')}`));
     });
-    const connected = (pc: RTCPeerConnection) => new Promise<void>((resolve) => pc.connectionStateChange.subscribe((state) => state === 'connected' && resolve()));
-    const both = Promise.all([connected(sender), connected(receiver)]);
-    await sender.setLocalDescription(await sender.createOffer());
-    await gatherComplete(sender);
-    await receiver.setRemoteDescription(sender.localDescription!);
-    await receiver.setLocalDescription(await receiver.createAnswer());
-    await gatherComplete(receiver);
-    await sender.setRemoteDescription(receiver.localDescription!);
-    await both;
+    await connectPair(sender, receiver);
     const sentPackets = video.slice(0, 60).map((p, i) => new RtpPacket(new RtpHeader({ sequenceNumber: 1000 + i, timestamp: p.ts, marker: p.m === 1 }), Buffer.from(p.payload)));
     for (const p of sentPackets) track.writeRtp(p);
     for (let i = 0; i < 500 && got.length < sentPackets.length; i++) await new Promise((r) => setTimeout(r, 10));

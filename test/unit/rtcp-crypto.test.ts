@@ -28,7 +28,7 @@ import {
 import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
 import { iceConfig } from '../../src/relay/ice.js';
 import { useNativeSrtcp } from '../../src/relay/rtcp-crypto.js';
-import { gatherComplete } from '../../src/relay/sdp.js';
+import { connectPair } from '../helpers/werift-pair.js';
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
 import { connectedSrtcp } from '../../src/relay/werift/srtcp.js';
 
@@ -233,15 +233,7 @@ async function connectedPair() {
   const receiver = new RTCPeerConnection(config);
   const track = new MediaStreamTrack({ kind: 'video' });
   const transceiver = sender.addTransceiver(track, { direction: 'sendonly' });
-  const connected = (pc: RTCPeerConnection) => new Promise<void>((resolve) => pc.connectionStateChange.subscribe((state) => state === 'connected' && resolve()));
-  const both = Promise.all([connected(sender), connected(receiver)]);
-  await sender.setLocalDescription(await sender.createOffer());
-  await gatherComplete(sender);
-  await receiver.setRemoteDescription(sender.localDescription!);
-  await receiver.setLocalDescription(await receiver.createAnswer());
-  await gatherComplete(receiver);
-  await sender.setRemoteDescription(receiver.localDescription!);
-  await both;
+  await connectPair(sender, receiver);
   return { sender, receiver, rtpSender: transceiver.sender };
 }
 
