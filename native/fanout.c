@@ -32,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <uv.h>
 
 #define PROFILE_AES_CM_HMAC_SHA1_80 1
 #define PROFILE_AEAD_AES_128_GCM 7
@@ -598,16 +601,20 @@ static int is_rtp(const uint8_t *p, size_t n) {
   return n >= HEADER && p[0] >= 128 && p[0] <= 191 && ((p[1] & 0x7f) < 64 || (p[1] & 0x7f) > 95);
 }
 
-/* drain(ingress, fd, records Uint32Array) -> [rtp, rejected, (buffer, address, port)...]: reads
-   what is waiting on the socket without blocking. Each RTP packet is authenticated and decrypted
-   (its rollover counter kept) and, when it authenticates, described in `records` (DRAIN_RECORD
-   numbers each); anything else (STUN, DTLS, SRTCP) comes back whole with its sender, for werift.
-   Stops when the socket is empty or `records` is full. */
+/* drain(ingress, fd, records Uint32Array, keep?) -> [rtp, rejected, (buffer, address, port)...]:
+   reads what is waiting on the socket without blocking. Each RTP packet is authenticated and
+   decrypted (its rollover counter kept) and, when it authenticates, described in `records`
+   (DRAIN_RECORD numbers each); with `keep`, its plain RTP (header and payload, as werift's own
+   decrypt returns it) also comes back, as (buffer, null, 0) in arrival order. Anything else (STUN,
+   DTLS, SRTCP) comes back whole with its sender, for werift. Stops when the socket is empty or
+   `records` is full. */
 static napi_value drain(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ingress *in = argc == 3 ? unwrap_ingress(env, argv[0]) : NULL;
+  ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
+  bool keep = false;
+  if (argc > 3 && napi_get_value_bool(env, argv[3], &keep) != napi_ok) keep = false;
   int32_t fd = -1;
   napi_typedarray_type type;
   size_t length = 0;
@@ -660,6 +667,18 @@ static napi_value drain(napi_env env, napi_callback_info info) {
         r[2] = (uint32_t)hlen;
         r[3] = (uint32_t)(padding <= body ? body - padding : 0);
         r[4] = (p[1] & 0x80) ? 1 : 0;
+        if (keep) {
+          napi_value buf, none, zero;
+          void *copy = NULL;
+          CHECK(napi_create_buffer(env, hlen + body, &copy, &buf));
+          memcpy(copy, p, hlen);
+          memcpy((uint8_t *)copy + hlen, plain, body);
+          CHECK(napi_get_null(env, &none));
+          CHECK(napi_create_int32(env, 0, &zero));
+          CHECK(napi_set_element(env, out, outn++, buf));
+          CHECK(napi_set_element(env, out, outn++, none));
+          CHECK(napi_set_element(env, out, outn++, zero));
+        }
         continue;
       }
       if (truncated) continue; /* werift could not use part of a datagram either */
@@ -691,6 +710,133 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   CHECK(napi_create_double(env, rejected, &v));
   CHECK(napi_set_element(env, out, 1, v));
   return out;
+}
+
+/* ---- While the media is consumed: the leg's socket read here as soon as it is readable. ----
+   watch(fd, callback) polls a duplicate of the socket on the calling thread's own libuv loop
+   (Node's UDP handle keeps the original; libuv keeps one watcher per descriptor) and calls
+   `callback(ok)` whenever datagrams wait, which then reads them with drain(..., keep): one call
+   into JavaScript for what arrived together, and none of Node's per-datagram work (a handle
+   callback, a Buffer and an address for each). unwatch(w) stops it; the callback must unwatch,
+   as it holds the watcher. */
+#define WATCH_MAGIC 0x5741544cu
+
+typedef struct {
+  uint32_t magic;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  int fd;
+  int active;
+  int owners; /* the JavaScript external and the libuv handle: the last to let go frees it */
+} watcher;
+
+static void watch_release(watcher *w) {
+  if (--w->owners == 0) free(w);
+}
+
+static void watch_closed(uv_handle_t *h) { watch_release(h->data); }
+
+/* Stops polling and lets libuv free the watcher; the JavaScript side keeps a dead external. */
+static void watch_stop(watcher *w, int release_js) {
+  if (!w->active) return;
+  w->active = 0;
+  uv_poll_stop(&w->poll);
+  close(w->fd);
+  if (release_js) {
+    napi_delete_reference(w->env, w->callback);
+    napi_async_destroy(w->env, w->async);
+  }
+  uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+static void watch_env_gone(void *arg) { watch_stop(arg, 0); }
+
+static void watch_ready(uv_poll_t *h, int status, int events) {
+  (void)events;
+  watcher *w = h->data;
+  if (!w->active) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (status < 0) uv_poll_stop(&w->poll); /* no busy loop on a broken descriptor: JavaScript is told */
+  /* napi_make_callback wants an object to call on (undefined throws) */
+  if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
+      napi_get_boolean(env, status == 0, &arg) == napi_ok) {
+    if (napi_make_callback(env, w->async, recv, cb, 1, &arg, &result) != napi_ok) {
+      bool pending = false;
+      napi_value err;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &err) == napi_ok)
+        napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watch_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  watcher *w = data;
+  if (w->active) {
+    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
+    watch_stop(w, 0);
+  }
+  watch_release(w);
+}
+
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  napi_valuetype t;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    CHECK(napi_invalid_arg);
+  struct uv_loop_s *loop = NULL;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  watcher *w = calloc(1, sizeof(watcher));
+  if (!w) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  w->magic = WATCH_MAGIC;
+  w->env = env;
+  w->poll.data = w;
+  w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (w->fd < 0 || uv_poll_init(loop, &w->poll, w->fd) != 0) {
+    if (w->fd >= 0) close(w->fd);
+    free(w);
+    napi_throw_error(env, NULL, "cannot poll the socket");
+    return NULL;
+  }
+  napi_value name, out;
+  CHECK(napi_create_string_utf8(env, "lancast:ingress", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, NULL, name, &w->async));
+  CHECK(napi_create_reference(env, argv[1], 1, &w->callback));
+  w->active = 1;
+  w->owners = 2;
+  if (uv_poll_start(&w->poll, UV_READABLE, watch_ready) != 0) {
+    w->owners = 1; /* no external will hold it */
+    watch_stop(w, 1);
+    napi_throw_error(env, NULL, "cannot poll the socket");
+    return NULL;
+  }
+  CHECK(napi_add_env_cleanup_hook(env, watch_env_gone, w));
+  CHECK(napi_create_external(env, w, watch_finalize, NULL, &out));
+  return out;
+}
+
+static napi_value unwatch(napi_env env, napi_callback_info info) {
+  napi_value arg = first_arg(env, info);
+  void *p = NULL;
+  if (!arg || napi_get_value_external(env, arg, &p) != napi_ok || !p || ((watcher *)p)->magic != WATCH_MAGIC) CHECK(napi_invalid_arg);
+  watcher *w = p;
+  if (w->active) {
+    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
+    watch_stop(w, 1);
+  }
+  return NULL;
 }
 
 /* ingressStats(ingress) -> [packets, rejected] */
@@ -986,6 +1132,8 @@ NAPI_MODULE_INIT() {
       {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"srtcpStats", NULL, srtcp_stats, NULL, NULL, NULL, napi_default, NULL},
       {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
+      {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
+      {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

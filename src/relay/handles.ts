@@ -69,7 +69,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
     });
     this.publisher.onReady = () => {
       if (this.#closed) return;
-      logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType) }, 'relay publisher live');
+      logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType), readBy: this.publisher.readProblem ? 'node' : 'native' }, 'relay publisher live');
+      if (this.publisher.readProblem) logger.info({ room, why: this.publisher.readProblem }, 'relay publisher leg read by Node');
       this.#ingress.setReady();
       this.#gate.setReady();
       this.emit('ready');

@@ -13,15 +13,26 @@
  * DTLS, SRTCP) goes to werift as its socket would have given it: ICE consent, DTLS and the
  * publisher's sender reports keep working. Without the native module there is no gate: werift's
  * own decrypt keeps the rollover counters, and could not follow packets it never sees.
+ *
+ * While the media is consumed the same reading goes on without the timer (`read`): the native
+ * module polls the leg's sockets on this thread's own event loop and, whenever datagrams wait,
+ * reads and decrypts them in one call; each RTP packet goes to werift's router as werift's own
+ * SRTP receive would hand it on (receivers, NACK generators, statistics and the relay's forwarder
+ * unchanged). What that skips per datagram: Node's UDP callback with its Buffer and address, the
+ * STUN check, ICE and DTLS demultiplexing and werift's SRTP wrapper. `LANCAST_NATIVE_READ=0`
+ * leaves the reading to Node (for side-by-side measurements).
  */
 import type { RTCPeerConnection } from 'werift';
 import { ingressCounters } from './ingress.js';
 import { native, pauseReading, socketFd, type NativeModule } from './native.js';
-import { connectedReceivingSrtp } from './werift/index.js';
+import { AEAD_AES_128_GCM } from './srtp.js';
+import { connectedReceivingSrtp, srtpReceiveChanged } from './werift/index.js';
 import { GapTally } from './werift/receive-stats.js';
 
 /** Publisher packets dropped before werift, all legs (each also counted as received). */
 export const gateCounters = { packets: 0 };
+/** Publisher packets read and decrypted natively and passed on to werift's router, all legs. */
+export const readCounters = { packets: 0 };
 
 /**
  * How often the gated legs' sockets are read: 20 wake-ups a second for all of them, where Node
@@ -61,6 +72,8 @@ export class IngressGate {
   readonly #dropped: Dropped;
   /** How to give each socket back to Node; empty while the gate is open. */
   #stops: (() => void)[] = [];
+  /** How to stop reading each socket natively and give it back to Node; empty while Node reads. */
+  #readers: (() => void)[] = [];
   /** What werift's receive statistics missed while the gate was closed. */
   #tally: GapTally | undefined;
 
@@ -73,9 +86,92 @@ export class IngressGate {
     return this.#stops.length > 0;
   }
 
+  /** The leg's sockets are read natively and their media passed on (see `read`). */
+  get reading(): boolean {
+    return this.#readers.length > 0;
+  }
+
+  /**
+   * Read the leg's sockets natively and pass everything on (the gate stays open). Returns why it
+   * cannot, if it cannot: then Node reads them, as before.
+   */
+  read(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    if (this.closed || this.reading) return undefined;
+    const module = native;
+    if (!module) return 'no native module';
+    if (env.LANCAST_NATIVE_READ === '0') return 'LANCAST_NATIVE_READ=0';
+    const changed = srtpReceiveChanged();
+    if (changed) return changed;
+    const sessions = connectedReceivingSrtp(this.#pc);
+    if (sessions.length === 0) return 'the leg is not connected';
+    for (const session of sessions) {
+      const ingress = session.ingress;
+      const sockets = session.sockets();
+      const problem = !ingress ? 'werift decrypts this leg' : typeof sockets === 'string' ? sockets : undefined;
+      if (problem) {
+        this.#stopReading();
+        return problem;
+      }
+      const tag = session.keys.profile === AEAD_AES_128_GCM ? 16 : 10;
+      for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
+        const fd = socketFd(socket);
+        const resume = fd === undefined ? undefined : pauseReading(socket);
+        if (!resume) {
+          this.#stopReading();
+          return 'a socket of the leg cannot be read outside Node';
+        }
+        let stopped = false;
+        const stop = () => {
+          if (stopped) return;
+          stopped = true;
+          socket.off('close', stop);
+          module.unwatch(watcher);
+          resume();
+        };
+        const watcher = module.watch(fd!, (ok) => {
+          // A socket that broke, or was closed under us: Node (werift) has it again.
+          if (!ok || socketFd(socket) !== fd) return stop();
+          this.#read(module, ingress!, fd!, tag, receive, (plain, encrypted) => session.deliver(plain, encrypted));
+        });
+        socket.once('close', stop);
+        this.#readers.push(stop);
+      }
+    }
+    return undefined;
+  }
+
+  #read(module: NativeModule, ingress: object, fd: number, tag: number, receive: (data: Buffer, addr: [string, number]) => void, deliver: (plain: Buffer, encrypted: number) => void): void {
+    for (;;) {
+      const out = module.drain(ingress, fd, records, true);
+      const packets = out[0] as number;
+      ingressCounters.packets += packets;
+      ingressCounters.rejected += out[1] as number;
+      readCounters.packets += packets;
+      for (let i = 2; i < out.length; i += 3) {
+        const data = out[i] as Buffer;
+        const address = out[i + 1];
+        if (address === null) deliver(data, data.length + tag);
+        else receive(data, [address as string, out[i + 2] as number]);
+      }
+      if (packets * RECORD < records.length) return;
+    }
+  }
+
+  #stopReading(): void {
+    for (const stop of this.#readers.splice(0)) stop();
+  }
+
   /** Drop the publisher's RTP from now on. Returns why it cannot, if it cannot (and then drops nothing). */
   close(): string | undefined {
     if (this.closed) return undefined;
+    const wasReading = this.reading;
+    this.#stopReading();
+    const problem = this.#close();
+    if (problem && wasReading) this.read();
+    return problem;
+  }
+
+  #close(): string | undefined {
     const module = native;
     if (!module) return 'no native module';
     const sessions = connectedReceivingSrtp(this.#pc);
@@ -126,8 +222,9 @@ export class IngressGate {
     }
   }
 
-  /** Let every packet through to werift again. */
+  /** Let every packet through to werift again (read by Node: `read` to read them natively). */
   open(): void {
+    this.#stopReading();
     for (const stop of this.#stops.splice(0)) stop();
     this.#tally?.apply();
     this.#tally = undefined;

@@ -33,8 +33,12 @@ export interface NativeModule {
    * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
    * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns
    * [RTP packets described, RTP packets rejected, then datagram, address, port of everything else].
+   * With `keep`, each RTP packet's plain text comes back too, in arrival order, as (buffer, null, 0).
    */
-  drain(ingress: object, fd: number, records: Uint32Array): (number | Buffer | string)[];
+  drain(ingress: object, fd: number, records: Uint32Array, keep?: boolean): (number | Buffer | string | null)[];
+  /** Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket broke), until unwatch. */
+  watch(fd: number, ready: (ok: boolean) => void): object;
+  unwatch(watcher: object): void;
 }
 
 /** The project's root: the nearest folder above this module with a package.json. */

@@ -88,6 +88,8 @@ export class Publisher {
   readonly #onClose: () => void;
   /** Drops the publisher's media before werift while nobody consumes it (ingress-gate.ts). */
   readonly #gate: IngressGate;
+  /** Why the leg's sockets are read by Node rather than natively, once connected (undefined: natively). */
+  readProblem: string | undefined;
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
@@ -106,8 +108,12 @@ export class Publisher {
       this.forwarder.gated(marker, bytes, layer >= 0 ? layer : undefined);
     });
     this.pc.connectionStateChange.subscribe((state) => {
-      if (state === 'connected') useNativeIngress(this.pc);
-      if (state === 'connected') useNativeSrtcp(this.pc);
+      if (state === 'connected') {
+        useNativeIngress(this.pc);
+        useNativeSrtcp(this.pc);
+        // Read natively from here on (ingress-gate.ts); where it cannot, Node reads as before.
+        if (!this.#gate.closed) this.readProblem = this.#gate.read();
+      }
       if (state === 'failed' || state === 'closed') this.close();
     });
     this.pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));
@@ -206,6 +212,7 @@ export class Publisher {
     }
     if (!this.#gate.closed) return undefined;
     this.#gate.open();
+    this.readProblem = this.#gate.read();
     // The sequence numbers jump by what was dropped: that is not loss.
     this.#highestVideoSeq.length = 0;
     this.#missing.length = 0;

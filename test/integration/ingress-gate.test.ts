@@ -36,17 +36,23 @@ after(async () => {
 interface Counts {
   received: number;
   gated: number;
+  /** Read and decrypted natively, then handed to werift's router (a watched room). */
+  read: number;
 }
-async function counts(): Promise<Counts> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return { received: metricFrom(text, 'lancast_relay_packets_received_total') ?? NaN, gated: metricFrom(text, 'lancast_relay_packets_gated_total') ?? NaN };
+async function counts(url = server.url): Promise<Counts> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return {
+    received: metricFrom(text, 'lancast_relay_packets_received_total') ?? NaN,
+    gated: metricFrom(text, 'lancast_relay_packets_gated_total') ?? NaN,
+    read: metricFrom(text, 'lancast_relay_packets_read_natively_total') ?? NaN,
+  };
 }
 
-async function publish(room: string, options: PublishOptions = {}): Promise<HttpSession> {
-  const pub = await whipPublish(server.url, room, server.publishKey, options);
+async function publish(room: string, options: PublishOptions = {}, on: Lancast = server): Promise<HttpSession> {
+  const pub = await whipPublish(on.url, room, on.publishKey, options);
   open.push(pub);
   assert.equal(pub.status, 201, pub.body);
-  await waitFor(() => roomInfo(server.url, room), (r) => r?.live === true && (r.bitrate?.in ?? 0) > 0, 15_000, `${room} live at the relay`);
+  await waitFor(() => roomInfo(on.url, room), (r) => r?.live === true && (r.bitrate?.in ?? 0) > 0, 15_000, `${room} live at the relay`);
   return pub;
 }
 
@@ -69,9 +75,9 @@ async function gated(): Promise<Counts> {
 }
 
 /** A WHEP player of `room`, and how long from its POST to its first decoded frame. */
-async function watch(room: string): Promise<{ player: WhepPlayer; firstFrameMs: number }> {
+async function watch(room: string, on: Lancast = server): Promise<{ player: WhepPlayer; firstFrameMs: number }> {
   const t0 = performance.now();
-  const player = await whepPlay(server.url, room);
+  const player = await whepPlay(on.url, room);
   open.push(player);
   assert.equal(player.status, 201, player.body);
   await waitFor(async () => player.frames().count, (n) => n > 0, 10_000, `a decoded frame in ${room}`);
@@ -173,11 +179,43 @@ describe('the ingress gate', () => {
     assert.ok(firstFrameMs < 3_000, `first frame after ${firstFrameMs} ms`);
     const c = await counts();
     await sleep(1_000);
-    assert.equal((await counts()).gated, c.gated, 'watched: nothing gated');
+    const d = await counts();
+    assert.equal(d.gated, c.gated, 'watched: nothing gated');
+    // Watched, every layer's packets are read natively and routed by werift (by their rid).
+    assert.ok(d.read - c.read >= 100 && d.read - c.read >= (d.received - c.received) * 0.9, `read natively in a second: ${d.read - c.read} of ${d.received - c.received}`);
     const open = await roomInfo(server.url, 'layers');
     assert.ok(allLayers(open), JSON.stringify(open?.layers));
     assert.equal(open!.layers!.reduce((n, l) => n + l.viewers, 0), 1, 'the viewer is sent one layer');
     await player.stop();
     await pub.stop();
+  });
+
+  test("a watched room's media is read natively and decodes; with LANCAST_NATIVE_READ=0 Node reads it, and it decodes the same", async () => {
+    const pub = await publish('read');
+    const { player } = await watch('read');
+    const a = await counts();
+    await keepsPlaying(player);
+    const b = await counts();
+    const received = b.received - a.received;
+    // Every packet the room received in the window went through the native reader.
+    assert.ok(received >= 50, `received ${received}`);
+    assert.ok(b.read - a.read >= received * 0.95, `read natively ${b.read - a.read} of ${received}`);
+    assert.equal(b.gated, a.gated, 'watched: nothing gated');
+    await player.stop();
+    await pub.stop();
+
+    const nodeReads = await startLancast({ env: { LANCAST_NATIVE_READ: '0' } });
+    try {
+      const pub2 = await publish('read', {}, nodeReads);
+      const viewer = await watch('read', nodeReads);
+      await keepsPlaying(viewer.player);
+      const c = await counts(nodeReads.url);
+      assert.ok(c.received >= 50, `received ${c.received}`);
+      assert.equal(c.read, 0, 'LANCAST_NATIVE_READ=0: nothing read natively');
+      await viewer.player.stop();
+      await pub2.stop();
+    } finally {
+      await nodeReads.stop();
+    }
   });
 });

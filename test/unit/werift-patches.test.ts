@@ -13,6 +13,7 @@ import {
   installPatches,
   installWeriftPatches,
   replacements,
+  srtpReceiveChanged,
   WERIFT_VERSION,
   WeriftMismatchError,
   weriftPatches,
@@ -25,6 +26,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 test('this werift is the one the patches were written for, and every patch fits it', () => {
   assert.equal(weriftVersion(), WERIFT_VERSION);
   assert.deepEqual(checkWerift(weriftVersion(), weriftPatches), []);
+  // The relay's native reader repeats werift's steps after an SRTP decrypt (ingress-gate.ts).
+  assert.equal(srtpReceiveChanged(), undefined);
 });
 
 test("after installing, every replaced werift function is lancast's", () => {

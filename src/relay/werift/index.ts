@@ -22,7 +22,7 @@ export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtcpHeader } from './fast-rtcp.js';
 export { deSerializeRtpHeader } from './fast-rtp.js';
 export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type WeriftPatch } from './patch.js';
-export { connectedReceivingSrtp } from './receiver.js';
+export { connectedReceivingSrtp, srtpReceiveChanged } from './receiver.js';
 export { receiveSimulcast } from './simulcast-receiver.js';
 export { weriftSenderRtcp, weriftSenderTransport } from './sender.js';
 export { authenticate, type LocalCredentials } from './stun-auth.js';

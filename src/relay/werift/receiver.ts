@@ -3,8 +3,9 @@
  * native decryption in their place (../ingress.ts) and drop media before werift while nobody
  * watches (../ingress-gate.ts). The one place lancast reads them.
  */
-import type { RTCPeerConnection } from 'werift';
+import { RTCDtlsTransport, RtpPacket, type RTCPeerConnection } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
+import { replacements } from './patch.js';
 import { iceSockets, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
 
 interface WeriftSrtpSession {
@@ -17,6 +18,34 @@ interface WeriftDtlsTransport {
   state: string;
   srtp?: WeriftSrtpSession;
   iceTransport: { connection: WeriftIceAgent };
+  bytesReceived: number;
+  packetsReceived: number;
+  onRtp: { execute(rtp: RtpPacket): void };
+}
+
+/**
+ * What werift's DTLS transport does with an SRTP packet once decrypted (startSrtp), which
+ * `deliver` repeats for packets the relay reads and decrypts itself (../ingress-gate.ts): count
+ * it, parse it, hand it to the transport's onRtp (werift's router, receivers and NACK generators).
+ */
+const SRTP_RECEIVE = [
+  /this\.bytesReceived \+= data\.length;\s*this\.packetsReceived\+\+;/,
+  /dec = this\.srtp\.decrypt\(data\);/,
+  /rtp = RtpPacket\.deSerialize\(dec\);/,
+  /this\.onRtp\.execute\(rtp\);/,
+];
+let srtpReceiveFits: string | undefined | null = null;
+
+/** Why werift's receive path is not the one `deliver` repeats (undefined: it is); checked once. */
+export function srtpReceiveChanged(): string | undefined {
+  if (srtpReceiveFits === null) {
+    // werift's own function, under any patch that wraps it (lean-events.ts does).
+    const werifts = replacements.find((r) => r.target === 'RTCDtlsTransport.prototype.startSrtp')?.original;
+    const source = String(werifts ?? (RTCDtlsTransport.prototype as unknown as Record<string, unknown>).startSrtp);
+    const missing = SRTP_RECEIVE.filter((re) => !re.test(source));
+    srtpReceiveFits = missing.length ? `werift's RTCDtlsTransport.startSrtp no longer contains ${missing.join(', ')}` : undefined;
+  }
+  return srtpReceiveFits;
 }
 
 /** One connected receiving SRTP session: its keys, and whether lancast already decrypts for it. */
@@ -29,6 +58,8 @@ export interface ReceivingSrtp {
   readonly ingress: object | undefined;
   /** The transport's ICE sockets, or why they cannot be read outside werift. */
   sockets(): IceSocket[] | string;
+  /** A packet decrypted outside werift (`encrypted` bytes on the wire), taken on as werift takes one it decrypted. */
+  deliver(plain: Buffer, encrypted: number): void;
 }
 
 /** The receiving SRTP sessions of `pc` whose DTLS is connected, or was when lancast took over their decryption (one per transport). */
@@ -52,6 +83,21 @@ export function connectedReceivingSrtp(pc: RTCPeerConnection): ReceivingSrtp[] {
       },
       ingress: session.lancastIngress,
       sockets: () => iceSockets(dtls.iceTransport.connection),
+      deliver(plain, encrypted) {
+        dtls.bytesReceived += encrypted;
+        dtls.packetsReceived++;
+        let rtp: RtpPacket;
+        try {
+          rtp = RtpPacket.deSerialize(plain);
+        } catch {
+          return; // werift drops a malformed packet too
+        }
+        try {
+          dtls.onRtp.execute(rtp);
+        } catch {
+          // werift logs a subscriber's error here and goes on
+        }
+      },
     });
   }
   return out;
