@@ -179,8 +179,13 @@ async function viewer(id: number): Promise<void> {
   });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   const video = pc.addTransceiver('video', { direction: 'recvonly' });
-  // werift would NACK what it never saw (the packets not sampled): no NACKs from these viewers.
+  // werift would NACK what it never saw (the packets not sampled): no NACKs from werift on these
+  // viewers (browser-like ones NACK from the sink's counts). lancast's handleRTP (werift/
+  // lean-rtp-receive.ts, installed above) reads the codecs rather than the nackEnabled getter, so
+  // the NACK generator itself is what is turned off: with only the getter, each viewer NACKed
+  // the ~255 packets between two sampled ones, every 5 ms.
   Object.defineProperty(video.receiver, 'nackEnabled', { get: () => undefined });
+  (video.receiver as unknown as { nack: { addPacket(packet: unknown): void } }).nack.addPacket = () => undefined;
   // Browser-like viewers report from the sink's counts; werift's loop (runRtcp) would report on
   // the sampled packets only. It does not start while it believes it runs.
   if (browserLike) for (const t of pc.getTransceivers()) (t.receiver as unknown as { rtcpRunning: boolean }).rtcpRunning = true;
