@@ -129,8 +129,8 @@ export class IngressGate {
           resume();
         };
         const watcher = module.watch(fd!, (ok) => {
-          // A socket that broke, or was closed under us: Node (werift) has it again.
-          if (!ok || socketFd(socket) !== fd) return stop();
+          // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
+          if (!ok) return stop();
           this.#read(module, ingress!, fd!, tag, receive, (plain, encrypted) => session.deliver(plain, encrypted));
         });
         socket.once('close', stop);
