@@ -35,8 +35,12 @@ export interface RelayRoomStats {
   outBitsPerSecond: number;
   /** The publisher was asked to stop sending: nobody is watching. */
   paused: boolean;
-  /** A simulcast publisher's layers, lowest first, and how many viewers are sent each. */
-  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number }[];
+  /**
+   * A simulcast publisher's layers, lowest first, and how many viewers are sent each. `active`:
+   * it is being sent; `paused`: the relay asked the publisher to stop it, as nobody wanted it (it is
+   * still offered, and resumed when a viewer picks it).
+   */
+  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number; active: boolean; paused: boolean }[];
 }
 
 export class Relay extends Emitter<{ live: [room: string] }> implements MediaRelay {
@@ -61,7 +65,15 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     this.#pauseAfterMs = pauseAfterMs;
     this.#logger = logger;
     this.#workers =
-      workers > 0 ? new RelayWorkers(workers, ice, logger, (src, layer) => this.#sources.get(src)?.requestKeyframe(layer)) : undefined;
+      workers > 0
+        ? new RelayWorkers(
+            workers,
+            ice,
+            logger,
+            (src, layer) => this.#sources.get(src)?.requestKeyframe(layer),
+            (src) => this.#publication(src)?.layersChanged(),
+          )
+        : undefined;
   }
 
   publish(room: string, offerSdp: string, options: { pausable?: boolean } = {}): Publication {
@@ -83,6 +95,10 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const publisher = publication.publisher;
     this.#sources.set(publisher.source, publisher);
     if (workers) publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
+    // Which layers viewers want, on this thread and the workers: the others may pause (dynacast.ts).
+    publication.layerDemand = () => publisher.forwarder.demand | (workers?.demand(publisher.source) ?? 0);
+    publisher.forwarder.onDemand = () => publication.layersChanged();
+    if (workers) publication.on('layers', () => workers.setPaused(publisher.source, publisher.forwarder.layers.paused()));
     this.#rooms.set(room, publication);
     publication.once('ready', () => this.emit('live', room));
     publication.once('closed', () => {
@@ -97,6 +113,12 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const consumer = new RelayConsumer((onClose) => this.#newLeg(publication.publisher, onClose), offerSdp);
     publication.adopt(consumer);
     return consumer;
+  }
+
+  /** The publication whose publisher is source `src`. */
+  #publication(src: number): RelayPublication | undefined {
+    for (const publication of this.#rooms.values()) if (publication.publisher.source === src) return publication;
+    return undefined;
   }
 
   /** The room's live publisher, for what taps its media inside the relay (the recorder). */
@@ -139,7 +161,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const id = randomBytes(12).toString('base64url');
     const workers = this.#workers;
     if (!workers) return new Subscriber(id, publisher, this.#ice, onClose);
-    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
+    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, publisher.forwarder.layers.paused(), onClose);
     if (this.#placement.workersSoon) workers.prepare();
     return new Subscriber(id, publisher, this.#ice, (leg) => {
       this.#placement.released();
@@ -163,7 +185,14 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const viewers = publication.viewersByHeight();
     return publication.publisher.forwarder.layers
       .ordered()
-      .map(({ rid, width, height, bitsPerSecond }) => ({ rid, width, height, bitsPerSecond, viewers: height > 0 ? (viewers.get(height) ?? 0) : 0 }));
+      .map(({ rid, width, height, bitsPerSecond, active, paused }) => ({ rid, width, height, bitsPerSecond, viewers: height > 0 ? (viewers.get(height) ?? 0) : 0, active, paused: paused === true }));
+  }
+
+  /** Simulcast layers the relay has asked publishers to stop sending (dynacast.ts), over all rooms. */
+  pausedLayers(): number {
+    let n = 0;
+    for (const publication of this.#rooms.values()) n += publication.pausedLayers.length;
+    return n;
   }
 
   /** Simulcast layers of every room, by height: bits per second received and viewers sent each. */
