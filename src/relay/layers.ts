@@ -294,6 +294,11 @@ export class SimulcastLayers {
     }
   }
 
+  /** What the relay receives of layer `index` now, in bits per second (0 for a paused layer, once stopped). */
+  received(index: number): number {
+    return this.#byIndex[index]?.rate.bitsPerSecond ?? 0;
+  }
+
   /** The layers paused now, with their rate from before and size. */
   paused(): PausedLayer[] {
     return this.#byIndex.filter((l) => l.pausedBps !== undefined).map((l) => ({ index: l.index, bitsPerSecond: l.pausedBps!, width: l.width, height: l.height }));

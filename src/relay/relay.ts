@@ -183,9 +183,11 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
 
   #layers(publication: RelayPublication): NonNullable<RelayRoomStats['layers']> {
     const viewers = publication.viewersByHeight();
-    return publication.publisher.forwarder.layers
+    const layers = publication.publisher.forwarder.layers;
+    // What is received now: a paused layer's rate from before counts for choosing it, not here.
+    return layers
       .ordered()
-      .map(({ rid, width, height, bitsPerSecond, active, paused }) => ({ rid, width, height, bitsPerSecond, viewers: height > 0 ? (viewers.get(height) ?? 0) : 0, active, paused: paused === true }));
+      .map(({ index, rid, width, height, active, paused }) => ({ rid, width, height, bitsPerSecond: layers.received(index), viewers: height > 0 ? (viewers.get(height) ?? 0) : 0, active, paused: paused === true }));
   }
 
   /** Simulcast layers the relay has asked publishers to stop sending (dynacast.ts), over all rooms. */
