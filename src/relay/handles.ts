@@ -40,7 +40,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   /** A pausable simulcast publisher's layers nobody wants (dynacast.ts); undefined: it cannot be told, or has one layer. */
   #layers: LayerPauses | undefined;
   #layersTicker: NodeJS.Timeout | undefined;
-  readonly #pausable: boolean;
+  /** How long a layer may go unwanted before it is paused (0: never, or the publisher cannot be told). */
+  readonly #layerAfterMs: number;
   readonly #held: () => boolean;
   readonly #logger: Logger;
   /** The layers (bit i: layer i) viewers on every thread are on or switching to: set by the relay. */
@@ -52,12 +53,12 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
     room: string,
     offerSdp: string,
     makePublisher: (onClose: () => void) => Publisher,
-    pause: { pausable: boolean; afterMs: number; held: () => boolean },
+    pause: { pausable: boolean; afterMs: number; layerAfterMs: number; held: () => boolean },
     logger: Logger,
   ) {
     super();
     this.room = room;
-    this.#pausable = pause.pausable;
+    this.#layerAfterMs = pause.pausable ? pause.layerAfterMs : 0;
     this.#held = pause.held;
     this.#logger = logger;
     this.publisher = makePublisher(() => this.close());
@@ -86,8 +87,8 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
       logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType) }, 'relay publisher live');
       this.#ingress.setReady();
       this.#gate.setReady();
-      if (this.#pausable && this.publisher.rids.length > 1) {
-        this.#layers = new LayerPauses();
+      if (this.#layerAfterMs > 0 && this.publisher.rids.length > 1) {
+        this.#layers = new LayerPauses(this.#layerAfterMs);
         this.#layersTicker = setInterval(() => this.layersChanged(), LAYERS_TICK_MS);
         this.#layersTicker.unref();
       }

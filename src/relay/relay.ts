@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RelayError, type MediaRelay, type Publication } from './api.js';
+import { LAYER_IDLE_MS } from './dynacast.js';
 import { Emitter } from './emitter.js';
 import { RelayConsumer, RelayPublication } from './handles.js';
 import type { RelayIceOptions } from './ice.js';
@@ -56,13 +57,16 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
   readonly #sources = new Map<number, Publisher>();
   /** 0: never pause a publisher. */
   readonly #pauseAfterMs: number;
+  /** 0: never pause a layer (dynacast.ts). */
+  readonly #layerPauseAfterMs: number;
   /** A room for which this says true is never paused, watched or not (it is being recorded). */
   keepSending: ((room: string) => boolean) | undefined;
 
-  constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS) {
+  constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS, layerPauseAfterMs = LAYER_IDLE_MS) {
     super();
     this.#ice = ice;
     this.#pauseAfterMs = pauseAfterMs;
+    this.#layerPauseAfterMs = layerPauseAfterMs;
     this.#logger = logger;
     this.#workers =
       workers > 0
@@ -89,7 +93,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
         });
         return p;
       },
-      { pausable: options.pausable ?? false, afterMs: this.#pauseAfterMs, held: () => this.keepSending?.(room) ?? false },
+      { pausable: options.pausable ?? false, afterMs: this.#pauseAfterMs, layerAfterMs: this.#layerPauseAfterMs, held: () => this.keepSending?.(room) ?? false },
       this.#logger,
     );
     const publisher = publication.publisher;
