@@ -70,7 +70,7 @@ function render(all: Record<string, unknown>): string[] {
       { measure: 'switch down after the cap (ms)', p50: v.switchDownMsP50, p95: v.switchDownMsP95 },
       { measure: 'longest pause around the switch (ms, worst round)', p50: '-', p95: v.freezeAtSwitchMsMax },
       { measure: 'back on the top layer after the cap lifts (ms)', p50: v.recoverMsP50, p95: v.recoverMsP95 },
-      ...v.layers.map((l) => ({ measure: `layer ${l.height}p bitrate (kbit/s)`, p50: l.kbps, p95: '-' })),
+      ...v.layers.map((l) => ({ measure: `layer ${l.height}p bitrate (kbit/s)`, p50: l.kbps, p95: l.paused ? 'paused at the end (no viewer)' : '-' })),
       { measure: 'relay CPU per forwarded packet, simulcast / single (µs), 3 viewers', p50: `${v.cpuPerPacketUs.simulcast} / ${v.cpuPerPacketUs.single}`, p95: `ratio ${v.cpuPerPacketUs.ratio}` },
       ...(v.cpuPerPacketUs23 ? [{ measure: 'the same, 23 viewers (20 from the load generator)', p50: `${v.cpuPerPacketUs23.simulcast} / ${v.cpuPerPacketUs23.single}`, p95: `ratio ${v.cpuPerPacketUs23.ratio}` }] : []),
     ],

@@ -6,7 +6,9 @@
  * bitrate of each layer; and the relay's CPU per forwarded packet for three viewers of the same
  * broadcast with simulcast and without (side by side, same server), then again with 20 more
  * viewers from the load generator (browser-like feedback, so Auto keeps them on the top layer):
- * with three viewers, receiving the two extra layers is a large share of the relay's work.
+ * with three viewers, receiving the two extra layers is a large share of the relay's work. With
+ * every viewer on the top layer the relay has the broadcast page pause the other two (dynacast,
+ * src/relay/dynacast.ts): the simulcast CPU is taken once they are paused, as a room settles.
  */
 import { chromium as playwright, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, launchChromium, recordFrames, waitFor, waitForState } from '../test/helpers/browser.js';
@@ -27,7 +29,8 @@ export interface LayerAdaptation {
   freezeAtSwitchMsMax: number;
   recoverMsP50: number;
   recoverMsP95: number;
-  layers: { height: number; kbps: number }[];
+  /** Each layer's highest received rate seen (while the capped viewer played it, or before it was paused), and whether it was paused at the end. */
+  layers: { height: number; kbps: number; paused: boolean }[];
   cpuPerPacketUs: { simulcast: number; single: number; ratio: number };
   /** The same with 23 viewers (3 Chromium, 20 from the load generator). */
   cpuPerPacketUs23: { simulcast: number; single: number; ratio: number };
@@ -55,6 +58,13 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
     const downs: number[] = [];
     const freezes: number[] = [];
     const recoveries: number[] = [];
+    // A layer nobody watches is paused (dynacast): its rate is read whenever it is received.
+    const kbps = new Map<number, number>();
+    const sampleLayers = async () => {
+      const layers = (await roomInfo(base, 'adapt'))?.layers ?? [];
+      for (const l of layers) kbps.set(l.height, Math.max(kbps.get(l.height) ?? 0, Math.round(l.bitsPerSecond / 1000)));
+      return layers;
+    };
     const context = await here.newContext({ ignoreHTTPSErrors: true });
     const b = await context.newPage();
     await b.goto(`https://${host.hostAddress}:${server.port}/broadcast/adapt?key=test-key&autostart=1&mode=relay`);
@@ -64,6 +74,7 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
     await capped.goto(`${base}/watch/adapt`);
     for (const v of [...others, capped]) await waitForState(v, 'live', 30_000);
     await waitFor(() => height(capped), (h) => h === TOP, 20_000, 'the top layer');
+    await sampleLayers();
     await recordFrames(capped);
     for (let i = 0; i < rounds; i++) {
       host.setRate(CAP_BPS);
@@ -71,6 +82,7 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
       await waitFor(() => height(capped), (h) => h > 0 && h < TOP, 15_000, 'a lower layer');
       downs.push(Date.now() - capAt);
       await sleep(3_000);
+      await sampleLayers();
       freezes.push(await longestGap(capped, Date.now() - capAt + 500));
       host.setRate(0);
       const liftAt = Date.now();
@@ -78,7 +90,7 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
       recoveries.push(Date.now() - liftAt);
       await sleep(3_000);
     }
-    const layers = ((await roomInfo(base, 'adapt'))?.layers ?? []).map((l) => ({ height: l.height, kbps: Math.round(l.bitsPerSecond / 1000) }));
+    const layers = (await sampleLayers()).map((l) => ({ height: l.height, kbps: kbps.get(l.height) ?? 0, paused: l.paused }));
     await Promise.all([context.close(), capped.close(), ...others.map((v) => v.close())]);
 
     // CPU per forwarded packet: three viewers here, with simulcast and without, one after the
@@ -101,6 +113,8 @@ export async function layerAdaptation(rounds = 3): Promise<LayerAdaptation> {
       for (const v of viewers) await v.goto(`${base}/watch/cpu-${name}`);
       for (const v of viewers) await waitForState(v, 'live', 30_000);
       await sleep(5_000);
+      // Settled: every viewer on the top layer, and the layers nobody wants paused.
+      if (name === 'simulcast') await waitFor(async () => ((await roomInfo(base, `cpu-${name}`))?.layers ?? []).filter((l) => l.paused).length, (n) => n >= 2, 30_000, 'the lower layers paused');
       cpu[name] = await perPacket();
       const crowd = new GeneratorCrowd(base, `cpu-${name}`);
       try {

@@ -20,6 +20,8 @@ export interface Config {
   relayWorkers: number;
   /** Seconds a relayed room may go unwatched before its broadcaster is asked to pause (0: never). */
   pauseAfter: number;
+  /** Seconds a simulcast layer of a broadcast page may go unwanted before it is paused (dynacast; 0: never). */
+  layerPauseAfter: number;
   cert: string | undefined;
   key: string | undefined;
   dataDir: string;
@@ -81,6 +83,7 @@ export const FLAGS: FlagSpec[] = [
   { flag: 'relay-threshold', env: 'LANCAST_RELAY_THRESHOLD', value: 'N', help: 'viewers past which an auto room moves to the relay (default 4)' },
   { flag: 'relay-workers', env: 'LANCAST_RELAY_WORKERS', value: 'N', help: 'threads that send to relay viewers (default: one per core; 0: the main thread)' },
   { flag: 'pause-after', env: 'LANCAST_PAUSE_AFTER', value: 'S', help: 'seconds a relayed room may have no viewers before its broadcast page stops sending (default 5; 0: never)' },
+  { flag: 'layer-pause-after', env: 'LANCAST_LAYER_PAUSE_AFTER', value: 'S', help: 'seconds a simulcast layer of a broadcast page may have no viewer on it before the page stops sending it (default 4; 0: never)' },
   { flag: 'cert', env: 'LANCAST_CERT', value: 'FILE', help: 'TLS certificate (PEM); default: self-signed, made on first run' },
   { flag: 'key', env: 'LANCAST_KEY', value: 'FILE', help: 'TLS private key (PEM) for --cert' },
   { flag: 'data-dir', env: 'LANCAST_DATA_DIR', value: 'DIR', help: 'where the certificate and key live (default ~/.lancast)' },
@@ -218,6 +221,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       relayThreshold: int('relay-threshold', 4, 1, 100_000),
       relayWorkers: int('relay-workers', availableParallelism(), 0, 64),
       pauseAfter: int('pause-after', 5, 0, 86_400),
+      layerPauseAfter: int('layer-pause-after', 4, 0, 86_400),
       cert,
       key,
       dataDir: pick('data-dir') ?? join(homedir(), '.lancast'),

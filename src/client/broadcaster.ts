@@ -61,6 +61,8 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
   readonly #stale = new Set<Connection>();
   #state: BroadcasterState = 'connecting';
   #paused = false;
+  /** What the relay asked of the publishing connection: stop everything (nobody watches), and the simulcast layers (rids) nobody wants. */
+  #relayWants: { paused: boolean; layers: ReadonlySet<string> } = { paused: false, layers: new Set() };
   /** setParameters calls on one connection, one after another (each reads what the last wrote). */
   readonly #sending = new WeakMap<Connection, Promise<void>>();
   /** What every video sender may send (the page's quality preset). */
@@ -228,7 +230,10 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
         }
         return;
       case 'pause':
-        if (msg.from === RELAY && this.publishing?.cid === msg.cid) this.#pause(this.publishing, msg.paused === true);
+        if (msg.from === RELAY && this.publishing?.cid === msg.cid) this.#pause(this.publishing, { ...this.#relayWants, paused: msg.paused === true });
+        return;
+      case 'layers':
+        if (msg.from === RELAY && this.publishing?.cid === msg.cid && Array.isArray(msg.paused)) this.#pause(this.publishing, { ...this.#relayWants, layers: new Set(msg.paused) });
         return;
       case 'viewer-joined':
         return this.#offer(msg.id);
@@ -306,10 +311,14 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
 
   /**
    * Stop or restart the encoders of the publishing connection: nobody watching means nothing to
-   * encode or upload. Restarting an encoder begins with a keyframe, so the first viewer sees a
-   * picture at once.
+   * encode or upload, and a simulcast layer no viewer wants (dynacast, src/relay/dynacast.ts) one
+   * encoding less. Restarting an encoder begins with a keyframe, so the first viewer sees a
+   * picture at once, and a viewer moved to a layer that was paused gets it as soon as it starts.
    */
-  #pause(conn: Connection, paused: boolean): void {
+  #pause(conn: Connection, wants: { paused: boolean; layers: ReadonlySet<string> }): void {
+    this.#relayWants = wants;
+    const paused = wants.paused;
+    const sends = (encoding: RTCRtpEncodingParameters) => !paused && !(encoding.rid !== undefined && wants.layers.has(encoding.rid));
     void this.#serialFor(conn, async () => {
       let applied = true;
       for (const transceiver of conn.pc.getTransceivers()) {
@@ -332,8 +341,10 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
           applied = false;
           continue;
         }
-        if (params.encodings.every((e) => e.active === !paused)) continue;
-        for (const encoding of params.encodings) encoding.active = !paused;
+        // Never every layer off for want of viewers: the relay pauses only layers nobody is on.
+        if (!paused && params.encodings.every((e) => !sends(e))) continue;
+        if (params.encodings.every((e) => e.active === sends(e))) continue;
+        for (const encoding of params.encodings) encoding.active = sends(encoding);
         await sender.setParameters(params).catch((err: unknown) => {
           applied = false;
           console.warn('lancast: could not pause or resume sending', err);
@@ -365,6 +376,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     const conn = this.#connect(RELAY);
     this.publishing = conn;
     this.#setPaused(false);
+    this.#relayWants = { paused: false, layers: new Set() };
     conn.pc.onconnectionstatechange = () => {
       if (conn.pc.connectionState === 'failed' && this.publishing === conn) this.#schedulePublish();
     };
@@ -384,6 +396,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     if (!conn) return;
     this.publishing = undefined;
     this.#setPaused(false);
+    this.#relayWants = { paused: false, layers: new Set() };
     this.signaling.send({ type: 'hangup', to: RELAY, cid: conn.cid });
     conn.close();
   }
@@ -407,6 +420,7 @@ export class Broadcaster extends Emitter<BroadcasterEvents> {
     this.publishing?.close();
     this.publishing = undefined;
     this.#setPaused(false);
+    this.#relayWants = { paused: false, layers: new Set() };
     this.#mode = 'p2p';
   }
 

@@ -29,6 +29,7 @@ const SERVER_TYPES: Record<ServerMessage['type'], true> = {
   restart: true,
   hangup: true,
   pause: true,
+  layers: true,
   pong: true,
 };
 

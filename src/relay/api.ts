@@ -30,6 +30,11 @@ export type PublicationEvents = {
   ready: [];
   /** Nobody has watched for a while: the publisher may stop sending (true); or resume (false). */
   paused: [paused: boolean];
+  /**
+   * A simulcast publisher should stop sending these layers (by rid; none: send them all): no
+   * viewer has wanted them for a while. Sent again, changed, when a viewer wants one.
+   */
+  layers: [paused: string[]];
   /** Closed by its holder, replaced by a newer publication of the room, or its connection failed. */
   closed: [];
 };

@@ -100,6 +100,12 @@ export class Forwarder {
   #selectTicker: { stop(): void } | undefined;
   /** Asks the publisher for a keyframe on a layer (set by whoever owns the forwarder). */
   requestKeyframe: ((layer: number) => void) | undefined;
+  /**
+   * Told, when it changes, which simulcast layers this forwarder's viewers are on or switching to
+   * (bit i: layer i): the relay pauses the layers nobody wants (dynacast.ts).
+   */
+  onDemand: ((layers: number) => void) | undefined;
+  #demand = 0;
 
   constructor(clock: Clock = systemClock) {
     this.#clock = clock;
@@ -226,7 +232,10 @@ export class Forwarder {
     if (!pick) return;
     const wanted = pick.layer.index;
     if (wanted !== switcher.target || switcher.current !== wanted) {
+      const moved = wanted !== switcher.target;
       switcher.target = wanted;
+      // A paused target is resumed at once: the relay hears of it before the keyframe request.
+      if (moved) this.#noteDemand();
       if (switcher.current !== wanted) this.requestKeyframe?.(wanted);
     }
     if ((quality?.probeBps ?? 0) > 0) this.#probing.add(switcher);
@@ -255,6 +264,25 @@ export class Forwarder {
 
   #select(): void {
     for (const switcher of this.#switchers.values()) this.#choose(switcher);
+    // Switches made since (a viewer left its old layer at a keyframe of its new one).
+    this.#noteDemand();
+  }
+
+  /** The layers the viewers are on or switching to, told to onDemand when they change. */
+  #noteDemand(): void {
+    let demand = 0;
+    for (const { current, target } of this.#switchers.values()) {
+      if (current >= 0) demand |= 1 << current;
+      if (target >= 0) demand |= 1 << target;
+    }
+    if (demand === this.#demand) return;
+    this.#demand = demand;
+    this.onDemand?.(demand);
+  }
+
+  /** The layers this forwarder's viewers are on or switching to (bit i: layer i). */
+  get demand(): number {
+    return this.#demand;
   }
 
   /** The links of this forwarder's video viewers (simulcast or not) that have a recent estimate (link.ts). */
@@ -268,10 +296,10 @@ export class Forwarder {
     return out;
   }
 
-  /** The layer a viewer's keyframe request is for: the one it is sent, else the highest. */
+  /** The layer a viewer's keyframe request is for: the one it is sent, else the highest being sent (where it will start). */
   keyframeLayer(sink: Sink | undefined): number {
     const switcher = sink && this.#switchers.get(sink);
-    return switcher && switcher.current >= 0 ? switcher.current : this.layers.top();
+    return switcher && switcher.current >= 0 ? switcher.current : this.layers.topSent();
   }
 
   /** Choose a sink's layer again now (its viewer changed its wish). */
@@ -297,6 +325,7 @@ export class Forwarder {
       this.#selectTicker?.stop();
       this.#selectTicker = undefined;
     }
+    this.#noteDemand();
     sink.egress.close();
   }
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { RelayError, type Consumer, type ConsumerEvents, type IceCandidateInit, type Publication, type PublicationEvents, type QualityChoice } from './api.js';
 import { Emitter } from './emitter.js';
+import { LayerPauses } from './dynacast.js';
 import { native } from './native.js';
 import { PauseGate } from './pause-policy.js';
 import type { Publisher } from './publisher.js';
@@ -17,6 +18,8 @@ import type { Leg } from './workers.js';
  * recent keyframe still in the forwarder's history.
  */
 export const GATE_AFTER_MS = 2_000;
+/** How often a simulcast publisher's unwanted layers are looked at (dynacast.ts): resuming does not wait for it. */
+const LAYERS_TICK_MS = 500;
 
 /** Mark a promise as handled (its holder may never await it) while it still rejects for those who do. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
@@ -34,6 +37,15 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   readonly #gate: PauseGate;
   /** When the publisher's media is dropped before werift: the pause policy, on a shorter clock, for every publisher. */
   readonly #ingress: PauseGate;
+  /** A pausable simulcast publisher's layers nobody wants (dynacast.ts); undefined: it cannot be told, or has one layer. */
+  #layers: LayerPauses | undefined;
+  #layersTicker: NodeJS.Timeout | undefined;
+  /** How long a layer may go unwanted before it is paused (0: never, or the publisher cannot be told). */
+  readonly #layerAfterMs: number;
+  readonly #held: () => boolean;
+  readonly #logger: Logger;
+  /** The layers (bit i: layer i) viewers on every thread are on or switching to: set by the relay. */
+  layerDemand: () => number = () => this.publisher.forwarder.demand;
   #closed = false;
 
   /** `makePublisher` gets the callback its publisher must call when it closes on its own. */
@@ -41,11 +53,14 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
     room: string,
     offerSdp: string,
     makePublisher: (onClose: () => void) => Publisher,
-    pause: { pausable: boolean; afterMs: number; held: () => boolean },
+    pause: { pausable: boolean; afterMs: number; layerAfterMs: number; held: () => boolean },
     logger: Logger,
   ) {
     super();
     this.room = room;
+    this.#layerAfterMs = pause.pausable ? pause.layerAfterMs : 0;
+    this.#held = pause.held;
+    this.#logger = logger;
     this.publisher = makePublisher(() => this.close());
     this.#gate = new PauseGate({
       enabled: pause.pausable,
@@ -73,6 +88,11 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
       if (this.publisher.readProblem) logger.info({ room, why: this.publisher.readProblem }, 'relay publisher leg read by Node');
       this.#ingress.setReady();
       this.#gate.setReady();
+      if (this.#layerAfterMs > 0 && this.publisher.rids.length > 1) {
+        this.#layers = new LayerPauses(this.#layerAfterMs);
+        this.#layersTicker = setInterval(() => this.layersChanged(), LAYERS_TICK_MS);
+        this.#layersTicker.unref();
+      }
       this.emit('ready');
     };
     this.answer = quiet(
@@ -111,6 +131,35 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   wake(): void {
     this.#ingress.wake();
     this.#gate.wake();
+    this.layersChanged();
+  }
+
+  /**
+   * The layers viewers want changed, or time passed: pause the layers nobody has wanted for a
+   * while, resume those wanted again (dynacast.ts). The forwarders and workers learn of it from
+   * the 'layers' event (the relay), the broadcaster from its holder.
+   */
+  layersChanged(): void {
+    const pauses = this.#layers;
+    if (!pauses || this.#closed) return;
+    const layers = this.publisher.forwarder.layers;
+    const ordered = layers.ordered();
+    const mask = (keep: (l: (typeof ordered)[number]) => boolean) => ordered.reduce((m, l) => (keep(l) ? m | (1 << l.index) : m), 0);
+    const facts = { wanted: this.layerDemand(), sending: mask((l) => l.active), kept: this.#held() ? 1 << layers.top() : 0 };
+    if (!pauses.step(facts, Date.now())) return;
+    const paused = ordered.filter((l) => pauses.paused & (1 << l.index));
+    layers.setPaused(paused.map(({ index, bitsPerSecond, width, height }) => ({ index, bitsPerSecond, width, height })));
+    const rids = paused.map((l) => l.rid);
+    this.#logger.info({ room: this.room, paused: rids }, rids.length > 0 ? 'relay publisher layers paused: no viewer wants them' : 'relay publisher layers all sent');
+    this.emit('layers', rids);
+  }
+
+  /** The rids of the layers the publisher is asked not to send now. */
+  get pausedLayers(): string[] {
+    return this.publisher.forwarder.layers
+      .ordered()
+      .filter((l) => l.paused)
+      .map((l) => l.rid);
   }
 
   /** A consumer of this publication: it closes with it. */
@@ -135,6 +184,7 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#layersTicker);
     this.#ingress.stop();
     this.#gate.stop();
     this.publisher.close();

@@ -126,20 +126,27 @@ export class ViewerQuality {
 
   /**
    * The layer to send now, given the layers (lowest first) and the one being sent (-1: none).
-   * Only layers the publisher is sending count (all of them when it sends none).
+   * Only layers the publisher is sending count (all of them when it sends none), and those the
+   * relay paused because nobody wanted them (dynacast.ts): choosing one resumes it, and its
+   * rate from before the pause stands for what it will cost.
    */
   decide(all: LayerInfo[], current: number, nowMs: number): { layer: LayerInfo; reason: LayerReason } | undefined {
-    const active = all.filter((l) => l.active);
-    const layers = active.length > 0 ? active : all;
+    const available = all.filter((l) => l.active || l.paused || l.resuming);
+    const layers = available.length > 0 ? available : all;
     if (layers.length === 0) return undefined;
     if (this.choice !== 'auto') return pickLayer(layers, this.choice, Infinity);
     const top = layers.length - 1;
     let at = layers.findIndex((l) => l.index === this.#auto);
     const link = this.link;
     if (at < 0 || !link || (!this.#heldByLink && at < top)) {
-      // First choice, a link we know nothing of, or higher layers the publisher sends again: the top.
-      if (at !== top) this.#upAtMs = nowMs;
-      at = top;
+      // First choice, a link we know nothing of, or higher layers the publisher sends again: the
+      // top. Except a first choice while the top is paused: the viewer starts on the highest layer
+      // being sent, whose keyframe is at hand (its first frame does not wait for the publisher to
+      // start the top again), and is moved to the top at the next decision, as the top resumes.
+      const sent = layers.findLastIndex((l) => l.active);
+      const first = at < 0 && !layers[top].active && sent >= 0 ? sent : top;
+      if (at !== first) this.#upAtMs = nowMs;
+      at = first;
       this.#heldByLink = false;
       this.#endProbe();
     } else if (this.#probe) {

@@ -17,6 +17,22 @@ export interface LayerInfo {
   bitsPerSecond: number;
   /** Packets arrived lately: a publisher short of CPU or bandwidth stops its top layers for a while. */
   active: boolean;
+  /**
+   * The relay asked the publisher to stop sending it, since no viewer wanted it (dynacast.ts): it
+   * is not active, yet still there to be chosen (choosing it resumes it), at its last rate.
+   */
+  paused?: boolean;
+  /** Resumed by the relay a moment ago, its packets not here yet: to be chosen as a paused one is. */
+  resuming?: boolean;
+}
+
+/** A layer the relay has paused, as the main thread tells the relay workers (their own meters saw it stop). */
+export interface PausedLayer {
+  index: number;
+  /** Its rate when it was paused: what choosing it again will cost. */
+  bitsPerSecond: number;
+  width: number;
+  height: number;
 }
 
 /** A layer with no packet for this long is not being sent. */
@@ -27,6 +43,13 @@ const ACTIVE_MS = 500;
  * and its viewers should not wait ACTIVE_MS of black to be moved to the one below.
  */
 const BEHIND_FRAMES = 4;
+/**
+ * A layer resumed after a pause counts at least at its rate from before for this long: its meter
+ * starts again from nothing, and the selector must not take a layer at a fraction of its cost. As
+ * long, until its packets come, it is 'resuming': the viewers who wanted it keep wanting it,
+ * though the publisher has not started it yet.
+ */
+const RESUMED_FLOOR_MS = 2_000;
 
 /** The picture size a VP8 keyframe's first packet carries (RFC 6386 9.1), if this is one. */
 export function vp8KeyframeSize(p: Uint8Array): { width: number; height: number } | undefined {
@@ -161,10 +184,21 @@ class Layer {
   readonly frameEnds: number[] = [];
   width = 0;
   height = 0;
+  /** Paused by the relay: its rate when paused (undefined: not paused). */
+  pausedBps: number | undefined;
+  /** Resumed: its rate from before, and until when that still counts. */
+  floorBps = 0;
+  floorUntilMs = 0;
   constructor(
     readonly index: number,
     readonly rid: string,
   ) {}
+
+  bitsPerSecond(now: number): number {
+    const measured = this.rate.bitsPerSecond;
+    if (this.pausedBps !== undefined) return Math.max(measured, this.pausedBps);
+    return now < this.floorUntilMs ? Math.max(measured, this.floorBps) : measured;
+  }
 }
 
 /** The layers one publisher sends, as its packets show them. */
@@ -234,6 +268,42 @@ export class SimulcastLayers {
     return this.ordered().pop()?.index ?? 0;
   }
 
+  /** The highest layer being sent (else the highest): where a new viewer starts (layer-selector.ts). */
+  topSent(): number {
+    return this.ordered()
+      .filter((l) => l.active)
+      .pop()?.index ?? this.top();
+  }
+
+  /**
+   * The layers the relay has paused now (dynacast.ts); the others are not. A layer paused here
+   * keeps the rate it had (or the one given, measured where all its packets were seen), and its
+   * size when it has none of its own.
+   */
+  setPaused(paused: readonly PausedLayer[]): void {
+    const now = Date.now();
+    for (const layer of this.#byIndex) {
+      const p = paused.find((q) => q.index === layer.index);
+      if (p) {
+        layer.pausedBps ??= Math.max(layer.rate.bitsPerSecond, p.bitsPerSecond);
+        if (!layer.height && p.height) [layer.width, layer.height] = [p.width, p.height];
+      } else if (layer.pausedBps !== undefined) {
+        [layer.floorBps, layer.floorUntilMs] = [layer.pausedBps, now + RESUMED_FLOOR_MS];
+        layer.pausedBps = undefined;
+      }
+    }
+  }
+
+  /** What the relay receives of layer `index` now, in bits per second (0 for a paused layer, once stopped). */
+  received(index: number): number {
+    return this.#byIndex[index]?.rate.bitsPerSecond ?? 0;
+  }
+
+  /** The layers paused now, with their rate from before and size. */
+  paused(): PausedLayer[] {
+    return this.#byIndex.filter((l) => l.pausedBps !== undefined).map((l) => ({ index: l.index, bitsPerSecond: l.pausedBps!, width: l.width, height: l.height }));
+  }
+
   /** Layer `index` has stopped while another goes on: another has sent BEHIND_FRAMES frames since its last packet. */
   stopped(index: number): boolean {
     const layer = this.#byIndex[index];
@@ -244,7 +314,12 @@ export class SimulcastLayers {
   /** The layers from lowest to highest: by picture height where known, else by bitrate. */
   ordered(): LayerInfo[] {
     const now = Date.now();
-    const infos = this.#byIndex.map((l) => ({ index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.rate.bitsPerSecond, active: now - l.lastAtMs < ACTIVE_MS && !this.stopped(l.index) }));
+    const infos = this.#byIndex.map((l) => {
+      const paused = l.pausedBps !== undefined;
+      const active = !paused && now - l.lastAtMs < ACTIVE_MS && !this.stopped(l.index);
+      const resuming = !paused && !active && now < l.floorUntilMs;
+      return { index: l.index, rid: l.rid, width: l.width, height: l.height, bitsPerSecond: l.bitsPerSecond(now), active, ...(paused ? { paused } : {}), ...(resuming ? { resuming } : {}) };
+    });
     return infos.sort((a, b) => (a.height && b.height && a.height !== b.height ? a.height - b.height : a.bitsPerSecond - b.bitsPerSecond || a.index - b.index));
   }
 }

@@ -32,6 +32,7 @@ class Source implements SubscriberSource {
     this.forwarder.videoCodec = codecs.video?.mimeType;
     this.forwarder.simulcastLayers = layers;
     this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
+    this.forwarder.onDemand = (demand) => post({ t: 'demand', src: id, layers: demand });
   }
   requestKeyframe(layer = 0): void {
     post({ t: 'keyframe', src: this.id, layer });
@@ -65,6 +66,7 @@ port.on('message', (m: ToWorker) => {
         source = new Source(m.src, codecsFromData(m.codecs), m.layers);
         sources.set(m.src, source);
       }
+      source.forwarder.layers.setPaused(m.paused);
       const src = source;
       src.legs++;
       const id = m.id;
@@ -82,6 +84,9 @@ port.on('message', (m: ToWorker) => {
     }
     case 'quality':
       legs.get(m.id)?.setQuality(m.choice);
+      return;
+    case 'paused':
+      sources.get(m.src)?.forwarder.layers.setPaused(m.layers);
       return;
     case 'offer':
       reply(m.req, () => leg(m.id).offer());

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RelayError, type MediaRelay, type Publication } from './api.js';
+import { LAYER_IDLE_MS } from './dynacast.js';
 import { Emitter } from './emitter.js';
 import { RelayConsumer, RelayPublication } from './handles.js';
 import type { RelayIceOptions } from './ice.js';
@@ -35,8 +36,12 @@ export interface RelayRoomStats {
   outBitsPerSecond: number;
   /** The publisher was asked to stop sending: nobody is watching. */
   paused: boolean;
-  /** A simulcast publisher's layers, lowest first, and how many viewers are sent each. */
-  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number }[];
+  /**
+   * A simulcast publisher's layers, lowest first, and how many viewers are sent each. `active`:
+   * it is being sent; `paused`: the relay asked the publisher to stop it, as nobody wanted it (it is
+   * still offered, and resumed when a viewer picks it).
+   */
+  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number; active: boolean; paused: boolean }[];
 }
 
 export class Relay extends Emitter<{ live: [room: string] }> implements MediaRelay {
@@ -52,16 +57,27 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
   readonly #sources = new Map<number, Publisher>();
   /** 0: never pause a publisher. */
   readonly #pauseAfterMs: number;
+  /** 0: never pause a layer (dynacast.ts). */
+  readonly #layerPauseAfterMs: number;
   /** A room for which this says true is never paused, watched or not (it is being recorded). */
   keepSending: ((room: string) => boolean) | undefined;
 
-  constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS) {
+  constructor(ice: RelayIceOptions, logger: Logger, workers = 0, pauseAfterMs = PAUSE_AFTER_MS, layerPauseAfterMs = LAYER_IDLE_MS) {
     super();
     this.#ice = ice;
     this.#pauseAfterMs = pauseAfterMs;
+    this.#layerPauseAfterMs = layerPauseAfterMs;
     this.#logger = logger;
     this.#workers =
-      workers > 0 ? new RelayWorkers(workers, ice, logger, (src, layer) => this.#sources.get(src)?.requestKeyframe(layer)) : undefined;
+      workers > 0
+        ? new RelayWorkers(
+            workers,
+            ice,
+            logger,
+            (src, layer) => this.#sources.get(src)?.requestKeyframe(layer),
+            (src) => this.#publication(src)?.layersChanged(),
+          )
+        : undefined;
   }
 
   publish(room: string, offerSdp: string, options: { pausable?: boolean } = {}): Publication {
@@ -77,12 +93,16 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
         });
         return p;
       },
-      { pausable: options.pausable ?? false, afterMs: this.#pauseAfterMs, held: () => this.keepSending?.(room) ?? false },
+      { pausable: options.pausable ?? false, afterMs: this.#pauseAfterMs, layerAfterMs: this.#layerPauseAfterMs, held: () => this.keepSending?.(room) ?? false },
       this.#logger,
     );
     const publisher = publication.publisher;
     this.#sources.set(publisher.source, publisher);
     if (workers) publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
+    // Which layers viewers want, on this thread and the workers: the others may pause (dynacast.ts).
+    publication.layerDemand = () => publisher.forwarder.demand | (workers?.demand(publisher.source) ?? 0);
+    publisher.forwarder.onDemand = () => publication.layersChanged();
+    if (workers) publication.on('layers', () => workers.setPaused(publisher.source, publisher.forwarder.layers.paused()));
     this.#rooms.set(room, publication);
     publication.once('ready', () => this.emit('live', room));
     publication.once('closed', () => {
@@ -97,6 +117,12 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const consumer = new RelayConsumer((onClose) => this.#newLeg(publication.publisher, onClose), offerSdp);
     publication.adopt(consumer);
     return consumer;
+  }
+
+  /** The publication whose publisher is source `src`. */
+  #publication(src: number): RelayPublication | undefined {
+    for (const publication of this.#rooms.values()) if (publication.publisher.source === src) return publication;
+    return undefined;
   }
 
   /** The room's live publisher, for what taps its media inside the relay (the recorder). */
@@ -139,7 +165,7 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const id = randomBytes(12).toString('base64url');
     const workers = this.#workers;
     if (!workers) return new Subscriber(id, publisher, this.#ice, onClose);
-    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, onClose);
+    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, publisher.forwarder.layers.paused(), onClose);
     if (this.#placement.workersSoon) workers.prepare();
     return new Subscriber(id, publisher, this.#ice, (leg) => {
       this.#placement.released();
@@ -161,9 +187,18 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
 
   #layers(publication: RelayPublication): NonNullable<RelayRoomStats['layers']> {
     const viewers = publication.viewersByHeight();
-    return publication.publisher.forwarder.layers
+    const layers = publication.publisher.forwarder.layers;
+    // What is received now: a paused layer's rate from before counts for choosing it, not here.
+    return layers
       .ordered()
-      .map(({ rid, width, height, bitsPerSecond }) => ({ rid, width, height, bitsPerSecond, viewers: height > 0 ? (viewers.get(height) ?? 0) : 0 }));
+      .map(({ index, rid, width, height, active, paused }) => ({ rid, width, height, bitsPerSecond: layers.received(index), viewers: height > 0 ? (viewers.get(height) ?? 0) : 0, active, paused: paused === true }));
+  }
+
+  /** Simulcast layers the relay has asked publishers to stop sending (dynacast.ts), over all rooms. */
+  pausedLayers(): number {
+    let n = 0;
+    for (const publication of this.#rooms.values()) n += publication.pausedLayers.length;
+    return n;
   }
 
   /** Simulcast layers of every room, by height: bits per second received and viewers sent each. */

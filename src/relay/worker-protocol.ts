@@ -7,6 +7,7 @@ import type { MediaKind } from './codecs.js';
 import type { LegCounts } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
 import type { Playing, QualityChoice } from './layer-selector.js';
+import type { PausedLayer } from './layers.js';
 import type { LinkSample } from './link.js';
 
 export interface CodecData {
@@ -50,7 +51,9 @@ export interface Candidate {
 
 /** Main → worker. `src` names one publisher (a new publisher of a room is a new source). */
 export type ToWorker =
-  | { t: 'create'; id: string; src: number; codecs: CodecsData; layers: number }
+  | { t: 'create'; id: string; src: number; codecs: CodecsData; layers: number; paused: PausedLayer[] }
+  /** The source's layers the relay has paused now (dynacast.ts): still there to be chosen. */
+  | { t: 'paused'; src: number; layers: PausedLayer[] }
   | { t: 'quality'; id: string; choice: QualityChoice }
   | { t: 'offer'; req: number; id: string }
   | { t: 'answer'; req: number; id: string; sdp: string }
@@ -68,6 +71,8 @@ export type FromWorker =
   | { t: 'reply'; req: number; ok: true; value?: string }
   | { t: 'reply'; req: number; ok: false; error: string }
   | { t: 'keyframe'; src: number; layer: number }
+  /** The source's layers this worker's viewers are on or switching to (bit i: layer i), when that changes. */
+  | { t: 'demand'; src: number; layers: number }
   | { t: 'playing'; id: string; playing: Playing }
   | { t: 'closed'; id: string; reason: string }
   | { t: 'stats'; counts: LegCounts; bitsPerSecond: Record<number, number>; links: LinkSample[]; utilization: number; cpuSeconds: number };

@@ -11,6 +11,7 @@ import type { MediaKind } from './codecs.js';
 import { LEG_COUNTERS, relayCounters } from './forwarder.js';
 import type { RelayIceOptions } from './ice.js';
 import type { Playing, QualityChoice } from './layer-selector.js';
+import type { PausedLayer } from './layers.js';
 import type { LinkSample } from './link.js';
 import { codecsToData, type Candidate, type Codecs, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
@@ -54,6 +55,8 @@ class Slot {
   /** Legs per source, to know where each publisher's packets must go. */
   readonly sources = new Map<number, number>();
   readonly bitsPerSecond = new Map<number, number>();
+  /** Per source, the simulcast layers its viewers here are on or switching to (bit i: layer i). */
+  readonly demand = new Map<number, number>();
   /** Its simulcast viewers' link estimates, as of its last report. */
   links: LinkSample[] = [];
   /** The share of the last second this worker was busy (0..1). */
@@ -66,10 +69,12 @@ class Slot {
   readonly #pending = new Map<number, { resolve: (v: string | undefined) => void; reject: (e: Error) => void }>();
   #nextReq = 1;
   #keyframe: (src: number, layer: number) => void;
+  #onDemand: (src: number) => void;
   dead = false;
 
-  constructor(init: WorkerInit, logger: Logger, keyframe: (src: number, layer: number) => void) {
+  constructor(init: WorkerInit, logger: Logger, keyframe: (src: number, layer: number) => void, onDemand: (src: number) => void) {
     this.#keyframe = keyframe;
+    this.#onDemand = onDemand;
     this.index = init.index;
     this.worker = newWorker(init);
     this.worker.on('message', (m: FromWorker) => this.#onMessage(m, logger));
@@ -79,6 +84,9 @@ class Slot {
       for (const p of this.#pending.values()) p.reject(new Error('the relay worker stopped'));
       this.#pending.clear();
       for (const leg of [...this.legs.values()]) leg.closedByWorker('its relay worker stopped');
+      const sources = [...this.demand.keys()];
+      this.demand.clear();
+      for (const src of sources) this.#onDemand(src);
     });
   }
 
@@ -97,6 +105,11 @@ class Slot {
       }
       case 'keyframe':
         this.#keyframe(m.src, m.layer);
+        return;
+      case 'demand':
+        if (m.layers === 0) this.demand.delete(m.src);
+        else this.demand.set(m.src, m.layers);
+        this.#onDemand(m.src);
         return;
       case 'playing':
         this.legs.get(m.id)?.onPlaying?.(m.playing);
@@ -203,12 +216,15 @@ export class RelayWorkers {
   readonly #ice: RelayIceOptions;
   readonly #logger: Logger;
   readonly #keyframe: (src: number, layer: number) => void;
+  readonly #onDemand: (src: number) => void;
 
-  constructor(count: number, ice: RelayIceOptions, logger: Logger, keyframe: (src: number, layer: number) => void) {
+  /** `onDemand(src)`: the layers the viewers of source `src` want changed on some worker (see demand()). */
+  constructor(count: number, ice: RelayIceOptions, logger: Logger, keyframe: (src: number, layer: number) => void, onDemand: (src: number) => void = () => undefined) {
     this.count = count;
     this.#ice = ice;
     this.#logger = logger;
     this.#keyframe = keyframe;
+    this.#onDemand = onDemand;
   }
 
   /**
@@ -223,18 +239,18 @@ export class RelayWorkers {
       const used = new Set(this.#slots.map((s) => s.index));
       let index = 0;
       while (used.has(index)) index++;
-      this.#slots.push(new Slot({ ice: this.#ice, index }, this.#logger, this.#keyframe));
+      this.#slots.push(new Slot({ ice: this.#ice, index }, this.#logger, this.#keyframe, this.#onDemand));
     }
   }
 
-  /** A new viewer's leg of source `src`, on the worker with the fewest legs. */
-  createLeg(id: string, src: number, codecs: Codecs, layers: number, onClose: (leg: Leg) => void): Leg {
+  /** A new viewer's leg of source `src` (`paused`: its layers paused now), on the worker with the fewest legs. */
+  createLeg(id: string, src: number, codecs: Codecs, layers: number, paused: PausedLayer[], onClose: (leg: Leg) => void): Leg {
     this.prepare();
     const slot = this.#slots.reduce((a, b) => (b.legs.size < a.legs.size ? b : a));
     const leg = new RemoteLeg(id, slot, src, onClose);
     slot.legs.set(id, leg);
     slot.sources.set(src, (slot.sources.get(src) ?? 0) + 1);
-    slot.post({ t: 'create', id, src, codecs: codecsToData(codecs), layers });
+    slot.post({ t: 'create', id, src, codecs: codecsToData(codecs), layers, paused });
     return leg;
   }
 
@@ -243,6 +259,18 @@ export class RelayWorkers {
     for (const slot of this.#slots) {
       if (slot.sources.has(src)) slot.post({ t: 'rtp', src, kind, seq, ts, marker, payload, layer });
     }
+  }
+
+  /** A source's paused layers changed (dynacast.ts): every worker with viewers of it learns. */
+  setPaused(src: number, paused: PausedLayer[]): void {
+    for (const slot of this.#slots) {
+      if (slot.sources.has(src)) slot.post({ t: 'paused', src, layers: paused });
+    }
+  }
+
+  /** The layers the viewers of source `src` want on all workers (bit i: layer i). */
+  demand(src: number): number {
+    return this.#slots.reduce((mask, s) => mask | (s.demand.get(src) ?? 0), 0);
   }
 
   bitsPerSecond(src: number): number {

@@ -134,6 +134,14 @@ export class Metrics implements HubObserver {
     layerGauge('lancast_relay_layer_viewers', 'Relay viewers sent the simulcast layer of each picture height', (t) => t.viewers);
     layerGauge('lancast_relay_layer_received_bps', 'Bits per second the relay receives of the simulcast layers of each picture height', (t) => t.bitsPerSecond);
     new Gauge({
+      name: 'lancast_relay_layers_paused',
+      help: 'Simulcast layers the relay has asked broadcast pages to stop sending, as no viewer wants them (dynacast)',
+      registers: [this.registry],
+      collect() {
+        this.set(relay?.()?.pausedLayers() ?? 0);
+      },
+    });
+    new Gauge({
       name: 'lancast_signaling_sockets',
       help: 'Open signaling sockets',
       registers: [this.registry],

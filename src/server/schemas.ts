@@ -31,7 +31,7 @@ export const roomsSchema = {
             /** A simulcast publisher's layers, and how many viewers play each. */
             layers: {
               type: 'array',
-              items: object({ rid: str, width: int, height: int, bitsPerSecond: num, viewers: int }),
+              items: object({ rid: str, width: int, height: int, bitsPerSecond: num, viewers: int, active: bool, paused: bool }),
             },
           },
           ['name', 'live', 'viewers', 'mode'],

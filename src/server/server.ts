@@ -79,7 +79,7 @@ export async function startServer(config: Config, logger: Logger, version: strin
 
   let hub: Hub | undefined;
   const metrics = new Metrics(() => hub, () => relay);
-  const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers, config.pauseAfter * 1000);
+  const relay: Relay = new Relay({ host: config.host, iceServers: config.iceServers }, logger.child({ component: 'relay' }), config.relayWorkers, config.pauseAfter * 1000, config.layerPauseAfter * 1000);
   const recordings = new Recordings({
     dir: config.recordingsDir,
     auto: config.record,

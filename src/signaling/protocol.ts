@@ -11,7 +11,7 @@
  * Relay rooms: the media server is a peer named `relay`. The broadcaster offers to it (publish);
  * it offers to each viewer; `hangup` retires a connection once its replacement plays. With no
  * viewers for a few seconds the relay tells the broadcaster `pause` (stop sending), and un-pauses
- * it the moment one arrives.
+ * it the moment one arrives; of a simulcast upload it names the `layers` no viewer wants.
  */
 import { z } from 'zod';
 
@@ -180,6 +180,12 @@ export const PongMessage = z.object({ type: z.literal('pong') });
  * (`paused: true`), so stop sending media until told `paused: false` (a viewer arrived).
  */
 export const RelayedPause = z.object({ type: z.literal('pause'), from: PeerId, cid: ConnectionId, paused: z.boolean() });
+/**
+ * From the relay to a broadcaster about its simulcast publishing connection `cid`: stop sending
+ * the encodings of these rids (no viewer wants them), and send all others. Each message replaces
+ * the last; `paused: []` sends every layer. Apart from `pause`, which stops them all.
+ */
+export const RelayedLayers = z.object({ type: z.literal('layers'), from: PeerId, cid: ConnectionId, paused: z.array(z.string().min(1).max(32)).max(16) });
 
 /**
  * From the relay to a viewer about its connection `cid`: the heights of the broadcast's simulcast
@@ -207,6 +213,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   RelayedRestart,
   RelayedHangup,
   RelayedPause,
+  RelayedLayers,
   RelayedQuality,
   PongMessage,
 ]);

@@ -1,6 +1,7 @@
 /**
  * Between the hub and the relay: which viewer watches through which consumer, and every message
- * that speaks for the relay (its offers to viewers, pauses and hangups to the broadcaster, errors).
+ * that speaks for the relay (its offers to viewers, pauses, paused layers and hangups to the
+ * broadcaster, errors).
  * The relay itself sends nothing and knows no peers; the hub decides who is relayed.
  */
 import type { Logger } from 'pino';
@@ -45,6 +46,10 @@ export class RelayBridge {
     this.#sessions.set(room, session);
     publication.on('paused', (paused) => {
       if (broadcaster.room === room) broadcaster.send({ type: 'pause', from: RELAY_PEER_ID, cid, paused });
+    });
+    // A WHIP publisher cannot be told (it is not pausable): the relay pauses no layer of it.
+    publication.on('layers', (paused) => {
+      if (broadcaster.room === room) broadcaster.send({ type: 'layers', from: RELAY_PEER_ID, cid, paused });
     });
     publication.on('ready', () => {
       if (this.#sessions.get(room) !== session) return;

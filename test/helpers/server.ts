@@ -97,8 +97,8 @@ export interface RoomInfo {
   bitrate?: { in: number; out: number };
   /** The relay has asked the broadcaster to stop sending: nobody watches. */
   paused?: boolean;
-  /** A simulcast broadcast's layers through the relay, lowest first. */
-  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number }[];
+  /** A simulcast broadcast's layers through the relay, lowest first; `paused`: the relay asked the broadcaster to stop it (nobody wants it). */
+  layers?: { rid: string; width: number; height: number; bitsPerSecond: number; viewers: number; active: boolean; paused: boolean }[];
   protected?: boolean;
 }
 

@@ -40,6 +40,7 @@ describe('parseConfig', () => {
       headersTimeout: 30,
     });
     assert.equal(c.pauseAfter, 5, 'an unwatched relayed room pauses its broadcaster after 5 s');
+    assert.equal(c.layerPauseAfter, 4, 'a simulcast layer nobody wants is paused after 4 s');
   });
 
   // [flag, value, another value, what the config holds]
@@ -51,6 +52,7 @@ describe('parseConfig', () => {
     ['mode', 'p2p', 'relay', (c) => c.mode],
     ['relay-threshold', '7', '9', (c) => c.relayThreshold],
     ['pause-after', '30', '0', (c) => c.pauseAfter],
+    ['layer-pause-after', '10', '0', (c) => c.layerPauseAfter],
     ['data-dir', '/tmp/a', '/tmp/b', (c) => c.dataDir],
     ['log-level', 'debug', 'warn', (c) => c.logLevel],
     ['log-format', 'json', 'pretty', (c) => c.logFormat],

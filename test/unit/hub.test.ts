@@ -9,7 +9,7 @@ import { RelayError, type Consumer, type ConsumerEvents, type MediaRelay, type P
 import { Emitter } from '../../src/relay/emitter.js';
 import { Hub, MediaRequestError, type HubOptions } from '../../src/signaling/hub.js';
 import type { Peer, PeerLink } from '../../src/signaling/peer.js';
-import type { ClientMessage, ServerMessage } from '../../src/signaling/protocol.js';
+import { ServerMessage, type ClientMessage } from '../../src/signaling/protocol.js';
 
 const KEY = 'test-key';
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n';
@@ -93,6 +93,9 @@ class FakePublication extends Emitter<PublicationEvents> implements Publication 
   pause(paused: boolean): void {
     this.paused = paused;
     this.emit('paused', paused);
+  }
+  pauseLayers(rids: string[]): void {
+    this.emit('layers', rids);
   }
   async addCandidate(candidate: unknown): Promise<void> {
     this.candidates.push(candidate);
@@ -315,6 +318,10 @@ describe('the relay', () => {
 
     publication.pause(true);
     assert.deepEqual(b.link.last('pause'), { type: 'pause', from: 'relay', cid: 'pub', paused: true });
+    publication.pauseLayers(['q', 'h']);
+    const layers = b.link.last('layers');
+    assert.deepEqual(layers, { type: 'layers', from: 'relay', cid: 'pub', paused: ['q', 'h'] }, 'the layers nobody wants, told to the broadcaster');
+    assert.equal(ServerMessage.safeParse(layers).success, true);
 
     hub.disconnect(viewers[0].peer);
     assert.equal(legs[0].closed, true);

@@ -178,3 +178,31 @@ test('without RTX, going up is a trial with the layer itself', () => {
   assert.equal(v.step(3_000).layer.height, 360);
   assert.equal(v.quality.probes, 0);
 });
+
+/** The layers with some paused by the relay (dynacast.ts): not sent, still offered, at their rate from before. */
+const pausedExcept = (sent: number[]): LayerInfo[] => layers.map((l) => (sent.includes(l.index) ? l : { ...l, active: false, paused: true }));
+
+test('a layer the relay paused can still be chosen: by the menu, and by auto going down or up at its rate from before', () => {
+  const manual = new ViewerQuality();
+  manual.choice = 180;
+  assert.equal(manual.decide(pausedExcept([2]), 2, 0)!.layer.height, 180, 'picked on the menu: the paused layer itself, not the nearest sent');
+
+  const v = viewer();
+  v.step(0);
+  v.step(2_000);
+  v.hear(remb(2_000_000));
+  v.hear(remb(600_000));
+  v.hear(nack());
+  const onlyTop = pausedExcept([2]);
+  const down = v.quality.decide(onlyTop, 2, 1_000_000 + 2_250)!;
+  assert.deepEqual([down.layer.height, down.reason], [360, 'link'], 'down to the paused layer the budget holds (500 kbit/s before its pause)');
+});
+
+test('a new viewer while the top is paused starts on the highest layer sent, then is moved to the top', () => {
+  const quality = new ViewerQuality();
+  const lowOnly = pausedExcept([0]);
+  assert.equal(quality.decide(lowOnly, -1, 0)!.layer.height, 180, 'its first frame from a layer being sent');
+  assert.equal(quality.decide(lowOnly, 0, 250)!.layer.height, 720, 'then the top, which resumes');
+  const resuming = layers.map((l) => (l.index === 1 ? l : { ...l, active: l.index === 0, resuming: l.index === 2 }));
+  assert.equal(quality.decide(resuming, 0, 500)!.layer.height, 720, 'the top resuming, its packets not here yet: still wanted');
+});
