@@ -11,38 +11,18 @@
  * thread and a worker alike.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { frameGaps, launchChromium, recordFrames, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
-import { movingClip } from '../helpers/clip.js';
-import { roomInfo, startLancast, type Lancast, type RoomInfo } from '../helpers/server.js';
+import { describe, test, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
+import { frameGaps, recordFrames, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
+import { simulcastRig, videoHeight } from '../helpers/simulcast-rig.js';
+import { roomInfo, type RoomInfo } from '../helpers/server.js';
 
-let server: Lancast;
-let chromium: Browser;
-let clip: ReturnType<typeof movingClip>;
-
-before(async () => {
-  clip = movingClip(960, 540);
-  [server, chromium] = await Promise.all([startLancast({ env: { LANCAST_RELAY_MAIN_LEGS: '1' } }), launchChromium([`--use-file-for-fake-video-capture=${clip.file}`])]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-  clip?.remove();
-});
-
-async function open(path: string): Promise<Page> {
-  const page = await chromium.newPage();
-  await page.goto(`${server.url}${path}`);
-  return page;
-}
-
-const videoHeight = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
+const rig = simulcastRig(960, 540);
+const open = (path: string): Promise<Page> => rig.open(path);
 const menuOptions = (page: Page) => page.evaluate(() => [...document.querySelectorAll<HTMLOptionElement>('#quality option')].map((o) => o.textContent));
 type Layer = NonNullable<RoomInfo['layers']>[number];
 /** The room's layers as /api/rooms shows them, by height: [height, active, paused, viewers]. */
-const layers = async (room: string): Promise<Layer[]> => (await roomInfo(server.url, room))?.layers ?? [];
+const layers = async (room: string): Promise<Layer[]> => (await roomInfo(rig.server.url, room))?.layers ?? [];
 const states = (ls: Layer[]) => ls.map((l) => [l.height, l.active, l.paused]);
 /** The broadcast page's packets sent per rid (its upload to the relay), from its own outbound-rtp stats. */
 const sentByRid = (page: Page) =>
@@ -53,7 +33,7 @@ const sentByRid = (page: Page) =>
     return out;
   })()`);
 const metric = async (series: string) => {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${rig.server.url}/metrics`)).text();
   return Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
 };
 
@@ -73,7 +53,7 @@ describe('dynacast: layers nobody wants are not sent', () => {
       // Over 2 s in which the paused layers stayed as they are (on a busy machine a viewer's link
       // may dip, and Auto take it down a layer for a moment, which resumes that layer; the server
       // logs each change), the page sends nothing on them.
-      const changes = () => server.output().split('\n').filter((l) => l.includes('relay publisher layers')).length;
+      const changes = () => rig.server.output().split('\n').filter((l) => l.includes('relay publisher layers')).length;
       let sent1: Record<string, number> = {};
       let sent2: Record<string, number> = {};
       for (let tries = 1; ; tries++) {
@@ -83,7 +63,7 @@ describe('dynacast: layers nobody wants are not sent', () => {
         await new Promise((r) => setTimeout(r, 2_000));
         sent2 = await sentByRid(b);
         if (changes() === before) break;
-        assert.ok(tries < 5, `the paused layers changed in each of 5 windows: ${server.output().split('\n').filter((l) => l.includes('relay publisher layers')).slice(-10).join('\n')}`);
+        assert.ok(tries < 5, `the paused layers changed in each of 5 windows: ${rig.server.output().split('\n').filter((l) => l.includes('relay publisher layers')).slice(-10).join('\n')}`);
       }
       assert.equal(sent2.q, sent1.q, `the page sends nothing on q: ${JSON.stringify([sent1, sent2])}`);
       assert.equal(sent2.h, sent1.h, `the page sends nothing on h: ${JSON.stringify([sent1, sent2])}`);

@@ -10,38 +10,18 @@
  * thread and one from a worker, and /metrics sums up both.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { assertMediaFlowing, frameGaps, launchChromium, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
-import { movingClip } from '../helpers/clip.js';
-import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { assertMediaFlowing, frameGaps, recordFrames, waitFor, waitForState } from '../helpers/browser.js';
+import { simulcastRig, videoHeight } from '../helpers/simulcast-rig.js';
+import { roomInfo } from '../helpers/server.js';
 
-let server: Lancast;
-let chromium: Browser;
-let clip: ReturnType<typeof movingClip>;
+const rig = simulcastRig(1280, 720);
+const open = (path: string): Promise<Page> => rig.open(path);
 
-before(async () => {
-  clip = movingClip(1280, 720);
-  [server, chromium] = await Promise.all([startLancast({ env: { LANCAST_RELAY_MAIN_LEGS: '1' } }), launchChromium([`--use-file-for-fake-video-capture=${clip.file}`])]);
-});
-
-after(async () => {
-  await chromium?.close();
-  await server?.stop();
-  clip?.remove();
-});
-
-async function open(path: string): Promise<Page> {
-  const page = await chromium.newPage();
-  await page.goto(`${server.url}${path}`);
-  return page;
-}
-
-const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+const metrics = async () => (await fetch(`${rig.server.url}/metrics`)).text();
 /** One series' value in /metrics text (NaN when it is absent). */
 const sample = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
-
-const videoHeight = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('video[data-testid="remote-video"]')!.videoHeight);
 const menu = (page: Page) =>
   page.evaluate(() => ({
     hidden: document.getElementById('quality-menu')!.hidden,
@@ -82,7 +62,7 @@ describe('simulcast through the relay', () => {
       assert.ok(g2.longestGapMs < 1_000, `viewer 2 never froze: ${JSON.stringify(g2)}`);
       assert.ok(g1.longestGapMs < 1_000, `the switch left no freeze over 1 s: ${JSON.stringify(g1)} (switch took ${switchMs} ms)`);
       // /api/rooms and /metrics show the layers and who is sent which.
-      const layers = (await roomInfo(server.url, 'layers'))?.layers ?? [];
+      const layers = (await roomInfo(rig.server.url, 'layers'))?.layers ?? [];
       assert.deepEqual(layers.map((l) => [l.height, l.viewers]), [[180, 1], [360, 0], [720, 1]]);
       assert.ok(layers.every((l) => l.width === (l.height * 16) / 9), JSON.stringify(layers));
       assert.ok(layers[0].bitsPerSecond > 0, JSON.stringify(layers));
@@ -159,14 +139,14 @@ describe('simulcast through the relay', () => {
       const v1 = await open(`/watch/${room}`);
       const v2 = await open(`/watch/${room}`);
       try {
-        assert.equal(await publisher.evaluate(WHIP_PUBLISH(`${server.url}/whip/${room}`, simulcast)), 201);
+        assert.equal(await publisher.evaluate(WHIP_PUBLISH(`${rig.server.url}/whip/${room}`, simulcast)), 201);
         await waitForState(v1, 'live', 30_000);
         await waitForState(v2, 'live', 30_000);
         if (!simulcast) {
           // One encoding: the browser alone sizes it (smaller when its CPU is short), every viewer gets it.
           for (const v of [v1, v2]) await assertMediaFlowing(v);
           assert.equal(await videoHeight(v1), await videoHeight(v2));
-          assert.equal((await roomInfo(server.url, room))?.layers, undefined, 'no layers without simulcast');
+          assert.equal((await roomInfo(rig.server.url, room))?.layers, undefined, 'no layers without simulcast');
           assert.equal((await menu(v1)).hidden, true, 'no quality menu without layers');
           return;
         }
@@ -175,7 +155,7 @@ describe('simulcast through the relay', () => {
         await v1.selectOption('#quality', '180');
         await waitFor(() => videoHeight(v1), (h) => h === 180, 2_000, 'the 180p layer of the WHIP publisher');
         await waitFor(() => videoHeight(v2), (h) => h === 720, 5_000, 'the other viewer on the top layer');
-        const layers = (await roomInfo(server.url, room))?.layers ?? [];
+        const layers = (await roomInfo(rig.server.url, room))?.layers ?? [];
         assert.deepEqual(layers.map((l) => l.rid), ['lo', 'mid', 'hi']);
       } finally {
         await Promise.all([publisher.close(), v1.close(), v2.close()]);
