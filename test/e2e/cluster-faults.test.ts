@@ -79,8 +79,8 @@ describe('faults in a cluster', () => {
       const broadcaster = await open(`${a.url}/broadcast/originfault?key=test-key&autostart=1&mode=relay`);
       pages.push(broadcaster);
       await waitForState(broadcaster, 'live', 60_000);
-      const onB = await watching(`${b.url}/watch/originfault`);
-      const onC = await watching(`${c.url}/watch/originfault`);
+      // Both viewers join side by side (each live, playing, its frames recorded).
+      const [onB, onC] = await Promise.all([watching(`${b.url}/watch/originfault`), watching(`${c.url}/watch/originfault`)]);
       pages.push(onB, onC);
 
       const [t0B, t0C] = [await pageNow(onB), await pageNow(onC)];

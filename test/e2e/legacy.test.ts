@@ -72,12 +72,13 @@ describe('the seed pages with --legacy', () => {
       await Promise.all(pulls.map((p) => p.waitForFunction('true')));
       await new Promise((r) => setTimeout(r, 500));
       await Promise.all(pulls.map((p) => p.click('#pullBtn')));
-      for (const p of pulls) {
+      // The three pages side by side: each decodes, and a second later has decoded more.
+      await Promise.all(pulls.map(async (p) => {
         const first = await waitFor(() => pullFrames(p), (s) => s.frames > 0 && s.width > 0, 20_000, 'a seed pull page to decode');
         await new Promise((r) => setTimeout(r, 1_000));
         const second = await pullFrames(p);
         assert.ok(second.frames > first.frames, `pull page stalled: ${JSON.stringify({ first, second })}`);
-      }
+      }));
       const main = await roomInfo(lancast.url, 'main');
       assert.equal(main?.live, true);
       assert.equal(main?.viewers, 3);

@@ -3,7 +3,7 @@
  * (playwright's isVisible, bounding boxes, rendered text), not what is in the DOM.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AUTOPLAY_AS_BROWSERS_DO } from '../helpers/autoplay.js';
 import { assertMediaFlowing, launchChromium, waitForState } from '../helpers/browser.js';
@@ -21,6 +21,12 @@ before(async () => {
     startLancast({ args: ['--mode', 'p2p', '--view-password', PASSWORD] }),
     launchChromium(),
   ]);
+});
+
+// Each test's pages go with it: a broadcast page left open goes on encoding and sending, and
+// slows every test after it.
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((ctx) => ctx.close()));
 });
 
 after(async () => {

@@ -205,8 +205,7 @@ describe(`${mode} rooms in Chromium`, () => {
 
       b = await broadcast('room-b');
       await waitForState(vb, 'live', 20_000);
-      await assertMediaFlowing(vb);
-      await assertMediaFlowing(va);
+      await Promise.all([assertMediaFlowing(vb), assertMediaFlowing(va)]);
       assert.equal(await a.textContent('#viewer-count'), '1 watching');
       assert.equal(await b.textContent('#viewer-count'), '1 watching');
       assert.equal(await roomViewers('room-a'), 1);
@@ -236,10 +235,10 @@ describe(`a server restart under a live ${mode} room`, () => {
   test('broadcaster and viewer reconnect by themselves and the room is live again', async () => {
     const first = await startLancast();
     const { port, dataDir } = first;
-    const chromium = await launchChromium();
+    // The file's Chromium, in a context of its own.
+    const ctx = await browser.newContext();
     let second: Lancast | undefined;
     try {
-      const ctx = await chromium.newContext();
       const b = await ctx.newPage();
       await b.goto(`${first.url}/broadcast/main?key=test-key&autostart=1&mode=${mode}`);
       const v = await ctx.newPage();
@@ -258,7 +257,7 @@ describe(`a server restart under a live ${mode} room`, () => {
       await assertMediaFlowing(v);
       assert.ok(recovery < 10_000, `live again ${recovery} ms after the server came back`);
     } finally {
-      await chromium.close();
+      await ctx.close();
       await second?.stop();
       await first.stop();
     }

@@ -144,7 +144,7 @@ describe('simulcast through the relay', () => {
         await waitForState(v2, 'live', 30_000);
         if (!simulcast) {
           // One encoding: the browser alone sizes it (smaller when its CPU is short), every viewer gets it.
-          for (const v of [v1, v2]) await assertMediaFlowing(v);
+          await Promise.all([v1, v2].map((v) => assertMediaFlowing(v)));
           assert.equal(await videoHeight(v1), await videoHeight(v2));
           assert.equal((await roomInfo(rig.server.url, room))?.layers, undefined, 'no layers without simulcast');
           assert.equal((await menu(v1)).hidden, true, 'no quality menu without layers');

@@ -62,13 +62,17 @@ export async function viewerCounters(page: Evaluator): Promise<MediaCounters> {
   });
 }
 
-/** Poll until `check` passes or `timeoutMs` runs out; returns the last value. */
+/**
+ * Poll until `check` passes or `timeoutMs` runs out; returns the last value. Every 100 ms: each
+ * poll is a page evaluation or a local HTTP request (a millisecond or two), and a slower poll is
+ * time a test waits after what it waits for has happened.
+ */
 export async function waitFor<T>(read: () => Promise<T>, check: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await read();
   while (!check(last)) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
     last = await read();
   }
   return last;

@@ -56,22 +56,25 @@ async function publish(room: string, options: PublishOptions = {}, on: Lancast =
   return pub;
 }
 
-/** Waits until the gate drops packets (the count rises twice in a row, a second apart). */
+/** Waits until the gate drops packets: the count rises, and then rises again (the gate stays shut). */
 async function gated(): Promise<Counts> {
-  let last = await counts();
-  await waitFor(
-    async () => {
-      const now = await counts();
-      const rising = now.gated > last.gated;
-      last = now;
-      return rising;
-    },
-    (rising) => rising,
-    GATED_WITHIN_MS + 2_000,
-    'packets gated',
-  );
-  await sleep(1_000);
-  return counts();
+  const rises = async (what: string, timeoutMs: number): Promise<Counts> => {
+    let last = await counts();
+    const [now] = await waitFor(
+      async () => {
+        const now = await counts();
+        const rising = now.gated > last.gated;
+        last = now;
+        return [now, rising] as const;
+      },
+      ([, rising]) => rising,
+      timeoutMs,
+      what,
+    );
+    return now;
+  };
+  await rises('packets gated', GATED_WITHIN_MS + 2_000);
+  return rises('packets still gated', 2_000);
 }
 
 /** A WHEP player of `room`, and how long from its POST to its first decoded frame. */
