@@ -13,6 +13,7 @@ import { fastRtpHeader } from './fast-rtp.js';
 import { leanEvents } from './lean-events.js';
 import { leanReceiveStats } from './lean-receive-stats.js';
 import { leanRtpReceive } from './lean-rtp-receive.js';
+import { nackLoop } from './nack-loop.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
 import { stunAuthentication } from './stun-auth.js';
@@ -42,6 +43,7 @@ export const weriftPatches: readonly WeriftPatch[] = [
   leanEvents,
   leanRtpReceive,
   leanReceiveStats,
+  nackLoop,
 ];
 
 export class WeriftMismatchError extends Error {
