@@ -26,7 +26,7 @@ import type { RTCPeerConnection } from 'werift';
 import { ingressCounters } from './ingress.js';
 import { native, pauseReading, socketFd, type NativeModule } from './native.js';
 import { AEAD_AES_128_GCM } from './srtp.js';
-import { connectedReceivingSrtp, srtpReceiveChanged } from './werift/index.js';
+import { connectedReceivingSrtp, srtpReceiveChanged, type IceSocket, type ReceivingSrtp } from './werift/index.js';
 import { GapTally } from './werift/receive-stats.js';
 
 /** Publisher packets dropped before werift, all legs (each also counted as received). */
@@ -102,42 +102,20 @@ export class IngressGate {
     if (env.LANCAST_NATIVE_READ === '0') return 'LANCAST_NATIVE_READ=0';
     const changed = srtpReceiveChanged();
     if (changed) return changed;
-    const sessions = connectedReceivingSrtp(this.#pc);
-    if (sessions.length === 0) return 'the leg is not connected';
-    for (const session of sessions) {
-      const ingress = session.ingress;
-      const sockets = session.sockets();
-      const problem = !ingress ? 'werift decrypts this leg' : typeof sockets === 'string' ? sockets : undefined;
-      if (problem) {
-        this.#stopReading();
-        return problem;
-      }
+    return this.#takeSockets(this.#readers, () => this.#stopReading(), (session, ingress, { socket, receive }, fd, release) => {
       const tag = session.keys.profile === AEAD_AES_128_GCM ? 16 : 10;
-      for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
-        const fd = socketFd(socket);
-        const resume = fd === undefined ? undefined : pauseReading(socket);
-        if (!resume) {
-          this.#stopReading();
-          return 'a socket of the leg cannot be read outside Node';
-        }
-        let stopped = false;
-        const stop = () => {
-          if (stopped) return;
-          stopped = true;
-          socket.off('close', stop);
-          module.unwatch(watcher);
-          resume();
-        };
-        const watcher = module.watch(fd!, (ok) => {
-          // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
-          if (!ok) return stop();
-          this.#read(module, ingress!, fd!, tag, receive, (plain, encrypted) => session.deliver(plain, encrypted));
-        });
-        socket.once('close', stop);
-        this.#readers.push(stop);
-      }
-    }
-    return undefined;
+      const deliver = (plain: Buffer, encrypted: number) => session.deliver(plain, encrypted);
+      const watcher = module.watch(fd, (ok) => {
+        // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
+        if (!ok) return release();
+        this.#read(module, ingress, fd, tag, receive, deliver);
+      });
+      socket.once('close', release);
+      return () => {
+        socket.off('close', release);
+        module.unwatch(watcher);
+      };
+    });
   }
 
   #read(module: NativeModule, ingress: object, fd: number, tag: number, receive: (data: Buffer, addr: [string, number]) => void, deliver: (plain: Buffer, encrypted: number) => void): void {
@@ -174,32 +152,54 @@ export class IngressGate {
   #close(): string | undefined {
     const module = native;
     if (!module) return 'no native module';
+    if (connectedReceivingSrtp(this.#pc).length === 0) return 'the leg is not connected';
+    const tally = (this.#tally = new GapTally(this.#pc));
+    return this.#takeSockets(this.#stops, () => this.open(), (_session, ingress, { socket, receive }, fd) =>
+      startDraining(() => {
+        // A socket closed meanwhile: its descriptor may be another socket's by now.
+        if (socketFd(socket) === fd) this.#drain(module, ingress, fd, tally, receive);
+      }),
+    );
+  }
+
+  /**
+   * Takes each socket of the leg's connected SRTP sessions from Node and hands it to `take`, which
+   * starts reading it and returns how to stop; `into` gets, per socket, `release`: that stop (once)
+   * and the socket given back to Node, which `take`'s reader may also call. Returns why it cannot,
+   * after `undo` gave back what was taken.
+   */
+  #takeSockets(
+    into: (() => void)[],
+    undo: () => void,
+    take: (session: ReceivingSrtp, ingress: object, socket: IceSocket, fd: number, release: () => void) => () => void,
+  ): string | undefined {
     const sessions = connectedReceivingSrtp(this.#pc);
     if (sessions.length === 0) return 'the leg is not connected';
-    const tally = (this.#tally = new GapTally(this.#pc));
     for (const session of sessions) {
       const ingress = session.ingress;
       const sockets = session.sockets();
       const problem = !ingress ? 'werift decrypts this leg: it must see every packet to keep its rollover counters' : typeof sockets === 'string' ? sockets : undefined;
       if (problem) {
-        this.open();
+        undo();
         return problem;
       }
-      for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
-        const fd = socketFd(socket);
-        const resume = fd === undefined ? undefined : pauseReading(socket);
+      for (const iceSocket of sockets as IceSocket[]) {
+        const fd = socketFd(iceSocket.socket);
+        const resume = fd === undefined ? undefined : pauseReading(iceSocket.socket);
         if (!resume) {
-          this.open();
+          undo();
           return 'a socket of the leg cannot be read outside Node';
         }
-        const stop = startDraining(() => {
-          // A socket closed meanwhile: its descriptor may be another socket's by now.
-          if (socketFd(socket) === fd) this.#drain(module, ingress!, fd!, tally, receive);
-        });
-        this.#stops.push(() => {
-          stop();
+        let stop: (() => void) | undefined;
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          stop?.();
           resume();
-        });
+        };
+        stop = take(session, ingress!, iceSocket, fd!, release);
+        into.push(release);
       }
     }
     return undefined;
