@@ -601,6 +601,45 @@ static int is_rtp(const uint8_t *p, size_t n) {
   return n >= HEADER && p[0] >= 128 && p[0] <= 191 && ((p[1] & 0x7f) < 64 || (p[1] & 0x7f) > 95);
 }
 
+/* Up to `want` datagrams waiting on `fd`, without blocking, into `buf` (DRAIN_SLOT bytes each);
+   returns how many (0 when none wait or the socket fails). */
+static int read_batch(int fd, uint8_t *buf, unsigned int want, struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_storage *from) {
+  memset(msgs, 0, sizeof *msgs * want);
+  for (unsigned int i = 0; i < want; i++) {
+    iov[i].iov_base = buf + (size_t)i * DRAIN_SLOT;
+    iov[i].iov_len = DRAIN_SLOT;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &from[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+  }
+  int got = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
+  return got < 0 ? 0 : got;
+}
+
+/* A datagram for werift, appended to `out` as (buffer, address, port): what its socket would have given it. */
+static napi_status push_datagram(napi_env env, napi_value out, uint32_t *outn, const uint8_t *p, size_t n, const struct sockaddr_storage *from) {
+  char address[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (from->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    inet_ntop(AF_INET, &a->sin_addr, address, sizeof address);
+    port = ntohs(a->sin_port);
+  } else if (from->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+    inet_ntop(AF_INET6, &a->sin6_addr, address, sizeof address);
+    port = ntohs(a->sin6_port);
+  }
+  napi_value buf, addr, portv;
+  void *copy = NULL;
+  napi_status st;
+  if ((st = napi_create_buffer_copy(env, n, p, &copy, &buf)) != napi_ok || (st = napi_create_string_utf8(env, address, NAPI_AUTO_LENGTH, &addr)) != napi_ok ||
+      (st = napi_create_int32(env, port, &portv)) != napi_ok || (st = napi_set_element(env, out, (*outn)++, buf)) != napi_ok ||
+      (st = napi_set_element(env, out, (*outn)++, addr)) != napi_ok)
+    return st;
+  return napi_set_element(env, out, (*outn)++, portv);
+}
+
 /* drain(ingress, fd, records Uint32Array, keep?) -> [rtp, rejected, (buffer, address, port)...]:
    reads what is waiting on the socket without blocking. Each RTP packet is authenticated and
    decrypted (its rollover counter kept) and, when it authenticates, described in `records`
@@ -638,16 +677,7 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   struct sockaddr_storage from[DRAIN_BATCH];
   while (used < cap) {
     unsigned int want = cap - used < DRAIN_BATCH ? (unsigned int)(cap - used) : DRAIN_BATCH;
-    memset(msgs, 0, sizeof msgs);
-    for (unsigned int i = 0; i < want; i++) {
-      iov[i].iov_base = in->drainbuf + (size_t)i * DRAIN_SLOT;
-      iov[i].iov_len = DRAIN_SLOT;
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    }
-    int got = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
+    int got = read_batch(fd, in->drainbuf, want, msgs, iov, from);
     if (got <= 0) break;
     for (int i = 0; i < got; i++) {
       const uint8_t *p = iov[i].iov_base;
@@ -682,25 +712,7 @@ static napi_value drain(napi_env env, napi_callback_info info) {
         continue;
       }
       if (truncated) continue; /* werift could not use part of a datagram either */
-      char address[INET6_ADDRSTRLEN] = "";
-      int port = 0;
-      if (from[i].ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&from[i];
-        inet_ntop(AF_INET, &a->sin_addr, address, sizeof address);
-        port = ntohs(a->sin_port);
-      } else if (from[i].ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&from[i];
-        inet_ntop(AF_INET6, &a->sin6_addr, address, sizeof address);
-        port = ntohs(a->sin6_port);
-      }
-      napi_value buf, addr, portv;
-      void *copy = NULL;
-      CHECK(napi_create_buffer_copy(env, n, p, &copy, &buf));
-      CHECK(napi_create_string_utf8(env, address, NAPI_AUTO_LENGTH, &addr));
-      CHECK(napi_create_int32(env, port, &portv));
-      CHECK(napi_set_element(env, out, outn++, buf));
-      CHECK(napi_set_element(env, out, outn++, addr));
-      CHECK(napi_set_element(env, out, outn++, portv));
+      CHECK(push_datagram(env, out, &outn, p, n, &from[i]));
     }
     if ((unsigned int)got < want) break;
   }
@@ -875,6 +887,7 @@ typedef struct {
   uint64_t clock;
   uint32_t out_index; /* the index of the last packet protected; the next is one more */
   double in_packets, rejected, out_packets;
+  uint8_t *drainbuf; /* DRAIN_BATCH datagrams of DRAIN_SLOT bytes, made on the first drainRtcp */
 } srtcp;
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
@@ -885,6 +898,7 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   if (s->out_cipher) EVP_CIPHER_CTX_free(s->out_cipher);
   if (s->in_hmac) HMAC_CTX_free(s->in_hmac);
   if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
+  free(s->drainbuf);
   free(s);
 }
 
@@ -998,23 +1012,15 @@ static void rtcp_accept(rtcp_stream *st, uint32_t index) {
   }
 }
 
-/* unprotectRtcp(srtcp, packet) -> the plain compound RTCP, or null when it does not authenticate,
-   parse, or is a replay. A packet refused changes nothing. */
-static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL, plain_value = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  srtcp *s = unwrap_srtcp(env, argv[0]);
-  void *data = NULL;
-  size_t n = 0;
-  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
-  napi_get_null(env, &result);
-  const uint8_t *p = data;
+/* One SRTCP packet `p` (n bytes) opened into `plain` (room for n bytes): authenticated, decrypted
+   and checked against replays; returns the plain compound's length, 0 when refused (then nothing
+   changes but the rejected count). */
+static size_t srtcp_open(srtcp *s, const uint8_t *p, size_t n, uint8_t *plain) {
   int gcm = s->profile == PROFILE_AEAD_AES_128_GCM;
   size_t tag = gcm ? 16 : 10;
   if (n < RTCP_HEADER + SRTCP_INDEX_SIZE + tag || n > INT32_MAX || (p[0] & 0xc0) != 0x80) {
     s->rejected++;
-    return result;
+    return 0;
   }
   /* The trailer: E flag and index, then the tag (RFC 3711 3.4); the tag, then E and index (RFC 7714 9). */
   size_t len = n - tag - SRTCP_INDEX_SIZE;
@@ -1022,10 +1028,9 @@ static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
   uint32_t index = get32(word) & SRTCP_MAX_INDEX, ssrc = get32(p + 4);
   int encrypted = word[0] >> 7;
   rtcp_stream *st = rtcp_find(s, ssrc);
-  uint8_t *plain = NULL;
-  if (rtcp_replayed(st, index) || napi_create_buffer(env, len, (void **)&plain, &plain_value) != napi_ok) {
+  if (rtcp_replayed(st, index)) {
     s->rejected++;
-    return result;
+    return 0;
   }
   int outl = 0, ok;
   if (gcm) {
@@ -1053,13 +1058,34 @@ static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
   }
   if (!ok) {
     s->rejected++;
-    return result;
+    return 0;
   }
   if (!st) st = rtcp_claim(s, ssrc);
   rtcp_accept(st, index);
   st->last = ++s->clock;
   s->in_packets++;
-  return plain_value;
+  return len;
+}
+
+/* unprotectRtcp(srtcp, packet) -> the plain compound RTCP, or null when it does not authenticate,
+   parse, or is a replay. A packet refused changes nothing. */
+static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL, plain_value = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = unwrap_srtcp(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  uint8_t stack[MAX_PACKET];
+  uint8_t *plain = n <= sizeof stack ? stack : malloc(n);
+  if (!plain) return result;
+  size_t len = srtcp_open(s, data, n, plain);
+  void *copy = NULL;
+  if (len > 0 && napi_create_buffer_copy(env, len, plain, &copy, &plain_value) == napi_ok) result = plain_value;
+  if (plain != stack) free(plain);
+  return result;
 }
 
 /* protectRtcp(srtcp, rtcp) -> SRTCP with the E flag and the leg's next index, or null for a
@@ -1116,6 +1142,139 @@ static napi_value srtcp_stats(napi_env env, napi_callback_info info) {
   return number_array(env, vals, 4);
 }
 
+/* ---- A viewer's RTCP, read and parsed here: werift is handed what its router needs. ----
+   A relayed room's viewers each send receiver reports and REMB several times a second; through
+   Node's UDP callback, werift's ICE and DTLS demultiplexing and its RTCP parser that cost a tenth
+   of a millisecond each. drainRtcp reads what waits on a viewer leg's socket, opens each SRTCP
+   packet with the leg's context and describes its reports and feedback in `records`
+   (RTCP_RECORD numbers each, below); src/relay/rtcp-intake.ts builds werift's packets from them. */
+
+#define RTCP_RECORD 8
+#define REC_SR 200    /* ssrc, NTP high, NTP low, RTP timestamp, packets, octets, report blocks (that follow) */
+#define REC_RR 201    /* ssrc, -, -, -, -, -, report blocks (that follow) */
+#define REC_BLOCK 1   /* ssrc, fraction lost, packets lost, highest sequence, jitter, LSR, DLSR */
+#define REC_ITEM 2    /* one entry of the packet before: NACK pid, blp; FIR ssrc, sequence; REMB ssrc */
+#define REC_NACK 205  /* sender ssrc, media ssrc, entries */
+#define REC_PLI 3     /* sender ssrc, media ssrc */
+#define REC_FIR 4     /* sender ssrc, media ssrc, entries */
+#define REC_REMB 5    /* sender ssrc, media ssrc, ssrc count field, exponent, mantissa, entries */
+
+static double *rtcp_record(double *rec, size_t *used, double kind, double a, double b, double c, double d, double e, double f, double g) {
+  double *r = rec + (*used)++ * RTCP_RECORD;
+  r[0] = kind, r[1] = a, r[2] = b, r[3] = c, r[4] = d, r[5] = e, r[6] = f, r[7] = g;
+  return r;
+}
+
+static void rtcp_blocks(const uint8_t *q, int count, double *rec, size_t *used) {
+  for (int i = 0; i < count; i++, q += 24)
+    rtcp_record(rec, used, REC_BLOCK, get32(q), q[4], (q[5] << 16) | (q[6] << 8) | q[7], get32(q + 8), get32(q + 12), get32(q + 16), get32(q + 20));
+}
+
+/* The records of one plain compound packet (at most n / 4 + 1 of them). A packet cut short ends
+   the compound (what came before it stands); types werift's router does nothing with are skipped. */
+static size_t rtcp_parse(const uint8_t *p, size_t n, double *rec) {
+  size_t used = 0, pos = 0;
+  while (pos + 4 <= n && (p[pos] >> 6) == 2) {
+    int count = p[pos] & 0x1f, type = p[pos + 1];
+    size_t size = 4 + 4 * (size_t)((p[pos + 2] << 8) | p[pos + 3]);
+    if (pos + size > n) break;
+    const uint8_t *q = p + pos + 4;
+    size_t qn = size - 4;
+    if (p[pos] & 0x20) {
+      if (qn == 0 || q[qn - 1] > qn) break;
+      qn -= q[qn - 1];
+    }
+    pos += size;
+    if (type == 200 && qn >= 24 + 24 * (size_t)count) {
+      rtcp_record(rec, &used, REC_SR, get32(q), get32(q + 4), get32(q + 8), get32(q + 12), get32(q + 16), get32(q + 20), count);
+      rtcp_blocks(q + 24, count, rec, &used);
+    } else if (type == 201 && qn >= 4 + 24 * (size_t)count) {
+      rtcp_record(rec, &used, REC_RR, get32(q), 0, 0, 0, 0, 0, count);
+      rtcp_blocks(q + 4, count, rec, &used);
+    } else if (type == 205 && count == 1 && qn >= 8) {
+      size_t entries = (qn - 8) / 4;
+      rtcp_record(rec, &used, REC_NACK, get32(q), get32(q + 4), (double)entries, 0, 0, 0, 0);
+      for (size_t i = 0; i < entries; i++) rtcp_record(rec, &used, REC_ITEM, (q[8 + 4 * i] << 8) | q[9 + 4 * i], (q[10 + 4 * i] << 8) | q[11 + 4 * i], 0, 0, 0, 0, 0);
+    } else if (type == 206 && count == 1 && qn >= 8) {
+      rtcp_record(rec, &used, REC_PLI, get32(q), get32(q + 4), 0, 0, 0, 0, 0);
+    } else if (type == 206 && count == 4 && qn >= 8) {
+      size_t entries = (qn - 8) / 8;
+      rtcp_record(rec, &used, REC_FIR, get32(q), get32(q + 4), (double)entries, 0, 0, 0, 0);
+      for (size_t i = 0; i < entries; i++) rtcp_record(rec, &used, REC_ITEM, get32(q + 8 + 8 * i), q[12 + 8 * i], 0, 0, 0, 0, 0);
+    } else if (type == 206 && count == 15 && qn >= 16 && memcmp(q + 8, "REMB", 4) == 0) {
+      size_t entries = (qn - 16) / 4;
+      rtcp_record(rec, &used, REC_REMB, get32(q), get32(q + 4), q[12], q[13] >> 2, ((q[13] & 3) << 16) | (q[14] << 8) | q[15], (double)entries, 0);
+      for (size_t i = 0; i < entries; i++) rtcp_record(rec, &used, REC_ITEM, get32(q + 16 + 4 * i), 0, 0, 0, 0, 0, 0);
+    }
+  }
+  return used;
+}
+
+static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 && p[0] <= 191 && p[1] >= 192 && p[1] <= 208; }
+
+/* drainRtcp(srtcp, fd, records Float64Array) -> [records, datagrams, bytes, rejected, (buffer, address, port)...]:
+   reads what waits on a viewer leg's socket without blocking. Each SRTCP datagram (`datagrams`,
+   `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
+   `records`, one that does not is counted in `rejected` and dropped. Anything else (STUN, DTLS)
+   comes back whole with its sender, for werift. Stops when the socket is empty or `records`
+   might not hold another datagram's. */
+static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = argc >= 3 ? unwrap_srtcp(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *rec = NULL;
+  if (!s || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &rec, NULL, NULL) != napi_ok || type != napi_float64_array)
+    CHECK(napi_invalid_arg);
+  if (!s->drainbuf && !(s->drainbuf = malloc((size_t)DRAIN_BATCH * DRAIN_SLOT))) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  const size_t most = DRAIN_SLOT / 4 + 1; /* records one datagram can give */
+  size_t cap = length / RTCP_RECORD, used = 0;
+  double datagrams = 0, bytes = 0, rejected = 0;
+  napi_value out;
+  CHECK(napi_create_array(env, &out));
+  uint32_t outn = 4;
+  uint8_t plain[DRAIN_SLOT];
+  struct mmsghdr msgs[DRAIN_BATCH];
+  struct iovec iov[DRAIN_BATCH];
+  struct sockaddr_storage from[DRAIN_BATCH];
+  for (;;) {
+    size_t room = (cap - used) / most;
+    unsigned int want = room < DRAIN_BATCH ? (unsigned int)room : DRAIN_BATCH;
+    if (want == 0) break;
+    int got = read_batch(fd, s->drainbuf, want, msgs, iov, from);
+    if (got <= 0) break;
+    for (int i = 0; i < got; i++) {
+      const uint8_t *p = iov[i].iov_base;
+      size_t n = msgs[i].msg_len;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
+      if (!is_rtcp(p, n)) {
+        CHECK(push_datagram(env, out, &outn, p, n, &from[i]));
+        continue;
+      }
+      datagrams++;
+      bytes += (double)n;
+      size_t len = srtcp_open(s, p, n, plain);
+      if (len == 0) rejected++;
+      else used += rtcp_parse(plain, len, (double *)rec + used * RTCP_RECORD);
+    }
+    if ((unsigned int)got < want) break;
+  }
+  double head[4] = {(double)used, datagrams, bytes, rejected};
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_value v;
+    CHECK(napi_create_double(env, head[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
@@ -1134,6 +1293,7 @@ NAPI_MODULE_INIT() {
       {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
+      {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -24,7 +24,7 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import { ingressCounters } from './ingress.js';
-import { native, pauseReading, socketFd, type NativeModule } from './native.js';
+import { native, socketFd, takeSocket, watchSocket, type NativeModule } from './native.js';
 import { AEAD_AES_128_GCM } from './srtp.js';
 import { connectedReceivingSrtp, srtpReceiveChanged, type IceSocket, type ReceivingSrtp } from './werift/index.js';
 import { GapTally } from './werift/receive-stats.js';
@@ -105,16 +105,8 @@ export class IngressGate {
     return this.#takeSockets(this.#readers, () => this.#stopReading(), (session, ingress, { socket, receive }, fd, release) => {
       const tag = session.keys.profile === AEAD_AES_128_GCM ? 16 : 10;
       const deliver = (plain: Buffer, encrypted: number) => session.deliver(plain, encrypted);
-      const watcher = module.watch(fd, (ok) => {
-        // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
-        if (!ok) return release();
-        this.#read(module, ingress, fd, tag, receive, deliver);
-      });
-      socket.once('close', release);
-      return () => {
-        socket.off('close', release);
-        module.unwatch(watcher);
-      };
+      // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
+      return watchSocket(module, socket, fd, () => this.#read(module, ingress, fd, tag, receive, deliver), release);
     });
   }
 
@@ -184,21 +176,11 @@ export class IngressGate {
         return problem;
       }
       for (const iceSocket of sockets as IceSocket[]) {
-        const fd = socketFd(iceSocket.socket);
-        const resume = fd === undefined ? undefined : pauseReading(iceSocket.socket);
-        if (!resume) {
+        const release = takeSocket(iceSocket.socket, (fd, release) => take(session, ingress!, iceSocket, fd, release));
+        if (!release) {
           undo();
           return 'a socket of the leg cannot be read outside Node';
         }
-        let stop: (() => void) | undefined;
-        let released = false;
-        const release = () => {
-          if (released) return;
-          released = true;
-          stop?.();
-          resume();
-        };
-        stop = take(session, ingress!, iceSocket, fd!, release);
         into.push(release);
       }
     }

@@ -36,6 +36,13 @@ export interface NativeModule {
    * With `keep`, each RTP packet's plain text comes back too, in arrival order, as (buffer, null, 0).
    */
   drain(ingress: object, fd: number, records: Uint32Array, keep?: boolean): (number | Buffer | string | null)[];
+  /**
+   * Reads what waits on a viewer leg's socket `fd` without blocking: each SRTCP datagram is opened
+   * with `srtcp` and its reports and feedback described in `records` (8 numbers each, see
+   * rtcp-intake.ts); returns [records, SRTCP datagrams, their bytes, those rejected, then datagram,
+   * address, port of everything else].
+   */
+  drainRtcp(srtcp: object, fd: number, records: Float64Array): (number | Buffer | string)[];
   /** Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket broke), until unwatch. */
   watch(fd: number, ready: (ok: boolean) => void): object;
   unwatch(watcher: object): void;
@@ -99,5 +106,39 @@ export function pauseReading(socket: Socket): (() => void) | undefined {
   return () => {
     // A socket closed meanwhile has no handle left to start.
     if (udpHandle(socket) === handle) handle.recvStart!();
+  };
+}
+
+/**
+ * Takes a bound socket from Node for `read`, which starts reading it (by `fd`) and returns how to
+ * stop. Returns `release`: stop once and give the socket back to Node, which `read`'s reader may
+ * call too; undefined when Node's reading cannot be stopped (then nothing was taken).
+ */
+export function takeSocket(socket: Socket, read: (fd: number, release: () => void) => () => void): (() => void) | undefined {
+  const fd = socketFd(socket);
+  const resume = fd === undefined ? undefined : pauseReading(socket);
+  if (fd === undefined || !resume) return undefined;
+  let stop: (() => void) | undefined;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    stop?.();
+    resume();
+  };
+  stop = read(fd, release);
+  return release;
+}
+
+/**
+ * Calls `readable()` on this thread whenever datagrams wait on `socket` (polled natively by `fd`),
+ * and `broken()` when it breaks or closes; returns how to stop.
+ */
+export function watchSocket(module: NativeModule, socket: Socket, fd: number, readable: () => void, broken: () => void): () => void {
+  const watcher = module.watch(fd, (ok) => (ok ? readable() : broken()));
+  socket.once('close', broken);
+  return () => {
+    socket.off('close', broken);
+    module.unwatch(watcher);
   };
 }

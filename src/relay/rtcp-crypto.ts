@@ -40,6 +40,7 @@ export function useNativeSrtcp(pc: RTCPeerConnection): boolean {
       // Refused only for a packet that is not RTCP, or after 2^31 packets: werift's sendRtcp must
       // not throw (its callers do not all catch), and an empty datagram is dropped by any peer.
       (packet) => module.protectRtcp(srtcp, packet) ?? NOTHING,
+      srtcp,
     );
   }
   return swapped;

@@ -8,6 +8,7 @@ import { RTCPeerConnection, type RTCRtpCodecParameters, type RTCRtpSender } from
 import { subscriberCodecs, type MediaKind } from './codecs.js';
 import { egressFor } from './egress.js';
 import { useNativeSrtcp } from './rtcp-crypto.js';
+import { readRtcp } from './rtcp-intake.js';
 import type { Forwarder } from './forwarder.js';
 import { ViewerQuality, type Playing, type QualityChoice } from './layer-selector.js';
 import { LinkEstimate } from './link.js';
@@ -52,6 +53,8 @@ export class Subscriber {
   onConnected: (() => void) | undefined;
   /** The viewer's wish among simulcast layers, and which one it gets. */
   readonly quality = new ViewerQuality();
+  /** How to stop reading the viewer's RTCP natively (rtcp-intake.ts), or why it is not. */
+  #rtcpReading: (() => void) | string = 'not connected';
 
   constructor(id: string, publisher: SubscriberSource, ice: RelayIceOptions, onClose: (s: Subscriber) => void) {
     this.id = id;
@@ -80,7 +83,7 @@ export class Subscriber {
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
         this.#connected = true;
-        useNativeSrtcp(pc);
+        if (useNativeSrtcp(pc) && typeof this.#rtcpReading === 'string') this.#rtcpReading = readRtcp(pc);
         this.#lastHeard = Date.now();
         // werift is connected once it has sent its last DTLS flight; the browser installs its SRTP
         // keys a moment after receiving it, and drops media that comes sooner. Give it that
@@ -221,6 +224,8 @@ export class Subscriber {
     this.#closed = true;
     this.closeReason = reason;
     this.#stopLiveness();
+    if (typeof this.#rtcpReading === 'function') this.#rtcpReading();
+    this.#rtcpReading = 'closed';
     for (const sink of this.#sinks.splice(0)) this.#publisher.forwarder.remove(sink);
     void this.#pc?.close().catch(() => undefined);
     this.#onClose(this);

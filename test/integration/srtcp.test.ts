@@ -9,11 +9,13 @@
  * - the relay decrypts the publisher's sender reports and answers with receiver reports that
  *   carry their timestamps: the publisher's remote-inbound-rtp has a round-trip time; and its
  *   keyframe request for the new viewer reaches the publisher (outbound-rtp pliCount).
+ * With native SRTCP the relay also reads the viewer's RTCP itself (src/relay/rtcp-intake.ts):
+ * /metrics counts what it read; with werift's SRTCP it reads none.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../helpers/browser.js';
-import { startLancast, type Lancast } from '../helpers/server.js';
+import { metricValue, startLancast, type Lancast } from '../helpers/server.js';
 import { whepPlay, whipPublish, type HttpSession } from '../helpers/wrtc.js';
 
 type Stat = { type: string; kind?: string; reportsSent?: number; roundTripTime?: number; pliCount?: number };
@@ -31,9 +33,9 @@ async function viewersOf(server: Lancast, room: string): Promise<number | undefi
   return rooms.find((r) => r.name === room)?.viewers;
 }
 
-for (const { name, env, banner } of [
-  { name: 'native SRTCP', env: {}, banner: 'native forwarding' },
-  { name: "werift's SRTCP (LANCAST_NATIVE=0)", env: { LANCAST_NATIVE: '0' }, banner: 'TypeScript forwarding' },
+for (const { name, env, banner, readsRtcp } of [
+  { name: 'native SRTCP', env: {}, banner: 'native forwarding', readsRtcp: true },
+  { name: "werift's SRTCP (LANCAST_NATIVE=0)", env: { LANCAST_NATIVE: '0' }, banner: 'TypeScript forwarding', readsRtcp: false },
 ]) {
   describe(`RTCP through the relay, ${name}`, () => {
     let server: Lancast;
@@ -64,6 +66,10 @@ for (const { name, env, banner } of [
         // The relay closes a viewer it has not heard RTCP from for 8 s.
         await new Promise((r) => setTimeout(r, Math.max(0, joined + 10_000 - Date.now())));
         assert.equal(await viewersOf(server, 'rtcp'), 1, `the viewer is still in the room:\n${server.output().slice(-2000)}`);
+        const read = await metricValue(server.url, 'lancast_relay_rtcp_read_natively_total');
+        // ~10 s of a viewer's reports: libwebrtc sends a compound at least every second.
+        if (readsRtcp) assert.ok((read ?? 0) >= 10, `the viewer's RTCP read natively: ${read}`);
+        else assert.equal(read, 0);
         const before = viewer.frames().count;
         await waitFor(async () => viewer.frames().count, (n) => n > before + 10, 5_000, 'frames still decoding');
         assert.equal(await viewer.stop(), 200);

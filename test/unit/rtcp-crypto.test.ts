@@ -23,12 +23,12 @@ import {
   RTCPeerConnection,
   SourceDescriptionChunk,
   SourceDescriptionItem,
-  SrtcpSession,
 } from 'werift';
 import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
 import { iceConfig } from '../../src/relay/ice.js';
 import { useNativeSrtcp } from '../../src/relay/rtcp-crypto.js';
 import { connectPair } from '../helpers/werift-pair.js';
+import { srtcpContext, srtcpLegs, type SrtcpContext } from '../helpers/srtp-keys.js';
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
 import { connectedSrtcp } from '../../src/relay/werift/srtcp.js';
 
@@ -39,47 +39,6 @@ const PROFILES = [
 
 const VIEWER_SSRC = 0x0badcafe;
 const MEDIA_SSRC = 0x1234abcd;
-
-interface Ctx {
-  srtcpSessionKey: Buffer;
-  srtcpSessionSalt: Buffer;
-  srtcpSessionAuthTag: Buffer;
-  setIndex(ssrc: number, index: number): void;
-}
-const context = (session: SrtcpSession, side: 'localContext' | 'remoteContext') => (session as unknown as Record<string, Ctx>)[side];
-
-/**
- * A viewer's werift session, the relay's werift session (the oracle) and the relay's native
- * SRTCP made from the relay session's keys, as rtcp-crypto.ts makes it.
- */
-function legs(profile: number, saltLength: number, lastIndexSent = 0) {
-  const relayKey = randomBytes(16);
-  const relaySalt = randomBytes(saltLength);
-  const viewerKey = randomBytes(16);
-  const viewerSalt = randomBytes(saltLength);
-  const viewer = new SrtcpSession({
-    keys: { localMasterKey: viewerKey, localMasterSalt: viewerSalt, remoteMasterKey: relayKey, remoteMasterSalt: relaySalt },
-    profile: profile,
-  });
-  const relay = new SrtcpSession({
-    keys: { localMasterKey: relayKey, localMasterSalt: relaySalt, remoteMasterKey: viewerKey, remoteMasterSalt: viewerSalt },
-    profile: profile,
-  });
-  const into = context(relay, 'remoteContext');
-  const out = context(relay, 'localContext');
-  const cm = profile === AES_CM_128_HMAC_SHA1_80;
-  const srtcp = native!.srtcp(
-    profile,
-    into.srtcpSessionKey,
-    into.srtcpSessionSalt,
-    cm ? into.srtcpSessionAuthTag : null,
-    out.srtcpSessionKey,
-    out.srtcpSessionSalt,
-    cm ? out.srtcpSessionAuthTag : null,
-    lastIndexSent,
-  );
-  return { viewer, relay, srtcp, into };
-}
 
 /**
  * What a libwebrtc viewer sends (receiver report with REMB; NACK; a receiver report from its audio
@@ -116,7 +75,7 @@ const INDICES = [1, 2, 1000, 65535, 65536, 65537, 0x7ffffffe];
  * SRTCP with the E flag clear (RFC 3711 3.4, RFC 7714 9.2): the RTCP in the clear, authenticated
  * with the index. werift never sends it; the native side must still accept it as werift does.
  */
-function unencrypted(profile: number, keys: Ctx, rtcp: Buffer, index: number): Buffer {
+function unencrypted(profile: number, keys: SrtcpContext, rtcp: Buffer, index: number): Buffer {
   const word = Buffer.alloc(4);
   word.writeUInt32BE(index);
   if (profile === AES_CM_128_HMAC_SHA1_80) {
@@ -135,12 +94,12 @@ function unencrypted(profile: number, keys: Ctx, rtcp: Buffer, index: number): B
 
 for (const { name, profile, saltLength } of PROFILES) {
   test(`${name}: decrypts what werift encrypts, to the bytes werift decrypts it to, at indices across 16-bit and 31-bit edges`, () => {
-    const { viewer, relay, srtcp } = legs(profile, saltLength);
+    const { viewer, relay, srtcp } = srtcpLegs(profile, saltLength);
     let n = 0;
     for (const index of INDICES) {
       for (const rtcp of reports()) {
         // werift adds one to the index it holds, per sender SSRC.
-        context(viewer, 'localContext').setIndex(rtcp.readUInt32BE(4), index - 1);
+        srtcpContext(viewer, 'localContext').setIndex(rtcp.readUInt32BE(4), index - 1);
         const packet = viewer.encrypt(rtcp);
         const trailer = profile === AEAD_AES_128_GCM ? packet.readUInt32BE(packet.length - 4) : packet.readUInt32BE(rtcp.length);
         assert.equal(trailer, (0x80000000 | index) >>> 0, 'werift set the E flag and the index');
@@ -155,13 +114,13 @@ for (const { name, profile, saltLength } of PROFILES) {
   });
 
   test(`${name}: encrypts byte for byte as werift does with the same index, and werift decrypts it`, () => {
-    const { viewer, relay, srtcp } = legs(profile, saltLength, 65533);
+    const { viewer, relay, srtcp } = srtcpLegs(profile, saltLength, 65533);
     let index = 65533;
     for (const rtcp of [...reports(), ...reports()]) {
       index++;
       const packet = native!.protectRtcp(srtcp, rtcp);
       assert.ok(packet);
-      context(relay, 'localContext').setIndex(rtcp.readUInt32BE(4), index - 1);
+      srtcpContext(relay, 'localContext').setIndex(rtcp.readUInt32BE(4), index - 1);
       assert.deepEqual(packet, relay.encrypt(rtcp), `index ${index}: not what werift sends`);
       assert.deepEqual(viewer.decrypt(packet), rtcp);
     }
@@ -169,7 +128,7 @@ for (const { name, profile, saltLength } of PROFILES) {
   });
 
   test(`${name}: a packet sent with the E flag clear authenticates and comes out as sent; tampered, it is refused`, () => {
-    const { relay, srtcp, into } = legs(profile, saltLength);
+    const { relay, srtcp, into } = srtcpLegs(profile, saltLength);
     for (const [i, rtcp] of reports().entries()) {
       const packet = unencrypted(profile, into, rtcp, 10 + i);
       assert.deepEqual(relay.decrypt(packet), rtcp, 'werift accepts it');
@@ -181,9 +140,9 @@ for (const { name, profile, saltLength } of PROFILES) {
   });
 
   test(`${name}: forged, truncated, replayed and too old packets are refused and change nothing`, () => {
-    const { viewer, srtcp } = legs(profile, saltLength);
+    const { viewer, srtcp } = srtcpLegs(profile, saltLength);
     const [rr] = reports();
-    const local = context(viewer, 'localContext');
+    const local = srtcpContext(viewer, 'localContext');
     const at = (index: number) => {
       local.setIndex(VIEWER_SSRC, index - 1);
       return viewer.encrypt(rr);
@@ -217,7 +176,7 @@ for (const { name, profile, saltLength } of PROFILES) {
 }
 
 test('an egress or ingress handle is not taken as an SRTCP one, nor the other way', () => {
-  const { srtcp } = legs(AEAD_AES_128_GCM, 12);
+  const { srtcp } = srtcpLegs(AEAD_AES_128_GCM, 12);
   const ingress = native!.ingress(AEAD_AES_128_GCM, randomBytes(16), randomBytes(12), null);
   assert.throws(() => native!.unprotectRtcp(ingress, Buffer.alloc(40)));
   assert.throws(() => native!.protectRtcp({}, Buffer.alloc(40)));

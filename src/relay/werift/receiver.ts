@@ -36,15 +36,20 @@ const SRTP_RECEIVE = [
 ];
 let srtpReceiveFits: string | undefined | null = null;
 
+/**
+ * Which of `steps` werift's own RTCDtlsTransport.startSrtp (under any patch that wraps it:
+ * lean-events.ts does) no longer contains, as a reason; undefined when it contains them all.
+ */
+export function startSrtpLacks(steps: RegExp[]): string | undefined {
+  const werifts = replacements.find((r) => r.target === 'RTCDtlsTransport.prototype.startSrtp')?.original;
+  const source = String(werifts ?? (RTCDtlsTransport.prototype as unknown as Record<string, unknown>).startSrtp);
+  const missing = steps.filter((re) => !re.test(source));
+  return missing.length ? `werift's RTCDtlsTransport.startSrtp no longer contains ${missing.join(', ')}` : undefined;
+}
+
 /** Why werift's receive path is not the one `deliver` repeats (undefined: it is); checked once. */
 export function srtpReceiveChanged(): string | undefined {
-  if (srtpReceiveFits === null) {
-    // werift's own function, under any patch that wraps it (lean-events.ts does).
-    const werifts = replacements.find((r) => r.target === 'RTCDtlsTransport.prototype.startSrtp')?.original;
-    const source = String(werifts ?? (RTCDtlsTransport.prototype as unknown as Record<string, unknown>).startSrtp);
-    const missing = SRTP_RECEIVE.filter((re) => !re.test(source));
-    srtpReceiveFits = missing.length ? `werift's RTCDtlsTransport.startSrtp no longer contains ${missing.join(', ')}` : undefined;
-  }
+  if (srtpReceiveFits === null) srtpReceiveFits = startSrtpLacks(SRTP_RECEIVE);
   return srtpReceiveFits;
 }
 

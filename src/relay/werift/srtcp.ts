@@ -4,9 +4,15 @@
  * incoming RTCP datagram through the session's own `decrypt` property and encrypts everything
  * `sendRtcp` sends through its `encrypt` method; both are swapped on the session object, and only
  * when the session and its keys have the shape this file was written for.
+ *
+ * A viewer's RTCP can then be read and parsed by the relay itself (../rtcp-intake.ts): each leg
+ * gives its ICE sockets and takes the packets werift would have parsed, as werift's receive path
+ * hands them on (`deliver`).
  */
-import { RTCDtlsTransport, type RTCPeerConnection } from 'werift';
+import { RTCDtlsTransport, type RTCPeerConnection, type RtcpPacket } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
+import { iceSockets, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
+import { startSrtpLacks } from './receiver.js';
 
 interface WeriftSrtcpContext {
   profile: number;
@@ -21,11 +27,16 @@ interface WeriftSrtcpSession {
   encrypt: (packet: Buffer) => Buffer;
   localContext?: WeriftSrtcpContext;
   remoteContext?: WeriftSrtcpContext;
-  lancastSrtcp?: true;
+  /** lancast's native context, once it protects the session. */
+  lancastSrtcp?: object;
 }
 interface WeriftDtlsTransport {
   state: string;
   srtcp?: WeriftSrtcpSession;
+  iceTransport: { connection: WeriftIceAgent };
+  bytesReceived: number;
+  packetsReceived: number;
+  onRtcp: { execute(rtcp: RtcpPacket): void };
 }
 
 /** One connected transport's SRTCP: the keys both ways, and whether lancast already protects it. */
@@ -37,8 +48,35 @@ export interface LegSrtcp {
   /** The highest SRTCP index werift has sent with, for any SSRC: ours must go on above it. */
   lastIndexSent: number;
   replaced: boolean;
-  /** From now on the session decrypts with `decrypt` (which throws to drop) and encrypts with `encrypt`. */
-  replace(decrypt: (packet: Buffer) => Buffer, encrypt: (packet: Buffer) => Buffer): void;
+  /** From now on the session decrypts with `decrypt` (which throws to drop) and encrypts with `encrypt`, both through the native context `native`. */
+  replace(decrypt: (packet: Buffer) => Buffer, encrypt: (packet: Buffer) => Buffer, native: object): void;
+  /** The native context the session is protected with (undefined: werift's own). */
+  readonly native: object | undefined;
+  /** The transport's ICE sockets, or why they cannot be read outside werift. */
+  sockets(): IceSocket[] | string;
+  /** SRTCP datagrams read outside werift (`bytes` on the wire), counted as werift counts what it reads. */
+  received(datagrams: number, bytes: number): void;
+  /** An RTCP packet read and parsed outside werift, taken on as werift takes one it parsed. */
+  deliver(packet: RtcpPacket): void;
+}
+
+/**
+ * What werift's DTLS transport does with an SRTCP datagram (startSrtp), which `received` and
+ * `deliver` repeat for the ones the relay reads itself: count it, decrypt it, parse it, hand each
+ * packet to the transport's onRtcp (werift's router, then the sender it is for).
+ */
+const SRTCP_RECEIVE = [
+  /this\.bytesReceived \+= data\.length;\s*this\.packetsReceived\+\+;/,
+  /dec = this\.srtcp\.decrypt\(data\);/,
+  /rtcpPackets = RtcpPacketConverter\.deSerialize\(dec\);/,
+  /for \(const rtcp of rtcpPackets\) \{\s*try \{\s*this\.onRtcp\.execute\(rtcp\);/,
+];
+let srtcpReceiveFits: string | undefined | null = null;
+
+/** Why werift's RTCP receive path is not the one `deliver` repeats (undefined: it is); checked once. */
+export function srtcpReceiveChanged(): string | undefined {
+  if (srtcpReceiveFits === null) srtcpReceiveFits = startSrtpLacks(SRTCP_RECEIVE);
+  return srtcpReceiveFits;
 }
 
 // Where werift 0.24.4 calls the two: a werift that calls them elsewhere needs this file read again.
@@ -65,11 +103,24 @@ export function connectedSrtcp(pc: RTCPeerConnection): LegSrtcp[] {
       remote,
       local,
       lastIndexSent: Math.max(0, ...states.map((s) => s?.srtcpIndex ?? 0)),
-      replaced: session.lancastSrtcp === true,
-      replace(decrypt, encrypt) {
-        session.lancastSrtcp = true;
+      replaced: session.lancastSrtcp !== undefined,
+      replace(decrypt, encrypt, native) {
+        session.lancastSrtcp = native;
         session.decrypt = decrypt;
         session.encrypt = encrypt;
+      },
+      native: session.lancastSrtcp,
+      sockets: () => iceSockets(dtls.iceTransport.connection),
+      received(datagrams, bytes) {
+        dtls.bytesReceived += bytes;
+        dtls.packetsReceived += datagrams;
+      },
+      deliver(packet) {
+        try {
+          dtls.onRtcp.execute(packet);
+        } catch {
+          // werift logs a subscriber's error here and goes on
+        }
       },
     });
   }
