@@ -193,11 +193,17 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
   };
 }
 
-/** How long the unwatched room runs before it is measured (see measureRoom). */
-const UNWATCHED_SETTLE_S = 20;
+/**
+ * How long a room runs at each size before it is measured. For ~20 s after viewers join V8 is
+ * still compiling their legs' code and collecting what the joins left, on the main thread and its
+ * own threads, which a room that runs for an hour pays once: 5 viewers (--relay-workers 0, 12-01
+ * 11:40, per-thread CPU in 10 s windows) cost 3.4 % of a core 14-24 s after they joined and 2.7 %
+ * 24-34 s and 34-44 s after. The rooms are measured as they run once settled.
+ */
+const SETTLE_S = 20;
 
 /** Grow a room through `sizes`, measuring `windowS` seconds at each after `settleS`. */
-export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = 4): Promise<RoomRow[]> {
+export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = SETTLE_S): Promise<RoomRow[]> {
   const rows: RoomRow[] = [];
   let previous: { cpu: number; delivered: number } | undefined;
   for (const size of sizes) {
@@ -210,10 +216,9 @@ export async function measureRoom(target: RoomTarget, sizes: number[], windowS =
       break;
     }
     await allReceiving(target.crowd);
-    // The unwatched room is the first step, seconds after the server started: V8 is still
-    // compiling and collecting what start-up left, which a room that runs for hours never pays
-    // (2.3-2.6 % of a core in a 10 s window 5 s after start, 0.7-1.0 % 20 s later). It settles longer.
-    await sleep((size === 0 ? Math.max(settleS, UNWATCHED_SETTLE_S) : settleS) * 1000);
+    // The unwatched room is the first step, seconds after the server started, which settles the
+    // same way (2.3-2.6 % of a core in a 10 s window 5 s after start, 0.7-1.0 % 20 s later).
+    await sleep(settleS * 1000);
     const counts = () => target.crowd.counts();
     const generators = () => treeCpuSeconds(process.pid) - cpuSeconds(target.pid);
     const b0 = generators();
