@@ -640,6 +640,21 @@ static napi_status push_datagram(napi_env env, napi_value out, uint32_t *outn, c
   return napi_set_element(env, out, (*outn)++, portv);
 }
 
+/* What both drains take after their context: a socket's descriptor and a records array of
+   `want`'s type; 0 on bad ones. */
+static int drain_args(napi_env env, napi_value fdv, napi_value recv, napi_typedarray_type want, int32_t *fd, void **rec, size_t *length) {
+  napi_typedarray_type type;
+  return napi_get_value_int32(env, fdv, fd) == napi_ok && *fd >= 0 && napi_get_typedarray_info(env, recv, &type, length, rec, NULL, NULL) == napi_ok &&
+         type == want;
+}
+
+/* The buffer a context reads batches into (DRAIN_BATCH datagrams of DRAIN_SLOT bytes), made on
+   its first drain; NULL with an error thrown when memory is out. */
+static uint8_t *drain_buffer(napi_env env, uint8_t **buf) {
+  if (!*buf && !(*buf = malloc((size_t)DRAIN_BATCH * DRAIN_SLOT))) napi_throw_error(env, NULL, "out of memory");
+  return *buf;
+}
+
 /* drain(ingress, fd, records Uint32Array, keep?) -> [rtp, rejected, (buffer, address, port)...]:
    reads what is waiting on the socket without blocking. Each RTP packet is authenticated and
    decrypted (its rollover counter kept) and, when it authenticates, described in `records`
@@ -655,16 +670,10 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   bool keep = false;
   if (argc > 3 && napi_get_value_bool(env, argv[3], &keep) != napi_ok) keep = false;
   int32_t fd = -1;
-  napi_typedarray_type type;
   size_t length = 0;
   void *rec = NULL;
-  if (!in || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
-      napi_get_typedarray_info(env, argv[2], &type, &length, &rec, NULL, NULL) != napi_ok || type != napi_uint32_array)
-    CHECK(napi_invalid_arg);
-  if (!in->drainbuf && !(in->drainbuf = malloc((size_t)DRAIN_BATCH * DRAIN_SLOT))) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
+  if (!in || !drain_args(env, argv[1], argv[2], napi_uint32_array, &fd, &rec, &length)) CHECK(napi_invalid_arg);
+  if (!drain_buffer(env, &in->drainbuf)) return NULL;
   uint32_t *records = rec;
   size_t cap = length / DRAIN_RECORD, used = 0;
   double rejected = 0;
@@ -1224,16 +1233,10 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   srtcp *s = argc >= 3 ? unwrap_srtcp(env, argv[0]) : NULL;
   int32_t fd = -1;
-  napi_typedarray_type type;
   size_t length = 0;
   void *rec = NULL;
-  if (!s || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
-      napi_get_typedarray_info(env, argv[2], &type, &length, &rec, NULL, NULL) != napi_ok || type != napi_float64_array)
-    CHECK(napi_invalid_arg);
-  if (!s->drainbuf && !(s->drainbuf = malloc((size_t)DRAIN_BATCH * DRAIN_SLOT))) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
+  if (!s || !drain_args(env, argv[1], argv[2], napi_float64_array, &fd, &rec, &length)) CHECK(napi_invalid_arg);
+  if (!drain_buffer(env, &s->drainbuf)) return NULL;
   const size_t most = DRAIN_SLOT / 4 + 1; /* records one datagram can give */
   size_t cap = length / RTCP_RECORD, used = 0;
   double datagrams = 0, bytes = 0, rejected = 0;
