@@ -4,7 +4,8 @@
  * retransmission's own loss, and resending it into the same full link only adds to the queue),
  * resends are paced within a share of what the viewer's link carries (a token bucket), and when
  * that share keeps running out the viewer is better served by a keyframe than by a storm of
- * resends. Both ways a viewer is sent video use it: one layer of a simulcast publisher
+ * resends. As in libwebrtc's pacer, a packet goes while the bucket is not empty and may take it
+ * into debt, paid off before the next one. Both ways a viewer is sent video use it: one layer of a simulcast publisher
  * (rewriter.ts) and the one stream of a publisher without simulcast (nack-responder.ts).
  */
 
@@ -56,7 +57,9 @@ export class ResendPacer {
       }
       const packet = find(viewerSeq);
       if (!packet) continue;
-      if (this.#tokens < packet.bytes) {
+      // Whatever is left in the bucket lets one packet go, into debt if it is bigger: a slow
+      // link's whole burst can be less than one packet, which must not make it never resent.
+      if (this.#tokens <= 0) {
         this.skipped++;
         if (++this.#refused === STORM) storm = true;
         continue;
@@ -73,7 +76,7 @@ export class ResendPacer {
     return { sent, storm };
   }
 
-  /** The bucket fills at the budget's share, up to a burst's worth; without a budget it is bottomless. */
+  /** The bucket fills at the budget's share (paying off any debt first), up to a burst's worth; without a budget it is bottomless. */
   #fill(nowMs: number, budgetBps: number): void {
     const rate = (budgetBps * RESEND_SHARE) / 8 / 1000; // bytes per ms
     if (Number.isFinite(rate)) {

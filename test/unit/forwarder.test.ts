@@ -135,18 +135,19 @@ test("without simulcast, a congested viewer's NACKs are paced within its link bu
   link.note(nack, clock.now());
   const before = { ...relayCounters };
   v.sink.rtcp.nackHandler!(viewerSeqs);
-  // 50 kbit/s in bursts of 200 ms: 1250 bytes, two packets of 500 of the hundred NACKed.
+  // 50 kbit/s in bursts of 200 ms: 1250 bytes, two packets of 500 of the hundred NACKed and a
+  // third into debt (250 bytes).
   const resent = v.received.slice(first);
-  assert.equal(resent.length, 2, `${resent.length} of 100 resent`);
-  assert.equal(relayCounters.retransmitted - before.retransmitted, 2);
-  assert.equal(relayCounters.resendsSkipped - before.resendsSkipped, 98);
+  assert.equal(resent.length, 3, `${resent.length} of 100 resent`);
+  assert.equal(relayCounters.retransmitted - before.retransmitted, 3);
+  assert.equal(relayCounters.resendsSkipped - before.resendsSkipped, 97);
   assert.deepEqual(keyframeAsks, [0], 'a keyframe of the one stream instead of the rest');
-  // The same NACK again at once: the two resent are within the gap, the budget is spent.
-  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 2));
-  assert.equal(v.received.length, first + 2);
+  // The same NACK again at once: the three resent are within the gap, the budget is spent.
+  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 3));
+  assert.equal(v.received.length, first + 3);
   clock.advance(RESEND_GAP_MS);
-  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 2));
-  assert.equal(v.received.length, first + 3, '100 ms of budget: one more packet');
+  v.sink.rtcp.nackHandler!(viewerSeqs.slice(0, 3));
+  assert.equal(v.received.length, first + 4, '100 ms of budget (625 bytes) pays the debt and lets one more packet go');
   assert.deepEqual(keyframeAsks, [0], 'one storm a second asks once');
 });
 

@@ -67,3 +67,19 @@ test('the bucket starts full for a budget that appears after resends without one
   pacer.resend([1], 0, Infinity, find);
   assert.deepEqual(pacer.resend(seqs(10, 12), 5, 160_000, find), { sent: 10, storm: false });
 });
+
+test("a packet bigger than a slow link's whole burst still goes, and the debt it leaves holds back the next until paid", () => {
+  const pacer = new ResendPacer();
+  const { sent, find } = store(1_100);
+  // 100 kbit/s of budget: resends may take 3.125 bytes/ms, bursts of 625 bytes, less than one 1,100-byte packet.
+  const budget = 100_000;
+  let t = 20_000;
+  assert.deepEqual(pacer.resend([1, 2], t, budget, find), { sent: 1, storm: false }, 'one goes; the bucket is in debt');
+  // 100 ms on: 312 bytes paid of a 475-byte debt, still in debt.
+  t += 100;
+  assert.deepEqual(pacer.resend([2], t, budget, find), { sent: 0, storm: false });
+  // 200 ms on from the first: paid off (625 bytes of fill), the next goes.
+  t += 100;
+  assert.deepEqual(pacer.resend([2], t, budget, find), { sent: 1, storm: false });
+  assert.deepEqual(sent, [1, 2]);
+});
