@@ -14,7 +14,7 @@ import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../sig
 export interface QualityStatus {
   layers: number[];
   height: number;
-  reason: 'manual' | 'auto' | 'link';
+  reason: 'manual' | 'auto' | 'link' | 'size';
 }
 import { RELAY_PEER_ID } from '../signaling/relay-peer.js';
 
@@ -106,12 +106,30 @@ export class Viewer extends Emitter<ViewerEvents> {
 
   /** The viewer's wish among the relay's layers: a height, or 'auto'; kept for later connections. */
   #quality: 'auto' | number = 'auto';
+  /** How tall the page's player shows the picture, in device pixels (0: not known); kept for later connections. */
+  #shown = 0;
 
   setQuality(choice: 'auto' | number): void {
     this.#quality = choice;
+    this.#tellQuality();
+  }
+
+  /** The player now shows the picture `height` device pixels tall: auto sends no larger layer than that needs. */
+  setShownHeight(height: number): void {
+    const h = Math.max(0, Math.round(height));
+    if (h === this.#shown) return;
+    this.#shown = h;
+    this.#tellQuality();
+  }
+
+  #tellQuality(): void {
     for (const entry of [this.#current, this.#pending]) {
-      if (entry?.conn.peer === RELAY_PEER_ID) this.signaling.send({ type: 'quality', to: RELAY_PEER_ID, cid: entry.conn.cid, choice });
+      if (entry?.conn.peer === RELAY_PEER_ID) this.#sendQuality(entry.conn.cid);
     }
+  }
+
+  #sendQuality(cid: string): void {
+    this.signaling.send({ type: 'quality', to: RELAY_PEER_ID, cid, choice: this.#quality, ...(this.#shown > 0 ? { shown: this.#shown } : {}) });
   }
 
   start(): void {
@@ -213,7 +231,7 @@ export class Viewer extends Emitter<ViewerEvents> {
       if (from === RELAY_PEER_ID) await conn.gathered(RELAY_GATHER_MS);
       if (conn.closed) return;
       this.signaling.send({ type: 'answer', to: from, cid, sdp: conn.pc.localDescription!.sdp });
-      if (from === RELAY_PEER_ID && this.#quality !== 'auto') this.signaling.send({ type: 'quality', to: from, cid, choice: this.#quality });
+      if (from === RELAY_PEER_ID && (this.#quality !== 'auto' || this.#shown > 0)) this.#sendQuality(cid);
       this.#mark('answer');
       conn.localDescriptionSent();
     } catch (err) {

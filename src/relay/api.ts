@@ -62,8 +62,8 @@ export interface LayerPlaying {
   layers: number[];
   /** The height of the layer sent; -1 while none is. */
   height: number;
-  /** 'manual': the viewer chose it; 'auto': the best there is; 'link': the viewer's link holds it back. */
-  reason: 'manual' | 'auto' | 'link';
+  /** 'manual': the viewer chose it; 'auto': the best there is; 'link': the viewer's link holds it back; 'size': the smallest that fills the viewer's player. */
+  reason: 'manual' | 'auto' | 'link' | 'size';
 }
 
 export type ConsumerEvents = {
@@ -86,8 +86,8 @@ export interface Consumer extends Listenable<ConsumerEvents> {
   /** The viewer's answer to the relay's offer. */
   acceptAnswer(sdp: string): Promise<void>;
   addCandidate(candidate: IceCandidateInit | null): Promise<void>;
-  /** The viewer's wish among simulcast layers (nothing changes without simulcast). */
-  setQuality(choice: QualityChoice): void;
+  /** The viewer's wish among simulcast layers, and how tall its player shows the picture (device pixels; unchanged when not given). Nothing changes without simulcast. */
+  setQuality(choice: QualityChoice, shown?: number): void;
   close(): void;
 }
 

@@ -225,8 +225,8 @@ export class RelayConsumer extends Emitter<ConsumerEvents> implements Consumer {
     await this.#leg.addCandidate(candidate).catch(() => undefined);
   }
 
-  setQuality(choice: QualityChoice): void {
-    this.#leg.setQuality(choice);
+  setQuality(choice: QualityChoice, shown?: number): void {
+    this.#leg.setQuality(choice, shown);
   }
 
   close(): void {

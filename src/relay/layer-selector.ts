@@ -18,8 +18,11 @@ import type { LinkEstimate } from './link.js';
 
 export type { QualityChoice };
 
-/** Why the layer playing is the one it is: the viewer chose it, or auto chose it (the best there is, or held back by the link). */
-export type LayerReason = 'manual' | 'auto' | 'link';
+/**
+ * Why the layer playing is the one it is: the viewer chose it, or auto chose it (the best there
+ * is, held back by the link, or the smallest that fills the viewer's player).
+ */
+export type LayerReason = 'manual' | 'auto' | 'link' | 'size';
 
 export interface Playing {
   /** The publisher's layers, lowest first (heights 0 until their first keyframe). */
@@ -85,6 +88,7 @@ export function pickLayer(layers: LayerInfo[], choice: QualityChoice, budget: nu
 /** A viewer's side of layer choice: its wish and its link in, what it gets out. */
 export class ViewerQuality {
   #choice: QualityChoice = 'auto';
+  #shown = 0;
   /** The viewer's link, when its RTCP is heard (none: nothing limits it). */
   link: LinkEstimate | undefined;
   /** Told when the layer playing or the reason changes. */
@@ -97,6 +101,12 @@ export class ViewerQuality {
   #lastUpAtMs = -Infinity;
   /** Auto is below the top because of the viewer's link (not because higher layers were not sent). */
   #heldByLink = false;
+  /**
+   * Auto is, or was until the player grew, at the top of what the player needs: a player made
+   * larger climbs as a link that recovers does (probes), since the link has only carried the
+   * smaller layer so far.
+   */
+  #heldByPlayer = false;
   /** When auto last moved up (or started again at the top). */
   #upAtMs = -Infinity;
   /** Moves down and up auto made, and probes started, held and failed, for /metrics and the benchmark. */
@@ -117,6 +127,28 @@ export class ViewerQuality {
     return this.#choice;
   }
 
+  /**
+   * How tall the viewer's player shows the picture, in device pixels (0: not said, as from a WHEP
+   * player). Auto sends no layer above the smallest that is at least this tall: a phone's small
+   * player gets the half-size layer, a player going full screen the top one at once.
+   */
+  get shown(): number {
+    return this.#shown;
+  }
+
+  set shown(height: number) {
+    if (height === this.#shown) return;
+    this.#shown = height;
+    this.#endProbe();
+  }
+
+  /** Auto's layers for the viewer's player: up to the smallest at least as tall as it shows the picture (all when it did not say, or none is known to be). */
+  #forPlayer(layers: LayerInfo[]): LayerInfo[] {
+    if (this.#shown <= 0) return layers;
+    const fills = layers.findIndex((l) => l.height >= this.#shown);
+    return fills < 0 ? layers : layers.slice(0, fills + 1);
+  }
+
   /** The viewer's wish; back to auto starts again from the top. */
   set choice(choice: QualityChoice) {
     if (choice === 'auto' && this.#choice !== 'auto') this.#auto = -1;
@@ -132,13 +164,14 @@ export class ViewerQuality {
    */
   decide(all: LayerInfo[], current: number, nowMs: number): { layer: LayerInfo; reason: LayerReason } | undefined {
     const available = all.filter((l) => l.active || l.paused || l.resuming);
-    const layers = available.length > 0 ? available : all;
-    if (layers.length === 0) return undefined;
-    if (this.choice !== 'auto') return pickLayer(layers, this.choice, Infinity);
+    const offered = available.length > 0 ? available : all;
+    if (offered.length === 0) return undefined;
+    if (this.choice !== 'auto') return pickLayer(offered, this.choice, Infinity);
+    const layers = this.#forPlayer(offered);
     const top = layers.length - 1;
     let at = layers.findIndex((l) => l.index === this.#auto);
     const link = this.link;
-    if (at < 0 || !link || (!this.#heldByLink && at < top)) {
+    if (at < 0 || !link || (!this.#heldByLink && !this.#heldByPlayer && at < top)) {
       // First choice, a link we know nothing of, or higher layers the publisher sends again: the
       // top. Except a first choice while the top is paused: the viewer starts on the highest layer
       // being sent, whose keyframe is at hand (its first frame does not wait for the publisher to
@@ -179,9 +212,11 @@ export class ViewerQuality {
       }
     }
     this.#auto = layers[at].index;
+    const capped = layers.length < offered.length;
+    this.#heldByPlayer = (capped && at === top) || (this.#heldByPlayer && at < top);
     void current;
     // The best the publisher sends now is 'auto', even when it is not its top layer.
-    return { layer: layers[at], reason: at === top ? 'auto' : 'link' };
+    return { layer: layers[at], reason: at < top ? 'link' : layers.length < offered.length ? 'size' : 'auto' };
   }
 
   /** While a probe is on: the link must keep room for the next layer while it carries the probe, for PROBE_MS; then up. */

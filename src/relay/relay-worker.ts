@@ -83,7 +83,7 @@ port.on('message', (m: ToWorker) => {
       return;
     }
     case 'quality':
-      legs.get(m.id)?.setQuality(m.choice);
+      legs.get(m.id)?.setQuality(m.choice, m.shown);
       return;
     case 'paused':
       sources.get(m.src)?.forwarder.layers.setPaused(m.layers);

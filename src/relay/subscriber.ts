@@ -182,9 +182,10 @@ export class Subscriber {
     this.#publisher.requestKeyframe(forwarder.simulcast ? forwarder.keyframeLayer(this.#sinks.find((s) => s.kind === 'video')) : 0);
   }
 
-  /** The viewer picked a quality (a layer's height) or Auto. */
-  setQuality(choice: QualityChoice): void {
+  /** The viewer picked a quality (a layer's height) or Auto; `shown`: how tall its player shows the picture (unchanged when not given). */
+  setQuality(choice: QualityChoice, shown?: number): void {
     this.quality.choice = choice;
+    if (shown !== undefined) this.quality.shown = shown;
     const sink = this.#sinks.find((s) => s.kind === 'video');
     if (sink) this.#publisher.forwarder.reselect(sink);
   }

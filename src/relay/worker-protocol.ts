@@ -54,7 +54,7 @@ export type ToWorker =
   | { t: 'create'; id: string; src: number; codecs: CodecsData; layers: number; paused: PausedLayer[] }
   /** The source's layers the relay has paused now (dynacast.ts): still there to be chosen. */
   | { t: 'paused'; src: number; layers: PausedLayer[] }
-  | { t: 'quality'; id: string; choice: QualityChoice }
+  | { t: 'quality'; id: string; choice: QualityChoice; shown?: number }
   | { t: 'offer'; req: number; id: string }
   | { t: 'answer'; req: number; id: string; sdp: string }
   | { t: 'whep'; req: number; id: string; sdp: string }

@@ -33,8 +33,8 @@ export interface Leg {
   acceptAnswer(sdp: string): Promise<void>;
   answer(offerSdp: string): Promise<string>;
   addCandidate(candidate: Candidate | null): Promise<void>;
-  /** The viewer's wish among simulcast layers. */
-  setQuality(choice: QualityChoice): void;
+  /** The viewer's wish among simulcast layers, and how tall its player shows the picture (device pixels). */
+  setQuality(choice: QualityChoice, shown?: number): void;
   /** Told which simulcast layer plays, and why, when that changes. */
   onPlaying: ((playing: Playing) => void) | undefined;
   close(): void;
@@ -181,8 +181,8 @@ class RemoteLeg implements Leg {
     if (candidate?.candidate) this.#slot.post({ t: 'candidate', id: this.id, candidate });
   }
 
-  setQuality(choice: QualityChoice): void {
-    if (!this.#closed) this.#slot.post({ t: 'quality', id: this.id, choice });
+  setQuality(choice: QualityChoice, shown?: number): void {
+    if (!this.#closed) this.#slot.post({ t: 'quality', id: this.id, choice, shown });
   }
 
   close(): void {

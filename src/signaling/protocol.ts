@@ -85,13 +85,15 @@ export const HangupMessage = z.object({ type: z.literal('hangup'), to: PeerId, c
 
 /**
  * A relayed viewer's wish for its connection `cid`: a simulcast layer by its height, or `auto`
- * (the relay picks by the viewer's link; the default).
+ * (the relay picks by the viewer's link; the default); and `shown`, how tall its player shows the
+ * picture in device pixels (0: unknown), above which auto sends no larger layer than needed.
  */
 export const QualityMessage = z.object({
   type: z.literal('quality'),
   to: PeerId,
   cid: ConnectionId,
   choice: z.union([z.literal('auto'), z.number().int().min(1).max(8192)]),
+  shown: z.number().int().min(0).max(16384).optional(),
 });
 
 export const ClientMessage = z.discriminatedUnion('type', [
@@ -190,7 +192,8 @@ export const RelayedLayers = z.object({ type: z.literal('layers'), from: PeerId,
 /**
  * From the relay to a viewer about its connection `cid`: the heights of the broadcast's simulcast
  * layers (lowest first), the one it is sent (-1: none yet), and why: the viewer chose it
- * (`manual`), it is the best there is (`auto`), or the viewer's link holds it back (`link`).
+ * (`manual`), it is the best there is (`auto`), the viewer's link holds it back (`link`), or a
+ * larger one would not show any sharper in the viewer's player (`size`).
  */
 export const RelayedQuality = z.object({
   type: z.literal('quality'),
@@ -198,7 +201,7 @@ export const RelayedQuality = z.object({
   cid: ConnectionId,
   layers: z.array(z.number().int().min(0)),
   height: z.number().int().min(-1),
-  reason: z.enum(['manual', 'auto', 'link']),
+  reason: z.enum(['manual', 'auto', 'link', 'size']),
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [

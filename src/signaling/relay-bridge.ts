@@ -116,7 +116,7 @@ export class RelayBridge {
         if (leg?.id === msg.cid) leg.close();
         return;
       case 'quality':
-        if (leg?.id === msg.cid) leg.setQuality(msg.choice);
+        if (leg?.id === msg.cid) leg.setQuality(msg.choice, msg.shown);
         return;
     }
   }

@@ -181,12 +181,31 @@ video.addEventListener('resize', () => {
   video.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
   // Not taller than the window: the width follows (see .player video in style.css).
   video.style.setProperty('--ratio', String(video.videoWidth / video.videoHeight));
+  tellShown();
 });
+
+// The relay sends no larger layer than the player shows (a phone's small player, a small window;
+// full screen gets the top layer at once): it is told how tall the picture shows, in device pixels.
+let shownTimer: ReturnType<typeof setTimeout> | undefined;
+function tellShown(): void {
+  clearTimeout(shownTimer);
+  shownTimer = setTimeout(() => {
+    const box = video.getBoundingClientRect();
+    if (box.width <= 0 || box.height <= 0) return;
+    const { videoWidth: w, videoHeight: h } = video;
+    // Fit shows the whole picture inside the box, fill covers the box with it (cropped); before the first frame, the box.
+    const fit = (player.classList.contains('fill') ? Math.max : Math.min)(box.width / w, box.height / h);
+    viewer.setShownHeight((w > 0 && h > 0 ? h * fit : box.height) * devicePixelRatio);
+  }, 300);
+}
+new ResizeObserver(() => tellShown()).observe(video);
+window.addEventListener('resize', () => tellShown());
 
 /** Fit (the whole picture, the default) or fill (cropped to the frame); kept for next time. */
 function setFill(on: boolean): void {
   player.classList.toggle('fill', on);
   fill.setAttribute('aria-pressed', String(on));
+  tellShown();
 }
 setFill(localStorage.getItem('lancast:fill') === '1');
 fill.addEventListener('click', () => {

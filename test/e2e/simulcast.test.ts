@@ -89,6 +89,33 @@ describe('simulcast through the relay', () => {
     }
   });
 
+  test("auto plays the smallest layer that fills a small player; made large, the player climbs to the top layer within 15 s, with no freeze", async (t) => {
+    const b = await open('/broadcast/player-size?key=test-key&autostart=1&mode=relay');
+    // A phone-sized window: the player shows the picture ~200 pixels tall.
+    const v = await rig.chromium.newPage({ viewport: { width: 360, height: 640 } });
+    try {
+      await v.goto(`${rig.server.url}/watch/player-size`);
+      await Promise.all([waitForState(b, 'live', 30_000), waitForState(v, 'live', 30_000)]);
+      await waitFor(() => menu(v), (m) => !m.hidden && m.options.length === 4, 15_000, 'a quality menu with three layers');
+      const shownPx = await v.evaluate(() => Math.round(document.querySelector('video')!.getBoundingClientRect().height * devicePixelRatio));
+      assert.ok(shownPx > 180 && shownPx < 360, `the small player shows ${shownPx} pixels`);
+      await waitFor(() => menu(v), (m) => m.why === '360p · auto: fits your player', 20_000, 'the line saying 360p fits the player');
+      assert.equal(await videoHeight(v), 360, 'the 360p layer plays, not 720p');
+      await recordFrames(v);
+      await v.setViewportSize({ width: 1280, height: 720 });
+      const grewAt = Date.now();
+      // Up as after a link's recovery (a probe per layer): the link has carried 360p only.
+      await waitFor(() => videoHeight(v), (h) => h === 720, 15_000, 'the top layer within 15 s of the player growing');
+      t.diagnostic(`small player: ${shownPx} px, 360p; made large: 720p after ${Date.now() - grewAt} ms`);
+      await waitFor(() => menu(v), (m) => /^720p · auto: best available$/.test(m.why ?? ''), 2_000, 'the line saying auto plays the best there is');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const g = await frameGaps(v);
+      assert.ok(g.longestGapMs < 1_000 && g.sinceLastMs < 500, `no freeze at the switch: ${JSON.stringify(g)}`);
+    } finally {
+      await Promise.all([b.close(), v.close()]);
+    }
+  });
+
   test('H.264 simulcast: the viewer plays H.264, picks the lowest layer and gets it, and Auto brings the top back, with no freeze', async () => {
     const b = await open('/broadcast/layers-h264?key=test-key&autostart=1&mode=relay&codec=h264');
     const v = await open('/watch/layers-h264');

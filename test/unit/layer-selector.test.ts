@@ -206,3 +206,44 @@ test('a new viewer while the top is paused starts on the highest layer sent, the
   const resuming = layers.map((l) => (l.index === 1 ? l : { ...l, active: l.index === 0, resuming: l.index === 2 }));
   assert.equal(quality.decide(resuming, 0, 500)!.layer.height, 720, 'the top resuming, its packets not here yet: still wanted');
 });
+
+test("auto sends no larger layer than the viewer's player shows; a player made larger climbs back; the menu and a weak link still rule", () => {
+  const v = viewer();
+  const pick = (ms: number) => {
+    const p = v.step(ms);
+    return [p.layer.height, p.reason];
+  };
+  v.quality.shown = 300;
+  assert.deepEqual(pick(0), [360, 'size'], 'a 300-pixel player: the smallest layer at least that tall');
+  v.quality.shown = 150;
+  assert.deepEqual(pick(250), [180, 'size']);
+  v.quality.shown = 1080;
+  assert.deepEqual(pick(250), [180, 'link'], 'full screen: not at once, the link has carried 180p only');
+  const climb: number[] = [];
+  for (let ms = 0; ms < 10_000 && climb.at(-1) !== 720; ms += 250) climb.push(v.step(250).layer.height);
+  assert.deepEqual([...new Set(climb)], [180, 360, 720], 'up a layer at a time, as when a link recovers');
+  assert.deepEqual(pick(250), [720, 'auto']);
+  v.quality.shown = 720;
+  assert.deepEqual(pick(250), [720, 'auto'], 'exactly as tall as the top: the top');
+  v.quality.shown = 0;
+  assert.deepEqual(pick(250), [720, 'auto'], 'a player that says nothing (WHEP): the top');
+
+  v.quality.shown = 300;
+  assert.deepEqual(pick(250), [360, 'size']);
+  v.step(2_000);
+  v.hear(remb(2_000_000));
+  v.hear(remb(200_000));
+  v.hear(nack());
+  assert.deepEqual(pick(250), [180, 'link'], "below the player's layer when the link holds it back");
+
+  const manual = new ViewerQuality();
+  manual.shown = 150;
+  manual.choice = 720;
+  const chosen = manual.decide(layers, -1, 0)!;
+  assert.deepEqual([chosen.layer.height, chosen.reason], [720, 'manual'], 'picked on the menu: what was picked, whatever the player');
+
+  const unknown = new ViewerQuality();
+  unknown.shown = 300;
+  const sizes = layers.map((l) => ({ ...l, height: 0 }));
+  assert.equal(unknown.decide(sizes, -1, 0)!.layer.index, 2, 'layers whose size is not known yet: the top, as without a size');
+});

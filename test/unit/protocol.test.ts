@@ -27,6 +27,7 @@ describe('parseClientMessage accepts', () => {
       { type: 'ping' },
       { type: 'quality', to: 'relay', cid: 'c', choice: 'auto' },
       { type: 'quality', to: 'relay', cid: 'c', choice: 360 },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'auto', shown: 412 },
     ];
     for (const msg of valid) assert.equal(code(msg), 'ok', JSON.stringify(msg));
     assert.deepEqual(
@@ -121,6 +122,9 @@ describe('parseClientMessage refuses', () => {
       { type: 'quality', to: 'relay', cid: 'c', choice: 'best' },
       { type: 'quality', to: 'relay', cid: 'c', choice: 0 },
       { type: 'quality', to: 'relay', cid: 'c', choice: 360.5 },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'auto', shown: -1 },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'auto', shown: 1e9 },
+      { type: 'quality', to: 'relay', cid: 'c', choice: 'auto', shown: 'big' },
       { type: 'join', role: 'king', room: 'main' },
       { type: 'join', role: 'viewer', room: '' },
       { type: 'join', role: 'viewer', room: 'a b' },
