@@ -80,7 +80,7 @@ async function series(browser: Browser, open: Lancast, guarded: Lancast, lang: (
     await settle(broadcast, 'live');
     await settle(watch, 'live');
     // The stats line (resolution, fps, rate) fills in a second or two after the first frame.
-    await watch.waitForFunction(() => /fps/.test(document.getElementById('stats')?.textContent ?? ''), undefined, { timeout: 15_000 }).catch(() => undefined);
+    await watch.waitForFunction(() => /bit\/s/.test(document.getElementById('stats')?.textContent ?? ''), undefined, { timeout: 15_000 }).catch(() => undefined);
     await broadcast.waitForFunction(() => document.getElementById('uplink')?.textContent, undefined, { timeout: 15_000 }).catch(() => undefined);
     await shot(watch, `watch-live-${tag}`);
     await shot(broadcast, `broadcast-live-${tag}`);
@@ -98,7 +98,7 @@ async function series(browser: Browser, open: Lancast, guarded: Lancast, lang: (
         () => {
           const why = document.getElementById('quality-why')?.textContent ?? '';
           const height = (document.querySelector('video') as HTMLVideoElement).videoHeight;
-          return !document.getElementById('quality-menu')?.hidden && why.startsWith(`${height}p`) && /fps/.test(document.getElementById('stats')?.textContent ?? '');
+          return !document.getElementById('quality-menu')?.hidden && why.startsWith(`${height}p`) && /bit\/s/.test(document.getElementById('stats')?.textContent ?? '');
         },
         undefined,
         { timeout: 20_000 },

@@ -187,16 +187,17 @@ video.addEventListener('resize', () => {
 // The relay sends no larger layer than the player shows (a phone's small player, a small window;
 // full screen gets the top layer at once): it is told how tall the picture shows, in device pixels.
 let shownTimer: ReturnType<typeof setTimeout> | undefined;
+function measureShown(): void {
+  const box = video.getBoundingClientRect();
+  if (box.width <= 0 || box.height <= 0) return;
+  const { videoWidth: w, videoHeight: h } = video;
+  // Fit shows the whole picture inside the box, fill covers the box with it (cropped); before the first frame, the box.
+  const fit = (player.classList.contains('fill') ? Math.max : Math.min)(box.width / w, box.height / h);
+  viewer.setShownHeight((w > 0 && h > 0 ? h * fit : box.height) * devicePixelRatio);
+}
 function tellShown(): void {
   clearTimeout(shownTimer);
-  shownTimer = setTimeout(() => {
-    const box = video.getBoundingClientRect();
-    if (box.width <= 0 || box.height <= 0) return;
-    const { videoWidth: w, videoHeight: h } = video;
-    // Fit shows the whole picture inside the box, fill covers the box with it (cropped); before the first frame, the box.
-    const fit = (player.classList.contains('fill') ? Math.max : Math.min)(box.width / w, box.height / h);
-    viewer.setShownHeight((w > 0 && h > 0 ? h * fit : box.height) * devicePixelRatio);
-  }, 300);
+  shownTimer = setTimeout(measureShown, 300);
 }
 new ResizeObserver(() => tellShown()).observe(video);
 window.addEventListener('resize', () => tellShown());
@@ -246,17 +247,21 @@ quality.addEventListener('change', () => {
   viewer.setQuality(quality.value === 'auto' ? 'auto' : Number(quality.value));
 });
 
-let lastBytes: { bytes: number; at: number } | undefined;
+let lastBytes: { pc: RTCPeerConnection; bytes: number; at: number } | undefined;
 setInterval(async () => {
   const pc = viewer.peerConnection;
   if (!pc || viewer.state !== 'live') return;
   const s = inboundSummary(await pc.getStats());
-  const rate = lastBytes ? ((s.bytes - lastBytes.bytes) * 8) / ((s.at - lastBytes.at) / 1000) : 0;
-  lastBytes = { bytes: s.bytes, at: s.at };
-  if (s.width && !lostServer) setPart(statsLine, `${s.width}×${s.height} · ${Math.round(s.fps)}\u00a0fps · ${formatRate(rate)}`);
+  // A rate needs two samples of the same connection (a new one, p2p to relay, counts from zero).
+  const rate = lastBytes?.pc === pc ? ((s.bytes - lastBytes.bytes) * 8) / ((s.at - lastBytes.at) / 1000) : undefined;
+  lastBytes = { pc, bytes: s.bytes, at: s.at };
+  const parts = [`${s.width}×${s.height}`, `${Math.round(s.fps)}\u00a0fps`, ...(rate === undefined ? [] : [formatRate(rate)])];
+  if (s.width && !lostServer) setPart(statsLine, parts.join(' · '));
 }, 1_000);
 
 render();
+// Known before the first connection, so a small player's first frames are already the layer it needs.
+measureShown();
 viewer.timeline.script = Math.round(performance.now());
 viewer.start();
 // For tests and the curious: the live objects behind the page.

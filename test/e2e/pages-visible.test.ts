@@ -179,6 +179,10 @@ for (const locale of ['en-US', 'zh-CN']) {
       assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, live');
       await watch.waitForFunction(() => /fps/.test(document.getElementById('stats')?.textContent ?? ''), undefined, { timeout: 20_000 });
       assertSeparators(await statusLine(watch, WATCH_LINE), 'watch page, live with figures');
+      // The rate comes a second later, from two samples of the connection: never a 0 before it.
+      const figures = await watch.waitForFunction(() => /bit\/s/.test(document.getElementById('stats')?.textContent ?? '') && document.getElementById('stats')!.textContent, undefined, { timeout: 20_000 });
+      const rate = /([\d.]+)\u00a0(k|M)bit\/s/.exec(String(await figures.jsonValue()));
+      assert.ok(rate && Number(rate[1]) > 0, `the watch page shows a rate it measured: ${String(await figures.jsonValue())}`);
 
       const lobby = await openPage(ctx, `${open.url}/`);
       await lobby.waitForSelector('#rooms li');
