@@ -14,7 +14,7 @@ import type { ErrorMessage, IceServer, RoomMessage, ServerMessage } from '../sig
 export interface QualityStatus {
   layers: number[];
   height: number;
-  reason: 'manual' | 'auto' | 'link' | 'size';
+  reason: Extract<ServerMessage, { type: 'quality' }>['reason'];
 }
 import { RELAY_PEER_ID } from '../signaling/relay-peer.js';
 

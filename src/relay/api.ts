@@ -57,13 +57,19 @@ export interface Publication extends Listenable<PublicationEvents> {
 export type QualityChoice = 'auto' | number;
 
 /** Which simulcast layer a consumer is sent, and why (see layer-selector.ts). */
+/**
+ * Why the layer playing is the one it is: the viewer chose it ('manual'), or auto chose it: the
+ * best there is ('auto'), held back by the viewer's link ('link'), or the smallest that fills the
+ * viewer's player ('size').
+ */
+export type LayerReason = 'manual' | 'auto' | 'link' | 'size';
+
 export interface LayerPlaying {
   /** The layers' heights, lowest first (0 while a layer's size is not known yet). */
   layers: number[];
   /** The height of the layer sent; -1 while none is. */
   height: number;
-  /** 'manual': the viewer chose it; 'auto': the best there is; 'link': the viewer's link holds it back; 'size': the smallest that fills the viewer's player. */
-  reason: 'manual' | 'auto' | 'link' | 'size';
+  reason: LayerReason;
 }
 
 export type ConsumerEvents = {

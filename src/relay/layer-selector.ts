@@ -12,17 +12,11 @@
  * it a stutter and a keyframe to come back down. Without RTX going up is such a trial. A probe or
  * trial that fails makes the next wait longer.
  */
-import type { QualityChoice } from './api.js';
+import type { LayerReason, QualityChoice } from './api.js';
 import type { LayerInfo } from './layers.js';
 import type { LinkEstimate } from './link.js';
 
 export type { QualityChoice };
-
-/**
- * Why the layer playing is the one it is: the viewer chose it, or auto chose it (the best there
- * is, held back by the link, or the smallest that fills the viewer's player).
- */
-export type LayerReason = 'manual' | 'auto' | 'link' | 'size';
 
 export interface Playing {
   /** The publisher's layers, lowest first (heights 0 until their first keyframe). */
@@ -130,7 +124,7 @@ export class ViewerQuality {
   /**
    * How tall the viewer's player shows the picture, in device pixels (0: not said, as from a WHEP
    * player). Auto sends no layer above the smallest that is at least this tall: a phone's small
-   * player gets the half-size layer, a player going full screen the top one at once.
+   * player gets the half-size layer; a player going full screen climbs back to the top.
    */
   get shown(): number {
     return this.#shown;
@@ -216,7 +210,7 @@ export class ViewerQuality {
     this.#heldByPlayer = (capped && at === top) || (this.#heldByPlayer && at < top);
     void current;
     // The best the publisher sends now is 'auto', even when it is not its top layer.
-    return { layer: layers[at], reason: at < top ? 'link' : layers.length < offered.length ? 'size' : 'auto' };
+    return { layer: layers[at], reason: at < top ? 'link' : capped ? 'size' : 'auto' };
   }
 
   /** While a probe is on: the link must keep room for the next layer while it carries the probe, for PROBE_MS; then up. */

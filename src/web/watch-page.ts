@@ -185,7 +185,7 @@ video.addEventListener('resize', () => {
 });
 
 // The relay sends no larger layer than the player shows (a phone's small player, a small window;
-// full screen gets the top layer at once): it is told how tall the picture shows, in device pixels.
+// full screen climbs back to the top): it is told how tall the picture shows, in device pixels.
 let shownTimer: ReturnType<typeof setTimeout> | undefined;
 function measureShown(): void {
   const box = video.getBoundingClientRect();
