@@ -68,7 +68,8 @@ describe('a room across nodes', () => {
       for (const v of [...onB, onC]) await v.close();
       await waitFor(async () => (await metric(b, 'lancast_cluster_upstreams')) + (await metric(c, 'lancast_cluster_upstreams')), (n) => n === 0, 15_000, 'the edges dropping their upstreams');
       await waitFor(() => roomInfo(a.url, 'town'), (r) => r?.paused === true, 15_000, 'town paused on A');
-      assert.match(await broadcaster.locator('#status').innerText(), /paused: nobody is watching/);
+      // The page hears it a moment after the API says so.
+      await waitFor(() => broadcaster.locator('#status').innerText(), (t) => /paused: nobody is watching/.test(t), 5_000, 'the broadcaster told it is paused');
 
       // A viewer again on B: the stream comes back through a new upstream.
       const again = await open(`${b.url}/watch/town`);

@@ -154,7 +154,9 @@ describe('the relay', () => {
         t.diagnostic(`viewer ${i + 1}: ${gaps.frames} frames, longest gap ${gaps.longestGapMs} ms`);
         assert.ok(gaps.frames > 60, `viewer ${i + 1} presented ${gaps.frames} frames`);
         assert.ok(gaps.longestGapMs < 1_000, `viewer ${i + 1} stalled for ${gaps.longestGapMs} ms during the switch`);
-        assert.ok(gaps.sinceLastMs < 500, `viewer ${i + 1} stopped ${gaps.sinceLastMs} ms ago`);
+        // Still playing: the time since its last frame is a gap too (read at one instant, so
+        // held to the same second as any other gap, not to a stricter figure).
+        assert.ok(gaps.sinceLastMs < 1_000, `viewer ${i + 1} stopped ${gaps.sinceLastMs} ms ago`);
       }
       await Promise.all(viewers.map((v) => assertMediaFlowing(v)));
     } finally {
