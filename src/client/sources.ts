@@ -39,6 +39,8 @@ export type SourcesEvents = {
   fallback: ['camera' | 'still'];
   /** Part of a switch failed and was left out (e.g. the corner camera), the rest went ahead. */
   warning: [unknown];
+  /** The browser blocks this kind for the site (its settings); the page goes on without it. */
+  blocked: ['camera' | 'microphone'];
 };
 
 export interface SourcesOptions {
@@ -278,6 +280,18 @@ export class Sources extends Emitter<SourcesEvents> {
       stream = await navigator.mediaDevices.getUserMedia({ video: withCapture(video), audio });
     } catch (err) {
       const name = (err as DOMException)?.name;
+      if (name === 'NotAllowedError' && video && audio) {
+        // One kind blocked in the site's settings (a camera allowed, its microphone not): go on
+        // with the other, as a video call does. Only on the permission's own word: a dismissed
+        // prompt leaves both undecided and is not asked again.
+        const blocked = await blockedKind();
+        if (!blocked) throw err;
+        if (blocked === 'camera') video = false;
+        else audio = false;
+        stream = await navigator.mediaDevices.getUserMedia({ video: withCapture(video), audio });
+        this.emit('blocked', blocked);
+        return this.#took(stream, camera, mic);
+      }
       if (name !== 'NotFoundError' && name !== 'OverconstrainedError') throw err;
       const devices = await navigator.mediaDevices.enumerateDevices();
       const retry = (c: MediaTrackConstraints | false, kind: MediaDeviceKind, id: string): MediaTrackConstraints | false => {
@@ -289,6 +303,11 @@ export class Sources extends Emitter<SourcesEvents> {
       if (!video && !audio) throw err;
       stream = await navigator.mediaDevices.getUserMedia({ video: withCapture(video), audio });
     }
+    this.#took(stream, camera, mic);
+  }
+
+  /** Keep what getUserMedia opened; a kind asked for and not opened counts as "none" from now on. */
+  #took(stream: MediaStream, camera: boolean, mic: boolean): void {
     const v = stream.getVideoTracks()[0];
     const a = stream.getAudioTracks()[0];
     if (v) {
@@ -299,7 +318,6 @@ export class Sources extends Emitter<SourcesEvents> {
       this.#stopTrack('mic');
       this.mic = a;
     }
-    // A kind this machine lacks counts as "none" from now on.
     if (camera && !v) this.cameraId = 'none';
     if (mic && !a) this.micId = 'none';
   }
@@ -359,4 +377,19 @@ class AudioMix {
     this.#ctx = undefined;
     this.#destination = undefined;
   }
+}
+
+/** The one kind the site's permissions say is denied, when the other is not. */
+async function blockedKind(): Promise<'camera' | 'microphone' | undefined> {
+  const state = async (name: string) => {
+    try {
+      return (await navigator.permissions.query({ name: name as PermissionName })).state;
+    } catch {
+      return undefined; // this browser cannot say
+    }
+  };
+  const [camera, microphone] = await Promise.all([state('camera'), state('microphone')]);
+  if (camera === 'denied' && microphone !== 'denied') return 'camera';
+  if (microphone === 'denied' && camera !== 'denied') return 'microphone';
+  return undefined;
 }

@@ -247,6 +247,7 @@ sources.on('fallback', (to) => {
   announce(to === 'camera' ? 'endedCamera' : 'endedStill');
 });
 sources.on('warning', (err) => showError(mediaError(err)));
+sources.on('blocked', (kind) => showError(t(lang, `warnBlocked_${kind}`)));
 
 /** The link to share: on a LAN address, not localhost, which a phone cannot open. */
 async function shareLink(): Promise<void> {
