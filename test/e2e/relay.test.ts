@@ -139,6 +139,9 @@ describe('the relay', () => {
       assert.equal((await roomInfo('growing'))?.mode, 'p2p', 'four viewers stay peer to peer');
       assert.equal(await p2pConnections(b), 4);
       for (const v of viewers) await recordFrames(v);
+      // The player takes the new connection's tracks in place: it never loads again from nothing.
+      const countReloads = `(() => { window.__reloads = 0; document.querySelector('video[data-testid="remote-video"]').addEventListener('emptied', () => window.__reloads++); })()`;
+      for (const v of viewers) await v.evaluate(countReloads);
       await new Promise((r) => setTimeout(r, 1_000));
 
       viewers.push(await open(chromium, '/watch/growing'));
@@ -157,6 +160,7 @@ describe('the relay', () => {
         // Still playing: the time since its last frame is a gap too (read at one instant, so
         // held to the same second as any other gap, not to a stricter figure).
         assert.ok(gaps.sinceLastMs < 1_000, `viewer ${i + 1} stopped ${gaps.sinceLastMs} ms ago`);
+        assert.equal(await v.evaluate('window.__reloads'), 0, `viewer ${i + 1}'s player loaded again`);
       }
       await Promise.all(viewers.map((v) => assertMediaFlowing(v)));
     } finally {
