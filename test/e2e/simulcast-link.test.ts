@@ -54,7 +54,9 @@ async function openRoom(name: string): Promise<Room> {
   const room = { broadcaster, others, far, close: () => Promise.all([broadcaster.context().close(), far.close(), ...others.map((v) => v.close())]).then(() => undefined) };
   try {
     for (const v of [...others, far]) await waitForState(v, 'live', 30_000);
-    for (const v of [...others, far]) await waitFor(() => height(v), (h) => h === TOP, 20_000, 'the top layer on every viewer');
+    // Where every test starts, not what it measures: a loaded machine's viewers may take a while
+    // to climb there (their browsers' estimates read a starved CPU as a queue).
+    for (const v of [...others, far]) await waitFor(() => height(v), (h) => h === TOP, 45_000, 'the top layer on every viewer');
     for (const v of [...others, far]) await recordFrames(v);
   } catch (err) {
     await room.close();
@@ -68,7 +70,7 @@ async function othersUnharmed(others: Page[], t: TestContext): Promise<void> {
   for (const v of others) {
     const why = (await v.evaluate(() => document.getElementById('quality-why')!.textContent)) ?? '';
     // (A broadcaster short of CPU stops its top layer for a while: then "best available" is the one below, for everyone.)
-    assert.match(why, /auto: best available$/, 'the others play the best layer there is');
+    assert.match(why, /auto: best available$/, `the others play the best layer there is (one shows ${why})`);
     if (!why.startsWith(`${TOP}p`)) t.diagnostic(`the broadcaster was not sending its top layer: another viewer shows ${why}`);
     else assert.equal(await height(v), TOP, `the others keep the top layer (${why})`);
     const g = await frameGaps(v);
