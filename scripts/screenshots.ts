@@ -12,9 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { AUTOPLAY_AS_BROWSERS_DO } from '../test/helpers/autoplay.js';
-import { CHROMIUM, CHROMIUM_ARGS, launchChromium, waitForState } from '../test/helpers/browser.js';
+import { launchAskingChromium, launchChromium, micBlockedContext, waitForState } from '../test/helpers/browser.js';
 import { startLancast, type Lancast } from '../test/helpers/server.js';
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, readme: { type: 'boolean' } } });
@@ -189,10 +189,8 @@ async function serverGone(browser: Browser, servers: Lancast[]): Promise<void> {
 async function micBlocked(asking: Browser, server: Lancast): Promise<void> {
   for (const lang of LANGS) {
     for (const size of Object.keys(SIZES) as Size[]) {
-      const context = await asking.newContext({ locale: lang, viewport: SIZES[size], deviceScaleFactor: 1, isMobile: size === 'phone', hasTouch: size === 'phone', permissions: ['camera'] });
-      const page = await context.newPage();
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Browser.setPermission', { permission: { name: 'microphone' }, setting: 'denied', origin: server.url });
+      const context = await micBlockedContext(asking, server.url, { locale: lang, viewport: SIZES[size], deviceScaleFactor: 1, isMobile: size === 'phone', hasTouch: size === 'phone' });
+      const page = context.pages()[0];
       await page.goto(`${server.url}/broadcast/nomic?key=test-key&autostart=1`);
       await settle(page, 'live');
       await shot(page, `broadcast-mic-blocked-${lang}-${size}`);
@@ -204,7 +202,7 @@ async function micBlocked(asking: Browser, server: Lancast): Promise<void> {
 mkdirSync(OUT, { recursive: true });
 const browser = await launchChromium();
 // Chromium that asks for devices, as a browser does, instead of granting all of them.
-const asking = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') });
+const asking = await launchAskingChromium();
 // Every server starts now: a build running beside this script may take dist/ away for a moment.
 const open = await startLancast({ args: ['--max-viewers', '1', '--mode', 'p2p'] });
 const guarded = await Promise.all(Array.from({ length: 5 }, () => startLancast({ args: ['--view-password', 'letmein'] })));

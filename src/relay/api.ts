@@ -56,7 +56,6 @@ export interface Publication extends Listenable<PublicationEvents> {
 /** A viewer's wish among a simulcast publisher's layers: one by its height, or the relay's choice. */
 export type QualityChoice = 'auto' | number;
 
-/** Which simulcast layer a consumer is sent, and why (see layer-selector.ts). */
 /**
  * Why the layer playing is the one it is: the viewer chose it ('manual'), or auto chose it: the
  * best there is ('auto'), held back by the viewer's link ('link'), or the smallest that fills the
@@ -64,6 +63,7 @@ export type QualityChoice = 'auto' | number;
  */
 export type LayerReason = 'manual' | 'auto' | 'link' | 'size';
 
+/** Which simulcast layer a consumer is sent, and why (see layer-selector.ts). */
 export interface LayerPlaying {
   /** The layers' heights, lowest first (0 while a layer's size is not known yet). */
   layers: number[];

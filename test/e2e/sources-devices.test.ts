@@ -14,9 +14,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromium as playwright, type Browser as ChromiumBrowser, type BrowserContext } from 'playwright-core';
+import type { Browser as ChromiumBrowser } from 'playwright-core';
 import type { Browser } from 'puppeteer-core';
-import { CHROMIUM, CHROMIUM_ARGS, launchChromium, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
+import { launchAskingChromium, launchChromium, micBlockedContext, viewerCounters, waitFor, waitForState } from '../helpers/browser.js';
 import { launchFirefox } from '../helpers/firefox.js';
 import { startLancast, type Lancast } from '../helpers/server.js';
 
@@ -30,7 +30,7 @@ before(async () => {
   [server, chromium, asking, firefox] = await Promise.all([
     startLancast(),
     launchChromium(),
-    playwright.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') }),
+    launchAskingChromium(),
     launchFirefox({ prefs: { 'media.navigator.streams.fake': false } }),
   ]);
 });
@@ -104,17 +104,8 @@ describe('a machine without a camera or a microphone', () => {
 });
 
 describe('a camera whose microphone the site may not use', () => {
-  /** A context where the camera is granted and the microphone denied for the server's origin. */
-  async function micBlocked(): Promise<BrowserContext> {
-    const context = await asking.newContext({ permissions: ['camera'] });
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Browser.setPermission', { permission: { name: 'microphone' }, setting: 'denied', origin: server.url });
-    return context;
-  }
-
   test('?autostart=1 goes live with the camera alone, says the microphone is blocked, the picker shows "None"; a viewer plays it', async () => {
-    const context = await micBlocked();
+    const context = await micBlockedContext(asking, server.url);
     const page = context.pages()[0];
     const viewer = await chromium.newPage();
     try {
@@ -140,7 +131,7 @@ describe('a camera whose microphone the site may not use', () => {
   });
 
   test('without autostart the page shows the camera at once, in Chinese too', async () => {
-    const context = await micBlocked();
+    const context = await micBlockedContext(asking, server.url);
     const page = context.pages()[0];
     try {
       await page.setExtraHTTPHeaders({ 'Accept-Language': 'zh-CN' });

@@ -60,8 +60,8 @@ function waitForCamera(viewer: Page): Promise<Seen> {
 for (const mode of ['p2p', 'relay'] as const) {
   describe(`Firefox shares its screen (${mode})`, () => {
     // A Firefox for each: after a share, Firefox 140.12's WebDriver BiDi opens a new tab in the
-    // most recent window of any kind, which is then not a browser window (the sharing indicator), and fails
-    // ("TabManager.getTabBrowser(...) is undefined").
+    // most recent window of any kind, which is then not a browser window (the sharing indicator),
+    // and fails ("TabManager.getTabBrowser(...) is undefined").
     let firefox: Browser;
     before(async () => {
       firefox = await launchFirefox({ display: display.name });

@@ -1,5 +1,5 @@
 /** Real Chromium (Debian's) with a fake camera and microphone, driven by playwright-core. */
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 
 export const CHROMIUM = process.env.LANCAST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -23,6 +23,22 @@ export const CHROMIUM_ARGS = [
 
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+/** Chromium whose device prompt is not auto-accepted, as a browser's is not: the site's permissions decide. */
+export function launchAskingChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream') });
+}
+
+/**
+ * A context of an asking Chromium (launchAskingChromium) with one page open, where `origin` may
+ * use the camera and not the microphone, as a site's settings can say.
+ */
+export async function micBlockedContext(browser: Browser, origin: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ ...options, permissions: ['camera'] });
+  const cdp = await context.newCDPSession(await context.newPage());
+  await cdp.send('Browser.setPermission', { permission: { name: 'microphone' }, setting: 'denied', origin });
+  return context;
 }
 
 export interface MediaCounters {
