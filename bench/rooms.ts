@@ -134,6 +134,51 @@ export class ViewerCrowd implements Crowd {
   }
 }
 
+/**
+ * The kernel's floor under a room (bench/relay/floor-sender.ts): the publisher's packets sent to N
+ * receivers (floor-sinks.ts, VIEWERS_PER_PROCESS to a process, reading as a viewer process's network
+ * thread does) through lancast's native fan-out and nothing else. Measured as a room is, it says what
+ * any SFU pays on this machine per packet to a viewer before doing any of its own work.
+ */
+export function floorRoom(name = 'kernel floor: the same packets, native SRTP + sendto only'): RoomTarget {
+  const sender = new JsonChild('./floor-sender.ts', []);
+  const sinks: { child: JsonChild; receivers: number }[] = [];
+  const counts = async () => (await sender.ask<{ packets: number; sent: number }>({ count: true }));
+  const crowd: Crowd = {
+    get size() {
+      return sinks.reduce((n, s) => n + s.receivers, 0);
+    },
+    async grow(to: number) {
+      while (this.size < to) {
+        let slot = sinks.find((s) => s.receivers < VIEWERS_PER_PROCESS);
+        if (!slot) sinks.push((slot = { child: new JsonChild('./floor-sinks.ts', []), receivers: 0 }));
+        const { ports } = await slot.child.ask<{ ports: number[] }>({ add: 1 });
+        await sender.ask({ add: ports });
+        slot.receivers++;
+      }
+    },
+    async counts() {
+      const all = await Promise.all(sinks.map((s) => s.child.ask<{ counts: number[] }>({ count: true })));
+      return { at: Date.now(), counts: all.flatMap((r) => r.counts) };
+    },
+    async stop() {
+      await Promise.all(sinks.splice(0).map((s) => s.child.kill()));
+    },
+  };
+  return {
+    name,
+    pid: sender.proc.pid!,
+    publisherPackets: async () => (await counts()).packets,
+    sentPackets: async () => (await counts()).sent,
+    closedLegs: () => '',
+    crowd,
+    async stop() {
+      await crowd.stop();
+      await sender.kill();
+    },
+  };
+}
+
 /** How a room's publisher starts: a process that prints `{"status": <WHIP status>}` once publishing. */
 export type Publish = (whipUrl: string, key: string) => JsonChild;
 
@@ -304,7 +349,8 @@ export const ROOM_SIZES = [0, 5, 10, 20, 40];
 export const GENERATOR_SIZES = [0, 5, 20, 100, 300];
 
 /**
- * The suite: lancast as started by default (a worker per core, small rooms on the main thread) and
+ * The suite: first the kernel's floor (floorRoom: what sending the room's packets to that many
+ * receivers costs by itself), then lancast as started by default (a worker per core, small rooms on the main thread) and
  * with no workers at all, each with libwebrtc viewers; then lancast as started with the load
  * generator's browser-like viewers at 5 to 300, the sizes beyond what libwebrtc viewers reach here
  * (5 and 20 cross-check the generator against libwebrtc).
@@ -318,6 +364,17 @@ export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = G
     ['lancast --relay-workers 0', ['--relay-workers', '0'], sizes, undefined],
     ['lancast, load-generator viewers', [], generatorSizes, generator],
   ];
+  // First the floor: the same packets to as many receivers, through the native fan-out alone.
+  if (sizes.length > 0) {
+    const floor = floorRoom();
+    try {
+      const measured = await measureRoom(floor, sizes, windowS, 5);
+      rows.push(...measured);
+      fits.push(fitRoom(measured));
+    } finally {
+      await floor.stop();
+    }
+  }
   for (const [name, args, layoutSizes, crowdOf] of layouts) {
     if (layoutSizes.length === 0) continue;
     const target = await lancastRoom(name, args, [], {}, { crowd: crowdOf });

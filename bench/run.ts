@@ -208,7 +208,7 @@ if (chosen.includes('load')) {
   results.relayCapacity = capacity(runs);
 }
 if (chosen.includes('rooms')) {
-  console.error('rooms: one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads; then 0, 5, 20, 100, 300 load-generator viewers…');
+  console.error('rooms: the kernel floor (the room\'s packets to 0-40 receivers through the native fan-out alone); one relayed room of 0, 5, 10, 20, 40 libwebrtc viewers, with and without worker threads; then 0, 5, 20, 100, 300 load-generator viewers…');
   results.rooms = await rooms();
 }
 if (chosen.includes('janus')) {
