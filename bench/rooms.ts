@@ -140,7 +140,7 @@ export class ViewerCrowd implements Crowd {
  * thread does) through lancast's native fan-out and nothing else. Measured as a room is, it says what
  * any SFU pays on this machine per packet to a viewer before doing any of its own work.
  */
-export function floorRoom(name = 'kernel floor: the same packets, native SRTP + sendto only'): RoomTarget {
+export function floorRoom(name = 'kernel floor: the same packets, native SRTP + sendto only'): RoomTarget & { sending(): Promise<{ packets: number; sent: number }> } {
   const sender = new JsonChild('./floor-sender.ts', []);
   const sinks: { child: JsonChild; receivers: number }[] = [];
   const counts = async () => (await sender.ask<{ packets: number; sent: number }>({ count: true }));
@@ -172,6 +172,8 @@ export function floorRoom(name = 'kernel floor: the same packets, native SRTP + 
     sentPackets: async () => (await counts()).sent,
     closedLegs: () => '',
     crowd,
+    /** Packets made and packet copies sent, read together. */
+    sending: counts,
     async stop() {
       await crowd.stop();
       await sender.kill();

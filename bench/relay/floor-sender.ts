@@ -13,10 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { createInterface } from 'node:readline';
 import { AES_CM_128_HMAC_SHA1_80, Egress, EgressGroup, egressImplementation } from '../../src/relay/egress.js';
+import { serveJsonLines } from './wrtc-child.js';
 
-const reply = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
 const groups = { audio: new EgressGroup(), video: new EgressGroup() };
 const sockets: Socket[] = [];
 const audioPayload = randomBytes(80);
@@ -64,21 +63,11 @@ function start(): void {
 }
 
 if (egressImplementation.name !== 'native') throw new Error(`the native fan-out is not built: ${egressImplementation.reason}`);
-for await (const line of createInterface({ input: process.stdin })) {
-  const cmd = JSON.parse(line) as { add?: number[]; count?: boolean; stop?: boolean };
-  try {
-    if (cmd.add) {
-      for (const port of cmd.add) await add(port);
-      start();
-      reply({ ok: true, receivers: sockets.length });
-    } else if (cmd.count) {
-      reply({ ok: true, packets, sent });
-    } else if (cmd.stop) {
-      reply({ ok: true });
-      process.exit(0);
-    }
-  } catch (err) {
-    reply({ ok: false, error: (err as Error).message });
+await serveJsonLines<{ add?: number[]; count?: boolean; stop?: boolean }>(async (cmd) => {
+  if (cmd.add) {
+    for (const port of cmd.add) await add(port);
+    start();
+    return { receivers: sockets.length };
   }
-}
-process.exit(0);
+  return cmd.count ? { packets, sent } : {};
+});

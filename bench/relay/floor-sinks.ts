@@ -8,9 +8,8 @@
  *   node --import tsx bench/relay/floor-sinks.ts
  */
 import { createSocket } from 'node:dgram';
-import { createInterface } from 'node:readline';
+import { serveJsonLines } from './wrtc-child.js';
 
-const reply = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
 const counts: number[] = [];
 
 async function bind(): Promise<number> {
@@ -21,21 +20,11 @@ async function bind(): Promise<number> {
   return socket.address().port;
 }
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const cmd = JSON.parse(line) as { add?: number; count?: boolean; stop?: boolean };
-  try {
-    if (cmd.add) {
-      const ports: number[] = [];
-      for (let i = 0; i < cmd.add; i++) ports.push(await bind());
-      reply({ ok: true, ports });
-    } else if (cmd.count) {
-      reply({ ok: true, counts });
-    } else if (cmd.stop) {
-      reply({ ok: true });
-      process.exit(0);
-    }
-  } catch (err) {
-    reply({ ok: false, error: (err as Error).message });
+await serveJsonLines<{ add?: number; count?: boolean; stop?: boolean }>(async (cmd) => {
+  if (cmd.add) {
+    const ports: number[] = [];
+    for (let i = 0; i < cmd.add; i++) ports.push(await bind());
+    return { ports };
   }
-}
-process.exit(0);
+  return cmd.count ? { counts } : {};
+});

@@ -48,3 +48,25 @@ export class JsonChild {
     clearTimeout(timer);
   }
 }
+
+/**
+ * The helper process's side: each JSON line from stdin goes to `handle`, whose result is the reply
+ * (with `ok: true`), or `{ok: false, error}` if it throws; `{"stop": true}` is answered and ends the
+ * process, as does the end of stdin.
+ */
+export async function serveJsonLines<C extends { stop?: boolean }>(handle: (cmd: C) => Promise<Record<string, unknown>>): Promise<never> {
+  const reply = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    const cmd = JSON.parse(line) as C;
+    if (cmd.stop) {
+      reply({ ok: true });
+      process.exit(0);
+    }
+    try {
+      reply({ ok: true, ...(await handle(cmd)) });
+    } catch (err) {
+      reply({ ok: false, error: (err as Error).message });
+    }
+  }
+  process.exit(0);
+}

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { floorRoom, type RoomTarget } from '../../bench/rooms.js';
+import { floorRoom } from '../../bench/rooms.js';
 import { waitFor } from '../helpers/browser.js';
 
-let floor: RoomTarget | undefined;
+let floor: ReturnType<typeof floorRoom> | undefined;
 after(async () => {
   await floor?.stop();
 });
@@ -20,13 +20,13 @@ test('the floor sends each of the publisher-like packets to every receiver, and 
   await floor.crowd.grow(3);
   assert.equal(floor.crowd.size, 3);
   await waitFor(() => floor!.crowd.counts(), (c) => c.counts.length === 3 && c.counts.every((n) => n > 0), 10_000, 'every receiver receiving');
-  const [p0, s0, r0] = [await floor.publisherPackets(), await floor.sentPackets(), await floor.crowd.counts()];
+  const [a, r0] = [await floor.sending(), await floor.crowd.counts()];
   await sleep(2_000);
-  const [p1, s1, r1] = [await floor.publisherPackets(), await floor.sentPackets(), await floor.crowd.counts()];
-  const made = p1 - p0;
+  const [b, r1] = [await floor.sending(), await floor.crowd.counts()];
+  const made = b.packets - a.packets;
   // ~119 a second: an Opus-sized packet every 20 ms, 30 frames of 2-3 video packets.
   assert.ok(made > 100, `the sender made ${made} packets in 2 s`);
-  assert.equal(s1 - s0, 3 * made, 'each packet went to the 3 receivers');
+  assert.equal(b.sent - a.sent, 3 * made, 'each packet went to the 3 receivers');
   for (let i = 0; i < 3; i++) {
     const got = r1.counts[i] - r0.counts[i];
     // The counts are read a moment apart from the sender's: a few packets may be in flight.
