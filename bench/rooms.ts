@@ -85,19 +85,21 @@ export interface Crowd {
 }
 
 /**
- * libwebrtc viewers of lancast's `<base>/whep/<room>` (or of a Janus mountpoint: bench/relay/
- * wrtc-viewers.ts), spread over child processes: a group of viewers that the machine starves
- * cannot take the others (or the measuring process) down with it. `env` is the children's (e.g.
- * LD_PRELOAD of the loopback shim).
+ * A room's viewers spread over helper processes: a group of viewers that the machine starves
+ * cannot take the others (or the measuring process) down with it.
  */
-export class ViewerCrowd implements Crowd {
-  readonly #args: string[];
-  readonly #env: NodeJS.ProcessEnv;
+export class ProcessCrowd implements Crowd {
+  readonly #spawn: () => JsonChild;
+  readonly #joined: (reply: unknown) => Promise<void>;
   readonly #children: { child: JsonChild; viewers: number }[] = [];
 
-  constructor(server: 'whep' | 'janus', base: string, room: string, env: NodeJS.ProcessEnv = {}) {
-    this.#args = [server, base, room];
-    this.#env = env;
+  /**
+   * Viewers in helper processes made by `spawn`, VIEWERS_PER_PROCESS to each, that answer
+   * `{"add": 1}`, `{"count": true}` and `{"stop": true}`; `joined` is told each add's reply.
+   */
+  constructor(spawn: () => JsonChild, joined: (reply: unknown) => Promise<void> = async () => undefined) {
+    this.#spawn = spawn;
+    this.#joined = joined;
   }
 
   get size(): number {
@@ -108,10 +110,10 @@ export class ViewerCrowd implements Crowd {
   async add(): Promise<void> {
     let slot = this.#children.find((c) => c.viewers < VIEWERS_PER_PROCESS);
     if (!slot) {
-      slot = { child: new JsonChild('./wrtc-viewers.ts', this.#args, this.#env), viewers: 0 };
+      slot = { child: this.#spawn(), viewers: 0 };
       this.#children.push(slot);
     }
-    await slot.child.ask({ add: 1 });
+    await this.#joined(await slot.child.ask({ add: 1 }));
     slot.viewers++;
   }
 
@@ -135,6 +137,16 @@ export class ViewerCrowd implements Crowd {
 }
 
 /**
+ * libwebrtc viewers of lancast's `<base>/whep/<room>` (or of a Janus mountpoint: bench/relay/
+ * wrtc-viewers.ts). `env` is their processes' (e.g. LD_PRELOAD of the loopback shim).
+ */
+export class ViewerCrowd extends ProcessCrowd {
+  constructor(server: 'whep' | 'janus', base: string, room: string, env: NodeJS.ProcessEnv = {}) {
+    super(() => new JsonChild('./wrtc-viewers.ts', [server, base, room], env));
+  }
+}
+
+/**
  * The kernel's floor under a room (bench/relay/floor-sender.ts): the publisher's packets sent to N
  * receivers (floor-sinks.ts, VIEWERS_PER_PROCESS to a process, reading as a viewer process's network
  * thread does) through lancast's native fan-out and nothing else. Measured as a room is, it says what
@@ -142,29 +154,11 @@ export class ViewerCrowd implements Crowd {
  */
 export function floorRoom(name = 'kernel floor: the same packets, native SRTP + sendto only'): RoomTarget & { sending(): Promise<{ packets: number; sent: number }> } {
   const sender = new JsonChild('./floor-sender.ts', []);
-  const sinks: { child: JsonChild; receivers: number }[] = [];
-  const counts = async () => (await sender.ask<{ packets: number; sent: number }>({ count: true }));
-  const crowd: Crowd = {
-    get size() {
-      return sinks.reduce((n, s) => n + s.receivers, 0);
-    },
-    async grow(to: number) {
-      while (this.size < to) {
-        let slot = sinks.find((s) => s.receivers < VIEWERS_PER_PROCESS);
-        if (!slot) sinks.push((slot = { child: new JsonChild('./floor-sinks.ts', []), receivers: 0 }));
-        const { ports } = await slot.child.ask<{ ports: number[] }>({ add: 1 });
-        await sender.ask({ add: ports });
-        slot.receivers++;
-      }
-    },
-    async counts() {
-      const all = await Promise.all(sinks.map((s) => s.child.ask<{ counts: number[] }>({ count: true })));
-      return { at: Date.now(), counts: all.flatMap((r) => r.counts) };
-    },
-    async stop() {
-      await Promise.all(sinks.splice(0).map((s) => s.child.kill()));
-    },
-  };
+  // Each receiver's port goes to the sender as it is bound.
+  const crowd = new ProcessCrowd(() => new JsonChild('./floor-sinks.ts', []), async (reply) => {
+    await sender.ask({ add: (reply as { ports: number[] }).ports });
+  });
+  const counts = async () => await sender.ask<{ packets: number; sent: number }>({ count: true });
   return {
     name,
     pid: sender.proc.pid!,
@@ -361,28 +355,25 @@ export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = G
   const rows: RoomRow[] = [];
   const fits: RoomFit[] = [];
   const generator = (base: string, room: string) => new GeneratorCrowd(base, room);
-  const layouts: [string, string[], number[], ((base: string, room: string) => Crowd) | undefined][] = [
-    ['lancast', [], sizes, undefined],
-    ['lancast --relay-workers 0', ['--relay-workers', '0'], sizes, undefined],
-    ['lancast, load-generator viewers', [], generatorSizes, generator],
+  // Each layout: its sizes, how its room starts, how long that room runs before its first size
+  // (lancast's encoder up to speed, start-up's garbage collected) and how long each size settles.
+  const lancast = (name: string, args: string[], crowd?: (base: string, room: string) => Crowd) => async () => {
+    const target = await lancastRoom(name, args, [], {}, { crowd });
+    await sleep(5_000);
+    return target;
+  };
+  const layouts: { sizes: number[]; open: () => Promise<RoomTarget>; settleS?: number }[] = [
+    // First the floor: the same packets to as many receivers, through the native fan-out alone.
+    { sizes, open: async () => floorRoom(), settleS: 5 },
+    { sizes, open: lancast('lancast', []) },
+    { sizes, open: lancast('lancast --relay-workers 0', ['--relay-workers', '0']) },
+    { sizes: generatorSizes, open: lancast('lancast, load-generator viewers', [], generator) },
   ];
-  // First the floor: the same packets to as many receivers, through the native fan-out alone.
-  if (sizes.length > 0) {
-    const floor = floorRoom();
+  for (const layout of layouts) {
+    if (layout.sizes.length === 0) continue;
+    const target = await layout.open();
     try {
-      const measured = await measureRoom(floor, sizes, windowS, 5);
-      rows.push(...measured);
-      fits.push(fitRoom(measured));
-    } finally {
-      await floor.stop();
-    }
-  }
-  for (const [name, args, layoutSizes, crowdOf] of layouts) {
-    if (layoutSizes.length === 0) continue;
-    const target = await lancastRoom(name, args, [], {}, { crowd: crowdOf });
-    try {
-      await sleep(5_000); // the encoder up to speed, startup's garbage collected
-      const measured = await measureRoom(target, layoutSizes, windowS);
+      const measured = await measureRoom(target, layout.sizes, windowS, layout.settleS);
       rows.push(...measured);
       fits.push(fitRoom(measured));
     } finally {
