@@ -877,6 +877,7 @@ static napi_value ingress_stats(napi_env env, napi_callback_info info) {
 #define SRTCP_MAX_INDEX 0x7fffffffu
 #define SRTCP_INDEX_SIZE 4
 #define RTCP_HEADER 8            /* the first header word and the sender's SSRC stay in the clear */
+#define STUN_USER_MAX 514        /* USERNAME's own limit (RFC 5389 15.3: under 513 bytes) */
 
 typedef struct {
   uint32_t ssrc;
@@ -897,6 +898,13 @@ typedef struct {
   uint32_t out_index; /* the index of the last packet protected; the next is one more */
   double in_packets, rejected, out_packets;
   uint8_t *drainbuf; /* DRAIN_BATCH datagrams of DRAIN_SLOT bytes, made on the first drainRtcp */
+  /* Consent checks (RFC 7675) from the leg's selected far end, answered by drainRtcp: see stun_answer. */
+  HMAC_CTX *stun_hmac;              /* keyed with our ICE password; NULL: every STUN message goes to werift */
+  uint8_t stun_user[STUN_USER_MAX]; /* USERNAME as the peer sends it: our ufrag, ':', theirs */
+  size_t stun_user_len;
+  int stun_controlling;             /* our ICE role: 1 controlling (requests say ICE-CONTROLLED), 0 controlled */
+  struct sockaddr_storage stun_peer;
+  double stun_answered;
 } srtcp;
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
@@ -907,6 +915,7 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   if (s->out_cipher) EVP_CIPHER_CTX_free(s->out_cipher);
   if (s->in_hmac) HMAC_CTX_free(s->in_hmac);
   if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
+  if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
   free(s->drainbuf);
   free(s);
 }
@@ -1147,8 +1156,8 @@ static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
 /* srtcpStats(srtcp) -> [packetsIn, rejected, packetsOut, lastIndexSent] */
 static napi_value srtcp_stats(napi_env env, napi_callback_info info) {
   srtcp *s = unwrap_srtcp(env, first_arg(env, info));
-  double vals[4] = {s ? s->in_packets : 0, s ? s->rejected : 0, s ? s->out_packets : 0, s ? s->out_index : 0};
-  return number_array(env, vals, 4);
+  double vals[5] = {s ? s->in_packets : 0, s ? s->rejected : 0, s ? s->out_packets : 0, s ? s->out_index : 0, s ? s->stun_answered : 0};
+  return number_array(env, vals, 5);
 }
 
 /* ---- A viewer's RTCP, read and parsed here: werift is handed what its router needs. ----
@@ -1219,13 +1228,182 @@ static size_t rtcp_parse(const uint8_t *p, size_t n, double *rec) {
   return used;
 }
 
+
+/* ---- Consent checks, answered where they are read. ----
+   Each viewer's browser checks the selected pair every 2.5 s or so (RFC 7675, libwebrtc), and
+   werift's own answer cost the relay about half a millisecond of the main thread each: parsing the
+   message twice, two HMACs through Node's crypto, a new response object, a promise to send it,
+   and the pair bookkeeping, all code too rarely run to stay warm. So drainRtcp answers the one
+   request it can answer without werift: a Binding request from the selected pair's far end, that
+   names our ufrag and theirs exactly, says the role opposite ours, carries nothing else werift
+   would have to understand, and whose MESSAGE-INTEGRITY and FINGERPRINT check. Its answer is what
+   werift's would be: XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. Anything else (another
+   address, an ICE restart's new ufrag, a role conflict, a wrong key, a response) goes to werift,
+   which answers or refuses it as before (werift/stun-auth.ts). */
+#define STUN_COOKIE 0x2112A442u
+#define STUN_FINGERPRINT_XOR 0x5354554eu
+#define STUN_MAX 548 /* a request longer than this is not a consent check: werift may have it */
+
+/* CRC-32 (ISO 3309, as FINGERPRINT uses), bit by bit: a few dozen bytes every few seconds. */
+static uint32_t stun_crc32(const uint8_t *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+  }
+  return ~c;
+}
+
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return 0;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+  }
+  return 0;
+}
+
+/* HMAC-SHA1 of `m`'s first `upto` bytes with the header's length field set to `length` (RFC 5389 15.4). */
+static int stun_mac(srtcp *s, const uint8_t *m, size_t upto, size_t length, uint8_t mac[20]) {
+  uint8_t head[4] = {m[0], m[1], (uint8_t)(length >> 8), (uint8_t)length};
+  unsigned int macl = 0;
+  return HMAC_Init_ex(s->stun_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->stun_hmac, head, 4) == 1 &&
+         HMAC_Update(s->stun_hmac, m + 4, upto - 4) == 1 && HMAC_Final(s->stun_hmac, mac, &macl) == 1 && macl == 20;
+}
+
+/* 1 when `p` was a consent check from the selected far end and has been answered on `fd`. */
+static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struct sockaddr_storage *from, socklen_t fromlen) {
+  if (!s->stun_hmac || n < 20 || n > STUN_MAX || (n & 3) != 0 || p[0] != 0 || p[1] != 1) return 0;
+  if ((((size_t)p[2] << 8) | p[3]) != n - 20 || get32(p + 4) != STUN_COOKIE || !same_peer(from, &s->stun_peer)) return 0;
+  size_t pos = 20, mi = 0, fp = 0;
+  int user = 0, role = 0;
+  while (pos < n) {
+    if (pos + 4 > n || fp) return 0; /* nothing may follow FINGERPRINT */
+    unsigned int type = ((unsigned int)p[pos] << 8) | p[pos + 1];
+    size_t len = ((size_t)p[pos + 2] << 8) | p[pos + 3], next = pos + 4 + ((len + 3) & ~(size_t)3);
+    if (next > n || (mi && type != 0x8028)) return 0; /* only FINGERPRINT after MESSAGE-INTEGRITY */
+    switch (type) {
+    case 0x0006: /* USERNAME */
+      if (user || len != s->stun_user_len || memcmp(p + pos + 4, s->stun_user, len) != 0) return 0;
+      user = 1;
+      break;
+    case 0x0008: /* MESSAGE-INTEGRITY */
+      if (len != 20) return 0;
+      mi = pos;
+      break;
+    case 0x8028: /* FINGERPRINT */
+      if (len != 4) return 0;
+      fp = pos;
+      break;
+    case 0x802A: /* ICE-CONTROLLING: ours must be controlled */
+    case 0x8029: /* ICE-CONTROLLED: ours must be controlling */
+      if (len != 8 || role || (type == 0x802A) == s->stun_controlling) return 0;
+      role = 1;
+      break;
+    case 0x0024: /* PRIORITY */
+    case 0x0025: /* USE-CANDIDATE: the pair is selected already */
+      break;
+    default:
+      if (type < 0x8000) return 0; /* comprehension-required, and not ours to judge */
+    }
+    pos = next;
+  }
+  if (!user || !role || !mi || !fp) return 0;
+  uint8_t buf[STUN_MAX], mac[20];
+  memcpy(buf, p, fp);
+  buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
+  buf[3] = (uint8_t)(fp - 20 + 8);
+  if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
+  if (!stun_mac(s, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
+
+  /* Binding success: the same transaction, XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. */
+  uint8_t *r = buf;
+  size_t at = 20;
+  r[0] = 0x01;
+  r[1] = 0x01;
+  memcpy(r + 4, p + 4, 16); /* cookie and transaction id */
+  int v6 = from->ss_family == AF_INET6;
+  r[at] = 0x00, r[at + 1] = 0x20, r[at + 2] = 0, r[at + 3] = v6 ? 20 : 8;
+  r[at + 4] = 0, r[at + 5] = v6 ? 2 : 1;
+  uint16_t port = v6 ? ((const struct sockaddr_in6 *)from)->sin6_port : ((const struct sockaddr_in *)from)->sin_port; /* network order */
+  const uint8_t *pb = (const uint8_t *)&port;
+  r[at + 6] = pb[0] ^ 0x21, r[at + 7] = pb[1] ^ 0x12;
+  const uint8_t *addr = v6 ? ((const struct sockaddr_in6 *)from)->sin6_addr.s6_addr : (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr.s_addr;
+  for (int i = 0; i < (v6 ? 16 : 4); i++) r[at + 8 + i] = addr[i] ^ p[4 + i]; /* cookie, then transaction id */
+  at += v6 ? 28 : 12;
+  r[at] = 0x00, r[at + 1] = 0x08, r[at + 2] = 0, r[at + 3] = 20;
+  if (!stun_mac(s, r, at, at - 20 + 24, r + at + 4)) return 0;
+  at += 24;
+  r[at] = 0x80, r[at + 1] = 0x28, r[at + 2] = 0, r[at + 3] = 4;
+  r[2] = (uint8_t)((at - 20 + 8) >> 8), r[3] = (uint8_t)(at - 20 + 8);
+  put32(r + at + 4, stun_crc32(r, at) ^ STUN_FINGERPRINT_XOR);
+  at += 8;
+  if (sendto(fd, r, at, 0, (const struct sockaddr *)from, fromlen) != (ssize_t)at) return 0; /* werift answers it then */
+  s->stun_answered++;
+  return 1;
+}
+
+/* consent(srtcp, username, password, controlling, address, port): drainRtcp answers the consent
+   checks `address`:`port` sends with `username` ("ourUfrag:theirUfrag"), keyed with our `password`;
+   consent(srtcp, null) stops it. */
+static napi_value consent(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = argc >= 2 ? unwrap_srtcp(env, argv[0]) : NULL;
+  if (!s) CHECK(napi_invalid_arg);
+  if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
+  s->stun_hmac = NULL;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[1], &t));
+  if (t == napi_null || t == napi_undefined) return NULL;
+  char password[STUN_USER_MAX], address[INET6_ADDRSTRLEN];
+  size_t user_len = 0, password_len = 0, address_len = 0;
+  bool controlling = false;
+  uint32_t port = 0;
+  if (argc < 6 || napi_get_value_string_utf8(env, argv[1], (char *)s->stun_user, sizeof s->stun_user, &user_len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], password, sizeof password, &password_len) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &controlling) != napi_ok || napi_get_value_string_utf8(env, argv[4], address, sizeof address, &address_len) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &port) != napi_ok || user_len >= sizeof s->stun_user - 1 || password_len >= sizeof password - 1 || port > 65535) {
+    napi_throw_type_error(env, NULL, "consent(srtcp, username, password, controlling, address, port)");
+    return NULL;
+  }
+  memset(&s->stun_peer, 0, sizeof s->stun_peer);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&s->stun_peer;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&s->stun_peer;
+  if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+  } else if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+  } else {
+    napi_throw_type_error(env, NULL, "consent(): not an IP address");
+    return NULL;
+  }
+  s->stun_user_len = user_len;
+  s->stun_controlling = controlling;
+  s->stun_hmac = HMAC_CTX_new();
+  if (!s->stun_hmac || HMAC_Init_ex(s->stun_hmac, password, (int)password_len, EVP_sha1(), NULL) != 1) {
+    if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
+    s->stun_hmac = NULL;
+    napi_throw_error(env, NULL, "consent(): HMAC unavailable");
+  }
+  return NULL;
+}
+
 static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 && p[0] <= 191 && p[1] >= 192 && p[1] <= 208; }
 
-/* drainRtcp(srtcp, fd, records Float64Array) -> [records, datagrams, bytes, rejected, (buffer, address, port)...]:
+/* drainRtcp(srtcp, fd, records Float64Array) -> [records, datagrams, bytes, rejected, answered, (buffer, address, port)...]:
    reads what waits on a viewer leg's socket without blocking. Each SRTCP datagram (`datagrams`,
    `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
-   `records`, one that does not is counted in `rejected` and dropped. Anything else (STUN, DTLS)
-   comes back whole with its sender, for werift. Stops when the socket is empty or `records`
+   `records`, one that does not is counted in `rejected` and dropped. A consent check the leg's
+   context can answer (stun_answer) is answered and counted in `answered`; anything else (STUN, DTLS) comes back whole with
+   its sender, for werift. Stops when the socket is empty or `records`
    might not hold another datagram's. */
 static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -1239,10 +1417,10 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   if (!drain_buffer(env, &s->drainbuf)) return NULL;
   const size_t most = DRAIN_SLOT / 4 + 1; /* records one datagram can give */
   size_t cap = length / RTCP_RECORD, used = 0;
-  double datagrams = 0, bytes = 0, rejected = 0;
+  double datagrams = 0, bytes = 0, rejected = 0, answered = 0;
   napi_value out;
   CHECK(napi_create_array(env, &out));
-  uint32_t outn = 4;
+  uint32_t outn = 5;
   uint8_t plain[DRAIN_SLOT];
   struct mmsghdr msgs[DRAIN_BATCH];
   struct iovec iov[DRAIN_BATCH];
@@ -1258,6 +1436,10 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
       size_t n = msgs[i].msg_len;
       if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
       if (!is_rtcp(p, n)) {
+        if (stun_answer(s, fd, p, n, &from[i], msgs[i].msg_hdr.msg_namelen)) {
+          answered++;
+          continue;
+        }
         CHECK(push_datagram(env, out, &outn, p, n, &from[i]));
         continue;
       }
@@ -1269,8 +1451,8 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
     }
     if ((unsigned int)got < want) break;
   }
-  double head[4] = {(double)used, datagrams, bytes, rejected};
-  for (uint32_t i = 0; i < 4; i++) {
+  double head[5] = {(double)used, datagrams, bytes, rejected, answered};
+  for (uint32_t i = 0; i < 5; i++) {
     napi_value v;
     CHECK(napi_create_double(env, head[i], &v));
     CHECK(napi_set_element(env, out, i, v));
@@ -1297,6 +1479,7 @@ NAPI_MODULE_INIT() {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},
+      {"consent", NULL, consent, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -39,10 +39,12 @@ export const relayCounters = {
   probesFailed: 0,
   /** SRTCP datagrams from viewers read and parsed natively (rtcp-intake.ts). */
   rtcpReadNatively: 0,
+  /** Viewers' consent checks answered natively (rtcp-intake.ts). */
+  consentAnsweredNatively: 0,
 };
 
 /** The counters viewers' legs add to: what a worker thread reports to the main thread (publishers' packets are counted there, once). */
-export const LEG_COUNTERS = ['packetsOut', 'bytesOut', 'retransmitted', 'resendsSkipped', 'probePackets', 'layerDowns', 'layerUps', 'probesHeld', 'probesFailed', 'rtcpReadNatively'] as const;
+export const LEG_COUNTERS = ['packetsOut', 'bytesOut', 'retransmitted', 'resendsSkipped', 'probePackets', 'layerDowns', 'layerUps', 'probesHeld', 'probesFailed', 'rtcpReadNatively', 'consentAnsweredNatively'] as const;
 export type LegCounts = Record<(typeof LEG_COUNTERS)[number], number>;
 
 /** Runs `work` on a viewer's quality, adding the moves and probes it made to relayCounters. */

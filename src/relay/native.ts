@@ -28,7 +28,13 @@ export interface NativeModule {
   srtcp(profile: number, inKey: Buffer, inSalt: Buffer, inAuthKey: Buffer | null, outKey: Buffer, outSalt: Buffer, outAuthKey: Buffer | null, lastIndexSent: number): object;
   unprotectRtcp(srtcp: object, packet: Buffer): Buffer | null;
   protectRtcp(srtcp: object, packet: Buffer): Buffer | null;
-  srtcpStats(srtcp: object): [packetsIn: number, rejected: number, packetsOut: number, lastIndexSent: number];
+  srtcpStats(srtcp: object): [packetsIn: number, rejected: number, packetsOut: number, lastIndexSent: number, consentAnswered: number];
+  /**
+   * From now on drainRtcp answers the consent checks (STUN binding requests) `address`:`port`
+   * sends with `username` (our ufrag, ':', theirs) and the role opposite `controlling`, keyed with
+   * our ICE `password`; everything else still comes back for werift. `consent(srtcp, null)` stops it.
+   */
+  consent(srtcp: object, username: string | null, password?: string, controlling?: boolean, address?: string, port?: number): void;
   /**
    * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
    * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns
@@ -39,8 +45,9 @@ export interface NativeModule {
   /**
    * Reads what waits on a viewer leg's socket `fd` without blocking: each SRTCP datagram is opened
    * with `srtcp` and its reports and feedback described in `records` (8 numbers each, see
-   * rtcp-intake.ts); returns [records, SRTCP datagrams, their bytes, those rejected, then datagram,
-   * address, port of everything else].
+   * rtcp-intake.ts), a consent check it was told of (`consent`) is answered; returns [records, SRTCP
+   * datagrams, their bytes, those rejected, consent checks answered, then datagram, address, port of
+   * everything else].
    */
   drainRtcp(srtcp: object, fd: number, records: Float64Array): (number | Buffer | string)[];
   /** Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket broke), until unwatch. */

@@ -11,13 +11,15 @@
  * them to the transport's onRtcp, as werift's own receive path does (werift/srtcp.ts checks it
  * still does): werift's router, the senders' NACK, PLI and report handling, and the relay's own
  * subscribers (the viewer's link estimate and liveness, the forwarder's NACK answers) see the same
- * packets as before. STUN and DTLS go to werift as its socket would have given them.
+ * packets as before. The viewer's consent checks on the selected pair are answered natively too
+ * (native/fanout.c `stun_answer`: through werift each cost about half a millisecond of this
+ * thread); other STUN, and DTLS, go to werift as its socket would have given them.
  *
  * What differs from werift's parser: each packet of a compound ends at its own length (werift's
  * NACK and REMB read on to the end of the datagram), NACKed sequence numbers wrap at 2^16, and an
  * application-layer feedback message is REMB only when it says so. Sender descriptions, BYE, XR
  * and APP packets, which werift's router passes to nobody, are skipped. `LANCAST_NATIVE_READ=0`
- * leaves the reading to Node.
+ * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check to werift.
  */
 import {
   GenericNack,
@@ -87,8 +89,11 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
       stop();
       return problem;
     }
+    const consent = env.LANCAST_NATIVE_CONSENT === '0' ? () => undefined : answerConsent(module, srtcp!, leg);
+    consent();
+    releases.push(() => module.consent(srtcp!, null));
     for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
-      const release = takeSocket(socket, (fd, release) => watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive), release));
+      const release = takeSocket(socket, (fd, release) => watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive, consent), release));
       if (!release) {
         stop();
         return 'a socket of the leg cannot be read outside Node';
@@ -99,7 +104,25 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
   return stop;
 }
 
-function drain(module: NativeModule, srtcp: object, fd: number, leg: LegSrtcp, receive: (data: Buffer, addr: [string, number]) => void): void {
+/**
+ * Tells the native module how to answer the leg's consent checks, when its ICE agent has a pair
+ * selected; returns how to tell it again, which does so only when the agent's credentials, role or
+ * selected far end changed (a pair selected after the leg connected, an ICE restart). Until then,
+ * and for whatever the native module cannot vouch for, werift answers, as it did before.
+ */
+function answerConsent(module: NativeModule, srtcp: object, leg: LegSrtcp): () => void {
+  let told = '';
+  return () => {
+    const c = leg.consent();
+    if (typeof c === 'string') return;
+    const key = [c.username, c.password, c.controlling, c.address, c.port].join('\n');
+    if (key === told) return;
+    told = key;
+    module.consent(srtcp, c.username, c.password, c.controlling, c.address, c.port);
+  };
+}
+
+function drain(module: NativeModule, srtcp: object, fd: number, leg: LegSrtcp, receive: (data: Buffer, addr: [string, number]) => void, consent: () => void): void {
   for (;;) {
     const out = module.drainRtcp(srtcp, fd, records);
     const used = out[0] as number;
@@ -108,8 +131,11 @@ function drain(module: NativeModule, srtcp: object, fd: number, leg: LegSrtcp, r
       relayCounters.rtcpReadNatively += datagrams;
       leg.received(datagrams, out[2] as number);
     }
+    relayCounters.consentAnsweredNatively += out[4] as number;
     for (const packet of packets(used)) leg.deliver(packet);
-    for (let i = 4; i < out.length; i += 3) receive(out[i] as Buffer, [out[i + 1] as string, out[i + 2] as number]);
+    for (let i = 5; i < out.length; i += 3) receive(out[i] as Buffer, [out[i + 1] as string, out[i + 2] as number]);
+    // Something for werift (perhaps a check the native module could not answer): has the agent changed?
+    if (out.length > 5) consent();
     // With room for another datagram's records left, it stopped because the socket is empty.
     if ((used + PER_DATAGRAM) * RECORD <= records.length) return;
   }

@@ -9,8 +9,9 @@
  * - the relay decrypts the publisher's sender reports and answers with receiver reports that
  *   carry their timestamps: the publisher's remote-inbound-rtp has a round-trip time; and its
  *   keyframe request for the new viewer reaches the publisher (outbound-rtp pliCount).
- * With native SRTCP the relay also reads the viewer's RTCP itself (src/relay/rtcp-intake.ts):
- * /metrics counts what it read; with werift's SRTCP it reads none.
+ * With native SRTCP the relay also reads the viewer's RTCP itself (src/relay/rtcp-intake.ts) and
+ * answers its consent checks (native/fanout.c `stun_answer`): /metrics counts both, and the
+ * viewer's own stats show it took the answers; with werift's SRTCP it reads and answers none itself.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +27,17 @@ async function stat(session: HttpSession, type: string, kind: 'audio' | 'video')
     if (s.type === type && s.kind === kind) found = s;
   });
   return found;
+}
+
+/** The pair the session's ICE agent sends on: the answers to its checks it took. */
+async function selectedPair(session: HttpSession): Promise<{ responsesReceived: number } | undefined> {
+  let transport: { selectedCandidatePairId?: string } | undefined;
+  const pairs = new Map<string, { responsesReceived: number }>();
+  (await session.pc.getStats()).forEach((s: { type: string; id: string; selectedCandidatePairId?: string; responsesReceived?: number }) => {
+    if (s.type === 'transport') transport = s;
+    if (s.type === 'candidate-pair') pairs.set(s.id, { responsesReceived: s.responsesReceived ?? 0 });
+  });
+  return transport?.selectedCandidatePairId ? pairs.get(transport.selectedCandidatePairId) : undefined;
 }
 
 async function viewersOf(server: Lancast, room: string): Promise<number | undefined> {
@@ -64,7 +76,15 @@ for (const { name, env, banner, readsRtcp } of [
         assert.ok((outbound?.pliCount ?? 0) >= 1, `the relay's keyframe request reached the publisher: ${JSON.stringify(outbound)}`);
 
         // The relay closes a viewer it has not heard RTCP from for 8 s.
+        const pairBefore = await selectedPair(viewer);
+        assert.ok(pairBefore, "the viewer's selected candidate pair");
         await new Promise((r) => setTimeout(r, Math.max(0, joined + 10_000 - Date.now())));
+        // The viewer checks its pair every 2.5 s or so (RFC 7675); the relay's answers are taken, natively made or werift's.
+        const pairAfter = (await selectedPair(viewer))!;
+        assert.ok(pairAfter.responsesReceived > pairBefore.responsesReceived, `the viewer took the relay's answers: ${JSON.stringify([pairBefore, pairAfter])}`);
+        const answered = await metricValue(server.url, 'lancast_relay_consent_answered_natively_total');
+        if (readsRtcp) assert.ok((answered ?? 0) >= 1, `the viewer's consent checks answered natively: ${answered}`);
+        else assert.equal(answered, 0);
         assert.equal(await viewersOf(server, 'rtcp'), 1, `the viewer is still in the room:\n${server.output().slice(-2000)}`);
         const read = await metricValue(server.url, 'lancast_relay_rtcp_read_natively_total');
         // ~10 s of a viewer's reports: libwebrtc sends a compound at least every second.

@@ -8,10 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
+  classes,
   GenericNack,
+  Message,
+  methods,
+  parseMessage,
   MediaStreamTrack,
   ReceiverEstimatedMaxBitrate,
   RtcpPacketConverter,
@@ -117,6 +121,29 @@ const bound = async (): Promise<Socket> => {
 };
 const sendTo = (from: Socket, to: Socket, data: Buffer) => new Promise<void>((resolve, reject) => from.send(data, to.address().port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
 const settle = () => new Promise((r) => setTimeout(r, 50));
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+};
+/** CRC-32 (ISO 3309), as STUN's FINGERPRINT takes it. */
+function crc32(data: Buffer): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+/** A STUN message with one more attribute of `size` bytes, computed over the message up to it with its length already counting it (RFC 5389 15.4, 15.5). */
+function withAttribute(message: Buffer, type: number, value: (upTo: Buffer) => Buffer, size: number): Buffer {
+  const head = Buffer.from(message);
+  head.writeUInt16BE(message.length - 20 + 4 + size, 2);
+  const attribute = Buffer.alloc(4);
+  attribute.writeUInt16BE(type, 0);
+  attribute.writeUInt16BE(size, 2);
+  return Buffer.concat([head, attribute, value(head)]);
+}
 
 describe('drainRtcp', () => {
   let relay: Socket;
@@ -155,8 +182,8 @@ describe('drainRtcp', () => {
       assert.ok(bytes > COMPOUNDS.reduce((n, c) => n + c.length, 0), 'bytes on the wire, trailers included');
       assert.equal(rejected, 0);
       assert.deepEqual(described(packets(used, records)), described(COMPOUNDS.flatMap((c) => RtcpPacketConverter.deSerialize(c))));
-      assert.deepEqual(out.slice(4), [stun, '127.0.0.1', viewer.address().port, dtls, '127.0.0.1', viewer.address().port]);
-      assert.deepEqual(drain(legs.srtcp), [0, 0, 0, 0], 'nothing left');
+      assert.deepEqual(out.slice(5), [stun, '127.0.0.1', viewer.address().port, dtls, '127.0.0.1', viewer.address().port]);
+      assert.deepEqual(drain(legs.srtcp), [0, 0, 0, 0, 0], 'nothing left');
     });
 
     test(`${name}: forged, replayed and stray SRTCP is counted and dropped; what authenticates around it comes through`, async () => {
@@ -169,7 +196,7 @@ describe('drainRtcp', () => {
       for (const d of [forged, good, good, stranger, short, legs.viewer.encrypt(COMPOUNDS[1])]) await sendTo(viewer, relay, d);
       await settle();
       const out = drain(legs.srtcp);
-      assert.deepEqual(out.slice(1, 4).concat(out.length), [6, out[2], 4, 4]);
+      assert.deepEqual(out.slice(1, 5).concat(out.length), [6, out[2], 4, 0, 5]);
       assert.deepEqual(described(packets(out[0] as number, records)), described([...RtcpPacketConverter.deSerialize(COMPOUNDS[3]), ...RtcpPacketConverter.deSerialize(COMPOUNDS[1])]));
     });
 
@@ -199,16 +226,127 @@ describe('drainRtcp', () => {
     });
   }
 
+  describe('consent checks', () => {
+    const USER = 'relayufrag:viewerufrag';
+    const PASSWORD = 'relay-ice-password-0123456789';
+    /** A binding request as libwebrtc sends one on the selected pair (controlling, nominating). */
+    const request = (options: { user?: string; key?: string; role?: 'ICE-CONTROLLING' | 'ICE-CONTROLLED'; raw?: [number, Buffer]; fingerprint?: boolean } = {}) => {
+      const m = new Message(methods.BINDING, classes.REQUEST, randomBytes(12))
+        .setAttribute('USERNAME', options.user ?? USER)
+        .setAttribute('PRIORITY', 1853817087)
+        .setAttribute(options.role ?? 'ICE-CONTROLLING', 0x1234_5678_9abc_def0n)
+        .setAttribute('USE-CANDIDATE', null);
+      if (options.raw) m.appendRawAttribute(...options.raw);
+      // werift writes raw attributes after the ones it knows, so MESSAGE-INTEGRITY and FINGERPRINT go on by hand.
+      const signed = withAttribute(m.bytes, 0x0008, (b) => createHmac('sha1', Buffer.from(options.key ?? PASSWORD, 'utf8')).update(b).digest(), 20);
+      return { bytes: options.fingerprint === false ? signed : withAttribute(signed, 0x8028, (b) => u32((crc32(b) ^ 0x5354554e) >>> 0), 4), transactionIdHex: m.transactionIdHex };
+    };
+    /** What the viewer's socket receives within a moment. */
+    const received = async (during: () => Promise<unknown>) => {
+      const got: Buffer[] = [];
+      const listener = (data: Buffer) => got.push(data);
+      viewer.on('message', listener);
+      await during();
+      await settle();
+      viewer.off('message', listener);
+      return got;
+    };
+    const legs = () => {
+      const l = srtcpLegs(AEAD_AES_128_GCM, 12);
+      native!.consent(l.srtcp, USER, PASSWORD, false, '127.0.0.1', viewer.address().port);
+      return l;
+    };
+
+    test('a check from the selected far end is answered natively, as werift would: XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT', async () => {
+      const { srtcp } = legs();
+      const check = request({ raw: [0xc057, Buffer.from([0, 1, 0, 10])] }); // GOOG-NETWORK-INFO, as Chromium sends: comprehension-optional
+      let out: unknown[] = [];
+      const answers = await received(async () => {
+        await sendTo(viewer, relay, check.bytes);
+        await settle();
+        out = drain(srtcp);
+      });
+      assert.deepEqual(out, [0, 0, 0, 0, 1], 'answered, nothing handed to werift');
+      assert.equal(answers.length, 1);
+      const answer = parseMessage(answers[0], Buffer.from(PASSWORD, 'utf8'));
+      assert.ok(answer, 'the answer parses, its MESSAGE-INTEGRITY (our password) and FINGERPRINT check');
+      assert.equal(answer.messageClass, classes.RESPONSE);
+      assert.equal(answer.messageMethod, methods.BINDING);
+      assert.equal(answer.transactionIdHex, check.transactionIdHex);
+      assert.deepEqual(answer.getAttributeValue('XOR-MAPPED-ADDRESS'), ['127.0.0.1', viewer.address().port]);
+      assert.deepEqual(answer.attributesKeys, ['XOR-MAPPED-ADDRESS', 'MESSAGE-INTEGRITY', 'FINGERPRINT']);
+      assert.equal(native!.srtcpStats(srtcp)[4], 1);
+    });
+
+    test('anything it cannot vouch for goes to werift unanswered: wrong user, key, role, sender, fingerprint, attributes; and after consent(null)', async () => {
+      const cases: [string, () => Buffer, Socket?][] = [
+        ['another ufrag (an ICE restart)', () => request({ user: 'relayufrag:newviewer' }).bytes],
+        ['a wrong key', () => request({ key: 'not-the-password-at-all-000' }).bytes],
+        ['a role conflict', () => request({ role: 'ICE-CONTROLLED' }).bytes],
+        ['no FINGERPRINT', () => request({ fingerprint: false }).bytes],
+        ['a comprehension-required attribute', () => request({ raw: [0x0030, Buffer.alloc(4)] }).bytes],
+        [
+          'a broken FINGERPRINT',
+          () => {
+            const b = Buffer.from(request().bytes);
+            b[b.length - 1] ^= 1;
+            return b;
+          },
+        ],
+        [
+          'a length that disagrees',
+          () => {
+            const b = Buffer.from(request().bytes);
+            b.writeUInt16BE(b.readUInt16BE(2) - 4, 2);
+            return b;
+          },
+        ],
+        ['a binding response', () => new Message(methods.BINDING, classes.RESPONSE, randomBytes(12)).setAttribute('XOR-MAPPED-ADDRESS', ['127.0.0.1', 9]).addMessageIntegrity(Buffer.from(PASSWORD)).addFingerprint().bytes],
+        ['an attribute after FINGERPRINT', () => Buffer.concat([request().bytes, Buffer.from([0xc0, 0x57, 0, 4, 0, 1, 0, 10])])],
+      ];
+      const stranger = await bound();
+      try {
+        cases.push(['another sender', () => request().bytes, stranger]);
+        for (const [why, make, from] of cases) {
+          const { srtcp } = legs();
+          const datagram = make();
+          let out: unknown[] = [];
+          const answers = await received(async () => {
+            await sendTo(from ?? viewer, relay, datagram);
+            await settle();
+            out = drain(srtcp);
+          });
+          assert.equal(answers.length, 0, `${why}: not answered`);
+          assert.deepEqual(out.slice(4), [0, datagram, '127.0.0.1', (from ?? viewer).address().port], `${why}: handed to werift whole`);
+        }
+        const { srtcp } = legs();
+        native!.consent(srtcp, null);
+        const datagram = request().bytes;
+        let out: unknown[] = [];
+        const answers = await received(async () => {
+          await sendTo(viewer, relay, datagram);
+          await settle();
+          out = drain(srtcp);
+        });
+        assert.equal(answers.length, 0, 'stopped: not answered');
+        assert.deepEqual(out.slice(4), [0, datagram, '127.0.0.1', viewer.address().port]);
+        assert.throws(() => native!.consent(srtcp, USER, PASSWORD, false, 'not an address', 1), /IP address/);
+      } finally {
+        stranger.close();
+      }
+    });
+  });
+
   test('bad arguments throw; a descriptor that is not a socket reads nothing', () => {
     const { srtcp } = srtcpLegs(AEAD_AES_128_GCM, 12);
     assert.throws(() => native!.drainRtcp({}, fd, records));
     assert.throws(() => native!.drainRtcp(srtcp, fd, new Uint32Array(8) as unknown as Float64Array));
     assert.throws(() => native!.drainRtcp(srtcp, -1, records));
-    assert.deepEqual(native!.drainRtcp(srtcp, 0, new Float64Array(8)), [0, 0, 0, 0], 'no room for a datagram: nothing read');
+    assert.deepEqual(native!.drainRtcp(srtcp, 0, new Float64Array(8)), [0, 0, 0, 0, 0], 'no room for a datagram: nothing read');
   });
 });
 
-test("a connected werift leg's RTCP read natively: PLI, NACK, reports and REMB reach its sender; stopped, werift reads it again", async () => {
+test("a connected werift leg's RTCP read natively: PLI, NACK, reports and REMB reach its sender, consent checks are answered; stopped, werift reads it again", async () => {
   installWeriftPatches();
   const config = iceConfig({ host: '127.0.0.1', iceServers: [] });
   const sending = new RTCPeerConnection(config);
@@ -245,6 +383,14 @@ test("a connected werift leg's RTCP read natively: PLI, NACK, reports and REMB r
     assert.deepEqual(seen, ['pli', 'nack 7,9', 'rr 12', 'remb 750000']);
     const read = relayCounters.rtcpReadNatively - before;
     assert.ok(read >= 4, `the four datagrams (and any werift sent by itself) were read natively: ${read}`);
+    // The far end's consent checks (werift's: one every 4-6 s) are answered natively, and it takes the answers.
+    const answered = relayCounters.consentAnsweredNatively;
+    const agent = (receiving.iceTransports[0] as unknown as { connection: { nominated?: { consentRequestsSent: number; responsesReceived: number } } }).connection;
+    const pair = agent.nominated!;
+    const [sent, taken] = [pair.consentRequestsSent, pair.responsesReceived];
+    for (let i = 0; i < 160 && (relayCounters.consentAnsweredNatively === answered || pair.responsesReceived === taken); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(relayCounters.consentAnsweredNatively > answered, `a consent check answered natively (the far end sent ${pair.consentRequestsSent - sent})`);
+    assert.ok(pair.responsesReceived > taken, 'the far end took the answer');
     assert.equal(readRtcp(sending, { LANCAST_NATIVE_READ: '0' }), 'LANCAST_NATIVE_READ=0');
 
     (stop as () => void)();

@@ -16,6 +16,35 @@ interface WeriftProtocol {
 /** An ICE agent (werift's Connection) and its sockets, one per local candidate. */
 export interface WeriftIceAgent {
   protocols: WeriftProtocol[];
+  localUsername?: unknown;
+  localPassword?: unknown;
+  remoteUsername?: unknown;
+  iceControlling?: unknown;
+  /** The selected pair, once there is one: its far end. */
+  nominated?: { remoteAddr?: unknown };
+}
+
+/** What answering the agent's consent checks takes: who sends them, and how they are signed. */
+export interface ConsentCredentials {
+  /** USERNAME as the far end sends it: our ufrag, ':', theirs. */
+  username: string;
+  /** Our ICE password: the key of both MESSAGE-INTEGRITY attributes. */
+  password: string;
+  controlling: boolean;
+  /** The selected pair's far end. */
+  address: string;
+  port: number;
+}
+
+/** The agent's credentials and selected far end, or why they are not there (no pair selected, a werift of another shape). */
+export function consentCredentials(agent: WeriftIceAgent): ConsentCredentials | string {
+  const { localUsername, localPassword, remoteUsername, iceControlling } = agent;
+  const remote = agent.nominated?.remoteAddr;
+  if (typeof localUsername !== 'string' || typeof localPassword !== 'string' || typeof remoteUsername !== 'string' || typeof iceControlling !== 'boolean') {
+    return "werift's ICE agent does not hold its credentials and role where lancast reads them";
+  }
+  if (!Array.isArray(remote) || typeof remote[0] !== 'string' || typeof remote[1] !== 'number') return 'no candidate pair is selected';
+  return { username: `${localUsername}:${remoteUsername}`, password: localPassword, controlling: iceControlling, address: remote[0], port: remote[1] };
 }
 
 /** One of the agent's sockets, and how werift takes a datagram it received. */

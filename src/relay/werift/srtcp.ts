@@ -11,7 +11,7 @@
  */
 import { RTCDtlsTransport, type RTCPeerConnection, type RtcpPacket } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
-import { iceSockets, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
+import { consentCredentials, iceSockets, type ConsentCredentials, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
 import { startSrtpLacks } from './receiver.js';
 
 interface WeriftSrtcpContext {
@@ -54,6 +54,8 @@ export interface LegSrtcp {
   readonly native: object | undefined;
   /** The transport's ICE sockets, or why they cannot be read outside werift. */
   sockets(): IceSocket[] | string;
+  /** What answering the far end's consent checks takes, or why it cannot be had. */
+  consent(): ConsentCredentials | string;
   /** SRTCP datagrams read outside werift (`bytes` on the wire), counted as werift counts what it reads. */
   received(datagrams: number, bytes: number): void;
   /** An RTCP packet read and parsed outside werift, taken on as werift takes one it parsed. */
@@ -111,6 +113,7 @@ export function connectedSrtcp(pc: RTCPeerConnection): LegSrtcp[] {
       },
       native: session.lancastSrtcp,
       sockets: () => iceSockets(dtls.iceTransport.connection),
+      consent: () => consentCredentials(dtls.iceTransport.connection),
       received(datagrams, bytes) {
         dtls.bytesReceived += bytes;
         dtls.packetsReceived += datagrams;
