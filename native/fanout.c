@@ -215,6 +215,24 @@ static napi_value u32_result(napi_env env, uint32_t n) {
 }
 
 /* create(fd, ip, port, ssrc, payloadType, seqOffset, tsOffset, profile, key, salt, authKey|null[, flags]) */
+/* `ip` (IPv4 or IPv6 text) and `port` as a socket address; returns its length, 0 when `ip` is not an address. */
+static socklen_t socket_address(const char *ip, uint32_t port, struct sockaddr_storage *out) {
+  memset(out, 0, sizeof *out);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    return sizeof *v4;
+  }
+  if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    return sizeof *v6;
+  }
+  return 0;
+}
+
 static napi_value create(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -235,17 +253,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
   size_t iplen = 0;
   CHECK(napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &iplen));
   uint32_t port = u32(env, argv[2]);
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&e->dest;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&e->dest;
-  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    e->dest_len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-    e->dest_len = sizeof *v6;
-  } else {
+  e->dest_len = socket_address(ip, port, &e->dest);
+  if (e->dest_len == 0) {
     free(e);
     napi_throw_error(env, NULL, "not an IP address");
     return NULL;
@@ -1228,7 +1237,6 @@ static size_t rtcp_parse(const uint8_t *p, size_t n, double *rec) {
   return used;
 }
 
-
 /* ---- Consent checks, answered where they are read. ----
    Each viewer's browser checks the selected pair every 2.5 s or so (RFC 7675, libwebrtc), and
    werift's own answer cost the relay about half a millisecond of the main thread each: parsing the
@@ -1372,16 +1380,7 @@ static napi_value consent(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "consent(srtcp, username, password, controlling, address, port)");
     return NULL;
   }
-  memset(&s->stun_peer, 0, sizeof s->stun_peer);
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&s->stun_peer;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&s->stun_peer;
-  if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-  } else if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-  } else {
+  if (socket_address(address, port, &s->stun_peer) == 0) {
     napi_throw_type_error(env, NULL, "consent(): not an IP address");
     return NULL;
   }
@@ -1402,8 +1401,8 @@ static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 &&
    reads what waits on a viewer leg's socket without blocking. Each SRTCP datagram (`datagrams`,
    `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
    `records`, one that does not is counted in `rejected` and dropped. A consent check the leg's
-   context can answer (stun_answer) is answered and counted in `answered`; anything else (STUN, DTLS) comes back whole with
-   its sender, for werift. Stops when the socket is empty or `records`
+   context can answer (stun_answer) is answered and counted in `answered`; anything else (STUN,
+   DTLS) comes back whole with its sender, for werift. Stops when the socket is empty or `records`
    might not hold another datagram's. */
 static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   size_t argc = 3;

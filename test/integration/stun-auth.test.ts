@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
 import { waitFor } from '../helpers/browser.js';
 import { roomInfo, startLancast, type Lancast } from '../helpers/server.js';
+import { crc32 } from '../helpers/stun.js';
 import { exchange, PEER, relayLeg } from '../helpers/werift-peer.js';
 
 const COOKIE = 0x2112a442;
@@ -27,17 +28,6 @@ const PRIORITY = 0x0024;
 const XOR_MAPPED_ADDRESS = 0x0020;
 const ICE_CONTROLLING = 0x802a;
 const FINGERPRINT = 0x8028;
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function attribute(type: number, value: Buffer): Buffer {
   const head = Buffer.alloc(4);

@@ -40,6 +40,7 @@ import { packets, readRtcp } from '../../src/relay/rtcp-intake.js';
 import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80 } from '../../src/relay/srtp.js';
 import { installWeriftPatches } from '../../src/relay/werift/index.js';
 import { srtcpLegs } from '../helpers/srtp-keys.js';
+import { crc32 } from '../helpers/stun.js';
 import { connectPair } from '../helpers/werift-pair.js';
 
 const VIEWER = 0x0badcafe;
@@ -126,15 +127,6 @@ const u32 = (n: number) => {
   b.writeUInt32BE(n >>> 0);
   return b;
 };
-/** CRC-32 (ISO 3309), as STUN's FINGERPRINT takes it. */
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
 /** A STUN message with one more attribute of `size` bytes, computed over the message up to it with its length already counting it (RFC 5389 15.4, 15.5). */
 function withAttribute(message: Buffer, type: number, value: (upTo: Buffer) => Buffer, size: number): Buffer {
   const head = Buffer.from(message);
