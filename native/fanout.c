@@ -1238,9 +1238,9 @@ static size_t rtcp_parse(const uint8_t *p, size_t n, double *rec) {
 }
 
 /* ---- Consent checks, answered where they are read. ----
-   Each viewer's browser checks the selected pair every 2.5 s or so (RFC 7675, libwebrtc), and
-   werift's own answer cost the relay about half a millisecond of the main thread each: parsing the
-   message twice, two HMACs through Node's crypto, a new response object, a promise to send it,
+   Each viewer's browser checks the selected pair every few seconds (RFC 7675), and werift's own
+   answer is costly for what it does (docs/performance.md, "Consent checks answered natively"):
+   parsing the message twice, two HMACs through Node's crypto, a new response object, a promise to send it,
    and the pair bookkeeping, all code too rarely run to stay warm. So drainRtcp answers the one
    request it can answer without werift: a Binding request from the selected pair's far end, that
    names our ufrag and theirs exactly, says the role opposite ours, carries nothing else werift

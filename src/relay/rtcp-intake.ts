@@ -12,8 +12,7 @@
  * still does): werift's router, the senders' NACK, PLI and report handling, and the relay's own
  * subscribers (the viewer's link estimate and liveness, the forwarder's NACK answers) see the same
  * packets as before. The viewer's consent checks on the selected pair are answered natively too
- * (native/fanout.c `stun_answer`: through werift each cost about half a millisecond of this
- * thread); other STUN, and DTLS, go to werift as its socket would have given them.
+ * (native/fanout.c `stun_answer`; what each cost through werift: docs/performance.md); other STUN, and DTLS, go to werift as its socket would have given them.
  *
  * What differs from werift's parser: each packet of a compound ends at its own length (werift's
  * NACK and REMB read on to the end of the datagram), NACKed sequence numbers wrap at 2^16, and an
