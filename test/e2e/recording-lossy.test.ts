@@ -46,7 +46,13 @@ test('5 % loss on the broadcaster\'s path: a 15 s recording decodes cleanly, in 
     assert.ok(Math.abs(duration - wall) <= 0.02 * wall + 0.1, `file ${duration} s, wall ${wall} s`);
     const a = frameLuma(file, duration / 2);
     assert.ok(a.max > 100, `brightest pixel ${a.max}`);
-    assert.notEqual(a.hash, frameLuma(file, duration / 2 + 1).hash);
+    // The picture moves: a second apart, frames differ. A packet lost for good holds the picture
+    // until the next keyframe, and a loaded host's camera stalls now and then, so a still second
+    // or two is allowed; a file that mostly stands still is not.
+    const seconds = Array.from({ length: Math.floor(duration) - 1 }, (_, i) => i + 0.5);
+    const hashes = seconds.map((t) => frameLuma(file, t).hash);
+    const still = seconds.slice(1).filter((_, i) => hashes[i] === hashes[i + 1]);
+    assert.ok(still.length <= 2, `the picture stood still for the second up to ${still.join(', ')} s of ${duration.toFixed(1)} s`);
   } finally {
     await page.close();
   }
