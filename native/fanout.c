@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -914,6 +916,16 @@ typedef struct {
   int stun_controlling;             /* our ICE role: 1 controlling (requests say ICE-CONTROLLED), 0 controlled */
   struct sockaddr_storage stun_peer;
   double stun_answered;
+  /* Our own consent checks to that far end (RFC 7675 5.1), sent by checkConsent: see stun_check. */
+  HMAC_CTX *check_hmac;              /* keyed with the far end's ICE password; NULL: werift sends them */
+  uint8_t check_user[STUN_USER_MAX]; /* USERNAME as we send it: their ufrag, ':', ours */
+  size_t check_user_len;
+  uint8_t check_tiebreaker[8];
+  uint32_t check_priority;
+  uint8_t check_id[12]; /* the transaction of the check awaiting its answer */
+  int check_pending;
+  uint64_t check_sent_ns;
+  double checks_sent, check_answers, check_rtt_ms;
 } srtcp;
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
@@ -925,6 +937,7 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   if (s->in_hmac) HMAC_CTX_free(s->in_hmac);
   if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
   if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
+  if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
   free(s->drainbuf);
   free(s);
 }
@@ -1276,11 +1289,27 @@ static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_sto
 }
 
 /* HMAC-SHA1 of `m`'s first `upto` bytes with the header's length field set to `length` (RFC 5389 15.4). */
-static int stun_mac(srtcp *s, const uint8_t *m, size_t upto, size_t length, uint8_t mac[20]) {
+static int stun_mac(HMAC_CTX *hmac, const uint8_t *m, size_t upto, size_t length, uint8_t mac[20]) {
   uint8_t head[4] = {m[0], m[1], (uint8_t)(length >> 8), (uint8_t)length};
   unsigned int macl = 0;
-  return HMAC_Init_ex(s->stun_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->stun_hmac, head, 4) == 1 &&
-         HMAC_Update(s->stun_hmac, m + 4, upto - 4) == 1 && HMAC_Final(s->stun_hmac, mac, &macl) == 1 && macl == 20;
+  return HMAC_Init_ex(hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(hmac, head, 4) == 1 && HMAC_Update(hmac, m + 4, upto - 4) == 1 &&
+         HMAC_Final(hmac, mac, &macl) == 1 && macl == 20;
+}
+
+/* Appends MESSAGE-INTEGRITY (keyed by `hmac`) and FINGERPRINT to the message of `at` bytes in `r`,
+   setting its length; returns the new size, 0 when the HMAC fails. */
+static size_t stun_seal(HMAC_CTX *hmac, uint8_t *r, size_t at) {
+  r[at] = 0x00, r[at + 1] = 0x08, r[at + 2] = 0, r[at + 3] = 20;
+  if (!stun_mac(hmac, r, at, at - 20 + 24, r + at + 4)) return 0;
+  at += 24;
+  r[at] = 0x80, r[at + 1] = 0x28, r[at + 2] = 0, r[at + 3] = 4;
+  r[2] = (uint8_t)((at - 20 + 8) >> 8), r[3] = (uint8_t)(at - 20 + 8);
+  put32(r + at + 4, stun_crc32(r, at) ^ STUN_FINGERPRINT_XOR);
+  return at + 8;
+}
+
+static socklen_t peer_length(const struct sockaddr_storage *a) {
+  return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 /* 1 when `p` was a consent check from the selected far end and has been answered on `fd`. */
@@ -1326,7 +1355,7 @@ static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struc
   buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
   buf[3] = (uint8_t)(fp - 20 + 8);
   if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
-  if (!stun_mac(s, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
+  if (!stun_mac(s->stun_hmac, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
 
   /* Binding success: the same transaction, XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. */
   uint8_t *r = buf;
@@ -1342,30 +1371,130 @@ static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struc
   r[at + 6] = pb[0] ^ 0x21, r[at + 7] = pb[1] ^ 0x12;
   const uint8_t *addr = v6 ? ((const struct sockaddr_in6 *)from)->sin6_addr.s6_addr : (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr.s_addr;
   for (int i = 0; i < (v6 ? 16 : 4); i++) r[at + 8 + i] = addr[i] ^ p[4 + i]; /* cookie, then transaction id */
-  at += v6 ? 28 : 12;
-  r[at] = 0x00, r[at + 1] = 0x08, r[at + 2] = 0, r[at + 3] = 20;
-  if (!stun_mac(s, r, at, at - 20 + 24, r + at + 4)) return 0;
-  at += 24;
-  r[at] = 0x80, r[at + 1] = 0x28, r[at + 2] = 0, r[at + 3] = 4;
-  r[2] = (uint8_t)((at - 20 + 8) >> 8), r[3] = (uint8_t)(at - 20 + 8);
-  put32(r + at + 4, stun_crc32(r, at) ^ STUN_FINGERPRINT_XOR);
-  at += 8;
+  at = stun_seal(s->stun_hmac, r, at + (v6 ? 28 : 12));
+  if (at == 0) return 0;
   if (sendto(fd, r, at, 0, (const struct sockaddr *)from, fromlen) != (ssize_t)at) return 0; /* werift answers it then */
   s->stun_answered++;
   return 1;
 }
 
-/* consent(srtcp, username, password, controlling, address, port): drainRtcp answers the consent
-   checks `address`:`port` sends with `username` ("ourUfrag:theirUfrag"), keyed with our `password`;
-   consent(srtcp, null) stops it. */
+/* ---- Consent checks, sent from here. ----
+   The relay checks each viewer's selected pair every 4-6 s too (RFC 7675 5.1). werift's own check
+   makes an abort controller, a transaction object with its timers, the message attribute by
+   attribute, its HMAC through Node's crypto, a promise and a send through Node's UDP socket, for
+   one small request (what that cost: docs/performance.md, "Consent checks sent natively").
+   checkConsent sends the request werift would (USERNAME, PRIORITY, ICE-CONTROLLING or -CONTROLLED
+   with werift's tie-breaker, MESSAGE-INTEGRITY, FINGERPRINT) to the selected far end, and drainRtcp
+   takes its answer: a Binding success from that far end, for that transaction, whose
+   MESSAGE-INTEGRITY checks with the far end's password (and FINGERPRINT, when there is one).
+   Anything else goes to werift as before. src/relay/consent-checks.ts keeps the time and tells
+   werift's agent what its own loop would have. */
+
+static uint64_t monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* 1 when `p` answered the check in flight (and is taken), 0 when it is for werift. */
+static int stun_check(srtcp *s, const uint8_t *p, size_t n, const struct sockaddr_storage *from) {
+  if (!s->check_hmac || !s->check_pending || n < 20 || n > STUN_MAX || (n & 3) != 0 || p[0] != 0x01 || p[1] != 0x01) return 0;
+  if ((((size_t)p[2] << 8) | p[3]) != n - 20 || get32(p + 4) != STUN_COOKIE || memcmp(p + 8, s->check_id, 12) != 0 || !same_peer(from, &s->stun_peer))
+    return 0;
+  size_t pos = 20, mi = 0, fp = 0;
+  while (pos < n) {
+    if (pos + 4 > n || fp) return 0;
+    unsigned int type = ((unsigned int)p[pos] << 8) | p[pos + 1];
+    size_t len = ((size_t)p[pos + 2] << 8) | p[pos + 3], next = pos + 4 + ((len + 3) & ~(size_t)3);
+    if (next > n || (mi && type != 0x8028)) return 0;
+    if (type == 0x0008) {
+      if (len != 20) return 0;
+      mi = pos;
+    } else if (type == 0x8028) {
+      if (len != 4) return 0;
+      fp = pos;
+    }
+    pos = next;
+  }
+  if (!mi) return 0;
+  uint8_t buf[STUN_MAX], mac[20];
+  if (fp) {
+    memcpy(buf, p, fp);
+    buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
+    buf[3] = (uint8_t)(fp - 20 + 8);
+    if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
+  }
+  if (!stun_mac(s->check_hmac, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
+  s->check_pending = 0;
+  s->check_answers++;
+  s->check_rtt_ms = (double)(monotonic_ns() - s->check_sent_ns) / 1e6;
+  return 1;
+}
+
+/* checkConsent(srtcp, fd) -> [sent, answers, rttMs]: sends a consent check to the selected far end
+   on `fd` (sent: 1, or 0 when there are no credentials or the kernel refused it); `answers` so far,
+   counted before this one, and the round trip of the last. A check still unanswered is given up. */
+static napi_value check_consent(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = argc >= 2 ? unwrap_srtcp(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  if (!s || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0) CHECK(napi_invalid_arg);
+  double answers = s->check_answers, rtt = s->check_rtt_ms, sent = 0;
+  s->check_pending = 0;
+  if (s->check_hmac && s->stun_hmac) {
+    uint8_t r[STUN_MAX];
+    size_t at = 20;
+    r[0] = 0x00, r[1] = 0x01;
+    put32(r + 4, STUN_COOKIE);
+    if (RAND_bytes(r + 8, 12) == 1) {
+      r[at] = 0x00, r[at + 1] = 0x06, r[at + 2] = (uint8_t)(s->check_user_len >> 8), r[at + 3] = (uint8_t)s->check_user_len;
+      memcpy(r + at + 4, s->check_user, s->check_user_len);
+      size_t padded = (s->check_user_len + 3) & ~(size_t)3;
+      memset(r + at + 4 + s->check_user_len, 0, padded - s->check_user_len);
+      at += 4 + padded;
+      r[at] = 0x00, r[at + 1] = 0x24, r[at + 2] = 0, r[at + 3] = 4;
+      put32(r + at + 4, s->check_priority);
+      at += 8;
+      r[at] = 0x80, r[at + 1] = s->stun_controlling ? 0x2A : 0x29, r[at + 2] = 0, r[at + 3] = 8;
+      memcpy(r + at + 4, s->check_tiebreaker, 8);
+      at = stun_seal(s->check_hmac, r, at + 12);
+      if (at != 0 && sendto(fd, r, at, 0, (const struct sockaddr *)&s->stun_peer, peer_length(&s->stun_peer)) == (ssize_t)at) {
+        memcpy(s->check_id, r + 8, 12);
+        s->check_pending = 1;
+        s->check_sent_ns = monotonic_ns();
+        s->checks_sent++;
+        sent = 1;
+      }
+    }
+  }
+  napi_value out, v;
+  double values[3] = {sent, answers, rtt};
+  CHECK(napi_create_array_with_length(env, 3, &out));
+  for (uint32_t i = 0; i < 3; i++) {
+    CHECK(napi_create_double(env, values[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
+/* consent(srtcp, username, password, controlling, address, port[, checkUsername, checkPassword,
+   tieBreaker, priority]): drainRtcp answers the consent checks `address`:`port` sends with
+   `username` ("ourUfrag:theirUfrag"), keyed with our `password`; with the last four, checkConsent
+   sends our own to it with `checkUsername` ("theirUfrag:ourUfrag"), keyed with `checkPassword`
+   (theirs), saying our role with `tieBreaker` (a BigInt) and `priority`. consent(srtcp, null) stops both. */
 static napi_value consent(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   srtcp *s = argc >= 2 ? unwrap_srtcp(env, argv[0]) : NULL;
   if (!s) CHECK(napi_invalid_arg);
   if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
+  if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
   s->stun_hmac = NULL;
+  s->check_hmac = NULL;
+  s->check_pending = 0;
   napi_valuetype t;
   CHECK(napi_typeof(env, argv[1], &t));
   if (t == napi_null || t == napi_undefined) return NULL;
@@ -1391,6 +1520,29 @@ static napi_value consent(napi_env env, napi_callback_info info) {
     if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
     s->stun_hmac = NULL;
     napi_throw_error(env, NULL, "consent(): HMAC unavailable");
+    return NULL;
+  }
+  if (argc < 10) return NULL;
+  char check_password[STUN_USER_MAX];
+  size_t check_user_len = 0, check_password_len = 0;
+  uint64_t tiebreaker = 0;
+  bool lossless = false;
+  uint32_t priority = 0;
+  if (napi_get_value_string_utf8(env, argv[6], (char *)s->check_user, sizeof s->check_user, &check_user_len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[7], check_password, sizeof check_password, &check_password_len) != napi_ok ||
+      napi_get_value_bigint_uint64(env, argv[8], &tiebreaker, &lossless) != napi_ok || !lossless || napi_get_value_uint32(env, argv[9], &priority) != napi_ok ||
+      check_user_len >= sizeof s->check_user - 1 || check_password_len >= sizeof check_password - 1) {
+    napi_throw_type_error(env, NULL, "consent(): checkUsername, checkPassword, tieBreaker (BigInt), priority");
+    return NULL;
+  }
+  s->check_user_len = check_user_len;
+  for (int i = 0; i < 8; i++) s->check_tiebreaker[i] = (uint8_t)(tiebreaker >> (56 - 8 * i));
+  s->check_priority = priority;
+  s->check_hmac = HMAC_CTX_new();
+  if (!s->check_hmac || HMAC_Init_ex(s->check_hmac, check_password, (int)check_password_len, EVP_sha1(), NULL) != 1) {
+    if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
+    s->check_hmac = NULL;
+    napi_throw_error(env, NULL, "consent(): HMAC unavailable");
   }
   return NULL;
 }
@@ -1401,8 +1553,8 @@ static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 &&
    reads what waits on a viewer leg's socket without blocking. Each SRTCP datagram (`datagrams`,
    `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
    `records`, one that does not is counted in `rejected` and dropped. A consent check the leg's
-   context can answer (stun_answer) is answered and counted in `answered`; anything else (STUN,
-   DTLS) comes back whole with its sender, for werift. Stops when the socket is empty or `records`
+   context can answer (stun_answer) is answered and counted in `answered`, and the answer to our own
+   check (stun_check) is taken; anything else (STUN, DTLS) comes back whole with its sender, for werift. Stops when the socket is empty or `records`
    might not hold another datagram's. */
 static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -1435,6 +1587,7 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
       size_t n = msgs[i].msg_len;
       if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
       if (!is_rtcp(p, n)) {
+        if (stun_check(s, p, n, &from[i])) continue;
         if (stun_answer(s, fd, p, n, &from[i], msgs[i].msg_hdr.msg_namelen)) {
           answered++;
           continue;
@@ -1479,6 +1632,7 @@ NAPI_MODULE_INIT() {
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"consent", NULL, consent, NULL, NULL, NULL, napi_default, NULL},
+      {"checkConsent", NULL, check_consent, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

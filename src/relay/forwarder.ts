@@ -41,10 +41,13 @@ export const relayCounters = {
   rtcpReadNatively: 0,
   /** Viewers' consent checks answered natively (rtcp-intake.ts). */
   consentAnsweredNatively: 0,
+  /** The relay's consent checks to viewers sent natively, and their answers taken (consent-checks.ts). */
+  consentChecksSentNatively: 0,
+  consentChecksAnswered: 0,
 };
 
 /** The counters viewers' legs add to: what a worker thread reports to the main thread (publishers' packets are counted there, once). */
-export const LEG_COUNTERS = ['packetsOut', 'bytesOut', 'retransmitted', 'resendsSkipped', 'probePackets', 'layerDowns', 'layerUps', 'probesHeld', 'probesFailed', 'rtcpReadNatively', 'consentAnsweredNatively'] as const;
+export const LEG_COUNTERS = ['packetsOut', 'bytesOut', 'retransmitted', 'resendsSkipped', 'probePackets', 'layerDowns', 'layerUps', 'probesHeld', 'probesFailed', 'rtcpReadNatively', 'consentAnsweredNatively', 'consentChecksSentNatively', 'consentChecksAnswered'] as const;
 export type LegCounts = Record<(typeof LEG_COUNTERS)[number], number>;
 
 /** Runs `work` on a viewer's quality, adding the moves and probes it made to relayCounters. */

@@ -32,9 +32,16 @@ export interface NativeModule {
   /**
    * From now on drainRtcp answers the consent checks (STUN binding requests) `address`:`port`
    * sends with `username` (our ufrag, ':', theirs) and the role opposite `controlling`, keyed with
-   * our ICE `password`; everything else still comes back for werift. `consent(srtcp, null)` stops it.
+   * our ICE `password`; everything else still comes back for werift. With `checks`, checkConsent
+   * sends our own checks there (USERNAME `checks.username`: their ufrag, ':', ours; keyed with their
+   * `password`) and drainRtcp takes their answers. `consent(srtcp, null)` stops both.
    */
-  consent(srtcp: object, username: string | null, password?: string, controlling?: boolean, address?: string, port?: number): void;
+  consent(srtcp: object, username: string | null, password?: string, controlling?: boolean, address?: string, port?: number, ...checks: [username: string, password: string, tieBreaker: bigint, priority: number] | []): void;
+  /**
+   * Sends a consent check to the far end `consent` named, on socket `fd`; returns whether it was
+   * sent, the answers taken so far (before this check) and the last one's round trip in ms.
+   */
+  checkConsent(srtcp: object, fd: number): [sent: number, answers: number, rttMs: number];
   /**
    * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
    * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns
@@ -45,7 +52,8 @@ export interface NativeModule {
   /**
    * Reads what waits on a viewer leg's socket `fd` without blocking: each SRTCP datagram is opened
    * with `srtcp` and its reports and feedback described in `records` (8 numbers each, see
-   * rtcp-intake.ts), a consent check it was told of (`consent`) is answered; returns [records, SRTCP
+   * rtcp-intake.ts), a consent check it was told of (`consent`) is answered and the answer to our
+   * own (`checkConsent`) taken; returns [records, SRTCP
    * datagrams, their bytes, those rejected, consent checks answered, then datagram, address, port of
    * everything else].
    */

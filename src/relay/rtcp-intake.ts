@@ -12,13 +12,15 @@
  * still does): werift's router, the senders' NACK, PLI and report handling, and the relay's own
  * subscribers (the viewer's link estimate and liveness, the forwarder's NACK answers) see the same
  * packets as before. The viewer's consent checks on the selected pair are answered natively too
- * (native/fanout.c `stun_answer`; what each cost through werift: docs/performance.md); other STUN, and DTLS, go to werift as its socket would have given them.
+ * (native/fanout.c `stun_answer`; what each cost through werift: docs/performance.md), and the
+ * relay's own checks sent from here (consent-checks.ts); other STUN, and DTLS, go to werift as its
+ * socket would have given them.
  *
  * What differs from werift's parser: each packet of a compound ends at its own length (werift's
  * NACK and REMB read on to the end of the datagram), NACKed sequence numbers wrap at 2^16, and an
  * application-layer feedback message is REMB only when it says so. Sender descriptions, BYE, XR
  * and APP packets, which werift's router passes to nobody, are skipped. `LANCAST_NATIVE_READ=0`
- * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check to werift.
+ * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check, answered or sent, to werift.
  */
 import {
   GenericNack,
@@ -35,6 +37,7 @@ import {
   type RtcpPacket,
 } from 'werift';
 import { relayCounters } from './forwarder.js';
+import { checkConsentNatively } from './consent-checks.js';
 import { native, takeSocket, watchSocket, type NativeModule } from './native.js';
 import { connectedSrtcp, srtcpReceiveChanged, type LegSrtcp } from './werift/srtcp.js';
 
@@ -88,7 +91,9 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
       stop();
       return problem;
     }
-    const consent = env.LANCAST_NATIVE_CONSENT === '0' ? () => undefined : answerConsent(module, srtcp!, leg);
+    const native = env.LANCAST_NATIVE_CONSENT !== '0';
+    let checking = false;
+    const consent = native ? answerConsent(module, srtcp!, leg, () => checking) : () => undefined;
     consent();
     releases.push(() => module.consent(srtcp!, null));
     for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
@@ -99,25 +104,39 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
       }
       releases.push(release);
     }
+    if (native) {
+      // Our own checks too, where werift's loop can be taken (consent-checks.ts); if not, werift sends them.
+      const checks = checkConsentNatively(module, srtcp!, (restarted) => leg.takeConsentLoop(restarted), consent);
+      if (typeof checks !== 'string') {
+        checking = true;
+        consent();
+        releases.push(() => {
+          checking = false;
+          checks();
+        });
+      }
+    }
   }
   return stop;
 }
 
 /**
  * Tells the native module how to answer the leg's consent checks, when its ICE agent has a pair
- * selected; returns how to tell it again, which does so only when the agent's credentials, role or
- * selected far end changed (a pair selected after the leg connected, an ICE restart). Until then,
- * and for whatever the native module cannot vouch for, werift answers, as it did before.
+ * selected, and while `checking()` how to send our own; returns how to tell it again, which does so
+ * only when the agent's credentials, role or selected far end changed (a pair selected after the
+ * leg connected, an ICE restart). Until then, and for whatever the native module cannot vouch for,
+ * werift answers, as it did before.
  */
-function answerConsent(module: NativeModule, srtcp: object, leg: LegSrtcp): () => void {
+function answerConsent(module: NativeModule, srtcp: object, leg: LegSrtcp, checking: () => boolean): () => void {
   let told = '';
   return () => {
     const c = leg.consent();
     if (typeof c === 'string') return;
-    const key = [c.username, c.password, c.controlling, c.address, c.port].join('\n');
+    const checks = checking() && c.checks ? ([c.checks.username, c.checks.password, c.checks.tieBreaker, c.checks.priority] as const) : undefined;
+    const key = [c.username, c.password, c.controlling, c.address, c.port, ...(checks ?? [])].join('\n');
     if (key === told) return;
     told = key;
-    module.consent(srtcp, c.username, c.password, c.controlling, c.address, c.port);
+    module.consent(srtcp, c.username, c.password, c.controlling, c.address, c.port, ...(checks ?? []));
   };
 }
 

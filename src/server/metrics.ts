@@ -62,6 +62,8 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_read_natively_total', "RTP packets from publishers read and decrypted by the native module and handed to the WebRTC stack's router (the rest Node reads)", () => readCounters.packets);
     this.#relayCounter('lancast_relay_rtcp_read_natively_total', "SRTCP packets from viewers read, decrypted and parsed by the native module (the rest Node and the WebRTC stack read)", () => relayCounters.rtcpReadNatively);
     this.#relayCounter('lancast_relay_consent_answered_natively_total', "Viewers' consent checks (STUN binding requests on the selected pair) answered by the native module (the rest the WebRTC stack answers)", () => relayCounters.consentAnsweredNatively);
+    this.#relayCounter('lancast_relay_consent_checks_sent_natively_total', "The relay's own consent checks to viewers (RFC 7675) sent by the native module (the rest the WebRTC stack sends)", () => relayCounters.consentChecksSentNatively);
+    this.#relayCounter('lancast_relay_consent_checks_answered_total', "Viewers' answers to the relay's natively sent consent checks, taken by the native module", () => relayCounters.consentChecksAnswered);
     this.#relayCounter('lancast_relay_srtp_rejected_total', 'SRTP packets from publishers that failed authentication (native path)', () => ingressCounters.rejected);
     this.#relayCounter('lancast_relay_packets_retransmitted_total', 'RTP packets the relay sent again after a viewer reported them lost', () => relayCounters.retransmitted);
     this.#relayCounter('lancast_relay_resends_skipped_total', 'NACKed packets the relay did not send again: resent a moment ago, or over the share of the viewer\'s link that resends may take', () => relayCounters.resendsSkipped);

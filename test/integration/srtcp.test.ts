@@ -30,12 +30,12 @@ async function stat(session: HttpSession, type: string, kind: 'audio' | 'video')
 }
 
 /** The pair the session's ICE agent sends on: the answers to its checks it took. */
-async function selectedPair(session: HttpSession): Promise<{ responsesReceived: number } | undefined> {
+async function selectedPair(session: HttpSession): Promise<{ responsesReceived: number; requestsReceived: number; responsesSent: number } | undefined> {
   let transport: { selectedCandidatePairId?: string } | undefined;
-  const pairs = new Map<string, { responsesReceived: number }>();
-  (await session.pc.getStats()).forEach((s: { type: string; id: string; selectedCandidatePairId?: string; responsesReceived?: number }) => {
+  const pairs = new Map<string, { responsesReceived: number; requestsReceived: number; responsesSent: number }>();
+  (await session.pc.getStats()).forEach((s: { type: string; id: string; selectedCandidatePairId?: string; responsesReceived?: number; requestsReceived?: number; responsesSent?: number }) => {
     if (s.type === 'transport') transport = s;
-    if (s.type === 'candidate-pair') pairs.set(s.id, { responsesReceived: s.responsesReceived ?? 0 });
+    if (s.type === 'candidate-pair') pairs.set(s.id, { responsesReceived: s.responsesReceived ?? 0, requestsReceived: s.requestsReceived ?? 0, responsesSent: s.responsesSent ?? 0 });
   });
   return transport?.selectedCandidatePairId ? pairs.get(transport.selectedCandidatePairId) : undefined;
 }
@@ -85,6 +85,11 @@ for (const { name, env, banner, readsRtcp } of [
         const answered = await metricValue(server.url, 'lancast_relay_consent_answered_natively_total');
         if (readsRtcp) assert.ok((answered ?? 0) >= 1, `the viewer's consent checks answered natively: ${answered}`);
         else assert.equal(answered, 0);
+        // The relay checks the pair every 4-6 s as well: natively where it reads the leg's RTCP, and the viewer answers.
+        await waitFor(() => selectedPair(viewer), (p) => p!.requestsReceived > pairBefore.requestsReceived && p!.responsesSent > pairBefore.responsesSent, 8_000, "the viewer answering the relay's consent checks");
+        const checks = await metricValue(server.url, 'lancast_relay_consent_checks_sent_natively_total');
+        if (readsRtcp) assert.ok((checks ?? 0) >= 1, `the relay's consent checks sent natively: ${checks}`);
+        else assert.equal(checks, 0);
         assert.equal(await viewersOf(server, 'rtcp'), 1, `the viewer is still in the room:\n${server.output().slice(-2000)}`);
         const read = await metricValue(server.url, 'lancast_relay_rtcp_read_natively_total');
         // ~10 s of a viewer's reports: libwebrtc sends a compound at least every second.

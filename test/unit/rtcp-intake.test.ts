@@ -327,6 +327,55 @@ describe('drainRtcp', () => {
         stranger.close();
       }
     });
+    test("our own check goes out as werift's would, and only its authentic answer from the far end is taken", async () => {
+      const THEIRS = 'viewer-ice-password-0123456789';
+      const TIE_BREAKER = 0x0102_0304_0506_0708n;
+      const { srtcp } = legs();
+      assert.deepEqual(native!.checkConsent(srtcp, fd), [0, 0, 0], 'not told how: nothing sent');
+      native!.consent(srtcp, USER, PASSWORD, true, '127.0.0.1', viewer.address().port, 'viewerufrag:relayufrag', THEIRS, TIE_BREAKER, 1862270975);
+      const sent = await received(async () => assert.deepEqual(native!.checkConsent(srtcp, fd), [1, 0, 0]));
+      assert.equal(sent.length, 1);
+      const check = parseMessage(sent[0], Buffer.from(THEIRS, 'utf8'));
+      assert.ok(check, 'the check parses, its MESSAGE-INTEGRITY (their password) and FINGERPRINT check');
+      assert.equal(check.messageClass, classes.REQUEST);
+      assert.equal(check.messageMethod, methods.BINDING);
+      assert.deepEqual(check.attributesKeys, ['USERNAME', 'PRIORITY', 'ICE-CONTROLLING', 'MESSAGE-INTEGRITY', 'FINGERPRINT']);
+      assert.equal(check.getAttributeValue('USERNAME'), 'viewerufrag:relayufrag');
+      assert.equal(check.getAttributeValue('PRIORITY'), 1862270975);
+      assert.equal(check.getAttributeValue('ICE-CONTROLLING'), TIE_BREAKER);
+
+      const answer = (key = THEIRS, id = check.transactionId) =>
+        new Message(methods.BINDING, classes.RESPONSE, id).setAttribute('XOR-MAPPED-ADDRESS', ['127.0.0.1', relay.address().port]).addMessageIntegrity(Buffer.from(key, 'utf8')).addFingerprint().bytes;
+      const stranger = await bound();
+      try {
+        const forged: [string, Buffer, Socket][] = [
+          ['a wrong key', answer('not-their-password-at-all-00'), viewer],
+          ['another transaction', answer(THEIRS, randomBytes(12)), viewer],
+          ['another sender', answer(), stranger],
+        ];
+        for (const [why, datagram, from] of forged) {
+          await sendTo(from, relay, datagram);
+          await settle();
+          assert.deepEqual(drain(srtcp).slice(4), [0, datagram, '127.0.0.1', from.address().port], `${why}: handed to werift whole`);
+        }
+        const good = answer();
+        await sendTo(viewer, relay, good);
+        await settle();
+        assert.deepEqual(drain(srtcp), [0, 0, 0, 0, 0], 'the answer is taken');
+        await sendTo(viewer, relay, good);
+        await settle();
+        assert.deepEqual(drain(srtcp).slice(4), [0, good, '127.0.0.1', viewer.address().port], 'the same answer again is not');
+        const [again, answers, rttMs] = native!.checkConsent(srtcp, fd);
+        assert.deepEqual([again, answers], [1, 1]);
+        assert.ok(rttMs > 0 && rttMs < 1_000, `round trip ${rttMs} ms`);
+        native!.consent(srtcp, USER, PASSWORD, true, '127.0.0.1', viewer.address().port);
+        assert.equal(native!.checkConsent(srtcp, fd)[0], 0, 'told again without how to check: nothing sent');
+        assert.throws(() => native!.consent(srtcp, USER, PASSWORD, true, '127.0.0.1', 1, 'a:b', THEIRS, 5 as unknown as bigint, 1), /tieBreaker/);
+      } finally {
+        stranger.close();
+        await settle();
+      }
+    });
   });
 
   test('bad arguments throw; a descriptor that is not a socket reads nothing', () => {

@@ -11,7 +11,7 @@
  */
 import { RTCDtlsTransport, type RTCPeerConnection, type RtcpPacket } from 'werift';
 import type { SrtpKeys } from '../srtp.js';
-import { consentCredentials, iceSockets, type ConsentCredentials, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
+import { consentCredentials, iceSockets, takeConsentLoop, type ConsentCredentials, type ConsentLoop, type IceSocket, type WeriftIceAgent } from './ice-sockets.js';
 import { startSrtpLacks } from './receiver.js';
 
 interface WeriftSrtcpContext {
@@ -56,6 +56,8 @@ export interface LegSrtcp {
   sockets(): IceSocket[] | string;
   /** What answering the far end's consent checks takes, or why it cannot be had. */
   consent(): ConsentCredentials | string;
+  /** Takes werift's consent loop off the leg's ICE agent (ice-sockets.ts), or says why not. */
+  takeConsentLoop(restarted: () => void): ConsentLoop | string;
   /** SRTCP datagrams read outside werift (`bytes` on the wire), counted as werift counts what it reads. */
   received(datagrams: number, bytes: number): void;
   /** An RTCP packet read and parsed outside werift, taken on as werift takes one it parsed. */
@@ -114,6 +116,7 @@ export function connectedSrtcp(pc: RTCPeerConnection): LegSrtcp[] {
       native: session.lancastSrtcp,
       sockets: () => iceSockets(dtls.iceTransport.connection),
       consent: () => consentCredentials(dtls.iceTransport.connection),
+      takeConsentLoop: (restarted) => takeConsentLoop(dtls.iceTransport.connection, restarted),
       received(datagrams, bytes) {
         dtls.bytesReceived += bytes;
         dtls.packetsReceived += datagrams;
