@@ -1479,6 +1479,14 @@ static napi_value check_consent(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* An HMAC-SHA1 context keyed with `key` (a STUN password), or NULL. */
+static HMAC_CTX *sha1_hmac(const char *key, size_t len) {
+  HMAC_CTX *h = HMAC_CTX_new();
+  if (h && HMAC_Init_ex(h, key, (int)len, EVP_sha1(), NULL) == 1) return h;
+  if (h) HMAC_CTX_free(h);
+  return NULL;
+}
+
 /* consent(srtcp, username, password, controlling, address, port[, checkUsername, checkPassword,
    tieBreaker, priority]): drainRtcp answers the consent checks `address`:`port` sends with
    `username` ("ourUfrag:theirUfrag"), keyed with our `password`; with the last four, checkConsent
@@ -1515,10 +1523,7 @@ static napi_value consent(napi_env env, napi_callback_info info) {
   }
   s->stun_user_len = user_len;
   s->stun_controlling = controlling;
-  s->stun_hmac = HMAC_CTX_new();
-  if (!s->stun_hmac || HMAC_Init_ex(s->stun_hmac, password, (int)password_len, EVP_sha1(), NULL) != 1) {
-    if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
-    s->stun_hmac = NULL;
+  if (!(s->stun_hmac = sha1_hmac(password, password_len))) {
     napi_throw_error(env, NULL, "consent(): HMAC unavailable");
     return NULL;
   }
@@ -1538,12 +1543,7 @@ static napi_value consent(napi_env env, napi_callback_info info) {
   s->check_user_len = check_user_len;
   for (int i = 0; i < 8; i++) s->check_tiebreaker[i] = (uint8_t)(tiebreaker >> (56 - 8 * i));
   s->check_priority = priority;
-  s->check_hmac = HMAC_CTX_new();
-  if (!s->check_hmac || HMAC_Init_ex(s->check_hmac, check_password, (int)check_password_len, EVP_sha1(), NULL) != 1) {
-    if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
-    s->check_hmac = NULL;
-    napi_throw_error(env, NULL, "consent(): HMAC unavailable");
-  }
+  if (!(s->check_hmac = sha1_hmac(check_password, check_password_len))) napi_throw_error(env, NULL, "consent(): HMAC unavailable");
   return NULL;
 }
 
@@ -1554,8 +1554,8 @@ static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 &&
    `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
    `records`, one that does not is counted in `rejected` and dropped. A consent check the leg's
    context can answer (stun_answer) is answered and counted in `answered`, and the answer to our own
-   check (stun_check) is taken; anything else (STUN, DTLS) comes back whole with its sender, for werift. Stops when the socket is empty or `records`
-   might not hold another datagram's. */
+   check (stun_check) is taken; anything else (STUN, DTLS) comes back whole with its sender, for
+   werift. Stops when the socket is empty or `records` might not hold another datagram's. */
 static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
