@@ -925,7 +925,7 @@ typedef struct {
   uint8_t check_id[12]; /* the transaction of the check awaiting its answer */
   int check_pending;
   uint64_t check_sent_ns;
-  double checks_sent, check_answers, check_rtt_ms;
+  double check_answers, check_rtt_ms;
 } srtcp;
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
@@ -1312,10 +1312,28 @@ static socklen_t peer_length(const struct sockaddr_storage *a) {
   return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* 1 when `p` (n bytes) is one whole STUN message whose first two bytes (class and method) are
+   `t0` `t1`: at most STUN_MAX bytes, a length field that agrees, the magic cookie. */
+static int stun_message(const uint8_t *p, size_t n, uint8_t t0, uint8_t t1) {
+  return n >= 20 && n <= STUN_MAX && (n & 3) == 0 && p[0] == t0 && p[1] == t1 && (((size_t)p[2] << 8) | p[3]) == n - 20 && get32(p + 4) == STUN_COOKIE;
+}
+
+/* 1 when the FINGERPRINT at `fp` (0: there is none) and the MESSAGE-INTEGRITY at `mi`, keyed by
+   `hmac` and compared in constant time, both check. */
+static int stun_intact(HMAC_CTX *hmac, const uint8_t *p, size_t mi, size_t fp) {
+  uint8_t buf[STUN_MAX], mac[20];
+  if (fp) {
+    memcpy(buf, p, fp);
+    buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
+    buf[3] = (uint8_t)(fp - 20 + 8);
+    if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
+  }
+  return stun_mac(hmac, p, mi, mi - 20 + 24, mac) && CRYPTO_memcmp(mac, p + mi + 4, 20) == 0;
+}
+
 /* 1 when `p` was a consent check from the selected far end and has been answered on `fd`. */
 static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struct sockaddr_storage *from, socklen_t fromlen) {
-  if (!s->stun_hmac || n < 20 || n > STUN_MAX || (n & 3) != 0 || p[0] != 0 || p[1] != 1) return 0;
-  if ((((size_t)p[2] << 8) | p[3]) != n - 20 || get32(p + 4) != STUN_COOKIE || !same_peer(from, &s->stun_peer)) return 0;
+  if (!s->stun_hmac || !stun_message(p, n, 0x00, 0x01) || !same_peer(from, &s->stun_peer)) return 0;
   size_t pos = 20, mi = 0, fp = 0;
   int user = 0, role = 0;
   while (pos < n) {
@@ -1349,16 +1367,10 @@ static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struc
     }
     pos = next;
   }
-  if (!user || !role || !mi || !fp) return 0;
-  uint8_t buf[STUN_MAX], mac[20];
-  memcpy(buf, p, fp);
-  buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
-  buf[3] = (uint8_t)(fp - 20 + 8);
-  if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
-  if (!stun_mac(s->stun_hmac, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
+  if (!user || !role || !mi || !fp || !stun_intact(s->stun_hmac, p, mi, fp)) return 0;
 
   /* Binding success: the same transaction, XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. */
-  uint8_t *r = buf;
+  uint8_t r[STUN_MAX];
   size_t at = 20;
   r[0] = 0x01;
   r[1] = 0x01;
@@ -1398,9 +1410,7 @@ static uint64_t monotonic_ns(void) {
 
 /* 1 when `p` answered the check in flight (and is taken), 0 when it is for werift. */
 static int stun_check(srtcp *s, const uint8_t *p, size_t n, const struct sockaddr_storage *from) {
-  if (!s->check_hmac || !s->check_pending || n < 20 || n > STUN_MAX || (n & 3) != 0 || p[0] != 0x01 || p[1] != 0x01) return 0;
-  if ((((size_t)p[2] << 8) | p[3]) != n - 20 || get32(p + 4) != STUN_COOKIE || memcmp(p + 8, s->check_id, 12) != 0 || !same_peer(from, &s->stun_peer))
-    return 0;
+  if (!s->check_hmac || !s->check_pending || !stun_message(p, n, 0x01, 0x01) || memcmp(p + 8, s->check_id, 12) != 0 || !same_peer(from, &s->stun_peer)) return 0;
   size_t pos = 20, mi = 0, fp = 0;
   while (pos < n) {
     if (pos + 4 > n || fp) return 0;
@@ -1416,15 +1426,7 @@ static int stun_check(srtcp *s, const uint8_t *p, size_t n, const struct sockadd
     }
     pos = next;
   }
-  if (!mi) return 0;
-  uint8_t buf[STUN_MAX], mac[20];
-  if (fp) {
-    memcpy(buf, p, fp);
-    buf[2] = (uint8_t)((fp - 20 + 8) >> 8);
-    buf[3] = (uint8_t)(fp - 20 + 8);
-    if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
-  }
-  if (!stun_mac(s->check_hmac, p, mi, mi - 20 + 24, mac) || CRYPTO_memcmp(mac, p + mi + 4, 20) != 0) return 0;
+  if (!mi || !stun_intact(s->check_hmac, p, mi, fp)) return 0;
   s->check_pending = 0;
   s->check_answers++;
   s->check_rtt_ms = (double)(monotonic_ns() - s->check_sent_ns) / 1e6;
@@ -1464,7 +1466,6 @@ static napi_value check_consent(napi_env env, napi_callback_info info) {
         memcpy(s->check_id, r + 8, 12);
         s->check_pending = 1;
         s->check_sent_ns = monotonic_ns();
-        s->checks_sent++;
         sent = 1;
       }
     }

@@ -75,6 +75,11 @@ function tick(): void {
   }
 }
 
+function start(s: Session): void {
+  sessions.add(s);
+  timer ??= setInterval(tick, consentTiming.tickMs).unref();
+}
+
 function stop(s: Session): void {
   sessions.delete(s);
   if (sessions.size === 0 && timer) {
@@ -95,14 +100,12 @@ export function checkConsentNatively(module: NativeModule, srtcp: object, take: 
     if (!session) return;
     session.freshAt = performance.now();
     session.nextAt = session.freshAt + jitter();
-    if (!sessions.has(session)) sessions.add(session);
-    timer ??= setInterval(tick, consentTiming.tickMs).unref();
+    start(session);
   });
   if (typeof loop === 'string') return loop;
   const now = performance.now();
   session = { module, srtcp, loop, tell, nextAt: now + jitter(), freshAt: now, answers: 0 };
-  sessions.add(session);
-  timer ??= setInterval(tick, consentTiming.tickMs).unref();
+  start(session);
   return () => {
     stop(session);
     loop.release();

@@ -20,7 +20,8 @@
  * NACK and REMB read on to the end of the datagram), NACKed sequence numbers wrap at 2^16, and an
  * application-layer feedback message is REMB only when it says so. Sender descriptions, BYE, XR
  * and APP packets, which werift's router passes to nobody, are skipped. `LANCAST_NATIVE_READ=0`
- * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check, answered or sent, to werift.
+ * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check, answered or
+ * sent, to werift.
  */
 import {
   GenericNack,
