@@ -235,13 +235,13 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
 }
 
 /**
- * How long a room runs at each size before it is measured. For ~20 s after viewers join V8 is
- * still compiling their legs' code and collecting what the joins left, on the main thread and its
- * own threads, which a room that runs for an hour pays once: 5 viewers (--relay-workers 0, 12-01
- * 11:40, per-thread CPU in 10 s windows) cost 3.4 % of a core 14-24 s after they joined and 2.7 %
- * 24-34 s and 34-44 s after. The rooms are measured as they run once settled.
+ * How long a room runs at each size before it is measured. For about a minute after viewers join,
+ * V8 is still compiling their legs' code and collecting what the joins left, on the main thread
+ * and its own threads, which a room that runs for an hour pays once. The rooms are measured as
+ * they run once settled; docs/performance.md ("Rooms settle for a minute") has the series that
+ * set this.
  */
-const SETTLE_S = 20;
+const SETTLE_S = 60;
 
 /** Grow a room through `sizes`, measuring `windowS` seconds at each after `settleS`. */
 export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = SETTLE_S): Promise<RoomRow[]> {
