@@ -187,9 +187,17 @@ async function probe(leg: Leg, bad: RequestOptions[]): Promise<{ forBad: Stun[];
       await send(p.socket, request.bytes, leg.port);
     }
     const good = bindingRequest({ username: `${leg.ufrag}:prober`, integrity: { password: leg.pwd } });
-    await send(p.socket, good.bytes, leg.port);
     const goodId = good.txid.toString('hex');
-    await waitFor(async () => p.received.some((m) => m.txid === goodId), Boolean, 10_000, `the relay to answer a request with its credentials (${leg.name})`);
+    // Sent again every 500 ms until answered, as a STUN client retransmits (RFC 8489 §6.2.1): a
+    // flood the relay has not read yet can fill its socket's receive buffer, and the kernel then
+    // drops what arrives, this request included.
+    await send(p.socket, good.bytes, leg.port);
+    const resend = setInterval(() => void send(p.socket, good.bytes, leg.port).catch(() => {}), 500);
+    try {
+      await waitFor(async () => p.received.some((m) => m.txid === goodId), Boolean, 10_000, `the relay to answer a request with its credentials (${leg.name})`);
+    } finally {
+      clearInterval(resend);
+    }
     return { forBad: p.received.filter((m) => badIds.has(m.txid)), good: p.received.find((m) => m.txid === goodId)!, port: p.port };
   } finally {
     p.close();
@@ -243,9 +251,9 @@ for (const legIndex of [0, 1]) {
           { username: `${leg.ufrag}:flood`, integrity: 'bogus' },
           { username: `${leg.ufrag}:flood`, integrity: 'none' },
         ];
-        for (let i = 0; i < 300; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]).bytes, leg.port);
+        for (let i = 0; i < 3000; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]).bytes, leg.port);
         // A request with the right credentials from another port, after the flood: once the relay
-        // has answered it, it has handled the whole flood. werift starts a triggered check as it
+        // has answered it, it has handled the whole flood (what the kernel kept of it). werift starts a triggered check as it
         // handles a request; a second more catches any that is slow to leave.
         await probe(leg, []);
         await sleep(1_000);
@@ -253,7 +261,7 @@ for (const legIndex of [0, 1]) {
         const successes = flood.received.filter((m) => m.type === BINDING_SUCCESS).length;
         const errors = flood.received.filter((m) => m.type === BINDING_ERROR).length;
         assert.deepEqual({ checks, successes }, { checks: 0, successes: 0 }, `the flooder got ${checks} checks and ${successes} successes`);
-        assert.ok(errors <= 200, `no more errors than requests with our ufrag (${errors})`);
+        assert.ok(errors <= 2000, `no more errors than requests with our ufrag (${errors})`);
       } finally {
         flood.close();
       }
