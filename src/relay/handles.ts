@@ -9,6 +9,7 @@ import { Emitter } from './emitter.js';
 import { LayerPauses } from './dynacast.js';
 import { native } from './native.js';
 import { PauseGate } from './pause-policy.js';
+import { receiveBufferShortfall } from './receive-buffer.js';
 import type { Publisher } from './publisher.js';
 import type { Leg } from './workers.js';
 
@@ -20,6 +21,9 @@ import type { Leg } from './workers.js';
 export const GATE_AFTER_MS = 2_000;
 /** How often a simulcast publisher's unwanted layers are looked at (dynacast.ts): resuming does not wait for it. */
 const LAYERS_TICK_MS = 500;
+
+/** The kernel's limit on receive buffers is told once per process, at the first publisher it limits. */
+let warnedShortfall = false;
 
 /** Mark a promise as handled (its holder may never await it) while it still rejects for those who do. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
@@ -84,8 +88,17 @@ export class RelayPublication extends Emitter<PublicationEvents> implements Publ
     });
     this.publisher.onReady = () => {
       if (this.#closed) return;
-      logger.info({ room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType), readBy: this.publisher.readProblem ? 'node' : 'native' }, 'relay publisher live');
+      const buffer = this.publisher.receiveBuffer;
+      logger.info(
+        { room, codecs: Object.values(this.publisher.codecs).map((c) => c?.mimeType), readBy: this.publisher.readProblem ? 'node' : 'native', receiveBufferBytes: buffer?.got },
+        'relay publisher live',
+      );
       if (this.publisher.readProblem) logger.info({ room, why: this.publisher.readProblem }, 'relay publisher leg read by Node');
+      const shortfall = buffer && receiveBufferShortfall(buffer);
+      if (shortfall && !warnedShortfall) {
+        warnedShortfall = true;
+        logger.warn({ room, receiveBufferBytes: buffer.got }, shortfall);
+      }
       this.#ingress.setReady();
       this.#gate.setReady();
       if (this.#layerAfterMs > 0 && this.publisher.rids.length > 1) {

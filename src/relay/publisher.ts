@@ -23,8 +23,9 @@ import { IngressGate } from './ingress-gate.js';
 import { useNativeIngress } from './ingress.js';
 import { useNativeSrtcp } from './rtcp-crypto.js';
 import { RateMeter } from './rate.js';
+import { enlargeReceiveBuffers, type ReceiveBuffer } from './receive-buffer.js';
 import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
-import { receiveSimulcast } from './werift/index.js';
+import { connectedReceivingSrtp, receiveSimulcast, type IceSocket } from './werift/index.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -90,6 +91,8 @@ export class Publisher {
   readonly #gate: IngressGate;
   /** Why the leg's sockets are read by Node rather than natively, once connected (undefined: natively). */
   readProblem: string | undefined;
+  /** The receive buffer the leg's sockets got, once connected (receive-buffer.ts; undefined: none read by UDP). */
+  receiveBuffer: ReceiveBuffer | undefined;
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
@@ -109,6 +112,12 @@ export class Publisher {
     });
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
+        // Room for a keyframe's burst while the relay is busy (receive-buffer.ts).
+        const sockets = connectedReceivingSrtp(this.pc).flatMap((session) => {
+          const found = session.sockets();
+          return typeof found === 'string' ? [] : found.map((s: IceSocket) => s.socket);
+        });
+        this.receiveBuffer = enlargeReceiveBuffers(sockets);
         useNativeIngress(this.pc);
         useNativeSrtcp(this.pc);
         // Read natively from here on (ingress-gate.ts); where it cannot, Node reads as before.

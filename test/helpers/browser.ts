@@ -100,7 +100,24 @@ export function pageState(page: Evaluator): Promise<string | undefined> {
 }
 
 export async function waitForState(page: Evaluator & { url(): string }, state: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(() => pageState(page), (s) => s === state, timeoutMs, `data-state=${state} on ${page.url()}`);
+  try {
+    await waitFor(() => pageState(page), (s) => s === state, timeoutMs, `data-state=${state} on ${page.url()}`);
+  } catch (err) {
+    // What the page showed and where its connection stood, so a failure says more than the state.
+    const seen = await page
+      .evaluate(() => {
+        const pc = (window as unknown as { lancast?: { viewer: { peerConnection?: RTCPeerConnection } } }).lancast?.viewer.peerConnection;
+        return {
+          overlay: document.getElementById('overlay')?.textContent?.trim(),
+          status: document.getElementById('status')?.textContent?.trim(),
+          connection: pc?.connectionState ?? 'none',
+          ice: pc?.iceConnectionState ?? 'none',
+        };
+      })
+      .catch((e: Error) => ({ unreadable: e.message }));
+    (err as Error).message += `; the page showed ${JSON.stringify(seen)}`;
+    throw err;
+  }
 }
 
 /**
