@@ -6,8 +6,8 @@
  * packet; `verified` counts the sampled packets that decrypted and authenticated.
  * What the viewers send back (`--viewers browser|light`, browser by default):
  * - browser: what libwebrtc sends (browser-rtcp.ts): receiver reports with the sink's true counts,
- *   SDES and REMB about once a second, NACKs for the packets the sink finds missing, werift's
- *   consent checks; video negotiated with nack, pli, fir and goog-remb as Chromium offers it;
+ *   SDES and REMB about once a second, NACKs for the packets the sink finds missing, consent checks
+ *   at libwebrtc's rate (werift's and its own); video negotiated with nack, pli, fir and goog-remb as Chromium offers it;
  * - light (the generator before): werift's own receiver reports (built from the sampled packets
  *   only) and consent checks, no REMB, no NACK.
  * werift's own NACKs are off in both: seeing only the sampled packets, it would ask for the rest.
@@ -30,7 +30,7 @@ import type { Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, type RtcpPacket } from 'werift';
 // The viewers are DTLS clients (the relay answers their actpass offers passive). Like a browser's,
 // their client must answer a repeated HelloVerifyRequest from a busy relay instead of failing, and
 // their key exchange runs on OpenSSL, so the generator's CPU goes to the server's load.
@@ -115,6 +115,49 @@ function nominated(pc: RTCPeerConnection) {
   return transport as UdpLike;
 }
 
+/** A werift StunProtocol: one local socket's STUN transactions. */
+interface StunSide {
+  request(message: unknown, addr: [string, number], password: Buffer, options: { retransmissions: number; responseTimeout: number }): Promise<unknown>;
+}
+
+/** werift's ICE agent (Connection), the parts the consent checks take. */
+interface ConsentAgent {
+  nominated?: { remoteAddr: [string, number]; localCandidate?: unknown; protocol: StunSide };
+  buildRequest(options: { nominate: boolean; remoteUsername: string; localUsername: string; iceControlling: boolean; localCandidate?: unknown }): unknown;
+  stopConsentLifecycle(): void;
+  queryConsent: () => void;
+  consentFresh: boolean;
+  remoteUsername: string;
+  localUsername: string;
+  remotePassword: string;
+  iceControlling: boolean;
+}
+
+/**
+ * The viewer's consent checks (RFC 7675), sent as libwebrtc sends them: on the pair the relay
+ * selected. werift's own loop (every 4-6 s) is stopped: on loopback werift nominates every pair
+ * that succeeds, the relay keeps the last one nominated and werift checks the first, so its checks
+ * reached the relay from an address it does not send to. `mediaSide` is the socket the relay's
+ * packets arrive on (the viewer's end of the relay's pair), once known. Returns one check.
+ */
+function consentChecks(pc: RTCPeerConnection, mediaSide: () => StunSide | undefined): () => void {
+  const agent = (pc.getTransceivers()[0].receiver.dtlsTransport as unknown as { iceTransport: { connection: ConsentAgent } }).iceTransport.connection;
+  if (typeof agent.buildRequest !== 'function' || typeof agent.stopConsentLifecycle !== 'function') throw new Error("werift's ICE agent lacks buildRequest or stopConsentLifecycle");
+  agent.stopConsentLifecycle();
+  agent.consentFresh = true;
+  agent.queryConsent = () => undefined; // werift starts its loop again on a new selection: not here
+  return () => {
+    const pair = agent.nominated;
+    if (!pair) return;
+    const { localUsername, remoteUsername, iceControlling, remotePassword } = agent;
+    const request = agent.buildRequest({ nominate: false, localUsername, remoteUsername, iceControlling, localCandidate: pair.localCandidate });
+    (mediaSide() ?? pair.protocol).request(request, pair.remoteAddr, Buffer.from(remotePassword, 'utf8'), { retransmissions: 0, responseTimeout: 5_000 }).catch(() => undefined);
+  };
+}
+
+/** Per viewer, the werift StunProtocol of the socket the relay's media last arrived on. */
+const mediaSides = new Map<number, StunSide>();
+
 /** Node's handle under a dgram socket: its fd, and recvStop() to stop Node reading it. */
 function handleOf(socket: Socket): { fd: number; recvStop(): number } {
   const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
@@ -137,7 +180,10 @@ function tapNative(pc: RTCPeerConnection, id: number): void {
     const handle = handleOf(transport.socket);
     const onData = transport.onData.bind(transport);
     const route = routes.push((data, addr) => {
-      if ((data[0] & 0xc0) === 0x80 && !((data[1] & 0x7f) >= 64 && (data[1] & 0x7f) <= 95)) sampled++;
+      if ((data[0] & 0xc0) === 0x80 && !((data[1] & 0x7f) >= 64 && (data[1] & 0x7f) <= 95)) {
+        sampled++;
+        mediaSides.set(id, protocol as unknown as StunSide);
+      }
       onData(data, addr);
     }) - 1;
     handle.recvStop();
@@ -202,7 +248,10 @@ async function viewer(id: number): Promise<void> {
         (native ? tapNative : tapJs)(pc, id);
         totals.viewers++;
         connected.add(id);
-        if (browserLike) rtcp.set(id, new BrowserRtcp(id, { ssrcs, send: (packets) => video.receiver.dtlsTransport.sendRtcp(packets) }, (v) => native!.streams(nativeSink!, v)));
+        if (browserLike) {
+          const viewer = { ssrcs, send: (packets: RtcpPacket[]) => video.receiver.dtlsTransport.sendRtcp(packets), check: consentChecks(pc, () => mediaSides.get(id)) };
+          rtcp.set(id, new BrowserRtcp(id, viewer, (v) => native!.streams(nativeSink!, v)));
+        }
       } catch {
         totals.failed++;
       }
@@ -229,11 +278,12 @@ async function viewer(id: number): Promise<void> {
 }
 
 /** Compound reports and NACKs the browser-like viewers have sent. */
-function rtcpSent(): { reports: number; nacks: number } {
-  const sum = { reports: 0, nacks: 0 };
+function rtcpSent(): { reports: number; nacks: number; checks: number } {
+  const sum = { reports: 0, nacks: 0, checks: 0 };
   for (const r of rtcp.values()) {
     sum.reports += r.sent.reports;
     sum.nacks += r.sent.nacks;
+    sum.checks += r.sent.checks;
   }
   return sum;
 }

@@ -25,7 +25,7 @@ after(async () => {
   await server?.stop();
 });
 
-test("the generator's browser-like viewers receive, report their estimate and loss, and NACK nothing on a lossless room", async () => {
+test("the generator's browser-like viewers receive, report their estimate and loss, and NACK nothing on a lossless room", async (t) => {
   server = await startLancast({});
   const publisher = await whipPublish(server.url, 'gen', server.publishKey, {});
   pub = publisher;
@@ -41,6 +41,7 @@ test("the generator's browser-like viewers receive, report their estimate and lo
       skipped: metricFrom(text, 'lancast_relay_resends_skipped_total') ?? NaN,
       estimate: metricFrom(text, 'lancast_relay_viewer_estimate_bps{quantile="0.5"}'),
       loss: metricFrom(text, 'lancast_relay_viewer_loss_ratio{quantile="0.5"}'),
+      checks: metricFrom(text, 'lancast_relay_consent_answered_natively_total') ?? NaN,
     };
   };
   // Their receiver reports and REMB come about once a second.
@@ -58,4 +59,12 @@ test("the generator's browser-like viewers receive, report their estimate and lo
   const asked = m1.skipped - m0.skipped + (m1.retransmitted - m0.retransmitted);
   const forwarded = m1.forwarded - m0.forwarded;
   assert.ok(asked <= forwarded * 0.02, `resends asked for in 4 s: ${m1.retransmitted - m0.retransmitted} sent, ${m1.skipped - m0.skipped} skipped, of ${forwarded} packets forwarded`);
+  // Consent checks at libwebrtc's rate (a stable pair every 2.5 s: 0.4 a second), on the pair the
+  // relay selected, so that the relay answers them natively as it answers a browser's. werift's
+  // own checks came every 4-6 s, on loopback from a pair the relay had not selected: none native.
+  await sleep(8_000);
+  const m2 = await metrics();
+  const perViewerPerSecond = (m2.checks - m0.checks) / 3 / 12;
+  t.diagnostic(`consent checks answered natively: ${perViewerPerSecond.toFixed(2)} a second per viewer`);
+  assert.ok(perViewerPerSecond >= 0.3, `consent checks the relay answered: ${perViewerPerSecond.toFixed(2)} a second per viewer`);
 });
