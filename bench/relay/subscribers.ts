@@ -7,7 +7,8 @@
  * What the viewers send back (`--viewers browser|light`, browser by default):
  * - browser: what libwebrtc sends (browser-rtcp.ts): receiver reports with the sink's true counts,
  *   SDES and REMB about once a second, NACKs for the packets the sink finds missing, consent checks
- *   at libwebrtc's rate (werift's and its own); video negotiated with nack, pli, fir and goog-remb as Chromium offers it;
+ *   every 2.5 s on the relay's pair (werift's own loop stopped); video negotiated with nack, pli,
+ *   fir and goog-remb as Chromium offers it;
  * - light (the generator before): werift's own receiver reports (built from the sampled packets
  *   only) and consent checks, no REMB, no NACK.
  * werift's own NACKs are off in both: seeing only the sampled packets, it would ask for the rest.
@@ -277,7 +278,7 @@ async function viewer(id: number): Promise<void> {
   await pc.setRemoteDescription({ type: 'answer', sdp: answer });
 }
 
-/** Compound reports and NACKs the browser-like viewers have sent. */
+/** Compound reports, NACKs and consent checks the browser-like viewers have sent. */
 function rtcpSent(): { reports: number; nacks: number; checks: number } {
   const sum = { reports: 0, nacks: 0, checks: 0 };
   for (const r of rtcp.values()) {

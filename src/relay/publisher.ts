@@ -25,7 +25,7 @@ import { useNativeSrtcp } from './rtcp-crypto.js';
 import { RateMeter } from './rate.js';
 import { enlargeReceiveBuffers, type ReceiveBuffer } from './receive-buffer.js';
 import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
-import { connectedReceivingSrtp, receiveSimulcast, type IceSocket } from './werift/index.js';
+import { connectedReceivingSrtp, receiveSimulcast } from './werift/index.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -115,7 +115,7 @@ export class Publisher {
         // Room for a keyframe's burst while the relay is busy (receive-buffer.ts).
         const sockets = connectedReceivingSrtp(this.pc).flatMap((session) => {
           const found = session.sockets();
-          return typeof found === 'string' ? [] : found.map((s: IceSocket) => s.socket);
+          return typeof found === 'string' ? [] : found.map((s) => s.socket);
         });
         this.receiveBuffer = enlargeReceiveBuffers(sockets);
         useNativeIngress(this.pc);

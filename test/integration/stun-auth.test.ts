@@ -251,17 +251,18 @@ for (const legIndex of [0, 1]) {
           { username: `${leg.ufrag}:flood`, integrity: 'bogus' },
           { username: `${leg.ufrag}:flood`, integrity: 'none' },
         ];
-        for (let i = 0; i < 3000; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]).bytes, leg.port);
+        for (let i = 0; i < 300; i++) await send(flood.socket, bindingRequest(kinds[i % kinds.length]).bytes, leg.port);
         // A request with the right credentials from another port, after the flood: once the relay
-        // has answered it, it has handled the whole flood (what the kernel kept of it). werift starts a triggered check as it
-        // handles a request; a second more catches any that is slow to leave.
+        // has answered it, it has handled the whole flood (what the kernel kept of it). werift
+        // starts a triggered check as it handles a request; a second more catches any that is
+        // slow to leave.
         await probe(leg, []);
         await sleep(1_000);
         const checks = flood.received.filter((m) => m.type === BINDING_REQUEST).length;
         const successes = flood.received.filter((m) => m.type === BINDING_SUCCESS).length;
         const errors = flood.received.filter((m) => m.type === BINDING_ERROR).length;
         assert.deepEqual({ checks, successes }, { checks: 0, successes: 0 }, `the flooder got ${checks} checks and ${successes} successes`);
-        assert.ok(errors <= 2000, `no more errors than requests with our ufrag (${errors})`);
+        assert.ok(errors <= 200, `no more errors than requests with our ufrag (${errors})`);
       } finally {
         flood.close();
       }
