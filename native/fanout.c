@@ -104,6 +104,14 @@ static uint32_t roc_for(roc_state *s, uint16_t seq) {
   return s->roc;
 }
 
+static uint32_t get32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+
+static uint64_t monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void put32(uint8_t *p, uint32_t v) {
   p[0] = v >> 24;
   p[1] = v >> 16;
@@ -329,6 +337,13 @@ static const uint8_t *vp8_rewrite(const egress *e, const uint8_t *payload, size_
   return out;
 }
 
+/* The publisher's packet to one viewer, with its header, offsets and VP8 ids; 1 when the kernel took it. */
+static int send_rewritten(egress *e, const uint8_t *payload, size_t len, int marker, uint32_t seq, uint32_t ts) {
+  uint8_t copy[MAX_PACKET];
+  const uint8_t *p = (e->pid_offset || e->tl0_offset) && len <= MAX_PACKET ? vp8_rewrite(e, payload, len, copy) : payload;
+  return protect_and_send(e, 0, p, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset), ts + e->ts_offset, e->ssrc);
+}
+
 /* fanout(egresses[], payload, marker, seq, ts) -> packets the kernel took */
 static napi_value fanout(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -346,11 +361,7 @@ static napi_value fanout(napi_env env, napi_callback_info info) {
     napi_value item;
     if (napi_get_element(env, argv[0], i, &item) != napi_ok) continue;
     egress *e = unwrap(env, item);
-    if (!e) continue;
-    uint8_t copy[MAX_PACKET];
-    const uint8_t *p = (e->pid_offset || e->tl0_offset) && len <= MAX_PACKET ? vp8_rewrite(e, payload, len, copy) : payload;
-    sent += protect_and_send(e, 0, p, len, marker, e->payload_type, (uint16_t)(seq + e->seq_offset),
-                             ts + e->ts_offset, e->ssrc);
+    if (e) sent += send_rewritten(e, payload, len, marker, seq, ts);
   }
   return u32_result(env, sent);
 }
@@ -425,15 +436,19 @@ typedef struct {
   uint64_t clock;
   double packets, rejected;
   uint8_t *drainbuf; /* DRAIN_BATCH datagrams of DRAIN_SLOT bytes, made on the first drain */
+  struct relay_state *relay; /* the routes and the queue of `take`, made on the first `route` or `take` */
 } ingress;
 
+struct relay_state;
+static void relay_free(napi_env env, struct relay_state *r);
+
 static void ingress_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   ingress *in = data;
   if (in->cipher) EVP_CIPHER_CTX_free(in->cipher);
   if (in->hmac) HMAC_CTX_free(in->hmac);
   free(in->drainbuf);
+  relay_free(env, in->relay);
   free(in);
 }
 
@@ -744,6 +759,251 @@ static napi_value drain(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- While the media is consumed: forwarded here, JavaScript told later (src/relay/ingress-gate.ts). ----
+   route(ingress, ssrc, egresses[] | null) names the viewers every RTP packet of `ssrc` goes to.
+   While a leg has routes, its watcher (below) reads the socket itself as soon as datagrams wait:
+   each routed packet is authenticated, decrypted and sent to its viewers at once (as fanout()
+   would), and queued, plain, for JavaScript, which takes the queue (take()) for everything else
+   it does with a packet (history, statistics, keyframes, the publisher's NACKs and reports) at
+   most every RELAY_FLUSH_MS; the watcher wakes it at once for anything it did not forward itself
+   (another SSRC, such as the publisher's retransmissions; STUN, DTLS, SRTCP), for a gap in a
+   routed stream (the publisher's NACK must not wait) and when the queue fills. */
+
+#define ROUTES 4
+#define QUEUE_SLOTS 64         /* datagrams waiting for JavaScript, at most */
+#define QUEUE_SOON 48          /* JavaScript is woken once this many wait */
+#define RELAY_FLUSH_MS 100     /* ... or once the oldest has waited this long */
+
+typedef struct {
+  uint32_t ssrc;
+  uint32_t n;
+  egress **list;
+  napi_ref *refs; /* the egresses' externals, kept alive while routed */
+  uint16_t highest;
+  int started;
+} route;
+
+typedef struct {
+  uint16_t len;  /* bytes in the slot: plain RTP (header and payload), or the datagram as it came */
+  int8_t rtp;
+  int32_t sent;  /* RTP: the viewers it went to here, or -1: not forwarded (JavaScript forwards it) */
+  uint64_t at_ns;
+  struct sockaddr_storage from;
+} queued;
+
+struct relay_state {
+  route routes[ROUTES];
+  int nroutes;
+  uint8_t *buf; /* QUEUE_SLOTS slots of DRAIN_SLOT bytes */
+  queued meta[QUEUE_SLOTS];
+  uint32_t n;
+  int urgent;
+  double rejected, forwarded;
+};
+
+static void route_clear(napi_env env, route *r) {
+  for (uint32_t i = 0; i < r->n; i++)
+    if (r->refs[i]) napi_delete_reference(env, r->refs[i]);
+  free(r->list);
+  free(r->refs);
+  memset(r, 0, sizeof *r);
+}
+
+static void relay_free(napi_env env, struct relay_state *r) {
+  if (!r) return;
+  for (int i = 0; i < r->nroutes; i++) route_clear(env, &r->routes[i]);
+  free(r->buf);
+  free(r);
+}
+
+static struct relay_state *relay_of(ingress *in) {
+  if (!in->relay && (in->relay = calloc(1, sizeof(struct relay_state))) && !(in->relay->buf = malloc((size_t)QUEUE_SLOTS * DRAIN_SLOT))) {
+    free(in->relay);
+    in->relay = NULL;
+  }
+  return in->relay;
+}
+
+/* Reads what waits on `fd` into the queue (until it is full): routed RTP is forwarded on the way. */
+static void relay_read(ingress *in, struct relay_state *r, int fd) {
+  struct mmsghdr msgs[DRAIN_BATCH];
+  struct iovec iov[DRAIN_BATCH];
+  struct sockaddr_storage from[DRAIN_BATCH];
+  uint8_t plain[MAX_PACKET];
+  while (r->n < QUEUE_SLOTS) {
+    unsigned int want = QUEUE_SLOTS - r->n < DRAIN_BATCH ? QUEUE_SLOTS - r->n : DRAIN_BATCH;
+    int got = read_batch(fd, r->buf + (size_t)r->n * DRAIN_SLOT, want, msgs, iov, from);
+    if (got <= 0) break;
+    uint64_t now = monotonic_ns();
+    uint32_t base = r->n;
+    for (int i = 0; i < got; i++) {
+      uint8_t *p = iov[i].iov_base;
+      size_t n = msgs[i].msg_len;
+      int truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      queued q = {0};
+      q.at_ns = now;
+      q.sent = -1;
+      if (is_rtp(p, n)) {
+        size_t hlen = 0, body = 0;
+        if (truncated || !ingress_open(in, p, n, plain, &hlen, &body)) {
+          if (truncated) in->rejected++;
+          r->rejected++;
+          continue;
+        }
+        /* the slot now holds the plain packet, as werift's own decrypt returns it */
+        memcpy(p + hlen, plain, body);
+        size_t padding = (p[0] & 0x20) && body > 0 ? plain[body - 1] : 0;
+        size_t payload = padding <= body ? body - padding : 0;
+        uint32_t ssrc = get32(p + 8);
+        uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
+        route *rt = NULL;
+        for (int k = 0; k < r->nroutes; k++)
+          if (r->routes[k].ssrc == ssrc) rt = &r->routes[k];
+        if (rt) {
+          uint16_t ahead = (uint16_t)(seq - rt->highest);
+          if (!rt->started || (ahead > 0 && ahead < 0x8000)) {
+            if (rt->started && ahead > 1) r->urgent = 1; /* a gap: the publisher's NACK must not wait */
+            rt->highest = seq;
+            rt->started = 1;
+          }
+          q.sent = 0;
+          /* padding alone is the publisher's probe for its own leg: not for viewers (forwarder.ts) */
+          for (uint32_t k = 0; payload > 0 && k < rt->n; k++) q.sent += send_rewritten(rt->list[k], p + hlen, payload, (p[1] & 0x80) != 0, seq, get32(p + 4));
+          r->forwarded++;
+        } else {
+          r->urgent = 1;
+        }
+        q.rtp = 1;
+        q.len = (uint16_t)(hlen + body);
+      } else {
+        if (truncated) continue; /* werift could not use part of a datagram either */
+        q.len = (uint16_t)n;
+        q.from = from[i];
+        r->urgent = 1;
+      }
+      /* kept: closes up behind datagrams of the batch that were not */
+      if (r->n != base + (uint32_t)i) memmove(r->buf + (size_t)r->n * DRAIN_SLOT, p, q.len);
+      r->meta[r->n++] = q;
+    }
+    if ((unsigned int)got < want) break;
+  }
+  if (r->n >= QUEUE_SOON) r->urgent = 1;
+}
+
+/* route(ingress, ssrc, egresses[] | null): from now on every RTP packet of `ssrc` the leg's watcher
+   reads goes to these viewers at once (null: no longer forwarded here). */
+static napi_value route_set(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
+  uint32_t ssrc = 0;
+  napi_valuetype t;
+  if (!in || napi_get_value_uint32(env, argv[1], &ssrc) != napi_ok || napi_typeof(env, argv[2], &t) != napi_ok) CHECK(napi_invalid_arg);
+  bool array = false;
+  if (t != napi_null && (napi_is_array(env, argv[2], &array) != napi_ok || !array)) CHECK(napi_invalid_arg);
+  struct relay_state *r = relay_of(in);
+  if (!r) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  route *rt = NULL;
+  for (int k = 0; k < r->nroutes; k++)
+    if (r->routes[k].ssrc == ssrc) rt = &r->routes[k];
+  route kept = {0};
+  if (rt) {
+    kept.highest = rt->highest;
+    kept.started = rt->started;
+    route_clear(env, rt);
+    *rt = r->routes[--r->nroutes]; /* the last one takes its place */
+    memset(&r->routes[r->nroutes], 0, sizeof(route));
+  }
+  if (!array) return NULL;
+  if (r->nroutes == ROUTES) {
+    napi_throw_error(env, NULL, "too many routed streams on one leg");
+    return NULL;
+  }
+  uint32_t n = 0;
+  CHECK(napi_get_array_length(env, argv[2], &n));
+  rt = &r->routes[r->nroutes];
+  *rt = kept;
+  rt->ssrc = ssrc;
+  rt->list = calloc(n ? n : 1, sizeof(egress *));
+  rt->refs = calloc(n ? n : 1, sizeof(napi_ref));
+  if (!rt->list || !rt->refs) {
+    route_clear(env, rt);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  r->nroutes++;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    egress *e = napi_get_element(env, argv[2], i, &item) == napi_ok ? unwrap(env, item) : NULL;
+    if (!e || napi_create_reference(env, item, 1, &rt->refs[rt->n]) != napi_ok) continue;
+    rt->list[rt->n++] = e;
+  }
+  return NULL;
+}
+
+/* take(ingress, fd, ages Float64Array) -> [datagrams, rejected, forwarded, (buffer, address | null, port | sent)...]:
+   what the leg's watcher queued, then what waits on `fd` (read the same way: routed RTP forwarded
+   on the way), up to `ages`'s length, in arrival order. RTP comes back plain, as werift's own
+   decrypt returns it, with null and how many viewers it went to here (-1: none, not routed);
+   anything else whole with its sender. `ages` gets how long ago each arrived, in ms. `rejected`
+   and `forwarded` count what the queue saw since the last take. */
+static napi_value take(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  size_t length = 0;
+  void *ages = NULL;
+  if (!in || !drain_args(env, argv[1], argv[2], napi_float64_array, &fd, &ages, &length)) CHECK(napi_invalid_arg);
+  struct relay_state *r = relay_of(in);
+  if (!r) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (r->n < length) relay_read(in, r, fd);
+  uint32_t count = r->n < length ? r->n : (uint32_t)length;
+  uint64_t now = monotonic_ns();
+  napi_value out, v;
+  CHECK(napi_create_array_with_length(env, 3 + 3 * (size_t)count, &out));
+  uint32_t outn = 3;
+  for (uint32_t i = 0; i < count; i++) {
+    const queued *q = &r->meta[i];
+    const uint8_t *p = r->buf + (size_t)i * DRAIN_SLOT;
+    ((double *)ages)[i] = (double)(now - q->at_ns) / 1e6;
+    if (!q->rtp) {
+      CHECK(push_datagram(env, out, &outn, p, q->len, &q->from));
+      continue;
+    }
+    napi_value buf, none, sent;
+    void *copy = NULL;
+    CHECK(napi_create_buffer_copy(env, q->len, p, &copy, &buf));
+    CHECK(napi_get_null(env, &none));
+    CHECK(napi_create_int32(env, q->sent, &sent));
+    CHECK(napi_set_element(env, out, outn++, buf));
+    CHECK(napi_set_element(env, out, outn++, none));
+    CHECK(napi_set_element(env, out, outn++, sent));
+  }
+  /* what did not fit moves to the front */
+  if (count < r->n) {
+    memmove(r->buf, r->buf + (size_t)count * DRAIN_SLOT, (size_t)(r->n - count) * DRAIN_SLOT);
+    memmove(r->meta, r->meta + count, (r->n - count) * sizeof(queued));
+  }
+  r->n -= count;
+  r->urgent = r->n >= QUEUE_SOON;
+  double head[3] = {(double)count, r->rejected, r->forwarded};
+  r->rejected = r->forwarded = 0;
+  for (uint32_t i = 0; i < 3; i++) {
+    CHECK(napi_create_double(env, head[i], &v));
+    CHECK(napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
 /* ---- While the media is consumed: the leg's socket read here as soon as it is readable. ----
    watch(fd, callback) polls a duplicate of the socket on the calling thread's own libuv loop
    (Node's UDP handle keeps the original; libuv keeps one watcher per descriptor) and calls
@@ -756,12 +1016,15 @@ static napi_value drain(napi_env env, napi_callback_info info) {
 typedef struct {
   uint32_t magic;
   uv_poll_t poll;
+  uv_timer_t timer; /* with an ingress: JavaScript's turn once what was forwarded here has waited RELAY_FLUSH_MS */
   napi_env env;
   napi_ref callback;
   napi_async_context async;
+  ingress *in;
+  napi_ref in_ref;
   int fd;
   int active;
-  int owners; /* the JavaScript external and the libuv handle: the last to let go frees it */
+  int owners; /* the JavaScript external and the two libuv handles: the last to let go frees it */
 } watcher;
 
 static void watch_release(watcher *w) {
@@ -775,20 +1038,22 @@ static void watch_stop(watcher *w, int release_js) {
   if (!w->active) return;
   w->active = 0;
   uv_poll_stop(&w->poll);
+  uv_timer_stop(&w->timer);
   close(w->fd);
   if (release_js) {
     napi_delete_reference(w->env, w->callback);
+    if (w->in_ref) napi_delete_reference(w->env, w->in_ref);
     napi_async_destroy(w->env, w->async);
   }
   uv_close((uv_handle_t *)&w->poll, watch_closed);
+  uv_close((uv_handle_t *)&w->timer, watch_closed);
 }
 
 static void watch_env_gone(void *arg) { watch_stop(arg, 0); }
 
-static void watch_ready(uv_poll_t *h, int status, int events) {
-  (void)events;
-  watcher *w = h->data;
-  if (!w->active) return;
+/* Calls the watcher's JavaScript callback: ok unless `status` says the socket broke. */
+static void watch_call(watcher *w, int status) {
+  uv_timer_stop(&w->timer);
   napi_env env = w->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -807,6 +1072,31 @@ static void watch_ready(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+static void watch_timer(uv_timer_t *t) {
+  watcher *w = t->data;
+  if (w->active && w->in->relay && w->in->relay->n > 0) watch_call(w, 0);
+}
+
+static void watch_ready(uv_poll_t *h, int status, int events) {
+  (void)events;
+  watcher *w = h->data;
+  if (!w->active) return;
+  struct relay_state *r = w->in ? w->in->relay : NULL;
+  if (status == 0 && r && r->nroutes > 0) {
+    /* forwarded at once; JavaScript's turn only when something needs it now or the oldest is due */
+    relay_read(w->in, r, w->fd);
+    if (!r->urgent) {
+      if (r->n == 0) return;
+      uint64_t waited = (monotonic_ns() - r->meta[0].at_ns) / 1000000u;
+      if (waited < RELAY_FLUSH_MS) {
+        if (!uv_is_active((uv_handle_t *)&w->timer)) uv_timer_start(&w->timer, watch_timer, RELAY_FLUSH_MS - waited, 0);
+        return;
+      }
+    }
+  }
+  watch_call(w, status);
+}
+
 static void watch_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   watcher *w = data;
@@ -818,13 +1108,15 @@ static void watch_finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value watch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd = -1;
   napi_valuetype t;
   if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
     CHECK(napi_invalid_arg);
+  ingress *in = NULL;
+  if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined && !(in = unwrap_ingress(env, argv[2]))) CHECK(napi_invalid_arg);
   struct uv_loop_s *loop = NULL;
   CHECK(napi_get_uv_event_loop(env, &loop));
   watcher *w = calloc(1, sizeof(watcher));
@@ -835,6 +1127,8 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   w->magic = WATCH_MAGIC;
   w->env = env;
   w->poll.data = w;
+  w->timer.data = w;
+  w->in = in;
   w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (w->fd < 0 || uv_poll_init(loop, &w->poll, w->fd) != 0) {
     if (w->fd >= 0) close(w->fd);
@@ -846,10 +1140,12 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   CHECK(napi_create_string_utf8(env, "lancast:ingress", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, NULL, name, &w->async));
   CHECK(napi_create_reference(env, argv[1], 1, &w->callback));
+  if (in) CHECK(napi_create_reference(env, argv[2], 1, &w->in_ref));
+  uv_timer_init(loop, &w->timer);
   w->active = 1;
-  w->owners = 2;
+  w->owners = 3;
   if (uv_poll_start(&w->poll, UV_READABLE, watch_ready) != 0) {
-    w->owners = 1; /* no external will hold it */
+    w->owners = 2; /* no external will hold it */
     watch_stop(w, 1);
     napi_throw_error(env, NULL, "cannot poll the socket");
     return NULL;
@@ -948,7 +1244,6 @@ static srtcp *unwrap_srtcp(napi_env env, napi_value v) {
   return p;
 }
 
-static uint32_t get32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
 
 /* One direction's SRTCP session keys into a reused context; 0 on a bad key or size. GCM is set up
    to decrypt or encrypt; AES-CTR is its own inverse. */
@@ -1402,12 +1697,6 @@ static int stun_answer(srtcp *s, int fd, const uint8_t *p, size_t n, const struc
    Anything else goes to werift as before. src/relay/consent-checks.ts keeps the time and tells
    werift's agent what its own loop would have. */
 
-static uint64_t monotonic_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* 1 when `p` answered the check in flight (and is taken), 0 when it is for werift. */
 static int stun_check(srtcp *s, const uint8_t *p, size_t n, const struct sockaddr_storage *from) {
   if (!s->check_hmac || !s->check_pending || !stun_message(p, n, 0x01, 0x01) || memcmp(p + 8, s->check_id, 12) != 0 || !same_peer(from, &s->stun_peer)) return 0;
@@ -1629,6 +1918,8 @@ NAPI_MODULE_INIT() {
       {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"srtcpStats", NULL, srtcp_stats, NULL, NULL, NULL, napi_default, NULL},
       {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
+      {"route", NULL, route_set, NULL, NULL, NULL, napi_default, NULL},
+      {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},

@@ -170,6 +170,11 @@ export class EgressGroup {
     this.#others = live.filter((e) => !e.native);
   }
 
+  /** The members' native egresses, when every member sends natively (else undefined). */
+  get natives(): object[] | undefined {
+    return this.#others.length === 0 ? this.#natives : undefined;
+  }
+
   /** Returns how many viewers the packet went to. */
   send(payload: Uint8Array, marker: boolean, seq: number, ts: number): number {
     let sent = this.#natives.length > 0 ? native!.fanout(this.#natives, payload, marker, seq, ts) : 0;

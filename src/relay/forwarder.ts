@@ -113,6 +113,13 @@ export class Forwarder {
    */
   onDemand: ((layers: number) => void) | undefined;
   #demand = 0;
+  /**
+   * Hands on now packets that were sent natively and not yet forwarded here (the publisher's
+   * ingress-gate.ts `sync`): called before the viewers change or their NACKs read history.
+   */
+  sync: (() => void) | undefined;
+  /** Told after a sink was added or removed (the publisher routes its streams natively again). */
+  onSinksChanged: (() => void) | undefined;
 
   constructor(clock: Clock = systemClock) {
     this.#clock = clock;
@@ -156,9 +163,16 @@ export class Forwarder {
    * publisher for a keyframe).
    */
   add(sink: Sink): boolean {
-    if (sink.kind === 'video' && this.#simulcast) return this.#addLayered(sink);
+    this.sync?.();
+    const replayed = sink.kind === 'video' && this.#simulcast ? this.#addLayered(sink) : this.#add(sink);
+    this.onSinksChanged?.();
+    return replayed;
+  }
+
+  #add(sink: Sink): boolean {
     const nacks = new NackResponder(this.#history[sink.kind], sink);
     const stopNacks = sink.rtcp?.onNack((lost) => {
+      this.sync?.();
       const now = this.#clock.now();
       const sending = this.#videoRate.bitsPerSecond;
       // Never more than the stream itself: a viewer whose resends arrive reports little loss (and
@@ -199,6 +213,7 @@ export class Forwarder {
     );
     if (sink.quality) sink.quality.canProbe = sink.rtcp?.rtx !== undefined;
     const stopNacks = sink.rtcp?.onNack((lost) => {
+      this.sync?.();
       const now = this.#clock.now();
       const quality = sink.quality;
       if (quality) tallied(quality, () => quality.lost(lost.length, now));
@@ -318,6 +333,7 @@ export class Forwarder {
   /** Stop sending to a sink, and close its egress. */
   remove(sink: Sink): void {
     if (!this.#sinks.has(sink)) return;
+    this.sync?.();
     this.#sinks.get(sink)?.();
     this.#sinks.delete(sink);
     this.#groups[sink.kind].delete(sink.egress);
@@ -334,22 +350,27 @@ export class Forwarder {
     }
     this.#noteDemand();
     sink.egress.close();
+    this.onSinksChanged?.();
   }
 
-  /** One packet from the publisher (its payload is kept, not copied, for retransmissions). */
-  forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array, layer = 0): void {
+  /**
+   * One packet from the publisher (its payload is kept, not copied, for retransmissions).
+   * `sentNatively` >= 0: the native module already sent it to this kind's viewers, that many of
+   * them, `ageMs` ago (the publisher's routed streams: ingress-gate.ts); it is not sent again.
+   */
+  forward(kind: MediaKind, seq: number, ts: number, marker: boolean, payload: Uint8Array, layer = 0, sentNatively = -1, ageMs = 0): void {
     relayCounters.packetsIn++;
     relayCounters.bytesIn += payload.length;
     // Padding-only packets are the publisher's bandwidth probes for its own leg: not for viewers.
     if (payload.length === 0) return;
     if (kind === 'video' && this.#simulcast) return this.#forwardLayer(layer, seq, ts, marker, payload);
     // Only the newest packets move the sender reports' clock and can start a keyframe.
-    const atMs = this.#clock.now();
+    const atMs = this.#clock.now() - ageMs;
     if (this.#history[kind].put(seq, ts, marker, payload, atMs) && kind === 'video') this.#keyframes.note(seq, ts, payload, atMs);
     if (kind === 'video') this.#videoRate.add(payload.length + 12);
     const group = this.#groups[kind];
-    if (group.size === 0) return;
-    const sent = group.send(payload, marker, seq, ts);
+    if (group.size === 0 && sentNatively < 0) return;
+    const sent = sentNatively >= 0 ? sentNatively : group.send(payload, marker, seq, ts);
     relayCounters.packetsOut += sent;
     relayCounters.bytesOut += sent * payload.length;
     this.sent.add(sent * (payload.length + 12));
@@ -399,6 +420,14 @@ export class Forwarder {
     for (const h of this.#layerHistory) h.clear();
     this.#layerTips.length = 0;
     for (const k of this.#layerKeyframes) k.clear();
+  }
+
+  /**
+   * The native egresses of all of a kind's viewers, for the publisher to route that stream to
+   * natively (ingress-gate.ts); undefined when a viewer has none (TURN) or the kind is simulcast video.
+   */
+  nativeRoute(kind: MediaKind): object[] | undefined {
+    return kind === 'video' && this.#simulcast ? undefined : this.#groups[kind].natives;
   }
 
   /** A layer's newest packet, what its viewers were sent last (rewriter.ts). */

@@ -21,18 +21,33 @@
  * unchanged). What that skips per datagram: Node's UDP callback with its Buffer and address, the
  * STUN check, ICE and DTLS demultiplexing and werift's SRTP wrapper. `LANCAST_NATIVE_READ=0`
  * leaves the reading to Node (for side-by-side measurements).
+ *
+ * A stream can also be routed (`route`: its SSRC and the native egresses of all its viewers):
+ * then the native module sends each of its packets to them as it reads it, without waking
+ * JavaScript, and keeps the packet; JavaScript takes what was kept at most every 100 ms (or at
+ * once for anything not routed, a gap, or a full queue) and hands it on as above, marked as sent
+ * (`delivering`: to how many viewers, and how long ago it arrived), so that history, statistics
+ * and reports see every packet as before and nothing is sent twice. `sync` takes it now: whoever
+ * changes the viewers or reads the history first. A small room thus wakes JavaScript ten times a
+ * second rather than once per frame (docs/performance.md). `LANCAST_NATIVE_ROUTE=0` keeps every
+ * packet in JavaScript.
  */
 import type { RTCPeerConnection } from 'werift';
 import { ingressCounters } from './ingress.js';
 import { native, socketFd, takeSocket, watchSocket, type NativeModule } from './native.js';
 import { AEAD_AES_128_GCM } from './srtp.js';
 import { connectedReceivingSrtp, srtpReceiveChanged, type IceSocket, type ReceivingSrtp } from './werift/index.js';
+import { arrival } from './werift/lean-receive-stats.js';
 import { GapTally } from './werift/receive-stats.js';
 
 /** Publisher packets dropped before werift, all legs (each also counted as received). */
 export const gateCounters = { packets: 0 };
-/** Publisher packets read and decrypted natively and passed on to werift's router, all legs. */
-export const readCounters = { packets: 0 };
+/**
+ * Publisher packets read and decrypted natively and passed on to werift's router, all legs; of
+ * them, those forwarded natively as they arrived (`routed`), and how many times JavaScript took
+ * what waited (`takes`).
+ */
+export const readCounters = { packets: 0, routed: 0, takes: 0 };
 
 /**
  * How often the gated legs' sockets are read: 20 wake-ups a second for all of them, where Node
@@ -42,6 +57,14 @@ const DRAIN_MS = 50;
 const RECORD = 5;
 /** The packets one drain call describes at most (it is called again while it fills this). */
 const records = new Uint32Array(RECORD * 256);
+/** How long ago each datagram one take returns arrived; as long as the native queue (64). */
+const ages = new Float64Array(64);
+
+/** A packet being handed on that the native module already sent: to how many viewers, and how long ago it arrived. */
+export interface Delivering {
+  sent: number;
+  ageMs: number;
+}
 
 /** The sockets being drained, each by its function; one timer for all. */
 const drains = new Set<() => void>();
@@ -76,6 +99,14 @@ export class IngressGate {
   #readers: (() => void)[] = [];
   /** What werift's receive statistics missed while the gate was closed. */
   #tally: GapTally | undefined;
+  /** How to take, per socket, what the native module queued (while reading). */
+  #takes: (() => void)[] = [];
+  /** The native contexts of the leg's sessions (while reading), and the SSRCs routed on them. */
+  #ingresses = new Set<object>();
+  readonly #routed = new Set<number>();
+  #taking = false;
+  /** Set while a packet the native module already sent is handed on (see Delivering). */
+  delivering: Delivering | undefined;
 
   constructor(pc: RTCPeerConnection, dropped: Dropped) {
     this.#pc = pc;
@@ -104,31 +135,85 @@ export class IngressGate {
     if (changed) return changed;
     return this.#takeSockets(this.#readers, () => this.#stopReading(), (session, ingress, { socket, receive }, fd, release) => {
       const tag = session.keys.profile === AEAD_AES_128_GCM ? 16 : 10;
-      const deliver = (plain: Buffer, encrypted: number) => session.deliver(plain, encrypted);
+      const take = () => this.#take(module, ingress, fd, tag, receive, session);
+      this.#takes.push(take);
+      this.#ingresses.add(ingress);
       // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
-      return watchSocket(module, socket, fd, () => this.#read(module, ingress, fd, tag, receive, deliver), release);
+      return watchSocket(module, socket, fd, take, release, ingress);
     });
   }
 
-  #read(module: NativeModule, ingress: object, fd: number, tag: number, receive: (data: Buffer, addr: [string, number]) => void, deliver: (plain: Buffer, encrypted: number) => void): void {
-    for (;;) {
-      const out = module.drain(ingress, fd, records, true);
-      const packets = out[0] as number;
-      ingressCounters.packets += packets;
-      ingressCounters.rejected += out[1] as number;
-      readCounters.packets += packets;
-      for (let i = 2; i < out.length; i += 3) {
-        const data = out[i] as Buffer;
-        const address = out[i + 1];
-        if (address === null) deliver(data, data.length + tag);
-        else receive(data, [address as string, out[i + 2] as number]);
+  #take(module: NativeModule, ingress: object, fd: number, tag: number, receive: (data: Buffer, addr: [string, number]) => void, session: ReceivingSrtp): void {
+    // Handing a packet on can change the viewers, which takes first (sync): what is taken is being handed on.
+    if (this.#taking) return;
+    this.#taking = true;
+    try {
+      for (;;) {
+        const out = module.take(ingress, fd, ages);
+        const count = out[0] as number;
+        readCounters.takes++;
+        ingressCounters.rejected += out[1] as number;
+        readCounters.routed += out[2] as number;
+        const now = Date.now();
+        for (let i = 3, k = 0; i < out.length; i += 3, k++) {
+          const data = out[i] as Buffer;
+          const address = out[i + 1];
+          if (address !== null) {
+            receive(data, [address as string, out[i + 2] as number]);
+            continue;
+          }
+          ingressCounters.packets++;
+          readCounters.packets++;
+          const sent = out[i + 2] as number;
+          const ageMs = ages[k];
+          this.delivering = sent >= 0 ? { sent, ageMs } : undefined;
+          arrival.seconds = ageMs > 1 ? (now - ageMs) / 1e3 : undefined;
+          try {
+            session.deliver(data, data.length + tag);
+          } finally {
+            this.delivering = undefined;
+            arrival.seconds = undefined;
+          }
+        }
+        if (count < ages.length) return;
       }
-      if (packets * RECORD < records.length) return;
+    } finally {
+      this.#taking = false;
     }
   }
 
+  /** Hand on now what the native module forwarded and kept (see the top of this file). */
+  sync(): void {
+    for (const take of this.#takes) take();
+  }
+
+  /**
+   * Send every RTP packet of `ssrc` to these native egresses as it is read, JavaScript taking the
+   * packets later (null: JavaScript forwards them as they come). Only while reading; false when
+   * it cannot.
+   */
+  route(ssrc: number, egresses: object[] | null, env: NodeJS.ProcessEnv = process.env): boolean {
+    const module = native;
+    if (!module || (egresses && (!this.reading || env.LANCAST_NATIVE_ROUTE === '0'))) return false;
+    this.sync();
+    for (const ingress of this.#ingresses) module.route(ingress, ssrc, egresses);
+    if (egresses) this.#routed.add(ssrc);
+    else this.#routed.delete(ssrc);
+    return true;
+  }
+
+  /** Whether a stream is routed natively (route). */
+  routed(ssrc: number): boolean {
+    return this.#routed.has(ssrc);
+  }
+
   #stopReading(): void {
+    // What was forwarded natively is handed on first; then nothing is routed.
+    this.sync();
+    for (const ssrc of this.#routed) this.route(ssrc, null);
     for (const stop of this.#readers.splice(0)) stop();
+    this.#takes = [];
+    this.#ingresses.clear();
   }
 
   /** Drop the publisher's RTP from now on. Returns why it cannot, if it cannot (and then drops nothing). */

@@ -58,8 +58,25 @@ export interface NativeModule {
    * everything else].
    */
   drainRtcp(srtcp: object, fd: number, records: Float64Array): (number | Buffer | string)[];
-  /** Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket broke), until unwatch. */
-  watch(fd: number, ready: (ok: boolean) => void): object;
+  /**
+   * From now on the watcher of a socket of `ingress` sends every RTP packet of `ssrc` it reads to
+   * these egresses at once (null: it no longer does), and queues it for `take`.
+   */
+  route(ingress: object, ssrc: number, egresses: object[] | null): void;
+  /**
+   * What the watcher queued, then what waits on socket `fd` (read the same way), at most
+   * `ages.length` datagrams in arrival order: [datagrams, rejected, forwarded, then (plain RTP,
+   * null, viewers it went to or -1 when not routed) or (datagram, address, port) for each];
+   * `ages` gets how long ago each arrived (ms); `rejected` and `forwarded` since the last take.
+   */
+  take(ingress: object, fd: number, ages: Float64Array): (number | Buffer | string | null)[];
+  /**
+   * Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket
+   * broke), until unwatch. With `ingress` and routes on it (`route`), the watcher reads the socket
+   * itself, forwards what is routed, and calls `ready(true)` only when the queue needs JavaScript
+   * (see native/fanout.c).
+   */
+  watch(fd: number, ready: (ok: boolean) => void, ingress?: object): object;
   unwatch(watcher: object): void;
 }
 
@@ -146,11 +163,12 @@ export function takeSocket(socket: Socket, read: (fd: number, release: () => voi
 }
 
 /**
- * Calls `readable()` on this thread whenever datagrams wait on `socket` (polled natively by `fd`),
- * and `broken()` when it breaks or closes; returns how to stop.
+ * Calls `readable()` on this thread whenever datagrams wait on `socket` (polled natively by `fd`;
+ * with `ingress`, when its queue needs JavaScript: `route`), and `broken()` when it breaks or
+ * closes; returns how to stop.
  */
-export function watchSocket(module: NativeModule, socket: Socket, fd: number, readable: () => void, broken: () => void): () => void {
-  const watcher = module.watch(fd, (ok) => (ok ? readable() : broken()));
+export function watchSocket(module: NativeModule, socket: Socket, fd: number, readable: () => void, broken: () => void, ingress?: object): () => void {
+  const watcher = module.watch(fd, (ok) => (ok ? readable() : broken()), ingress);
   socket.once('close', broken);
   return () => {
     socket.off('close', broken);

@@ -93,6 +93,13 @@ export class Publisher {
   readProblem: string | undefined;
   /** The receive buffer the leg's sockets got, once connected (receive-buffer.ts; undefined: none read by UDP). */
   receiveBuffer: ReceiveBuffer | undefined;
+  /**
+   * Whether something must get every packet as it comes besides this thread's viewers (worker
+   * threads with viewers of this publisher): then no stream is routed natively (refreshRoutes).
+   */
+  everyPacketNow: (() => boolean) | undefined;
+  /** Each natively routed stream's SSRC and the egresses it goes to (ingress-gate.ts `route`). */
+  readonly #routes = new Map<number, object[]>();
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
@@ -105,6 +112,8 @@ export class Publisher {
       headerExtensions: { audio: [], video: [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] },
     });
     this.forwarder.requestKeyframe = (layer) => this.requestKeyframe(layer);
+    this.forwarder.sync = () => this.#gate.sync();
+    this.forwarder.onSinksChanged = () => this.refreshRoutes();
     this.#gate = new IngressGate(this.pc, (ssrc, marker, bytes) => {
       this.received.add(bytes + 12);
       const layer = this.#layerSsrc.indexOf(ssrc);
@@ -122,6 +131,7 @@ export class Publisher {
         useNativeSrtcp(this.pc);
         // Read natively from here on (ingress-gate.ts); where it cannot, Node reads as before.
         if (!this.#gate.closed) this.readProblem = this.#gate.read();
+        this.refreshRoutes();
       }
       if (state === 'failed' || state === 'closed') this.close();
     });
@@ -166,7 +176,11 @@ export class Publisher {
     if (this.rids.length > 0) receiveSimulcast(this.pc);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
-    this.#rembTimer = setInterval(() => void this.#sendRemb(), 1_000);
+    this.#rembTimer = setInterval(() => {
+      void this.#sendRemb();
+      // Worker threads that had viewers of this publisher may have none any more.
+      this.refreshRoutes();
+    }, 1_000);
     return onlyListenAddress(withoutTransportCc(stripRecvonlySsrcs(this.pc.localDescription!.sdp)), this.#ice);
   }
 
@@ -192,6 +206,7 @@ export class Publisher {
       this.codecs[kind] = codec;
       if (kind === 'video') this.forwarder.videoCodec = codec.mimeType;
       this.#ssrc.set(kind, rtp.header.ssrc);
+      this.refreshRoutes();
       if (this.ready) {
         for (const wake of this.#readyWaiters.splice(0)) wake();
         this.onReady?.();
@@ -202,7 +217,9 @@ export class Publisher {
       this.#trackLoss(layer, rtp.header.sequenceNumber);
     }
     const h = rtp.header;
-    this.forwarder.forward(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer);
+    // A packet of a routed stream was sent to this thread's viewers as it arrived (ingress-gate.ts).
+    const sent = this.#gate.delivering;
+    this.forwarder.forward(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer, sent?.sent ?? -1, sent?.ageMs ?? 0);
     this.onPacket?.(kind, h.sequenceNumber, h.timestamp, h.marker, rtp.payload, layer);
   }
 
@@ -222,11 +239,32 @@ export class Publisher {
     if (!this.#gate.closed) return undefined;
     this.#gate.open();
     this.readProblem = this.#gate.read();
+    this.refreshRoutes();
     // The sequence numbers jump by what was dropped: that is not loss.
     this.#highestVideoSeq.length = 0;
     this.#missing.length = 0;
     this.#layerSsrc.forEach((_, layer) => this.requestKeyframe(layer));
     return undefined;
+  }
+
+  /**
+   * Route each stream natively to this thread's viewers (ingress-gate.ts `route`) while the leg is
+   * read natively, the stream's viewers all have native egresses (not simulcast video) and
+   * nothing else needs every packet as it comes (everyPacketNow); otherwise stop routing it.
+   */
+  refreshRoutes(): void {
+    const on = !this.#closed && this.#gate.reading && !(this.everyPacketNow?.() ?? false);
+    for (const [kind, ssrc] of this.#ssrc) {
+      const egresses = on ? this.forwarder.nativeRoute(kind) : undefined;
+      // The group's array is replaced whenever its viewers change: the same one is the same route.
+      const current = this.#gate.routed(ssrc) ? this.#routes.get(ssrc) : undefined;
+      if (egresses === current) continue;
+      if (egresses && this.#gate.route(ssrc, egresses)) this.#routes.set(ssrc, egresses);
+      else {
+        if (current) this.#gate.route(ssrc, null);
+        this.#routes.delete(ssrc);
+      }
+    }
   }
 
   /** Note gaps in a layer's video sequence and fill them as retransmissions arrive. */

@@ -98,7 +98,11 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     );
     const publisher = publication.publisher;
     this.#sources.set(publisher.source, publisher);
-    if (workers) publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
+    if (workers) {
+      publisher.onPacket = (kind, seq, ts, marker, payload, layer) => workers.forward(publisher.source, kind, seq, ts, marker, payload, layer);
+      // A worker's viewers get each packet as it comes: then nothing is routed natively on this thread.
+      publisher.everyPacketNow = () => workers.serves(publisher.source);
+    }
     // Which layers viewers want, on this thread and the workers: the others may pause (dynacast.ts).
     publication.layerDemand = () => publisher.forwarder.demand | (workers?.demand(publisher.source) ?? 0);
     publisher.forwarder.onDemand = () => publication.layersChanged();
@@ -165,7 +169,11 @@ export class Relay extends Emitter<{ live: [room: string] }> implements MediaRel
     const id = randomBytes(12).toString('base64url');
     const workers = this.#workers;
     if (!workers) return new Subscriber(id, publisher, this.#ice, onClose);
-    if (!this.#placement.takeMain()) return workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, publisher.forwarder.layers.paused(), onClose);
+    if (!this.#placement.takeMain()) {
+      const leg = workers.createLeg(id, publisher.source, publisher.codecs, publisher.rids.length, publisher.forwarder.layers.paused(), onClose);
+      publisher.refreshRoutes();
+      return leg;
+    }
     if (this.#placement.workersSoon) workers.prepare();
     return new Subscriber(id, publisher, this.#ice, (leg) => {
       this.#placement.released();

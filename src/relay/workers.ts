@@ -261,6 +261,11 @@ export class RelayWorkers {
     }
   }
 
+  /** Whether a worker has viewers of source `src` (each of its packets is posted there as it comes). */
+  serves(src: number): boolean {
+    return this.#slots.some((s) => s.sources.has(src));
+  }
+
   /** A source's paused layers changed (dynacast.ts): every worker with viewers of it learns. */
   setPaused(src: number, paused: PausedLayer[]): void {
     for (const slot of this.#slots) {

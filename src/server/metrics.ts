@@ -60,6 +60,8 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_payload_bytes_forwarded_total', 'RTP payload bytes sent to viewers', () => relayCounters.bytesOut);
     this.#relayCounter('lancast_relay_packets_gated_total', 'RTP packets from publishers dropped before the WebRTC stack while nobody consumed them (also counted as received)', () => gateCounters.packets);
     this.#relayCounter('lancast_relay_packets_read_natively_total', "RTP packets from publishers read and decrypted by the native module and handed to the WebRTC stack's router (the rest Node reads)", () => readCounters.packets);
+    this.#relayCounter('lancast_relay_packets_routed_natively_total', 'RTP packets from publishers the native module sent to their viewers as it read them, JavaScript taking them later in batches', () => readCounters.routed);
+    this.#relayCounter('lancast_relay_native_takes_total', 'times JavaScript took what the native module read from publishers (once per batch)', () => readCounters.takes);
     this.#relayCounter('lancast_relay_rtcp_read_natively_total', "SRTCP packets from viewers read, decrypted and parsed by the native module (the rest Node and the WebRTC stack read)", () => relayCounters.rtcpReadNatively);
     this.#relayCounter('lancast_relay_consent_answered_natively_total', "Viewers' consent checks (STUN binding requests on the selected pair) answered by the native module (the rest the WebRTC stack answers)", () => relayCounters.consentAnsweredNatively);
     this.#relayCounter('lancast_relay_consent_checks_sent_natively_total', "The relay's own consent checks to viewers (RFC 7675) sent by the native module (the rest the WebRTC stack sends)", () => relayCounters.consentChecksSentNatively);

@@ -5,7 +5,8 @@
  * replacement is werift's `add` line for line, with the truncation done by Math.trunc where that
  * is what parsing the printed number gives (numbers from 1 up to 1e21, printed without an
  * exponent) and werift's way otherwise, and the time origin, fixed for the thread's life, read
- * once.
+ * once. A packet the relay read earlier and hands on now (../ingress-gate.ts) sets `arrival`, so
+ * that its jitter is reckoned from when it came, as werift's own receive would have.
  */
 import { RTCRtpCodecParameters, RTCRtpReceiver, RtpHeader, RtpPacket } from 'werift';
 import { replaceMethod, type PatchTarget, type WeriftPatch } from './patch.js';
@@ -36,6 +37,9 @@ function uint16Gt(a: number, b: number): boolean {
 }
 
 const timeOrigin = performance.timeOrigin;
+
+/** When the packet being handed on arrived (seconds since the epoch), if not now. */
+export const arrival: { seconds: number | undefined } = { seconds: undefined };
 
 /**
  * werift does not export StreamStatistics: one made by a throwaway receiver for a throwaway
@@ -74,7 +78,7 @@ export const leanReceiveStats: WeriftPatch = {
   targets: [add],
   apply() {
     replaceMethod<Add>(this.name, add, () =>
-      function (this: Stats, packet, now = Date.now() / 1e3) {
+      function (this: Stats, packet, now = arrival.seconds ?? Date.now() / 1e3) {
         const h = packet.header;
         const inOrder = this.max_seq == undefined || uint16Gt(h.sequenceNumber, this.max_seq);
         this.packets_received++;
