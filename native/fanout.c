@@ -1004,169 +1004,6 @@ static napi_value take(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* ---- While the media is consumed: the leg's socket read here as soon as it is readable. ----
-   watch(fd, callback) polls a duplicate of the socket on the calling thread's own libuv loop
-   (Node's UDP handle keeps the original; libuv keeps one watcher per descriptor) and calls
-   `callback(ok)` whenever datagrams wait, which then reads them with drain(..., keep): one call
-   into JavaScript for what arrived together, and none of Node's per-datagram work (a handle
-   callback, a Buffer and an address for each). unwatch(w) stops it; the callback must unwatch,
-   as it holds the watcher. */
-#define WATCH_MAGIC 0x5741544cu
-
-typedef struct {
-  uint32_t magic;
-  uv_poll_t poll;
-  uv_timer_t timer; /* with an ingress: JavaScript's turn once what was forwarded here has waited RELAY_FLUSH_MS */
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async;
-  ingress *in;
-  napi_ref in_ref;
-  int fd;
-  int active;
-  int owners; /* the JavaScript external and the two libuv handles: the last to let go frees it */
-} watcher;
-
-static void watch_release(watcher *w) {
-  if (--w->owners == 0) free(w);
-}
-
-static void watch_closed(uv_handle_t *h) { watch_release(h->data); }
-
-/* Stops polling and lets libuv free the watcher; the JavaScript side keeps a dead external. */
-static void watch_stop(watcher *w, int release_js) {
-  if (!w->active) return;
-  w->active = 0;
-  uv_poll_stop(&w->poll);
-  uv_timer_stop(&w->timer);
-  close(w->fd);
-  if (release_js) {
-    napi_delete_reference(w->env, w->callback);
-    if (w->in_ref) napi_delete_reference(w->env, w->in_ref);
-    napi_async_destroy(w->env, w->async);
-  }
-  uv_close((uv_handle_t *)&w->poll, watch_closed);
-  uv_close((uv_handle_t *)&w->timer, watch_closed);
-}
-
-static void watch_env_gone(void *arg) { watch_stop(arg, 0); }
-
-/* Calls the watcher's JavaScript callback: ok unless `status` says the socket broke. */
-static void watch_call(watcher *w, int status) {
-  uv_timer_stop(&w->timer);
-  napi_env env = w->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, arg, result;
-  if (status < 0) uv_poll_stop(&w->poll); /* no busy loop on a broken descriptor: JavaScript is told */
-  /* napi_make_callback wants an object to call on (undefined throws) */
-  if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
-      napi_get_boolean(env, status == 0, &arg) == napi_ok) {
-    if (napi_make_callback(env, w->async, recv, cb, 1, &arg, &result) != napi_ok) {
-      bool pending = false;
-      napi_value err;
-      if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &err) == napi_ok)
-        napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, scope);
-}
-
-static void watch_timer(uv_timer_t *t) {
-  watcher *w = t->data;
-  if (w->active && w->in->relay && w->in->relay->n > 0) watch_call(w, 0);
-}
-
-static void watch_ready(uv_poll_t *h, int status, int events) {
-  (void)events;
-  watcher *w = h->data;
-  if (!w->active) return;
-  struct relay_state *r = w->in ? w->in->relay : NULL;
-  if (status == 0 && r && r->nroutes > 0) {
-    /* forwarded at once; JavaScript's turn only when something needs it now or the oldest is due */
-    relay_read(w->in, r, w->fd);
-    if (!r->urgent) {
-      if (r->n == 0) return;
-      uint64_t waited = (monotonic_ns() - r->meta[0].at_ns) / 1000000u;
-      if (waited < RELAY_FLUSH_MS) {
-        if (!uv_is_active((uv_handle_t *)&w->timer)) uv_timer_start(&w->timer, watch_timer, RELAY_FLUSH_MS - waited, 0);
-        return;
-      }
-    }
-  }
-  watch_call(w, status);
-}
-
-static void watch_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  watcher *w = data;
-  if (w->active) {
-    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
-    watch_stop(w, 0);
-  }
-  watch_release(w);
-}
-
-static napi_value watch(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd = -1;
-  napi_valuetype t;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
-    CHECK(napi_invalid_arg);
-  ingress *in = NULL;
-  if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined && !(in = unwrap_ingress(env, argv[2]))) CHECK(napi_invalid_arg);
-  struct uv_loop_s *loop = NULL;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  watcher *w = calloc(1, sizeof(watcher));
-  if (!w) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  w->magic = WATCH_MAGIC;
-  w->env = env;
-  w->poll.data = w;
-  w->timer.data = w;
-  w->in = in;
-  w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (w->fd < 0 || uv_poll_init(loop, &w->poll, w->fd) != 0) {
-    if (w->fd >= 0) close(w->fd);
-    free(w);
-    napi_throw_error(env, NULL, "cannot poll the socket");
-    return NULL;
-  }
-  napi_value name, out;
-  CHECK(napi_create_string_utf8(env, "lancast:ingress", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, NULL, name, &w->async));
-  CHECK(napi_create_reference(env, argv[1], 1, &w->callback));
-  if (in) CHECK(napi_create_reference(env, argv[2], 1, &w->in_ref));
-  uv_timer_init(loop, &w->timer);
-  w->active = 1;
-  w->owners = 3;
-  if (uv_poll_start(&w->poll, UV_READABLE, watch_ready) != 0) {
-    w->owners = 2; /* no external will hold it */
-    watch_stop(w, 1);
-    napi_throw_error(env, NULL, "cannot poll the socket");
-    return NULL;
-  }
-  CHECK(napi_add_env_cleanup_hook(env, watch_env_gone, w));
-  CHECK(napi_create_external(env, w, watch_finalize, NULL, &out));
-  return out;
-}
-
-static napi_value unwatch(napi_env env, napi_callback_info info) {
-  napi_value arg = first_arg(env, info);
-  void *p = NULL;
-  if (!arg || napi_get_value_external(env, arg, &p) != napi_ok || !p || ((watcher *)p)->magic != WATCH_MAGIC) CHECK(napi_invalid_arg);
-  watcher *w = p;
-  if (w->active) {
-    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
-    watch_stop(w, 1);
-  }
-  return NULL;
-}
-
 /* ingressStats(ingress) -> [packets, rejected] */
 static napi_value ingress_stats(napi_env env, napi_callback_info info) {
   ingress *in = unwrap_ingress(env, first_arg(env, info));
@@ -1222,7 +1059,11 @@ typedef struct {
   int check_pending;
   uint64_t check_sent_ns;
   double check_answers, check_rtt_ms;
+  struct rtcp_queue *queue; /* while watched: what was read and waits for drainRtcp (see rtcp_read) */
 } srtcp;
+
+struct rtcp_queue;
+static void rtcp_queue_free(void *s);
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -1235,6 +1076,7 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
   if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
   free(s->drainbuf);
+  rtcp_queue_free(s);
   free(s);
 }
 
@@ -1839,18 +1681,142 @@ static napi_value consent(napi_env env, napi_callback_info info) {
 
 static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 && p[0] <= 191 && p[1] >= 192 && p[1] <= 208; }
 
+
+/* ---- A viewer leg's RTCP, read as it comes and handed to JavaScript in batches. ----
+   A watched leg's socket (watch(fd, ready, srtcp)) is read here as soon as datagrams wait: consent
+   checks are answered and our own checks' answers taken at once, SRTCP is authenticated and
+   decrypted and kept, plain, for drainRtcp, which describes it then. JavaScript is woken at once
+   for what needs it now (a NACK, PLI, FIR or other feedback but REMB; anything for werift; a full
+   queue); receiver reports and REMB wait until JavaScript comes anyway (the publisher's batch,
+   src/relay/ingress-gate.ts, takes every leg's: rtcpWaiting) or RTCP_FLUSH_MS. A report block's
+   DLSR grows by how long its report waited, so the round trip reckoned from it stays true. */
+#define RTCP_QUEUE 16
+#define RTCP_FLUSH_MS 250
+
+struct rtcp_queue {
+  uint8_t buf[RTCP_QUEUE][DRAIN_SLOT];
+  struct {
+    uint16_t len;  /* plain SRTCP's RTCP, or the datagram for werift */
+    uint16_t wire; /* its size on the wire */
+    int8_t rtcp;
+    uint64_t at_ns;
+    struct sockaddr_storage from;
+  } meta[RTCP_QUEUE];
+  uint32_t n;
+  int urgent;
+  double rejected, answered; /* since the last drainRtcp */
+  int waiting;               /* something above for drainRtcp to tell, since since_ns */
+  uint64_t since_ns;
+};
+
+/* Legs of this thread with something waiting for drainRtcp. */
+static __thread uint32_t rtcp_waiting;
+
+static void rtcp_mark(struct rtcp_queue *q, uint64_t now) {
+  if (q->waiting) return;
+  q->waiting = 1;
+  q->since_ns = now;
+  rtcp_waiting++;
+}
+
+/* Forgets what waits (the leg is no longer read here). */
+static void rtcp_forget(struct rtcp_queue *q) {
+  if (q->waiting) rtcp_waiting--;
+  q->n = 0;
+  q->waiting = q->urgent = 0;
+  q->rejected = q->answered = 0;
+}
+
+static void rtcp_queue_free(void *p) {
+  srtcp *s = p;
+  if (s->queue) rtcp_forget(s->queue);
+  free(s->queue);
+  s->queue = NULL;
+}
+
+/* Feedback that needs JavaScript now: any transport-layer feedback (NACK) and payload-specific feedback but REMB (PLI, FIR). */
+static int rtcp_urgent(const uint8_t *p, size_t n) {
+  size_t pos = 0;
+  while (pos + 4 <= n) {
+    int count = p[pos] & 0x1f, type = p[pos + 1];
+    if (type == 205 || (type == 206 && count != 15)) return 1;
+    pos += 4 + 4 * (size_t)((p[pos + 2] << 8) | p[pos + 3]);
+  }
+  return 0;
+}
+
+/* Reads what waits on `fd` into the leg's queue, until it is full (see above). */
+static void rtcp_read(srtcp *s, int fd) {
+  struct rtcp_queue *q = s->queue;
+  struct mmsghdr msgs[DRAIN_BATCH];
+  struct iovec iov[DRAIN_BATCH];
+  struct sockaddr_storage from[DRAIN_BATCH];
+  uint8_t plain[DRAIN_SLOT];
+  while (q->n < RTCP_QUEUE) {
+    unsigned int want = RTCP_QUEUE - q->n < DRAIN_BATCH ? RTCP_QUEUE - q->n : DRAIN_BATCH;
+    int got = read_batch(fd, q->buf[q->n], want, msgs, iov, from);
+    if (got <= 0) break;
+    uint64_t now = monotonic_ns();
+    uint32_t base = q->n;
+    for (int i = 0; i < got; i++) {
+      uint8_t *p = iov[i].iov_base;
+      size_t n = msgs[i].msg_len, len = n;
+      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
+      int rtcp = is_rtcp(p, n);
+      if (!rtcp) {
+        if (stun_check(s, p, n, &from[i])) continue;
+        if (stun_answer(s, fd, p, n, &from[i], msgs[i].msg_hdr.msg_namelen)) {
+          q->answered++;
+          rtcp_mark(q, now);
+          continue;
+        }
+        q->urgent = 1;
+      } else {
+        len = srtcp_open(s, p, n, plain);
+        if (len == 0) {
+          q->rejected++;
+          rtcp_mark(q, now);
+          continue;
+        }
+        memcpy(p, plain, len);
+        if (rtcp_urgent(p, len)) q->urgent = 1;
+      }
+      /* kept: closes up behind datagrams of the batch that were not */
+      if (q->n != base + (uint32_t)i) memmove(q->buf[q->n], p, len);
+      q->meta[q->n].len = (uint16_t)len;
+      q->meta[q->n].wire = (uint16_t)n;
+      q->meta[q->n].rtcp = (int8_t)rtcp;
+      q->meta[q->n].at_ns = now;
+      q->meta[q->n].from = from[i];
+      q->n++;
+      rtcp_mark(q, now);
+    }
+    if ((unsigned int)got < want) break;
+  }
+  if (q->n == RTCP_QUEUE) q->urgent = 1;
+}
+
+/* rtcpWaiting() -> legs of this thread with RTCP waiting for drainRtcp */
+static napi_value rtcp_waiting_count(napi_env env, napi_callback_info info) {
+  (void)info;
+  return u32_result(env, rtcp_waiting);
+}
+
 /* drainRtcp(srtcp, fd, records Float64Array) -> [records, datagrams, bytes, rejected, answered, (buffer, address, port)...]:
    reads what waits on a viewer leg's socket without blocking. Each SRTCP datagram (`datagrams`,
    `bytes` on the wire) is opened with the leg's context; one that authenticates is described in
    `records`, one that does not is counted in `rejected` and dropped. A consent check the leg's
    context can answer (stun_answer) is answered and counted in `answered`, and the answer to our own
    check (stun_check) is taken; anything else (STUN, DTLS) comes back whole with its sender, for
-   werift. Stops when the socket is empty or `records` might not hold another datagram's. */
+   werift. Stops when the socket is empty or `records` might not hold another datagram's. What the
+   leg's watcher queued (rtcp_read) comes first; with `queuedOnly`, only that. */
 static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   srtcp *s = argc >= 3 ? unwrap_srtcp(env, argv[0]) : NULL;
+  bool queued_only = false;
+  if (argc > 3 && napi_get_value_bool(env, argv[3], &queued_only) != napi_ok) queued_only = false;
   int32_t fd = -1;
   size_t length = 0;
   void *rec = NULL;
@@ -1866,7 +1832,45 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[DRAIN_BATCH];
   struct iovec iov[DRAIN_BATCH];
   struct sockaddr_storage from[DRAIN_BATCH];
-  for (;;) {
+  struct rtcp_queue *q = s->queue;
+  if (q && q->n > 0) {
+    uint64_t now = monotonic_ns();
+    uint32_t k = 0;
+    for (; k < q->n && cap - used >= most; k++) {
+      if (!q->meta[k].rtcp) {
+        CHECK(push_datagram(env, out, &outn, q->buf[k], q->meta[k].len, &q->meta[k].from));
+        continue;
+      }
+      datagrams++;
+      bytes += q->meta[k].wire;
+      double *first = (double *)rec + used * RTCP_RECORD;
+      size_t added = rtcp_parse(q->buf[k], q->meta[k].len, first);
+      /* a report that waited: its DLSR (1/65536 s) grows by as much, so the round trip stays true */
+      double waited = (double)(now - q->meta[k].at_ns) * 65536.0 / 1e9;
+      for (size_t r = 0; r < added; r++) {
+        double *b = first + r * RTCP_RECORD;
+        if (b[0] == REC_BLOCK && b[6] != 0) b[7] = b[7] + waited > 4294967295.0 ? 4294967295.0 : (double)(uint32_t)(b[7] + waited);
+      }
+      used += added;
+    }
+    if (k < q->n) {
+      memmove(q->buf[0], q->buf[k], (size_t)(q->n - k) * DRAIN_SLOT);
+      memmove(&q->meta[0], &q->meta[k], (q->n - k) * sizeof q->meta[0]);
+    }
+    q->n -= k;
+    q->urgent = q->n == RTCP_QUEUE;
+  }
+  if (q) {
+    rejected += q->rejected;
+    answered += q->answered;
+    q->rejected = q->answered = 0;
+    if (q->n > 0) q->since_ns = q->meta[0].at_ns;
+    else if (q->waiting) {
+      q->waiting = 0;
+      rtcp_waiting--;
+    }
+  }
+  for (; !queued_only && !(q && q->n > 0);) {
     size_t room = (cap - used) / most;
     unsigned int want = room < DRAIN_BATCH ? (unsigned int)room : DRAIN_BATCH;
     if (want == 0) break;
@@ -1902,6 +1906,188 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- While the media is consumed: the leg's socket read here as soon as it is readable. ----
+   watch(fd, callback) polls a duplicate of the socket on the calling thread's own libuv loop
+   (Node's UDP handle keeps the original; libuv keeps one watcher per descriptor) and calls
+   `callback(ok)` whenever datagrams wait, which then reads them with drain(..., keep): one call
+   into JavaScript for what arrived together, and none of Node's per-datagram work (a handle
+   callback, a Buffer and an address for each). unwatch(w) stops it; the callback must unwatch,
+   as it holds the watcher. */
+#define WATCH_MAGIC 0x5741544cu
+
+typedef struct {
+  uint32_t magic;
+  uv_poll_t poll;
+  uv_timer_t timer; /* with an ingress: JavaScript's turn once what was forwarded here has waited RELAY_FLUSH_MS */
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  ingress *in;     /* a publisher leg's socket: routed RTP forwarded here (relay_read) */
+  srtcp *rtcp;     /* a viewer leg's socket: its RTCP queued here (rtcp_read) */
+  napi_ref in_ref; /* either's external, kept alive while watched */
+  int fd;
+  int active;
+  int owners; /* the JavaScript external and the two libuv handles: the last to let go frees it */
+} watcher;
+
+static void watch_release(watcher *w) {
+  if (--w->owners == 0) free(w);
+}
+
+static void watch_closed(uv_handle_t *h) { watch_release(h->data); }
+
+/* Stops polling and lets libuv free the watcher; the JavaScript side keeps a dead external. */
+static void watch_stop(watcher *w, int release_js) {
+  if (!w->active) return;
+  w->active = 0;
+  uv_poll_stop(&w->poll);
+  uv_timer_stop(&w->timer);
+  close(w->fd);
+  /* a leg that stops being read here: what it queued goes nowhere (werift reads the socket now) */
+  if (w->rtcp && w->rtcp->queue) rtcp_forget(w->rtcp->queue);
+  if (release_js) {
+    napi_delete_reference(w->env, w->callback);
+    if (w->in_ref) napi_delete_reference(w->env, w->in_ref);
+    napi_async_destroy(w->env, w->async);
+  }
+  uv_close((uv_handle_t *)&w->poll, watch_closed);
+  uv_close((uv_handle_t *)&w->timer, watch_closed);
+}
+
+static void watch_env_gone(void *arg) { watch_stop(arg, 0); }
+
+/* Calls the watcher's JavaScript callback: ok unless `status` says the socket broke. */
+static void watch_call(watcher *w, int status) {
+  uv_timer_stop(&w->timer);
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (status < 0) uv_poll_stop(&w->poll); /* no busy loop on a broken descriptor: JavaScript is told */
+  /* napi_make_callback wants an object to call on (undefined throws) */
+  if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
+      napi_get_boolean(env, status == 0, &arg) == napi_ok) {
+    if (napi_make_callback(env, w->async, recv, cb, 1, &arg, &result) != napi_ok) {
+      bool pending = false;
+      napi_value err;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &err) == napi_ok)
+        napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watch_timer(uv_timer_t *t) {
+  watcher *w = t->data;
+  if (!w->active) return;
+  if (w->in ? w->in->relay && w->in->relay->n > 0 : w->rtcp && w->rtcp->queue->waiting) watch_call(w, 0);
+}
+
+/* After reading into a queue of `n` datagrams, the oldest read at `oldest_ns`: 1 to wake
+   JavaScript now, 0 to leave it (the watcher's timer armed for when the oldest is due). */
+static int watch_due(watcher *w, int urgent, uint32_t n, uint64_t oldest_ns, uint64_t flush_ms) {
+  if (urgent) return 1;
+  if (n == 0) return 0;
+  uint64_t waited = (monotonic_ns() - oldest_ns) / 1000000u;
+  if (waited >= flush_ms) return 1;
+  if (!uv_is_active((uv_handle_t *)&w->timer)) uv_timer_start(&w->timer, watch_timer, flush_ms - waited, 0);
+  return 0;
+}
+
+static void watch_ready(uv_poll_t *h, int status, int events) {
+  (void)events;
+  watcher *w = h->data;
+  if (!w->active) return;
+  struct relay_state *r = w->in ? w->in->relay : NULL;
+  if (status == 0 && r && r->nroutes > 0) {
+    /* forwarded at once; JavaScript's turn only when something needs it now or the oldest is due */
+    relay_read(w->in, r, w->fd);
+    if (!watch_due(w, r->urgent, r->n, r->meta[0].at_ns, RELAY_FLUSH_MS)) return;
+  } else if (status == 0 && w->rtcp) {
+    struct rtcp_queue *q = w->rtcp->queue;
+    rtcp_read(w->rtcp, w->fd);
+    if (!watch_due(w, q->urgent, (uint32_t)q->waiting, q->since_ns, RTCP_FLUSH_MS)) return;
+  }
+  watch_call(w, status);
+}
+
+static void watch_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  watcher *w = data;
+  if (w->active) {
+    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
+    watch_stop(w, 0);
+  }
+  watch_release(w);
+}
+
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  napi_valuetype t;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    CHECK(napi_invalid_arg);
+  ingress *in = NULL;
+  srtcp *rtcp = NULL;
+  if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined && !(in = unwrap_ingress(env, argv[2])) && !(rtcp = unwrap_srtcp(env, argv[2])))
+    CHECK(napi_invalid_arg);
+  if (rtcp && !rtcp->queue && !(rtcp->queue = calloc(1, sizeof(struct rtcp_queue)))) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  struct uv_loop_s *loop = NULL;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  watcher *w = calloc(1, sizeof(watcher));
+  if (!w) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  w->magic = WATCH_MAGIC;
+  w->env = env;
+  w->poll.data = w;
+  w->timer.data = w;
+  w->in = in;
+  w->rtcp = rtcp;
+  w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (w->fd < 0 || uv_poll_init(loop, &w->poll, w->fd) != 0) {
+    if (w->fd >= 0) close(w->fd);
+    free(w);
+    napi_throw_error(env, NULL, "cannot poll the socket");
+    return NULL;
+  }
+  napi_value name, out;
+  CHECK(napi_create_string_utf8(env, "lancast:ingress", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, NULL, name, &w->async));
+  CHECK(napi_create_reference(env, argv[1], 1, &w->callback));
+  if (in || rtcp) CHECK(napi_create_reference(env, argv[2], 1, &w->in_ref));
+  uv_timer_init(loop, &w->timer);
+  w->active = 1;
+  w->owners = 3;
+  if (uv_poll_start(&w->poll, UV_READABLE, watch_ready) != 0) {
+    w->owners = 2; /* no external will hold it */
+    watch_stop(w, 1);
+    napi_throw_error(env, NULL, "cannot poll the socket");
+    return NULL;
+  }
+  CHECK(napi_add_env_cleanup_hook(env, watch_env_gone, w));
+  CHECK(napi_create_external(env, w, watch_finalize, NULL, &out));
+  return out;
+}
+
+static napi_value unwatch(napi_env env, napi_callback_info info) {
+  napi_value arg = first_arg(env, info);
+  void *p = NULL;
+  if (!arg || napi_get_value_external(env, arg, &p) != napi_ok || !p || ((watcher *)p)->magic != WATCH_MAGIC) CHECK(napi_invalid_arg);
+  watcher *w = p;
+  if (w->active) {
+    napi_remove_env_cleanup_hook(env, watch_env_gone, w);
+    watch_stop(w, 1);
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
@@ -1923,6 +2109,7 @@ NAPI_MODULE_INIT() {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},
+      {"rtcpWaiting", NULL, rtcp_waiting_count, NULL, NULL, NULL, napi_default, NULL},
       {"consent", NULL, consent, NULL, NULL, NULL, napi_default, NULL},
       {"checkConsent", NULL, check_consent, NULL, NULL, NULL, napi_default, NULL},
   };

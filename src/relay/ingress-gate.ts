@@ -37,6 +37,7 @@ import { ingressCounters } from './ingress.js';
 import { native, socketFd, takeSocket, watchSocket, type NativeModule } from './native.js';
 import { AEAD_AES_128_GCM } from './srtp.js';
 import { connectedReceivingSrtp, srtpReceiveChanged, type IceSocket, type ReceivingSrtp } from './werift/index.js';
+import { flushRtcp } from './rtcp-intake.js';
 import { arrival } from './werift/lean-receive-stats.js';
 import { GapTally } from './werift/receive-stats.js';
 
@@ -175,8 +176,10 @@ export class IngressGate {
             arrival.seconds = undefined;
           }
         }
-        if (count < ages.length) return;
+        if (count < ages.length) break;
       }
+      // The viewers' reports that waited for JavaScript to come: it is here (rtcp-intake.ts).
+      flushRtcp();
     } finally {
       this.#taking = false;
     }

@@ -55,9 +55,12 @@ export interface NativeModule {
    * rtcp-intake.ts), a consent check it was told of (`consent`) is answered and the answer to our
    * own (`checkConsent`) taken; returns [records, SRTCP
    * datagrams, their bytes, those rejected, consent checks answered, then datagram, address, port of
-   * everything else].
+   * everything else]. What the leg's watcher queued (`watch` with `srtcp`) comes first; with
+   * `queuedOnly`, only that.
    */
-  drainRtcp(srtcp: object, fd: number, records: Float64Array): (number | Buffer | string)[];
+  drainRtcp(srtcp: object, fd: number, records: Float64Array, queuedOnly?: boolean): (number | Buffer | string)[];
+  /** Viewer legs of this thread whose watcher queued RTCP that drainRtcp has not taken yet. */
+  rtcpWaiting(): number;
   /**
    * From now on the watcher of a socket of `ingress` sends every RTP packet of `ssrc` it reads to
    * these egresses at once (null: it no longer does), and queues it for `take`.
@@ -72,11 +75,12 @@ export interface NativeModule {
   take(ingress: object, fd: number, ages: Float64Array): (number | Buffer | string | null)[];
   /**
    * Calls `ready(ok)` on this thread whenever datagrams wait on socket `fd` (ok false: the socket
-   * broke), until unwatch. With `ingress` and routes on it (`route`), the watcher reads the socket
-   * itself, forwards what is routed, and calls `ready(true)` only when the queue needs JavaScript
-   * (see native/fanout.c).
+   * broke), until unwatch. With a publisher leg's `ingress` and routes on it (`route`), the
+   * watcher reads the socket itself, forwards what is routed, and calls `ready(true)` only when
+   * its queue needs JavaScript; with a viewer leg's `srtcp`, it reads the socket itself, answers
+   * consent checks, and calls `ready(true)` only for feedback that cannot wait (see native/fanout.c).
    */
-  watch(fd: number, ready: (ok: boolean) => void, ingress?: object): object;
+  watch(fd: number, ready: (ok: boolean) => void, context?: object): object;
   unwatch(watcher: object): void;
 }
 
@@ -164,11 +168,11 @@ export function takeSocket(socket: Socket, read: (fd: number, release: () => voi
 
 /**
  * Calls `readable()` on this thread whenever datagrams wait on `socket` (polled natively by `fd`;
- * with `ingress`, when its queue needs JavaScript: `route`), and `broken()` when it breaks or
- * closes; returns how to stop.
+ * with a `context`, when what the native module queued needs JavaScript: `watch`), and `broken()`
+ * when it breaks or closes; returns how to stop.
  */
-export function watchSocket(module: NativeModule, socket: Socket, fd: number, readable: () => void, broken: () => void, ingress?: object): () => void {
-  const watcher = module.watch(fd, (ok) => (ok ? readable() : broken()), ingress);
+export function watchSocket(module: NativeModule, socket: Socket, fd: number, readable: () => void, broken: () => void, context?: object): () => void {
+  const watcher = module.watch(fd, (ok) => (ok ? readable() : broken()), context);
   socket.once('close', broken);
   return () => {
     socket.off('close', broken);

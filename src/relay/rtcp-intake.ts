@@ -22,6 +22,12 @@
  * and APP packets, which werift's router passes to nobody, are skipped. `LANCAST_NATIVE_READ=0`
  * leaves the reading to Node; `LANCAST_NATIVE_CONSENT=0` leaves every consent check, answered or
  * sent, to werift.
+ *
+ * Feedback that cannot wait (NACK, PLI, FIR; anything for werift) wakes JavaScript at once;
+ * receiver reports and REMB wait in the native module until JavaScript comes anyway (the
+ * publisher's batch, ingress-gate.ts, takes every leg's: flushRtcp) or a quarter of a second has
+ * passed, so a small room's viewers do not wake the thread several times a second each. The
+ * native module adds the wait to each report's DLSR: the round trip reckoned from it stays true.
  */
 import {
   GenericNack,
@@ -67,6 +73,14 @@ const FullIntraRequest = RtcpPayloadSpecificFeedback.deSerialize(Buffer.alloc(8)
 const PER_DATAGRAM = 513;
 /** One thread's records: room for a few datagrams' worth. */
 const records = new Float64Array(RECORD * 8 * PER_DATAGRAM);
+/** Each leg socket's drain of what the native module queued (flushRtcp). */
+const queued = new Set<() => void>();
+
+/** Hand on every leg's RTCP that the native module read and kept (see the top of this file). */
+export function flushRtcp(): void {
+  if (!native || native.rtcpWaiting() === 0) return;
+  for (const drainQueued of queued) drainQueued();
+}
 
 /**
  * Read the leg's RTCP natively from now on (its SRTCP must be native already). Returns how to stop
@@ -98,7 +112,15 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
     consent();
     releases.push(() => module.consent(srtcp!, null));
     for (const { socket, receive } of sockets as Exclude<typeof sockets, string>) {
-      const release = takeSocket(socket, (fd, release) => watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive, consent), release));
+      const release = takeSocket(socket, (fd, release) => {
+        const drainQueued = () => drain(module, srtcp!, fd, leg, receive, consent, true);
+        queued.add(drainQueued);
+        const stop = watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive, consent), release, srtcp!);
+        return () => {
+          queued.delete(drainQueued);
+          stop();
+        };
+      });
       if (!release) {
         stop();
         return 'a socket of the leg cannot be read outside Node';
@@ -141,9 +163,9 @@ function answerConsent(module: NativeModule, srtcp: object, leg: LegSrtcp, check
   };
 }
 
-function drain(module: NativeModule, srtcp: object, fd: number, leg: LegSrtcp, receive: (data: Buffer, addr: [string, number]) => void, consent: () => void): void {
+function drain(module: NativeModule, srtcp: object, fd: number, leg: LegSrtcp, receive: (data: Buffer, addr: [string, number]) => void, consent: () => void, queuedOnly = false): void {
   for (;;) {
-    const out = module.drainRtcp(srtcp, fd, records);
+    const out = module.drainRtcp(srtcp, fd, records, queuedOnly);
     const used = out[0] as number;
     const datagrams = out[1] as number;
     if (datagrams > 0) {

@@ -4,14 +4,15 @@
  * native ingress must give back exactly the plain RTP, across a sequence-number wrap and with
  * header extensions, and must refuse a tampered packet or a wrong key. Then the swap itself on a
  * connected werift leg (werift as the relay runs it, through the installer); last, `drain`, which
- * reads a gated publisher leg's socket (ingress-gate.ts).
+ * reads a gated publisher leg's socket (ingress-gate.ts), and `route` and `take`, which forward a
+ * watched leg's routed streams as they are read and keep everything for JavaScript.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift';
-import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native } from '../../src/relay/egress.js';
+import { AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, native, NO_SRTP_FOR_BENCHMARKS } from '../../src/relay/egress.js';
 import { iceConfig } from '../../src/relay/ice.js';
 import { ingressCounters, useNativeIngress } from '../../src/relay/ingress.js';
 import { pauseReading, socketFd } from '../../src/relay/native.js';
@@ -194,5 +195,72 @@ test('drain: reads a socket without blocking; RTP authenticated and described ac
   } finally {
     rx.close();
     tx.close();
+  }
+});
+
+test('route and take: a routed stream is sent on as it is read, with the viewer\'s header; everything read is kept for JavaScript, in order, with how many it went to', async () => {
+  const { sender, ingress } = pair(AEAD_AES_128_GCM, 12);
+  const [rx, tx, out, sink] = [createSocket('udp4'), createSocket('udp4'), createSocket('udp4'), createSocket('udp4')];
+  for (const s of [rx, tx, out, sink]) await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  rx.on('message', () => assert.fail('Node must not read a socket the native module watches'));
+  assert.ok(pauseReading(rx), 'Node stops reading the socket');
+  const received: Buffer[] = [];
+  sink.on('message', (m) => received.push(m));
+  // A viewer's egress without SRTP (the benchmarks' profile), so its packets can be read here.
+  const egress = native!.create(socketFd(out)!, '127.0.0.1', sink.address().port, 0xabc, 100, 10, 1000, NO_SRTP_FOR_BENCHMARKS, randomBytes(16), randomBytes(12), null);
+  let woken = 0;
+  const watcher = native!.watch(socketFd(rx)!, () => woken++, ingress);
+  const send = (b: Buffer) => new Promise<void>((resolve) => tx.send(b, rx.address().port, '127.0.0.1', () => resolve()));
+  const srtp = (seq: number, payload: Buffer) => {
+    const packet = rtp(seq, payload);
+    return sender.encrypt(packet.payload, packet.header);
+  };
+  const ages = new Float64Array(64);
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    native!.route(ingress, 0x1234abcd, [egress]);
+    const payloads = [randomBytes(700), randomBytes(800), randomBytes(900)];
+    for (const [i, p] of payloads.entries()) await send(srtp(500 + i, p));
+    await until(() => received.length === 3 && woken > 0);
+    assert.equal(received.length, 3, 'the viewer got each routed packet');
+    for (const [i, m] of received.entries()) {
+      assert.equal(m.readUInt16BE(2), 510 + i, "the viewer's sequence offset");
+      assert.equal(m.readUInt32BE(4), (500 + i) * 3000 + 1000, "the viewer's timestamp offset");
+      assert.equal(m.readUInt32BE(8), 0xabc, "the viewer's SSRC");
+      assert.equal(m[1] & 0x7f, 100, "the viewer's payload type");
+      assert.deepEqual(m.subarray(12), payloads[i], 'the payload as the publisher sent it');
+    }
+    assert.ok(woken > 0, 'JavaScript was woken for what was kept');
+    // Not routed: another SSRC, and STUN. Both wait for JavaScript, not sent on.
+    const other = rtp(7, randomBytes(100));
+    other.header.ssrc = 0x5555;
+    await send(sender.encrypt(other.payload, other.header));
+    const stun = Buffer.from('000100002112a442000000000000000000000000', 'hex');
+    await send(stun);
+    await new Promise((r) => setTimeout(r, 30));
+    const got = native!.take(ingress, socketFd(rx)!, ages);
+    assert.deepEqual(got.slice(0, 3), [5, 0, 3], 'five datagrams, none rejected, three forwarded');
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(got[3 + 3 * i], rtp(500 + i, payloads[i]).serialize(), 'kept plain, as werift decrypts it');
+      assert.deepEqual(got.slice(4 + 3 * i, 6 + 3 * i), [null, 1], 'sent to one viewer');
+      assert.ok(ages[i] >= 0 && ages[i] < 5_000, `its age: ${ages[i]} ms`);
+    }
+    assert.deepEqual(got.slice(12, 15), [other.serialize(), null, -1], 'another SSRC: not sent here');
+    assert.deepEqual(got.slice(15), [stun, '127.0.0.1', tx.address().port], 'STUN comes back with its sender');
+    assert.equal(received.length, 3);
+    // No longer routed: kept, not sent.
+    native!.route(ingress, 0x1234abcd, null);
+    await send(srtp(503, randomBytes(50)));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(native!.take(ingress, socketFd(rx)!, ages).slice(0, 3), [1, 0, 0]);
+    assert.equal(received.length, 3, 'nothing sent after the route was removed');
+    assert.throws(() => native!.route({}, 1, null), 'not an ingress');
+    for (let ssrc = 1; ssrc <= 4; ssrc++) native!.route(ingress, ssrc, []);
+    assert.throws(() => native!.route(ingress, 5, []), /too many routed streams/);
+  } finally {
+    native!.unwatch(watcher);
+    for (const s of [rx, tx, out, sink]) s.close();
   }
 });
