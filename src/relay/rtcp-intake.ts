@@ -115,7 +115,7 @@ export function readRtcp(pc: RTCPeerConnection, env: NodeJS.ProcessEnv = process
       const release = takeSocket(socket, (fd, release) => {
         const drainQueued = () => drain(module, srtcp!, fd, leg, receive, consent, true);
         queued.add(drainQueued);
-        const stop = watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive, consent), release, srtcp!);
+        const stop = watchSocket(module, socket, fd, () => drain(module, srtcp!, fd, leg, receive, consent), release, srtcp);
         return () => {
           queued.delete(drainQueued);
           stop();
