@@ -1690,7 +1690,7 @@ static int is_rtcp(const uint8_t *p, size_t n) { return n >= 2 && p[0] >= 128 &&
    queue); receiver reports and REMB wait until JavaScript comes anyway (the publisher's batch,
    src/relay/ingress-gate.ts, takes every leg's: rtcpWaiting) or RTCP_FLUSH_MS. A report block's
    DLSR grows by how long its report waited, so the round trip reckoned from it stays true. */
-#define RTCP_QUEUE 16
+#define RTCP_QUEUE 8 /* a leg sends a few reports a second */
 #define RTCP_FLUSH_MS 250
 
 struct rtcp_queue {

@@ -136,7 +136,10 @@ export class IngressGate {
     if (changed) return changed;
     return this.#takeSockets(this.#readers, () => this.#stopReading(), (session, ingress, { socket, receive }, fd, release) => {
       const tag = session.keys.profile === AEAD_AES_128_GCM ? 16 : 10;
-      const take = () => this.#take(module, ingress, fd, tag, receive, session);
+      const take = () => {
+        // A socket closed meanwhile: its descriptor may be another socket's by now.
+        if (socketFd(socket) === fd) this.#take(module, ingress, fd, tag, receive, session);
+      };
       this.#takes.push(take);
       this.#ingresses.add(ingress);
       // A socket that broke: Node (werift) has it again. One closed under us stops on its 'close'.
