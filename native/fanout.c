@@ -643,6 +643,22 @@ static int read_batch(int fd, uint8_t *buf, unsigned int want, struct mmsghdr *m
   return got < 0 ? 0 : got;
 }
 
+/* A batch read into a queue's free slots. */
+typedef struct {
+  struct mmsghdr msgs[DRAIN_BATCH];
+  struct iovec iov[DRAIN_BATCH];
+  struct sockaddr_storage from[DRAIN_BATCH];
+  unsigned int want;
+} batch;
+
+/* What waits on `fd`, into the slots from `used` of a queue of `slots` (DRAIN_SLOT bytes each) at
+   `buf`, a batch at most; how many (0: none wait, or the queue is full). */
+static int read_into(int fd, uint8_t *buf, uint32_t used, uint32_t slots, batch *b) {
+  if (used >= slots) return 0;
+  b->want = slots - used < DRAIN_BATCH ? slots - used : DRAIN_BATCH;
+  return read_batch(fd, buf + (size_t)used * DRAIN_SLOT, b->want, b->msgs, b->iov, b->from);
+}
+
 /* A datagram for werift, appended to `out` as (buffer, address, port): what its socket would have given it. */
 static napi_status push_datagram(napi_env env, napi_value out, uint32_t *outn, const uint8_t *p, size_t n, const struct sockaddr_storage *from) {
   char address[INET6_ADDRSTRLEN] = "";
@@ -826,20 +842,15 @@ static struct relay_state *relay_of(ingress *in) {
 
 /* Reads what waits on `fd` into the queue (until it is full): routed RTP is forwarded on the way. */
 static void relay_read(ingress *in, struct relay_state *r, int fd) {
-  struct mmsghdr msgs[DRAIN_BATCH];
-  struct iovec iov[DRAIN_BATCH];
-  struct sockaddr_storage from[DRAIN_BATCH];
+  batch b;
   uint8_t plain[MAX_PACKET];
-  while (r->n < QUEUE_SLOTS) {
-    unsigned int want = QUEUE_SLOTS - r->n < DRAIN_BATCH ? QUEUE_SLOTS - r->n : DRAIN_BATCH;
-    int got = read_batch(fd, r->buf + (size_t)r->n * DRAIN_SLOT, want, msgs, iov, from);
-    if (got <= 0) break;
+  for (int got; (got = read_into(fd, r->buf, r->n, QUEUE_SLOTS, &b)) > 0;) {
     uint64_t now = monotonic_ns();
     uint32_t base = r->n;
     for (int i = 0; i < got; i++) {
-      uint8_t *p = iov[i].iov_base;
-      size_t n = msgs[i].msg_len;
-      int truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      uint8_t *p = b.iov[i].iov_base;
+      size_t n = b.msgs[i].msg_len;
+      int truncated = (b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
       queued q = {0};
       q.at_ns = now;
       q.sent = -1;
@@ -878,14 +889,14 @@ static void relay_read(ingress *in, struct relay_state *r, int fd) {
       } else {
         if (truncated) continue; /* werift could not use part of a datagram either */
         q.len = (uint16_t)n;
-        q.from = from[i];
+        q.from = b.from[i];
         r->urgent = 1;
       }
       /* kept: closes up behind datagrams of the batch that were not */
       if (r->n != base + (uint32_t)i) memmove(r->buf + (size_t)r->n * DRAIN_SLOT, p, q.len);
       r->meta[r->n++] = q;
     }
-    if ((unsigned int)got < want) break;
+    if ((unsigned int)got < b.want) break;
   }
   if (r->n >= QUEUE_SOON) r->urgent = 1;
 }
@@ -1748,24 +1759,19 @@ static int rtcp_urgent(const uint8_t *p, size_t n) {
 /* Reads what waits on `fd` into the leg's queue, until it is full (see above). */
 static void rtcp_read(srtcp *s, int fd) {
   struct rtcp_queue *q = s->queue;
-  struct mmsghdr msgs[DRAIN_BATCH];
-  struct iovec iov[DRAIN_BATCH];
-  struct sockaddr_storage from[DRAIN_BATCH];
+  batch b;
   uint8_t plain[DRAIN_SLOT];
-  while (q->n < RTCP_QUEUE) {
-    unsigned int want = RTCP_QUEUE - q->n < DRAIN_BATCH ? RTCP_QUEUE - q->n : DRAIN_BATCH;
-    int got = read_batch(fd, q->buf[q->n], want, msgs, iov, from);
-    if (got <= 0) break;
+  for (int got; (got = read_into(fd, q->buf[0], q->n, RTCP_QUEUE, &b)) > 0;) {
     uint64_t now = monotonic_ns();
     uint32_t base = q->n;
     for (int i = 0; i < got; i++) {
-      uint8_t *p = iov[i].iov_base;
-      size_t n = msgs[i].msg_len, len = n;
-      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
+      uint8_t *p = b.iov[i].iov_base;
+      size_t n = b.msgs[i].msg_len, len = n;
+      if ((b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
       int rtcp = is_rtcp(p, n);
       if (!rtcp) {
-        if (stun_check(s, p, n, &from[i])) continue;
-        if (stun_answer(s, fd, p, n, &from[i], msgs[i].msg_hdr.msg_namelen)) {
+        if (stun_check(s, p, n, &b.from[i])) continue;
+        if (stun_answer(s, fd, p, n, &b.from[i], b.msgs[i].msg_hdr.msg_namelen)) {
           q->answered++;
           rtcp_mark(q, now);
           continue;
@@ -1787,11 +1793,11 @@ static void rtcp_read(srtcp *s, int fd) {
       q->meta[q->n].wire = (uint16_t)n;
       q->meta[q->n].rtcp = (int8_t)rtcp;
       q->meta[q->n].at_ns = now;
-      q->meta[q->n].from = from[i];
+      q->meta[q->n].from = b.from[i];
       q->n++;
       rtcp_mark(q, now);
     }
-    if ((unsigned int)got < want) break;
+    if ((unsigned int)got < b.want) break;
   }
   if (q->n == RTCP_QUEUE) q->urgent = 1;
 }
