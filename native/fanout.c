@@ -697,20 +697,16 @@ static uint8_t *drain_buffer(napi_env env, uint8_t **buf) {
   return *buf;
 }
 
-/* drain(ingress, fd, records Uint32Array, keep?) -> [rtp, rejected, (buffer, address, port)...]:
+/* drain(ingress, fd, records Uint32Array) -> [rtp, rejected, (buffer, address, port)...]:
    reads what is waiting on the socket without blocking. Each RTP packet is authenticated and
    decrypted (its rollover counter kept) and, when it authenticates, described in `records`
-   (DRAIN_RECORD numbers each); with `keep`, its plain RTP (header and payload, as werift's own
-   decrypt returns it) also comes back, as (buffer, null, 0) in arrival order. Anything else (STUN,
-   DTLS, SRTCP) comes back whole with its sender, for werift. Stops when the socket is empty or
-   `records` is full. */
+   (DRAIN_RECORD numbers each) and dropped. Anything else (STUN, DTLS, SRTCP) comes back whole with
+   its sender, for werift. Stops when the socket is empty or `records` is full. */
 static napi_value drain(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
-  bool keep = false;
-  if (argc > 3 && napi_get_value_bool(env, argv[3], &keep) != napi_ok) keep = false;
   int32_t fd = -1;
   size_t length = 0;
   void *rec = NULL;
@@ -748,18 +744,6 @@ static napi_value drain(napi_env env, napi_callback_info info) {
         r[2] = (uint32_t)hlen;
         r[3] = (uint32_t)(padding <= body ? body - padding : 0);
         r[4] = (p[1] & 0x80) ? 1 : 0;
-        if (keep) {
-          napi_value buf, none, zero;
-          void *copy = NULL;
-          CHECK(napi_create_buffer(env, hlen + body, &copy, &buf));
-          memcpy(copy, p, hlen);
-          memcpy((uint8_t *)copy + hlen, plain, body);
-          CHECK(napi_get_null(env, &none));
-          CHECK(napi_create_int32(env, 0, &zero));
-          CHECK(napi_set_element(env, out, outn++, buf));
-          CHECK(napi_set_element(env, out, outn++, none));
-          CHECK(napi_set_element(env, out, outn++, zero));
-        }
         continue;
       }
       if (truncated) continue; /* werift could not use part of a datagram either */
@@ -1915,10 +1899,11 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
 /* ---- While the media is consumed: the leg's socket read here as soon as it is readable. ----
    watch(fd, callback) polls a duplicate of the socket on the calling thread's own libuv loop
    (Node's UDP handle keeps the original; libuv keeps one watcher per descriptor) and calls
-   `callback(ok)` whenever datagrams wait, which then reads them with drain(..., keep): one call
-   into JavaScript for what arrived together, and none of Node's per-datagram work (a handle
-   callback, a Buffer and an address for each). unwatch(w) stops it; the callback must unwatch,
-   as it holds the watcher. */
+   `callback(ok)` whenever datagrams wait, which then reads them (take, drainRtcp): one call into
+   JavaScript for what arrived together, and none of Node's per-datagram work (a handle callback,
+   a Buffer and an address for each). With a context (an ingress or a leg's SRTCP), the watcher
+   reads them itself and calls only when JavaScript is needed (relay_read, rtcp_read). unwatch(w)
+   stops it; the callback must unwatch, as it holds the watcher. */
 #define WATCH_MAGIC 0x5741544cu
 
 typedef struct {

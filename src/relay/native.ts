@@ -46,9 +46,8 @@ export interface NativeModule {
    * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
    * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns
    * [RTP packets described, RTP packets rejected, then datagram, address, port of everything else].
-   * With `keep`, each RTP packet's plain text comes back too, in arrival order, as (buffer, null, 0).
    */
-  drain(ingress: object, fd: number, records: Uint32Array, keep?: boolean): (number | Buffer | string | null)[];
+  drain(ingress: object, fd: number, records: Uint32Array): (number | Buffer | string)[];
   /**
    * Reads what waits on a viewer leg's socket `fd` without blocking: each SRTCP datagram is opened
    * with `srtcp` and its reports and feedback described in `records` (8 numbers each, see
