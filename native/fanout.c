@@ -697,20 +697,30 @@ static uint8_t *drain_buffer(napi_env env, uint8_t **buf) {
   return *buf;
 }
 
+/* drain's and take's arguments: (ingress, fd, a typed array of type `want`); NULL with an error thrown on bad ones. */
+static ingress *ingress_read_args(napi_env env, napi_callback_info info, napi_typedarray_type want, int32_t *fd, void **array, size_t *length) {
+  size_t argc = 3;
+  napi_value argv[3];
+  ingress *in = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || !(in = unwrap_ingress(env, argv[0])) ||
+      !drain_args(env, argv[1], argv[2], want, fd, array, length)) {
+    napi_throw_error(env, NULL, NATIVE_NAME ": bad arguments");
+    return NULL;
+  }
+  return in;
+}
+
 /* drain(ingress, fd, records Uint32Array) -> [rtp, rejected, (buffer, address, port)...]:
    reads what is waiting on the socket without blocking. Each RTP packet is authenticated and
    decrypted (its rollover counter kept) and, when it authenticates, described in `records`
    (DRAIN_RECORD numbers each) and dropped. Anything else (STUN, DTLS, SRTCP) comes back whole with
    its sender, for werift. Stops when the socket is empty or `records` is full. */
 static napi_value drain(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
   int32_t fd = -1;
   size_t length = 0;
   void *rec = NULL;
-  if (!in || !drain_args(env, argv[1], argv[2], napi_uint32_array, &fd, &rec, &length)) CHECK(napi_invalid_arg);
+  ingress *in = ingress_read_args(env, info, napi_uint32_array, &fd, &rec, &length);
+  if (!in) return NULL;
   if (!drain_buffer(env, &in->drainbuf)) return NULL;
   uint32_t *records = rec;
   size_t cap = length / DRAIN_RECORD, used = 0;
@@ -947,14 +957,11 @@ static napi_value route_set(napi_env env, napi_callback_info info) {
    anything else whole with its sender. `ages` gets how long ago each arrived, in ms. `rejected`
    and `forwarded` count what the queue saw since the last take. */
 static napi_value take(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
   int32_t fd = -1;
   size_t length = 0;
   void *ages = NULL;
-  if (!in || !drain_args(env, argv[1], argv[2], napi_float64_array, &fd, &ages, &length)) CHECK(napi_invalid_arg);
+  ingress *in = ingress_read_args(env, info, napi_float64_array, &fd, &ages, &length);
+  if (!in) return NULL;
   struct relay_state *r = relay_of(in);
   if (!r) {
     napi_throw_error(env, NULL, "out of memory");
