@@ -826,6 +826,12 @@ static void relay_free(napi_env env, struct relay_state *r) {
   free(r);
 }
 
+static route *route_find(struct relay_state *r, uint32_t ssrc) {
+  for (int k = 0; k < r->nroutes; k++)
+    if (r->routes[k].ssrc == ssrc) return &r->routes[k];
+  return NULL;
+}
+
 static struct relay_state *relay_of(ingress *in) {
   if (!in->relay && (in->relay = calloc(1, sizeof(struct relay_state))) && !(in->relay->buf = malloc((size_t)QUEUE_SLOTS * DRAIN_SLOT))) {
     free(in->relay);
@@ -861,9 +867,7 @@ static void relay_read(ingress *in, struct relay_state *r, int fd) {
         size_t payload = padding <= body ? body - padding : 0;
         uint32_t ssrc = get32(p + 8);
         uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
-        route *rt = NULL;
-        for (int k = 0; k < r->nroutes; k++)
-          if (r->routes[k].ssrc == ssrc) rt = &r->routes[k];
+        route *rt = route_find(r, ssrc);
         if (rt) {
           uint16_t ahead = (uint16_t)(seq - rt->highest);
           if (!rt->started || (ahead > 0 && ahead < 0x8000)) {
@@ -912,9 +916,7 @@ static napi_value route_set(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  route *rt = NULL;
-  for (int k = 0; k < r->nroutes; k++)
-    if (r->routes[k].ssrc == ssrc) rt = &r->routes[k];
+  route *rt = route_find(r, ssrc);
   route kept = {0};
   if (rt) {
     kept.highest = rt->highest;
@@ -1043,7 +1045,6 @@ typedef struct {
   uint64_t clock;
   uint32_t out_index; /* the index of the last packet protected; the next is one more */
   double in_packets, rejected, out_packets;
-  uint8_t *drainbuf; /* DRAIN_BATCH datagrams of DRAIN_SLOT bytes, made on the first drainRtcp */
   /* Consent checks (RFC 7675) from the leg's selected far end, answered by drainRtcp: see stun_answer. */
   HMAC_CTX *stun_hmac;              /* keyed with our ICE password; NULL: every STUN message goes to werift */
   uint8_t stun_user[STUN_USER_MAX]; /* USERNAME as the peer sends it: our ufrag, ':', theirs */
@@ -1061,7 +1062,7 @@ typedef struct {
   int check_pending;
   uint64_t check_sent_ns;
   double check_answers, check_rtt_ms;
-  struct rtcp_queue *queue; /* while watched: what was read and waits for drainRtcp (see rtcp_read) */
+  struct rtcp_queue *queue; /* what was read and waits for drainRtcp (see rtcp_read), made on the first watch or drainRtcp */
 } srtcp;
 
 struct rtcp_queue;
@@ -1077,7 +1078,6 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
   if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
   if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
-  free(s->drainbuf);
   rtcp_queue_free(s);
   free(s);
 }
@@ -1706,7 +1706,7 @@ struct rtcp_queue {
   } meta[RTCP_QUEUE];
   uint32_t n;
   int urgent;
-  double rejected, answered; /* since the last drainRtcp */
+  double rejected, rejected_bytes, answered; /* since the last drainRtcp */
   int waiting;               /* something above for drainRtcp to tell, since since_ns */
   uint64_t since_ns;
 };
@@ -1726,7 +1726,7 @@ static void rtcp_forget(struct rtcp_queue *q) {
   if (q->waiting) rtcp_waiting--;
   q->n = 0;
   q->waiting = q->urgent = 0;
-  q->rejected = q->answered = 0;
+  q->rejected = q->rejected_bytes = q->answered = 0;
 }
 
 static void rtcp_queue_free(void *p) {
@@ -1772,6 +1772,7 @@ static void rtcp_read(srtcp *s, int fd) {
         len = srtcp_open(s, p, n, plain);
         if (len == 0) {
           q->rejected++;
+          q->rejected_bytes += (double)n;
           rtcp_mark(q, now);
           continue;
         }
@@ -1791,6 +1792,12 @@ static void rtcp_read(srtcp *s, int fd) {
     if ((unsigned int)got < b.want) break;
   }
   if (q->n == RTCP_QUEUE) q->urgent = 1;
+}
+
+/* The leg's queue, made on first use; NULL with an error thrown when memory is out. */
+static struct rtcp_queue *rtcp_queue_of(napi_env env, srtcp *s) {
+  if (!s->queue && !(s->queue = calloc(1, sizeof(struct rtcp_queue)))) napi_throw_error(env, NULL, "out of memory");
+  return s->queue;
 }
 
 /* rtcpWaiting() -> legs of this thread with RTCP waiting for drainRtcp */
@@ -1818,19 +1825,22 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   size_t length = 0;
   void *rec = NULL;
   if (!s || !drain_args(env, argv[1], argv[2], napi_float64_array, &fd, &rec, &length)) CHECK(napi_invalid_arg);
-  if (!drain_buffer(env, &s->drainbuf)) return NULL;
+  struct rtcp_queue *q = rtcp_queue_of(env, s);
+  if (!q) return NULL;
   const size_t most = DRAIN_SLOT / 4 + 1; /* records one datagram can give */
   size_t cap = length / RTCP_RECORD, used = 0;
-  double datagrams = 0, bytes = 0, rejected = 0, answered = 0;
+  double datagrams = 0, bytes = 0;
   napi_value out;
   CHECK(napi_create_array(env, &out));
   uint32_t outn = 5;
-  uint8_t plain[DRAIN_SLOT];
-  struct mmsghdr msgs[DRAIN_BATCH];
-  struct iovec iov[DRAIN_BATCH];
-  struct sockaddr_storage from[DRAIN_BATCH];
-  struct rtcp_queue *q = s->queue;
-  if (q && q->n > 0) {
+  /* what the watcher queued, then what waits, read into the queue the same way (rtcp_read) */
+  const uint64_t called = monotonic_ns();
+  while (cap - used >= most) {
+    if (q->n == 0) {
+      if (queued_only) break;
+      rtcp_read(s, fd);
+      if (q->n == 0) break;
+    }
     uint64_t now = monotonic_ns();
     uint32_t k = 0;
     for (; k < q->n && cap - used >= most; k++) {
@@ -1842,8 +1852,8 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
       bytes += q->meta[k].wire;
       double *first = (double *)rec + used * RTCP_RECORD;
       size_t added = rtcp_parse(q->buf[k], q->meta[k].len, first);
-      /* a report that waited: its DLSR (1/65536 s) grows by as much, so the round trip stays true */
-      double waited = (double)(now - q->meta[k].at_ns) * 65536.0 / 1e9;
+      /* a report that waited for this call: its DLSR (1/65536 s) grows by as much, so the round trip stays true */
+      double waited = q->meta[k].at_ns < called ? (double)(now - q->meta[k].at_ns) * 65536.0 / 1e9 : 0;
       for (size_t r = 0; r < added; r++) {
         double *b = first + r * RTCP_RECORD;
         if (b[0] == REC_BLOCK && b[6] != 0) b[7] = b[7] + waited > 4294967295.0 ? 4294967295.0 : (double)(uint32_t)(b[7] + waited);
@@ -1857,42 +1867,15 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
     q->n -= k;
     q->urgent = q->n == RTCP_QUEUE;
   }
-  if (q) {
-    rejected += q->rejected;
-    answered += q->answered;
-    q->rejected = q->answered = 0;
-    if (q->n > 0) q->since_ns = q->meta[0].at_ns;
-    else if (q->waiting) {
-      q->waiting = 0;
-      rtcp_waiting--;
-    }
-  }
-  for (; !queued_only && !(q && q->n > 0);) {
-    size_t room = (cap - used) / most;
-    unsigned int want = room < DRAIN_BATCH ? (unsigned int)room : DRAIN_BATCH;
-    if (want == 0) break;
-    int got = read_batch(fd, s->drainbuf, want, msgs, iov, from);
-    if (got <= 0) break;
-    for (int i = 0; i < got; i++) {
-      const uint8_t *p = iov[i].iov_base;
-      size_t n = msgs[i].msg_len;
-      if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) continue; /* werift could not use part of a datagram either */
-      if (!is_rtcp(p, n)) {
-        if (stun_check(s, p, n, &from[i])) continue;
-        if (stun_answer(s, fd, p, n, &from[i], msgs[i].msg_hdr.msg_namelen)) {
-          answered++;
-          continue;
-        }
-        CHECK(push_datagram(env, out, &outn, p, n, &from[i]));
-        continue;
-      }
-      datagrams++;
-      bytes += (double)n;
-      size_t len = srtcp_open(s, p, n, plain);
-      if (len == 0) rejected++;
-      else used += rtcp_parse(plain, len, (double *)rec + used * RTCP_RECORD);
-    }
-    if ((unsigned int)got < want) break;
+  /* a datagram that did not authenticate is still one the leg received */
+  datagrams += q->rejected;
+  bytes += q->rejected_bytes;
+  double rejected = q->rejected, answered = q->answered;
+  q->rejected = q->rejected_bytes = q->answered = 0;
+  if (q->n > 0) q->since_ns = q->meta[0].at_ns;
+  else if (q->waiting) {
+    q->waiting = 0;
+    rtcp_waiting--;
   }
   double head[5] = {(double)used, datagrams, bytes, rejected, answered};
   for (uint32_t i = 0; i < 5; i++) {
@@ -2031,10 +2014,7 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   srtcp *rtcp = NULL;
   if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined && !(in = unwrap_ingress(env, argv[2])) && !(rtcp = unwrap_srtcp(env, argv[2])))
     CHECK(napi_invalid_arg);
-  if (rtcp && !rtcp->queue && !(rtcp->queue = calloc(1, sizeof(struct rtcp_queue)))) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
+  if (rtcp && !rtcp_queue_of(env, rtcp)) return NULL;
   struct uv_loop_s *loop = NULL;
   CHECK(napi_get_uv_event_loop(env, &loop));
   watcher *w = calloc(1, sizeof(watcher));

@@ -102,9 +102,9 @@ export class IngressGate {
   #tally: GapTally | undefined;
   /** How to take, per socket, what the native module queued (while reading). */
   #takes: (() => void)[] = [];
-  /** The native contexts of the leg's sessions (while reading), and the SSRCs routed on them. */
+  /** The native contexts of the leg's sessions (while reading), and each SSRC routed on them with its egresses. */
   #ingresses = new Set<object>();
-  readonly #routed = new Set<number>();
+  readonly #routed = new Map<number, object[]>();
   #taking = false;
   /** Set while a packet the native module already sent is handed on (see Delivering). */
   delivering: Delivering | undefined;
@@ -203,20 +203,20 @@ export class IngressGate {
     if (!module || (egresses && (!this.reading || env.LANCAST_NATIVE_ROUTE === '0'))) return false;
     this.sync();
     for (const ingress of this.#ingresses) module.route(ingress, ssrc, egresses);
-    if (egresses) this.#routed.add(ssrc);
+    if (egresses) this.#routed.set(ssrc, egresses);
     else this.#routed.delete(ssrc);
     return true;
   }
 
-  /** Whether a stream is routed natively (route). */
-  routed(ssrc: number): boolean {
-    return this.#routed.has(ssrc);
+  /** The egresses a stream is routed to natively (route); undefined when it is not. */
+  routed(ssrc: number): object[] | undefined {
+    return this.#routed.get(ssrc);
   }
 
   #stopReading(): void {
     // What was forwarded natively is handed on first; then nothing is routed.
     this.sync();
-    for (const ssrc of this.#routed) this.route(ssrc, null);
+    for (const ssrc of this.#routed.keys()) this.route(ssrc, null);
     for (const stop of this.#readers.splice(0)) stop();
     this.#takes = [];
     this.#ingresses.clear();

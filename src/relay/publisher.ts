@@ -98,8 +98,6 @@ export class Publisher {
    * threads with viewers of this publisher): then no stream is routed natively (refreshRoutes).
    */
   everyPacketNow: (() => boolean) | undefined;
-  /** Each natively routed stream's SSRC and the egresses it goes to (ingress-gate.ts `route`). */
-  readonly #routes = new Map<number, object[]>();
 
   constructor(ice: RelayIceOptions, onClose: () => void) {
     this.#onClose = onClose;
@@ -257,13 +255,9 @@ export class Publisher {
     for (const [kind, ssrc] of this.#ssrc) {
       const egresses = on ? this.forwarder.nativeRoute(kind) : undefined;
       // The group's array is replaced whenever its viewers change: the same one is the same route.
-      const current = this.#gate.routed(ssrc) ? this.#routes.get(ssrc) : undefined;
+      const current = this.#gate.routed(ssrc);
       if (egresses === current) continue;
-      if (egresses && this.#gate.route(ssrc, egresses)) this.#routes.set(ssrc, egresses);
-      else {
-        if (current) this.#gate.route(ssrc, null);
-        this.#routes.delete(ssrc);
-      }
+      if (!(egresses && this.#gate.route(ssrc, egresses)) && current) this.#gate.route(ssrc, null);
     }
   }
 
