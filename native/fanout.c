@@ -23,8 +23,8 @@
 #include "napi_common.h"
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +44,11 @@
 #define FLAG_NO_SEND 1   /* benchmarks only: everything but the sendto() */
 #define MAX_PACKET 1600
 #define HEADER 12
+
+/* HMAC-SHA1 keyed once (hmac_sha1_key, below). */
+typedef struct {
+  SHA_CTX inner, outer; /* SHA-1 after the key XOR ipad, and after the key XOR opad */
+} hmac_sha1;
 
 typedef struct {
   uint32_t roc;
@@ -65,8 +70,8 @@ typedef struct {
   int profile;
   int flags;
   uint8_t salt[14];
-  EVP_CIPHER_CTX *cipher;
-  HMAC_CTX *hmac;
+  EVP_CIPHER_CTX *cipher; /* GCM, or ECB for AES-CM (aes_cm) */
+  hmac_sha1 hmac;
   roc_state streams[2]; /* 0: the media stream, 1: its RTX stream */
   double packets, octets, dropped;
   int closed;
@@ -74,9 +79,8 @@ typedef struct {
 
 static void release(egress *e) {
   if (e->cipher) EVP_CIPHER_CTX_free(e->cipher);
-  if (e->hmac) HMAC_CTX_free(e->hmac);
   e->cipher = NULL;
-  e->hmac = NULL;
+  OPENSSL_cleanse(&e->hmac, sizeof e->hmac);
   e->closed = 1;
 }
 
@@ -117,6 +121,75 @@ static void put32(uint8_t *p, uint32_t v) {
   p[1] = v >> 16;
   p[2] = v >> 8;
   p[3] = v;
+}
+
+/* ---- AES-CM and HMAC-SHA1 keyed once (RFC 3711 4.1.1 and 4.2.1). ----
+   OpenSSL 3 re-keys per message what these keep: HMAC_Init_ex(ctx, NULL, ...) copies two digest
+   contexts through its provider (allocating and clearing them), and setting a CTR context's IV
+   goes through the provider's parameter look-ups by name; that set-up cost more than the
+   AES-NI and SHA work of a 1200-byte packet. So the key's HMAC pads are hashed once and their
+   SHA-1 states copied per message, and AES-CM's keystream, E(k, IV + i) for the counter blocks,
+   comes from one ECB context keyed once (one OpenSSL call per packet, still AES-NI). */
+static void hmac_sha1_key(hmac_sha1 *h, const void *key, size_t len) {
+  uint8_t k[SHA_CBLOCK] = {0}, pad[SHA_CBLOCK];
+  if (len > SHA_CBLOCK) SHA1(key, len, k); /* RFC 2104 2: a longer key is hashed first */
+  else memcpy(k, key, len);
+  for (int i = 0; i < SHA_CBLOCK; i++) pad[i] = k[i] ^ 0x36;
+  SHA1_Init(&h->inner);
+  SHA1_Update(&h->inner, pad, SHA_CBLOCK);
+  for (int i = 0; i < SHA_CBLOCK; i++) pad[i] = k[i] ^ 0x5c;
+  SHA1_Init(&h->outer);
+  SHA1_Update(&h->outer, pad, SHA_CBLOCK);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+/* HMAC-SHA1 of `a` followed by `b` (bl may be 0). */
+static void hmac_sha1_of(const hmac_sha1 *h, const void *a, size_t al, const void *b, size_t bl, uint8_t mac[SHA_DIGEST_LENGTH]) {
+  SHA_CTX c = h->inner;
+  SHA1_Update(&c, a, al);
+  if (bl) SHA1_Update(&c, b, bl);
+  SHA1_Final(mac, &c);
+  c = h->outer;
+  SHA1_Update(&c, mac, SHA_DIGEST_LENGTH);
+  SHA1_Final(mac, &c);
+}
+
+/* An AES-128-ECB context keyed with `key`, for aes_cm; NULL when OpenSSL refuses. */
+static EVP_CIPHER_CTX *aes_cm_context(const void *key) {
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  if (c && EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL) == 1 && EVP_CIPHER_CTX_set_padding(c, 0) == 1) return c;
+  EVP_CIPHER_CTX_free(c);
+  return NULL;
+}
+
+/* AES-CM: `out` = `in` XOR the keystream from the counter block `iv` (its last two bytes zero,
+   the block counter's; SRTP packets stay far below 2^16 blocks). 1 on success. */
+static int aes_cm(EVP_CIPHER_CTX *ecb, const uint8_t iv[16], const uint8_t *in, uint8_t *out, size_t len) {
+  enum { BLOCKS = 64 };
+  uint8_t ks[BLOCKS * 16];
+  for (size_t done = 0, block = 0; done < len; ) {
+    size_t n = (len - done + 15) / 16;
+    if (n > BLOCKS) n = BLOCKS;
+    for (size_t i = 0; i < n; i++, block++) {
+      memcpy(ks + 16 * i, iv, 14);
+      ks[16 * i + 14] = (uint8_t)(block >> 8);
+      ks[16 * i + 15] = (uint8_t)block;
+    }
+    int outl = 0;
+    if (block > 0x10000 || EVP_EncryptUpdate(ecb, ks, &outl, ks, (int)(16 * n)) != 1) return 0;
+    size_t m = len - done < 16 * n ? len - done : 16 * n, i = 0;
+    for (; i + 8 <= m; i += 8) {
+      uint64_t a, k;
+      memcpy(&a, in + done + i, 8);
+      memcpy(&k, ks + i, 8);
+      a ^= k;
+      memcpy(out + done + i, &a, 8);
+    }
+    for (; i < m; i++) out[done + i] = in[done + i] ^ ks[i];
+    done += m;
+  }
+  return 1;
 }
 
 /* Protect and send one packet; returns 1 when the kernel took it. */
@@ -174,14 +247,11 @@ static int protect_and_send(egress *e, int stream, const uint8_t *payload, size_
     uint8_t rocb[4];
     put32(rocb, roc);
     uint8_t mac[20];
-    unsigned int macl = 0;
-    if (EVP_EncryptInit_ex(e->cipher, NULL, NULL, NULL, iv) != 1 ||
-        EVP_EncryptUpdate(e->cipher, out + HEADER, &outl, payload, (int)len) != 1 ||
-        HMAC_Init_ex(e->hmac, NULL, 0, NULL, NULL) != 1 || HMAC_Update(e->hmac, out, HEADER + len) != 1 ||
-        HMAC_Update(e->hmac, rocb, 4) != 1 || HMAC_Final(e->hmac, mac, &macl) != 1) {
+    if (!aes_cm(e->cipher, iv, payload, out + HEADER, len)) {
       e->dropped++;
       return 0;
     }
+    hmac_sha1_of(&e->hmac, out, HEADER + len, rocb, 4, mac);
     memcpy(out + HEADER + len, mac, 10);
     total = HEADER + len + 10;
   }
@@ -289,10 +359,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
     CHECK(napi_get_buffer_info(env, argv[10], &auth, &authl));
     ok = ok && saltl == 14 && authl == 20;
     memcpy(e->salt, salt, saltl < 14 ? saltl : 14);
-    e->cipher = EVP_CIPHER_CTX_new();
-    e->hmac = HMAC_CTX_new();
-    ok = ok && e->cipher && e->hmac && EVP_EncryptInit_ex(e->cipher, EVP_aes_128_ctr(), NULL, key, NULL) == 1 &&
-         HMAC_Init_ex(e->hmac, auth, (int)authl, EVP_sha1(), NULL) == 1;
+    ok = ok && (e->cipher = aes_cm_context(key)) != NULL;
+    if (ok) hmac_sha1_key(&e->hmac, auth, authl);
   } else {
     ok = e->profile == PROFILE_NONE;
   }
@@ -430,8 +498,8 @@ typedef struct {
   uint32_t magic;
   int profile;
   uint8_t salt[14];
-  EVP_CIPHER_CTX *cipher;
-  HMAC_CTX *hmac;
+  EVP_CIPHER_CTX *cipher; /* GCM, or ECB for AES-CM (aes_cm) */
+  hmac_sha1 hmac;
   rx_stream streams[INGRESS_STREAMS];
   uint64_t clock;
   double packets, rejected;
@@ -446,7 +514,6 @@ static void ingress_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   ingress *in = data;
   if (in->cipher) EVP_CIPHER_CTX_free(in->cipher);
-  if (in->hmac) HMAC_CTX_free(in->hmac);
   free(in->drainbuf);
   relay_free(env, in->relay);
   free(in);
@@ -480,11 +547,9 @@ static napi_value ingress_create(napi_env env, napi_callback_info info) {
     ok = in->cipher && EVP_DecryptInit_ex(in->cipher, EVP_aes_128_gcm(), NULL, key, NULL) == 1;
   } else if (ok && in->profile == PROFILE_AES_CM_HMAC_SHA1_80) {
     ok = argc > 3 && napi_get_buffer_info(env, argv[3], &auth, &authl) == napi_ok && authl == 20 && saltl == 14;
-    in->cipher = EVP_CIPHER_CTX_new();
-    in->hmac = HMAC_CTX_new();
-    /* AES-CTR is its own inverse: "encrypting" the ciphertext decrypts it. */
-    ok = ok && in->cipher && in->hmac && EVP_EncryptInit_ex(in->cipher, EVP_aes_128_ctr(), NULL, key, NULL) == 1 &&
-         HMAC_Init_ex(in->hmac, auth, (int)authl, EVP_sha1(), NULL) == 1;
+    /* AES-CM is its own inverse. */
+    ok = ok && (in->cipher = aes_cm_context(key)) != NULL;
+    if (ok) hmac_sha1_key(&in->hmac, auth, authl);
   } else {
     ok = 0;
   }
@@ -569,10 +634,9 @@ static int ingress_open(ingress *in, const uint8_t *p, size_t n, uint8_t *plain,
          EVP_DecryptFinal_ex(in->cipher, plain + outl, &outl) == 1;
   } else {
     uint8_t rocb[4], mac[20];
-    unsigned int macl = 0;
     put32(rocb, roc);
-    ok = HMAC_Init_ex(in->hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(in->hmac, p, n - tag) == 1 && HMAC_Update(in->hmac, rocb, 4) == 1 &&
-         HMAC_Final(in->hmac, mac, &macl) == 1 && CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
+    hmac_sha1_of(&in->hmac, p, n - tag, rocb, 4, mac);
+    ok = CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
     if (ok) {
       uint8_t iv[16] = {0};
       memcpy(iv, in->salt, 14);
@@ -580,7 +644,7 @@ static int ingress_open(ingress *in, const uint8_t *p, size_t n, uint8_t *plain,
       for (int i = 0; i < 4; i++) iv[8 + i] ^= (uint8_t)(roc >> (24 - 8 * i));
       iv[12] ^= seq >> 8;
       iv[13] ^= seq & 0xff;
-      ok = EVP_EncryptInit_ex(in->cipher, NULL, NULL, NULL, iv) == 1 && EVP_EncryptUpdate(in->cipher, plain, &outl, p + hlen, (int)body) == 1;
+      ok = aes_cm(in->cipher, iv, p + hlen, plain, body);
     }
   }
   if (!ok) {
@@ -1039,21 +1103,21 @@ typedef struct {
   uint32_t magic;
   int profile;
   uint8_t in_salt[14], out_salt[14];
-  EVP_CIPHER_CTX *in_cipher, *out_cipher;
-  HMAC_CTX *in_hmac, *out_hmac;
+  EVP_CIPHER_CTX *in_cipher, *out_cipher; /* GCM, or ECB for AES-CM (aes_cm) */
+  hmac_sha1 in_hmac, out_hmac;
   rtcp_stream streams[SRTCP_STREAMS];
   uint64_t clock;
   uint32_t out_index; /* the index of the last packet protected; the next is one more */
   double in_packets, rejected, out_packets;
   /* Consent checks (RFC 7675) from the leg's selected far end, answered by drainRtcp: see stun_answer. */
-  HMAC_CTX *stun_hmac;              /* keyed with our ICE password; NULL: every STUN message goes to werift */
+  hmac_sha1 *stun_hmac;             /* keyed with our ICE password; NULL: every STUN message goes to werift */
   uint8_t stun_user[STUN_USER_MAX]; /* USERNAME as the peer sends it: our ufrag, ':', theirs */
   size_t stun_user_len;
   int stun_controlling;             /* our ICE role: 1 controlling (requests say ICE-CONTROLLED), 0 controlled */
   struct sockaddr_storage stun_peer;
   double stun_answered;
   /* Our own consent checks to that far end (RFC 7675 5.1), sent by checkConsent: see stun_check. */
-  HMAC_CTX *check_hmac;              /* keyed with the far end's ICE password; NULL: werift sends them */
+  hmac_sha1 *check_hmac;             /* keyed with the far end's ICE password; NULL: werift sends them */
   uint8_t check_user[STUN_USER_MAX]; /* USERNAME as we send it: their ufrag, ':', ours */
   size_t check_user_len;
   uint8_t check_tiebreaker[8];
@@ -1074,10 +1138,8 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   srtcp *s = data;
   if (s->in_cipher) EVP_CIPHER_CTX_free(s->in_cipher);
   if (s->out_cipher) EVP_CIPHER_CTX_free(s->out_cipher);
-  if (s->in_hmac) HMAC_CTX_free(s->in_hmac);
-  if (s->out_hmac) HMAC_CTX_free(s->out_hmac);
-  if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
-  if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
+  free(s->stun_hmac);
+  free(s->check_hmac);
   rtcp_queue_free(s);
   free(s);
 }
@@ -1092,20 +1154,21 @@ static srtcp *unwrap_srtcp(napi_env env, napi_value v) {
 /* One direction's SRTCP session keys into a reused context; 0 on a bad key or size. GCM is set up
    to decrypt or encrypt; AES-CTR is its own inverse. */
 static int srtcp_direction(napi_env env, int profile, int decrypt, napi_value key, napi_value salt, napi_value auth,
-                           EVP_CIPHER_CTX **cipher, HMAC_CTX **hmac, uint8_t *salt_out) {
+                           EVP_CIPHER_CTX **cipher, hmac_sha1 *hmac, uint8_t *salt_out) {
   void *k = NULL, *sa = NULL, *a = NULL;
   size_t kl = 0, sl = 0, al = 0;
   if (napi_get_buffer_info(env, key, &k, &kl) != napi_ok || napi_get_buffer_info(env, salt, &sa, &sl) != napi_ok || kl != 16 ||
       sl < 12 || sl > 14)
     return 0;
   memcpy(salt_out, sa, sl);
-  *cipher = EVP_CIPHER_CTX_new();
-  if (!*cipher) return 0;
-  if (profile == PROFILE_AEAD_AES_128_GCM)
+  if (profile == PROFILE_AEAD_AES_128_GCM) {
+    if (!(*cipher = EVP_CIPHER_CTX_new())) return 0;
     return (decrypt ? EVP_DecryptInit_ex(*cipher, EVP_aes_128_gcm(), NULL, k, NULL) : EVP_EncryptInit_ex(*cipher, EVP_aes_128_gcm(), NULL, k, NULL)) == 1;
+  }
   if (profile != PROFILE_AES_CM_HMAC_SHA1_80 || napi_get_buffer_info(env, auth, &a, &al) != napi_ok || al != 20 || sl != 14) return 0;
-  *hmac = HMAC_CTX_new();
-  return *hmac && EVP_EncryptInit_ex(*cipher, EVP_aes_128_ctr(), NULL, k, NULL) == 1 && HMAC_Init_ex(*hmac, a, (int)al, EVP_sha1(), NULL) == 1;
+  if (!(*cipher = aes_cm_context(k))) return 0;
+  hmac_sha1_key(hmac, a, al);
+  return 1;
 }
 
 /* srtcp(profile, inKey, inSalt, inAuthKey|null, outKey, outSalt, outAuthKey|null, lastIndexSent): one
@@ -1224,15 +1287,13 @@ static size_t srtcp_open(srtcp *s, const uint8_t *p, size_t n, uint8_t *plain) {
          EVP_DecryptFinal_ex(s->in_cipher, plain + len, &outl) == 1;
   } else {
     uint8_t mac[20];
-    unsigned int macl = 0;
-    ok = HMAC_Init_ex(s->in_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->in_hmac, p, len + SRTCP_INDEX_SIZE) == 1 &&
-         HMAC_Final(s->in_hmac, mac, &macl) == 1 && CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
+    hmac_sha1_of(&s->in_hmac, p, len + SRTCP_INDEX_SIZE, NULL, 0, mac);
+    ok = CRYPTO_memcmp(mac, p + n - tag, tag) == 0;
     memcpy(plain, p, encrypted ? RTCP_HEADER : len);
     if (ok && encrypted) {
       uint8_t iv[16];
       srtcp_ctr_iv(iv, s->in_salt, ssrc, index);
-      ok = EVP_EncryptInit_ex(s->in_cipher, NULL, NULL, NULL, iv) == 1 &&
-           EVP_EncryptUpdate(s->in_cipher, plain + RTCP_HEADER, &outl, p + RTCP_HEADER, (int)(len - RTCP_HEADER)) == 1;
+      ok = aes_cm(s->in_cipher, iv, p + RTCP_HEADER, plain + RTCP_HEADER, len - RTCP_HEADER);
     }
   }
   if (!ok) {
@@ -1300,13 +1361,10 @@ static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
     memcpy(out + n + tag, word, SRTCP_INDEX_SIZE);
   } else {
     uint8_t iv[16], mac[20];
-    unsigned int macl = 0;
     srtcp_ctr_iv(iv, s->out_salt, ssrc, index);
     memcpy(out + n, word, SRTCP_INDEX_SIZE);
-    ok = EVP_EncryptInit_ex(s->out_cipher, NULL, NULL, NULL, iv) == 1 &&
-         (n == RTCP_HEADER || EVP_EncryptUpdate(s->out_cipher, out + RTCP_HEADER, &outl, p + RTCP_HEADER, (int)(n - RTCP_HEADER)) == 1) &&
-         HMAC_Init_ex(s->out_hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(s->out_hmac, out, n + SRTCP_INDEX_SIZE) == 1 &&
-         HMAC_Final(s->out_hmac, mac, &macl) == 1;
+    ok = aes_cm(s->out_cipher, iv, p + RTCP_HEADER, out + RTCP_HEADER, n - RTCP_HEADER);
+    hmac_sha1_of(&s->out_hmac, out, n + SRTCP_INDEX_SIZE, NULL, 0, mac);
     memcpy(out + n + SRTCP_INDEX_SIZE, mac, tag);
   }
   if (!ok) return result;
@@ -1428,18 +1486,16 @@ static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_sto
 }
 
 /* HMAC-SHA1 of `m`'s first `upto` bytes with the header's length field set to `length` (RFC 5389 15.4). */
-static int stun_mac(HMAC_CTX *hmac, const uint8_t *m, size_t upto, size_t length, uint8_t mac[20]) {
+static void stun_mac(const hmac_sha1 *hmac, const uint8_t *m, size_t upto, size_t length, uint8_t mac[20]) {
   uint8_t head[4] = {m[0], m[1], (uint8_t)(length >> 8), (uint8_t)length};
-  unsigned int macl = 0;
-  return HMAC_Init_ex(hmac, NULL, 0, NULL, NULL) == 1 && HMAC_Update(hmac, head, 4) == 1 && HMAC_Update(hmac, m + 4, upto - 4) == 1 &&
-         HMAC_Final(hmac, mac, &macl) == 1 && macl == 20;
+  hmac_sha1_of(hmac, head, 4, m + 4, upto - 4, mac);
 }
 
 /* Appends MESSAGE-INTEGRITY (keyed by `hmac`) and FINGERPRINT to the message of `at` bytes in `r`,
    setting its length; returns the new size, 0 when the HMAC fails. */
-static size_t stun_seal(HMAC_CTX *hmac, uint8_t *r, size_t at) {
+static size_t stun_seal(const hmac_sha1 *hmac, uint8_t *r, size_t at) {
   r[at] = 0x00, r[at + 1] = 0x08, r[at + 2] = 0, r[at + 3] = 20;
-  if (!stun_mac(hmac, r, at, at - 20 + 24, r + at + 4)) return 0;
+  stun_mac(hmac, r, at, at - 20 + 24, r + at + 4);
   at += 24;
   r[at] = 0x80, r[at + 1] = 0x28, r[at + 2] = 0, r[at + 3] = 4;
   r[2] = (uint8_t)((at - 20 + 8) >> 8), r[3] = (uint8_t)(at - 20 + 8);
@@ -1459,7 +1515,7 @@ static int stun_message(const uint8_t *p, size_t n, uint8_t t0, uint8_t t1) {
 
 /* 1 when the FINGERPRINT at `fp` (0: there is none) and the MESSAGE-INTEGRITY at `mi`, keyed by
    `hmac` and compared in constant time, both check. */
-static int stun_intact(HMAC_CTX *hmac, const uint8_t *p, size_t mi, size_t fp) {
+static int stun_intact(const hmac_sha1 *hmac, const uint8_t *p, size_t mi, size_t fp) {
   uint8_t buf[STUN_MAX], mac[20];
   if (fp) {
     memcpy(buf, p, fp);
@@ -1467,7 +1523,8 @@ static int stun_intact(HMAC_CTX *hmac, const uint8_t *p, size_t mi, size_t fp) {
     buf[3] = (uint8_t)(fp - 20 + 8);
     if ((stun_crc32(buf, fp) ^ STUN_FINGERPRINT_XOR) != get32(p + fp + 4)) return 0;
   }
-  return stun_mac(hmac, p, mi, mi - 20 + 24, mac) && CRYPTO_memcmp(mac, p + mi + 4, 20) == 0;
+  stun_mac(hmac, p, mi, mi - 20 + 24, mac);
+  return CRYPTO_memcmp(mac, p + mi + 4, 20) == 0;
 }
 
 /* 1 when `p` was a consent check from the selected far end and has been answered on `fd`. */
@@ -1613,12 +1670,11 @@ static napi_value check_consent(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* An HMAC-SHA1 context keyed with `key` (a STUN password), or NULL. */
-static HMAC_CTX *sha1_hmac(const char *key, size_t len) {
-  HMAC_CTX *h = HMAC_CTX_new();
-  if (h && HMAC_Init_ex(h, key, (int)len, EVP_sha1(), NULL) == 1) return h;
-  if (h) HMAC_CTX_free(h);
-  return NULL;
+/* HMAC-SHA1 keyed with `key` (a STUN password), or NULL when out of memory. */
+static hmac_sha1 *sha1_hmac(const char *key, size_t len) {
+  hmac_sha1 *h = malloc(sizeof *h);
+  if (h) hmac_sha1_key(h, key, len);
+  return h;
 }
 
 /* consent(srtcp, username, password, controlling, address, port[, checkUsername, checkPassword,
@@ -1632,8 +1688,8 @@ static napi_value consent(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   srtcp *s = argc >= 2 ? unwrap_srtcp(env, argv[0]) : NULL;
   if (!s) CHECK(napi_invalid_arg);
-  if (s->stun_hmac) HMAC_CTX_free(s->stun_hmac);
-  if (s->check_hmac) HMAC_CTX_free(s->check_hmac);
+  free(s->stun_hmac);
+  free(s->check_hmac);
   s->stun_hmac = NULL;
   s->check_hmac = NULL;
   s->check_pending = 0;

@@ -91,6 +91,20 @@ for (const useNative of [true, false]) {
         assert.equal(group.send(payloads[0], false, 1, 1), 0, 'a closed egress sends nothing');
       });
 
+      test(`${p.name}: payloads of every length around the cipher's block and batch boundaries decrypt`, async () => {
+        const { session, keys } = srtpKeyPair(p.profile);
+        const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 5, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
+        const group = new EgressGroup();
+        group.add(egress);
+        // AES-CM's keystream is made 64 blocks (1024 bytes) at a time natively.
+        const lengths = [0, 1, 15, 16, 17, 1023, 1024, 1025, 1040, 1100, 1400];
+        const payloads = lengths.map((n) => randomBytes(n));
+        payloads.forEach((payload, i) => assert.equal(group.send(payload, false, 200 + i, 3000 * i), 1));
+        const packets = await receive(lengths.length);
+        packets.forEach((packet, i) => assert.deepEqual(RtpPacket.deSerialize(session.decrypt(packet)).payload, payloads[i], `${lengths[i]} bytes`));
+        egress.close();
+      });
+
       test(`${p.name}: offsets set while sending (a simulcast viewer's new layer) apply to sequence numbers, timestamps and VP8 picture ids`, async () => {
         const { session, keys } = srtpKeyPair(p.profile);
         const egress = new Egress(keys, { kind: 'udp', socket: sender, address: '127.0.0.1', port }, { ssrc: 9, payloadType: 96, seqOffset: 0, tsOffset: 0 }, useNative);
