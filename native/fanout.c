@@ -34,6 +34,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -44,6 +46,36 @@
 #define FLAG_NO_SEND 1   /* benchmarks only: everything but the sendto() */
 #define MAX_PACKET 1600
 #define HEADER 12
+
+/* ---- The relay thread's lock. ----
+   The main thread may hand its routed publisher legs' and its viewer legs' sockets to one native
+   thread (relayThread, see "The relay thread" below), which then reads, decrypts, forwards and
+   queues what arrives without waking Node's event loop. Everything that thread touches (ingress,
+   egress and SRTCP contexts, routes and queues) belongs to that one environment, so every call of
+   this module from it, and every finalizer, holds `relay_lock` (recursive: a call may finalize);
+   calls from worker threads, whose contexts the relay thread never sees, do not lock. */
+static pthread_mutex_t relay_lock;
+static pthread_once_t relay_lock_once = PTHREAD_ONCE_INIT;
+static napi_env threaded_env; /* the environment whose legs the relay thread reads; NULL: none */
+
+static void relay_lock_init(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&relay_lock, &a);
+  pthread_mutexattr_destroy(&a);
+}
+
+/* Locks for a call from `env` when the relay thread serves it; returns whether it locked. */
+static int lock_for(napi_env env) {
+  if (env != threaded_env || !env) return 0;
+  pthread_mutex_lock(&relay_lock);
+  return 1;
+}
+
+static void unlock_if(int locked) {
+  if (locked) pthread_mutex_unlock(&relay_lock);
+}
 
 /* HMAC-SHA1 keyed once (hmac_sha1_key, below). */
 typedef struct {
@@ -85,10 +117,11 @@ static void release(egress *e) {
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
+  int locked = lock_for(env);
   release((egress *)data);
   free(data);
+  unlock_if(locked);
 }
 
 /* The rollover counter to use for `seq` on a stream we send, advancing on wrap (RFC 3711 3.3.1). */
@@ -512,11 +545,13 @@ static void relay_free(napi_env env, struct relay_state *r);
 
 static void ingress_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
+  int locked = lock_for(env);
   ingress *in = data;
   if (in->cipher) EVP_CIPHER_CTX_free(in->cipher);
   free(in->drainbuf);
   relay_free(env, in->relay);
   free(in);
+  unlock_if(locked);
 }
 
 static ingress *unwrap_ingress(napi_env env, napi_value v) {
@@ -963,15 +998,18 @@ static void relay_read(ingress *in, struct relay_state *r, int fd) {
   if (r->n >= QUEUE_SOON) r->urgent = 1;
 }
 
+static void place_ingress(ingress *in);
+
 /* route(ingress, ssrc, egresses[] | null): from now on every RTP packet of `ssrc` the leg's watcher
    reads goes to these viewers at once (null: no longer forwarded here). */
-static napi_value route_set(napi_env env, napi_callback_info info) {
+static napi_value route_update(napi_env env, napi_callback_info info, ingress **changed) {
   size_t argc = 3;
   napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   ingress *in = argc >= 3 ? unwrap_ingress(env, argv[0]) : NULL;
   uint32_t ssrc = 0;
   napi_valuetype t;
+  *changed = in;
   if (!in || napi_get_value_uint32(env, argv[1], &ssrc) != napi_ok || napi_typeof(env, argv[2], &t) != napi_ok) CHECK(napi_invalid_arg);
   bool array = false;
   if (t != napi_null && (napi_is_array(env, argv[2], &array) != napi_ok || !array)) CHECK(napi_invalid_arg);
@@ -1014,6 +1052,14 @@ static napi_value route_set(napi_env env, napi_callback_info info) {
     rt->list[rt->n++] = e;
   }
   return NULL;
+}
+
+static napi_value route_set(napi_env env, napi_callback_info info) {
+  ingress *in = NULL;
+  napi_value v = route_update(env, info, &in);
+  /* a leg with routes is read by the relay thread, one without by this loop */
+  if (in && env == threaded_env) place_ingress(in);
+  return v;
 }
 
 /* take(ingress, fd, ages Float64Array) -> [datagrams, rejected, forwarded, (buffer, address | null, port | sent)...]:
@@ -1133,8 +1179,8 @@ struct rtcp_queue;
 static void rtcp_queue_free(void *s);
 
 static void srtcp_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
+  int locked = lock_for(env);
   srtcp *s = data;
   if (s->in_cipher) EVP_CIPHER_CTX_free(s->in_cipher);
   if (s->out_cipher) EVP_CIPHER_CTX_free(s->out_cipher);
@@ -1142,6 +1188,7 @@ static void srtcp_finalize(napi_env env, void *data, void *hint) {
   free(s->check_hmac);
   rtcp_queue_free(s);
   free(s);
+  unlock_if(locked);
 }
 
 static srtcp *unwrap_srtcp(napi_env env, napi_value v) {
@@ -1765,6 +1812,7 @@ struct rtcp_queue {
   double rejected, rejected_bytes, answered; /* since the last drainRtcp */
   int waiting;               /* something above for drainRtcp to tell, since since_ns */
   uint64_t since_ns;
+  uint32_t *counter;         /* rtcp_waiting of the thread that made it (the relay thread counts there too) */
 };
 
 /* Legs of this thread with something waiting for drainRtcp. */
@@ -1774,12 +1822,12 @@ static void rtcp_mark(struct rtcp_queue *q, uint64_t now) {
   if (q->waiting) return;
   q->waiting = 1;
   q->since_ns = now;
-  rtcp_waiting++;
+  (*q->counter)++;
 }
 
 /* Forgets what waits (the leg is no longer read here). */
 static void rtcp_forget(struct rtcp_queue *q) {
-  if (q->waiting) rtcp_waiting--;
+  if (q->waiting) (*q->counter)--;
   q->n = 0;
   q->waiting = q->urgent = 0;
   q->rejected = q->rejected_bytes = q->answered = 0;
@@ -1853,6 +1901,7 @@ static void rtcp_read(srtcp *s, int fd) {
 /* The leg's queue, made on first use; NULL with an error thrown when memory is out. */
 static struct rtcp_queue *rtcp_queue_of(napi_env env, srtcp *s) {
   if (!s->queue && !(s->queue = calloc(1, sizeof(struct rtcp_queue)))) napi_throw_error(env, NULL, "out of memory");
+  else if (!s->queue->counter) s->queue->counter = &rtcp_waiting;
   return s->queue;
 }
 
@@ -1931,7 +1980,7 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
   if (q->n > 0) q->since_ns = q->meta[0].at_ns;
   else if (q->waiting) {
     q->waiting = 0;
-    rtcp_waiting--;
+    (*q->counter)--;
   }
   double head[5] = {(double)used, datagrams, bytes, rejected, answered};
   for (uint32_t i = 0; i < 5; i++) {
@@ -1949,23 +1998,43 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
    JavaScript for what arrived together, and none of Node's per-datagram work (a handle callback,
    a Buffer and an address for each). With a context (an ingress or a leg's SRTCP), the watcher
    reads them itself and calls only when JavaScript is needed (relay_read, rtcp_read). unwatch(w)
-   stops it; the callback must unwatch, as it holds the watcher. */
+   stops it; the callback must unwatch, as it holds the watcher.
+
+   The relay thread. In the environment that asked for it (relayThread: the main thread), a
+   watcher that reads for itself (a viewer leg's, and a publisher leg's while a stream on it is
+   routed) is polled by one native thread instead of the event loop: each publisher packet and
+   each viewer report is read, forwarded or queued there, and Node's loop wakes only when
+   JavaScript is needed (uv_async_send), about ten times a second in a small room, where it woke
+   for every datagram. Each turn of Node's loop has a fixed cost of its own (its timers, its check
+   phase making an object and a callback scope for native immediates, the microtask checkpoint)
+   that was about a fifth of a small room's CPU. The thread holds relay_lock while it works. */
 #define WATCH_MAGIC 0x5741544cu
 
-typedef struct {
+typedef struct watcher {
   uint32_t magic;
   uv_poll_t poll;
   uv_timer_t timer; /* with an ingress: JavaScript's turn once what was forwarded here has waited RELAY_FLUSH_MS */
+  uv_async_t async; /* the relay thread's call for JavaScript */
   napi_env env;
   napi_ref callback;
-  napi_async_context async;
+  napi_async_context context;
   ingress *in;     /* a publisher leg's socket: routed RTP forwarded here (relay_read) */
   srtcp *rtcp;     /* a viewer leg's socket: its RTCP queued here (rtcp_read) */
   napi_ref in_ref; /* either's external, kept alive while watched */
   int fd;
   int active;
-  int owners; /* the JavaScript external and the two libuv handles: the last to let go frees it */
+  int owners; /* the JavaScript external and the three libuv handles: the last to let go frees it */
+  /* With the relay thread (all under relay_lock): */
+  int threaded;       /* polled by the relay thread, not this loop */
+  int paused;         /* threaded but out of its poll set until JavaScript has come: its queue is full */
+  int pending;        /* the relay thread called for JavaScript, with pending_status */
+  int pending_status;
+  struct watcher *next; /* every watcher of threaded_env */
 } watcher;
+
+static watcher *threaded_watchers;
+static int relay_epoll = -1;
+static double relay_wakeups, relay_calls; /* the thread's turns with something read, and its calls for JavaScript */
 
 static void watch_release(watcher *w) {
   if (--w->owners == 0) free(w);
@@ -1973,10 +2042,52 @@ static void watch_release(watcher *w) {
 
 static void watch_closed(uv_handle_t *h) { watch_release(h->data); }
 
+static void watch_ready(uv_poll_t *h, int status, int events);
+
+/* Whether the relay thread should poll `w` (see above); under relay_lock. */
+static int wants_thread(const watcher *w) {
+  return w->active && w->env == threaded_env && relay_epoll >= 0 && (w->rtcp || (w->in && w->in->relay && w->in->relay->nroutes > 0));
+}
+
+/* Moves `w` to the relay thread or back to this loop, as wants_thread says; under relay_lock, on w's thread. */
+static void place(watcher *w) {
+  int want = wants_thread(w);
+  if (want == w->threaded) return;
+  if (want) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    if (epoll_ctl(relay_epoll, EPOLL_CTL_ADD, w->fd, &ev) != 0) return; /* stays on this loop */
+    uv_poll_stop(&w->poll);
+    uv_timer_stop(&w->timer);
+    w->threaded = 1;
+    w->paused = 0;
+  } else {
+    if (!w->paused) epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+    w->threaded = w->paused = 0;
+    if (w->active) uv_poll_start(&w->poll, UV_READABLE, watch_ready);
+  }
+}
+
+/* Every watcher of `in` placed anew (its routes changed); under relay_lock. */
+static void place_ingress(ingress *in) {
+  for (watcher *w = threaded_watchers; w; w = w->next)
+    if (w->in == in) place(w);
+}
+
 /* Stops polling and lets libuv free the watcher; the JavaScript side keeps a dead external. */
 static void watch_stop(watcher *w, int release_js) {
-  if (!w->active) return;
+  int locked = lock_for(w->env);
+  if (!w->active) {
+    unlock_if(locked);
+    return;
+  }
   w->active = 0;
+  if (w->threaded && !w->paused) epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+  w->threaded = w->paused = w->pending = 0;
+  for (watcher **at = &threaded_watchers; *at; at = &(*at)->next)
+    if (*at == w) {
+      *at = w->next;
+      break;
+    }
   uv_poll_stop(&w->poll);
   uv_timer_stop(&w->timer);
   close(w->fd);
@@ -1985,10 +2096,12 @@ static void watch_stop(watcher *w, int release_js) {
   if (release_js) {
     napi_delete_reference(w->env, w->callback);
     if (w->in_ref) napi_delete_reference(w->env, w->in_ref);
-    napi_async_destroy(w->env, w->async);
+    napi_async_destroy(w->env, w->context);
   }
   uv_close((uv_handle_t *)&w->poll, watch_closed);
   uv_close((uv_handle_t *)&w->timer, watch_closed);
+  uv_close((uv_handle_t *)&w->async, watch_closed);
+  unlock_if(locked);
 }
 
 static void watch_env_gone(void *arg) { watch_stop(arg, 0); }
@@ -2004,7 +2117,7 @@ static void watch_call(watcher *w, int status) {
   /* napi_make_callback wants an object to call on (undefined throws) */
   if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
       napi_get_boolean(env, status == 0, &arg) == napi_ok) {
-    if (napi_make_callback(env, w->async, recv, cb, 1, &arg, &result) != napi_ok) {
+    if (napi_make_callback(env, w->context, recv, cb, 1, &arg, &result) != napi_ok) {
       bool pending = false;
       napi_value err;
       if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &err) == napi_ok)
@@ -2014,20 +2127,43 @@ static void watch_call(watcher *w, int status) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Whether what `w` queued needs JavaScript now; else, in *wait_ms, how long until it will. */
+static int queue_due(const watcher *w, uint64_t now, int64_t *wait_ms) {
+  int urgent;
+  uint32_t n;
+  uint64_t oldest, flush_ms;
+  if (w->in) {
+    const struct relay_state *r = w->in->relay;
+    if (!r) return 0;
+    urgent = r->urgent, n = r->n, oldest = n ? r->meta[0].at_ns : 0, flush_ms = RELAY_FLUSH_MS;
+  } else if (w->rtcp && w->rtcp->queue) {
+    const struct rtcp_queue *q = w->rtcp->queue;
+    urgent = q->urgent, n = (uint32_t)q->waiting, oldest = q->since_ns, flush_ms = RTCP_FLUSH_MS;
+  } else {
+    return 0;
+  }
+  if (n == 0) return 0;
+  if (urgent) return 1;
+  uint64_t waited = (now - oldest) / 1000000u;
+  if (waited >= flush_ms) return 1;
+  *wait_ms = (int64_t)(flush_ms - waited);
+  return 0;
+}
+
 static void watch_timer(uv_timer_t *t) {
   watcher *w = t->data;
   if (!w->active) return;
-  if (w->in ? w->in->relay && w->in->relay->n > 0 : w->rtcp && w->rtcp->queue->waiting) watch_call(w, 0);
+  int locked = lock_for(w->env);
+  int call = w->in ? w->in->relay && w->in->relay->n > 0 : w->rtcp && w->rtcp->queue->waiting;
+  unlock_if(locked);
+  if (call) watch_call(w, 0);
 }
 
-/* After reading into a queue of `n` datagrams, the oldest read at `oldest_ns`: 1 to wake
-   JavaScript now, 0 to leave it (the watcher's timer armed for when the oldest is due). */
-static int watch_due(watcher *w, int urgent, uint32_t n, uint64_t oldest_ns, uint64_t flush_ms) {
-  if (urgent) return 1;
-  if (n == 0) return 0;
-  uint64_t waited = (monotonic_ns() - oldest_ns) / 1000000u;
-  if (waited >= flush_ms) return 1;
-  if (!uv_is_active((uv_handle_t *)&w->timer)) uv_timer_start(&w->timer, watch_timer, flush_ms - waited, 0);
+/* After reading into a queue: 1 to wake JavaScript now, 0 to leave it (the watcher's timer armed for when the oldest is due). */
+static int watch_due(watcher *w) {
+  int64_t wait = -1;
+  if (queue_due(w, monotonic_ns(), &wait)) return 1;
+  if (wait >= 0 && !uv_is_active((uv_handle_t *)&w->timer)) uv_timer_start(&w->timer, watch_timer, (uint64_t)wait, 0);
   return 0;
 }
 
@@ -2035,17 +2171,138 @@ static void watch_ready(uv_poll_t *h, int status, int events) {
   (void)events;
   watcher *w = h->data;
   if (!w->active) return;
+  int locked = lock_for(w->env);
   struct relay_state *r = w->in ? w->in->relay : NULL;
+  int call = 1;
   if (status == 0 && r && r->nroutes > 0) {
     /* forwarded at once; JavaScript's turn only when something needs it now or the oldest is due */
     relay_read(w->in, r, w->fd);
-    if (!watch_due(w, r->urgent, r->n, r->meta[0].at_ns, RELAY_FLUSH_MS)) return;
+    call = watch_due(w);
   } else if (status == 0 && w->rtcp) {
-    struct rtcp_queue *q = w->rtcp->queue;
     rtcp_read(w->rtcp, w->fd);
-    if (!watch_due(w, q->urgent, (uint32_t)q->waiting, q->since_ns, RTCP_FLUSH_MS)) return;
+    call = watch_due(w);
   }
+  unlock_if(locked);
+  if (call) watch_call(w, status);
+}
+
+/* The relay thread's call, on w's own loop: JavaScript takes what waits (never with relay_lock held:
+   the thread goes on forwarding meanwhile). */
+static void watch_async(uv_async_t *a) {
+  watcher *w = a->data;
+  pthread_mutex_lock(&relay_lock);
+  int pending = w->active && w->pending, status = w->pending_status;
+  w->pending = 0;
+  pthread_mutex_unlock(&relay_lock);
+  if (!pending) return;
   watch_call(w, status);
+  pthread_mutex_lock(&relay_lock);
+  if (w->threaded && w->paused && status == 0) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    if (epoll_ctl(relay_epoll, EPOLL_CTL_ADD, w->fd, &ev) == 0) w->paused = 0;
+  }
+  /* what JavaScript left (a batch at most of what it takes at once) goes at its time, from this loop */
+  int again = w->active && watch_due(w);
+  pthread_mutex_unlock(&relay_lock);
+  if (again) uv_timer_start(&w->timer, watch_timer, 0, 0);
+}
+
+/* relayThreadStats() -> [turns with something read, calls for JavaScript], since the start */
+static napi_value relay_thread_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&relay_lock);
+  double v[2] = {relay_wakeups, relay_calls};
+  pthread_mutex_unlock(&relay_lock);
+  return number_array(env, v, 2);
+}
+
+/* Asks w's loop for JavaScript; under relay_lock, on the relay thread. */
+static void relay_call(watcher *w, int status) {
+  if (!w->pending) {
+    w->pending = 1;
+    w->pending_status = status;
+    relay_calls++;
+    uv_async_send(&w->async);
+  }
+}
+
+static int relay_listed(const watcher *w) {
+  for (const watcher *x = threaded_watchers; x; x = x->next)
+    if (x == w) return 1;
+  return 0;
+}
+
+/* Out of the poll set until JavaScript has come (a full queue would wake the thread without end). */
+static void relay_pause(watcher *w) {
+  if (!w->paused && epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL) == 0) w->paused = 1;
+}
+
+static void *relay_main(void *arg) {
+  (void)arg;
+  struct epoll_event ev[32];
+  int timeout = -1;
+  for (;;) {
+    int n = epoll_wait(relay_epoll, ev, 32, timeout);
+    if (n < 0 && errno != EINTR) return NULL;
+    pthread_mutex_lock(&relay_lock);
+    if (n > 0) relay_wakeups++;
+    for (int i = 0; i < n; i++) {
+      watcher *w = ev[i].data.ptr;
+      /* an event read before unwatch took the lock may name a watcher gone since */
+      if (!relay_listed(w) || !w->threaded || w->paused) continue;
+      if (ev[i].events & (EPOLLERR | EPOLLHUP)) {
+        relay_pause(w);
+        relay_call(w, -1);
+        continue;
+      }
+      if (w->in && w->in->relay) {
+        relay_read(w->in, w->in->relay, w->fd);
+        if (w->in->relay->n >= QUEUE_SLOTS) relay_pause(w);
+      } else if (w->rtcp) {
+        rtcp_read(w->rtcp, w->fd);
+        if (w->rtcp->queue->n >= RTCP_QUEUE) relay_pause(w);
+      }
+    }
+    /* whatever is due goes to JavaScript; the next wait ends when the oldest not yet due will be */
+    uint64_t now = monotonic_ns();
+    int64_t soonest = -1;
+    for (watcher *w = threaded_watchers; w; w = w->next) {
+      int64_t wait = -1;
+      if (!w->threaded || w->pending) continue;
+      if (queue_due(w, now, &wait)) relay_call(w, 0);
+      else if (wait >= 0 && (soonest < 0 || wait < soonest)) soonest = wait;
+    }
+    pthread_mutex_unlock(&relay_lock);
+    timeout = soonest < 0 ? -1 : (int)soonest + 1;
+  }
+}
+
+/* relayThread() -> whether this environment's legs are now read by the relay thread (see above):
+   only the first environment to ask gets it. */
+static napi_value relay_thread(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  pthread_mutex_lock(&relay_lock);
+  if (!threaded_env) {
+    pthread_t t;
+    pthread_attr_t a;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (ep >= 0) {
+      relay_epoll = ep;
+      if (pthread_create(&t, &a, relay_main, NULL) == 0) threaded_env = env;
+      else {
+        close(ep);
+        relay_epoll = -1;
+      }
+    }
+    pthread_attr_destroy(&a);
+  }
+  int ours = threaded_env == env;
+  pthread_mutex_unlock(&relay_lock);
+  CHECK(napi_get_boolean(env, ours, &out));
+  return out;
 }
 
 static void watch_finalize(napi_env env, void *data, void *hint) {
@@ -2082,6 +2339,7 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   w->env = env;
   w->poll.data = w;
   w->timer.data = w;
+  w->async.data = w;
   w->in = in;
   w->rtcp = rtcp;
   w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -2093,17 +2351,25 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   }
   napi_value name, out;
   CHECK(napi_create_string_utf8(env, "lancast:ingress", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, NULL, name, &w->async));
+  CHECK(napi_async_init(env, NULL, name, &w->context));
   CHECK(napi_create_reference(env, argv[1], 1, &w->callback));
   if (in || rtcp) CHECK(napi_create_reference(env, argv[2], 1, &w->in_ref));
   uv_timer_init(loop, &w->timer);
+  uv_async_init(loop, &w->async, watch_async);
   w->active = 1;
-  w->owners = 3;
+  w->owners = 4;
   if (uv_poll_start(&w->poll, UV_READABLE, watch_ready) != 0) {
-    w->owners = 2; /* no external will hold it */
+    w->owners = 3; /* no external will hold it */
     watch_stop(w, 1);
     napi_throw_error(env, NULL, "cannot poll the socket");
     return NULL;
+  }
+  if (env == threaded_env) {
+    pthread_mutex_lock(&relay_lock);
+    w->next = threaded_watchers;
+    threaded_watchers = w;
+    place(w);
+    pthread_mutex_unlock(&relay_lock);
   }
   CHECK(napi_add_env_cleanup_hook(env, watch_env_gone, w));
   CHECK(napi_create_external(env, w, watch_finalize, NULL, &out));
@@ -2122,30 +2388,62 @@ static napi_value unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Every call from the relay thread's environment holds relay_lock (see its section). */
+#define GUARDED(fn)                                                         \
+  static napi_value fn##_guarded(napi_env env, napi_callback_info info) { \
+    int locked = lock_for(env);                                           \
+    napi_value v = fn(env, info);                                         \
+    unlock_if(locked);                                                    \
+    return v;                                                             \
+  }
+GUARDED(create)
+GUARDED(fanout)
+GUARDED(send_raw)
+GUARDED(set_offsets)
+GUARDED(stats)
+GUARDED(close_egress)
+GUARDED(ingress_create)
+GUARDED(unprotect)
+GUARDED(ingress_stats)
+GUARDED(srtcp_create)
+GUARDED(unprotect_rtcp)
+GUARDED(protect_rtcp)
+GUARDED(srtcp_stats)
+GUARDED(drain)
+GUARDED(route_set)
+GUARDED(take)
+GUARDED(drain_rtcp)
+GUARDED(rtcp_waiting_count)
+GUARDED(consent)
+GUARDED(check_consent)
+
 NAPI_MODULE_INIT() {
+  pthread_once(&relay_lock_once, relay_lock_init);
   napi_property_descriptor props[] = {
-      {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
-      {"fanout", NULL, fanout, NULL, NULL, NULL, napi_default, NULL},
-      {"sendRaw", NULL, send_raw, NULL, NULL, NULL, napi_default, NULL},
-      {"setOffsets", NULL, set_offsets, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, close_egress, NULL, NULL, NULL, napi_default, NULL},
-      {"ingress", NULL, ingress_create, NULL, NULL, NULL, napi_default, NULL},
-      {"unprotect", NULL, unprotect, NULL, NULL, NULL, napi_default, NULL},
-      {"ingressStats", NULL, ingress_stats, NULL, NULL, NULL, napi_default, NULL},
-      {"srtcp", NULL, srtcp_create, NULL, NULL, NULL, napi_default, NULL},
-      {"unprotectRtcp", NULL, unprotect_rtcp, NULL, NULL, NULL, napi_default, NULL},
-      {"protectRtcp", NULL, protect_rtcp, NULL, NULL, NULL, napi_default, NULL},
-      {"srtcpStats", NULL, srtcp_stats, NULL, NULL, NULL, napi_default, NULL},
-      {"drain", NULL, drain, NULL, NULL, NULL, napi_default, NULL},
-      {"route", NULL, route_set, NULL, NULL, NULL, napi_default, NULL},
-      {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
+      {"create", NULL, create_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"fanout", NULL, fanout_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"sendRaw", NULL, send_raw_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"setOffsets", NULL, set_offsets_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, stats_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_egress_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"ingress", NULL, ingress_create_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"unprotect", NULL, unprotect_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"ingressStats", NULL, ingress_stats_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"srtcp", NULL, srtcp_create_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"unprotectRtcp", NULL, unprotect_rtcp_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"protectRtcp", NULL, protect_rtcp_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"srtcpStats", NULL, srtcp_stats_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"drain", NULL, drain_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"route", NULL, route_set_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"take", NULL, take_guarded, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
-      {"drainRtcp", NULL, drain_rtcp, NULL, NULL, NULL, napi_default, NULL},
-      {"rtcpWaiting", NULL, rtcp_waiting_count, NULL, NULL, NULL, napi_default, NULL},
-      {"consent", NULL, consent, NULL, NULL, NULL, napi_default, NULL},
-      {"checkConsent", NULL, check_consent, NULL, NULL, NULL, napi_default, NULL},
+      {"relayThread", NULL, relay_thread, NULL, NULL, NULL, napi_default, NULL},
+      {"relayThreadStats", NULL, relay_thread_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"drainRtcp", NULL, drain_rtcp_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"rtcpWaiting", NULL, rtcp_waiting_count_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"consent", NULL, consent_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"checkConsent", NULL, check_consent_guarded, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 /** Benchmarks only: a profile with no SRTP at all, to split the per-packet cost into its parts. */
 export const NO_SRTP_FOR_BENCHMARKS = 0;
@@ -81,6 +82,14 @@ export interface NativeModule {
    */
   watch(fd: number, ready: (ok: boolean) => void, context?: object): object;
   unwatch(watcher: object): void;
+  /**
+   * From now on this thread's watchers that read for themselves (viewer legs, and publisher legs
+   * with a routed stream) are polled by one native thread, which wakes this thread's event loop
+   * only when JavaScript is needed; true when this thread has it (only the first to ask does).
+   */
+  relayThread(): boolean;
+  /** The relay thread's turns with something to read, and its calls for JavaScript, since it started. */
+  relayThreadStats(): [wakeups: number, calls: number];
 }
 
 /** The project's root: the nearest folder above this module with a package.json. */
@@ -107,6 +116,19 @@ export function loadNative(env: NodeJS.ProcessEnv = process.env, file = NATIVE_F
 const loaded = loadNative();
 /** The native module, when it was built and loads; the egress and the ingress use it. */
 export const native = loaded.module;
+
+/**
+ * Whether the main thread's legs are read by the native relay thread (native/fanout.c, "The relay
+ * thread"): a small room's packets then no longer wake Node's event loop one by one.
+ * `LANCAST_RELAY_THREAD=0` keeps them on the event loop (for side-by-side measurements).
+ */
+export const relayThread = Boolean(native && isMainThread && process.env.LANCAST_RELAY_THREAD !== '0' && native.relayThread());
+
+/** The relay thread's counts (zero without it): its turns with something read, and how often it woke Node's loop for JavaScript. */
+export function relayThreadCounts(): { wakeups: number; calls: number } {
+  const [wakeups, calls] = relayThread && native ? native.relayThreadStats() : [0, 0];
+  return { wakeups, calls };
+}
 
 /** Which forwarding path this process uses, for the logs, /metrics and the benchmarks. */
 export const egressImplementation: { name: 'native' | 'typescript'; reason: string } = native

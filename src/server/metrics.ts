@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { relayCounters } from '../relay/forwarder.js';
 import { gateCounters, readCounters } from '../relay/ingress-gate.js';
 import { ingressCounters } from '../relay/ingress.js';
+import { relayThreadCounts } from '../relay/native.js';
 import { summarizeLinks, type LinkSummary } from '../relay/link-summary.js';
 import type { Relay } from '../relay/relay.js';
 import type { WorkerLoad } from '../relay/workers.js';
@@ -62,6 +63,8 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_read_natively_total', "RTP packets from publishers read and decrypted by the native module and handed to the WebRTC stack's router (the rest Node reads)", () => readCounters.packets);
     this.#relayCounter('lancast_relay_packets_routed_natively_total', 'RTP packets from publishers the native module sent to their viewers as it read them, JavaScript taking them later in batches', () => readCounters.routed);
     this.#relayCounter('lancast_relay_native_takes_total', 'times JavaScript took what the native module read from publishers (once per batch)', () => readCounters.takes);
+    this.#relayCounter('lancast_relay_thread_wakeups_total', "Times the native relay thread woke to read publishers' packets and viewers' reports (main thread's legs; without it Node's event loop wakes for each)", () => relayThreadCounts().wakeups);
+    this.#relayCounter('lancast_relay_thread_calls_total', "Times the native relay thread woke Node's event loop for JavaScript (a batch to take, feedback that cannot wait)", () => relayThreadCounts().calls);
     this.#relayCounter('lancast_relay_rtcp_read_natively_total', "SRTCP packets from viewers read, decrypted and parsed by the native module (the rest Node and the WebRTC stack read)", () => relayCounters.rtcpReadNatively);
     this.#relayCounter('lancast_relay_consent_answered_natively_total', "Viewers' consent checks (STUN binding requests on the selected pair) answered by the native module (the rest the WebRTC stack answers)", () => relayCounters.consentAnsweredNatively);
     this.#relayCounter('lancast_relay_consent_checks_sent_natively_total', "The relay's own consent checks to viewers (RFC 7675) sent by the native module (the rest the WebRTC stack sends)", () => relayCounters.consentChecksSentNatively);

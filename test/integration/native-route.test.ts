@@ -33,6 +33,8 @@ interface Counts {
   routed: number;
   takes: number;
   retransmitted: number;
+  wakeups: number;
+  calls: number;
 }
 async function counts(on: Lancast = server): Promise<Counts> {
   const text = await (await fetch(`${on.url}/metrics`)).text();
@@ -43,6 +45,8 @@ async function counts(on: Lancast = server): Promise<Counts> {
     routed: get('lancast_relay_packets_routed_natively_total'),
     takes: get('lancast_relay_native_takes_total'),
     retransmitted: get('lancast_relay_packets_retransmitted_total'),
+    wakeups: get('lancast_relay_thread_wakeups_total'),
+    calls: get('lancast_relay_thread_calls_total'),
   };
 }
 
@@ -53,6 +57,8 @@ function delta(a: Counts, b: Counts): Counts {
     routed: b.routed - a.routed,
     takes: b.takes - a.takes,
     retransmitted: b.retransmitted - a.retransmitted,
+    wakeups: b.wakeups - a.wakeups,
+    calls: b.calls - a.calls,
   };
 }
 
@@ -95,6 +101,9 @@ describe('native routing', () => {
     assert.ok(d.forwarded >= d.received * 1.8, `forwarded ${d.forwarded} for ${d.received} received (two players)`);
     // JavaScript took them in batches, not once per packet or per frame (~30 frames a second).
     assert.ok(d.takes > 0 && d.takes <= d.received / 4, `JavaScript took ${d.received} packets in ${d.takes} batches`);
+    // The native relay thread read them as they came (a frame's packets may come together) and woke Node's loop in batches.
+    assert.ok(d.wakeups >= d.received / 10, `the relay thread woke ${d.wakeups} times for ${d.received} packets`);
+    assert.ok(d.calls > 0 && d.calls <= d.wakeups / 3, `Node's loop woken ${d.calls} times by the relay thread's ${d.wakeups}`);
 
     // A player joining a routed room starts from the keyframe in history, which is up to date.
     const joined = await watch('route');
@@ -145,6 +154,23 @@ describe('native routing', () => {
       await pub.stop();
     } finally {
       await workers.stop();
+    }
+  });
+
+  test('LANCAST_RELAY_THREAD=0: streams are routed from Node\'s own event loop, and the room plays the same', async () => {
+    const loop = await startLancast({ env: { LANCAST_RELAY_THREAD: '0' } });
+    try {
+      const pub = await publish('route-loop', loop);
+      const player = await watch('route-loop', loop);
+      const a = await counts(loop);
+      await decoding([player]);
+      const d = delta(a, await counts(loop));
+      assert.ok(d.routed >= d.received * 0.95, `routed natively ${d.routed} of ${d.received}`);
+      assert.equal(d.wakeups, 0, 'no relay thread');
+      await player.stop();
+      await pub.stop();
+    } finally {
+      await loop.stop();
     }
   });
 
