@@ -141,10 +141,13 @@ interface UdpHandle {
   recvStop?: () => number;
 }
 
+/** The key of a dgram socket's state: one symbol of node:dgram's for every socket, found once (listing a socket's keys is slow). */
+let stateSymbol: symbol | undefined;
+
 /** The libuv handle under a bound dgram socket (Node keeps it in a symbol-keyed state); none once closed. */
 function udpHandle(socket: Socket): UdpHandle | undefined {
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  return state ? (socket as unknown as Record<symbol, { handle?: UdpHandle | null } | undefined>)[state]?.handle ?? undefined : undefined;
+  stateSymbol ??= Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  return stateSymbol ? (socket as unknown as Record<symbol, { handle?: UdpHandle | null } | undefined>)[stateSymbol]?.handle ?? undefined : undefined;
 }
 
 /** The file descriptor under a bound dgram socket. */
