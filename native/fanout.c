@@ -1375,24 +1375,13 @@ static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* protectRtcp(srtcp, rtcp) -> SRTCP with the E flag and the leg's next index, or null for a
-   packet that is not RTCP or when the index space (2^31 packets) is spent. */
-static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL, out_value = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  srtcp *s = unwrap_srtcp(env, argv[0]);
-  void *data = NULL;
-  size_t n = 0;
-  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
-  napi_get_null(env, &result);
-  const uint8_t *p = data;
+/* SRTCP of the plain compound `p` (n bytes, RTCP_HEADER at least, checked by the caller) into
+   `out` (n + SRTCP_INDEX_SIZE + 16 bytes at least), with the E flag and the leg's next index;
+   returns its size, 0 when the index space (2^31 packets) is spent or OpenSSL fails. */
+static size_t srtcp_seal(srtcp *s, const uint8_t *p, size_t n, uint8_t *out) {
   int gcm = s->profile == PROFILE_AEAD_AES_128_GCM;
   size_t tag = gcm ? 16 : 10;
-  uint8_t *out = NULL;
-  if (n < RTCP_HEADER || n > INT32_MAX - 64 || (p[0] & 0xc0) != 0x80 || s->out_index >= SRTCP_MAX_INDEX ||
-      napi_create_buffer(env, n + SRTCP_INDEX_SIZE + tag, (void **)&out, &out_value) != napi_ok)
-    return result;
+  if (s->out_index >= SRTCP_MAX_INDEX) return 0;
   uint32_t index = ++s->out_index, ssrc = get32(p + 4); /* spent even if OpenSSL fails: never reused */
   uint8_t word[4];
   put32(word, 0x80000000u | index);
@@ -1414,9 +1403,30 @@ static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
     hmac_sha1_of(&s->out_hmac, out, n + SRTCP_INDEX_SIZE, NULL, 0, mac);
     memcpy(out + n + SRTCP_INDEX_SIZE, mac, tag);
   }
-  if (!ok) return result;
+  if (!ok) return 0;
   s->out_packets++;
-  return out_value;
+  return n + SRTCP_INDEX_SIZE + tag;
+}
+
+static int rtcp_sealable(const uint8_t *p, size_t n) { return n >= RTCP_HEADER && n <= INT32_MAX - 64 && (p[0] & 0xc0) == 0x80; }
+
+/* protectRtcp(srtcp, rtcp) -> SRTCP with the E flag and the leg's next index, or null for a
+   packet that is not RTCP or when the index space (2^31 packets) is spent. */
+static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL, out_value = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = unwrap_srtcp(env, argv[0]);
+  void *data = NULL;
+  size_t n = 0;
+  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  napi_get_null(env, &result);
+  uint8_t *out = NULL;
+  size_t tag = s->profile == PROFILE_AEAD_AES_128_GCM ? 16 : 10;
+  if (!rtcp_sealable(data, n) || s->out_index >= SRTCP_MAX_INDEX ||
+      napi_create_buffer(env, n + SRTCP_INDEX_SIZE + tag, (void **)&out, &out_value) != napi_ok)
+    return result;
+  return srtcp_seal(s, data, n, out) ? out_value : result;
 }
 
 /* srtcpStats(srtcp) -> [packetsIn, rejected, packetsOut, lastIndexSent] */
@@ -1715,6 +1725,34 @@ static napi_value check_consent(napi_env env, napi_callback_info info) {
     CHECK(napi_set_element(env, out, i, v));
   }
   return out;
+}
+
+/* sendRtcp(srtcp, fd, address, port, rtcp) -> whether the compound went out: protected as
+   protectRtcp does and sent on socket `fd` to `address`:`port` (the selected pair's far end),
+   without Node's dgram and werift's promise chain. */
+static napi_value send_rtcp(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  srtcp *s = argc >= 5 ? unwrap_srtcp(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  uint32_t port = 0;
+  char address[INET6_ADDRSTRLEN];
+  size_t address_len = 0;
+  void *data = NULL;
+  size_t n = 0;
+  if (!s || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_string_utf8(env, argv[2], address, sizeof address, &address_len) != napi_ok || napi_get_value_uint32(env, argv[3], &port) != napi_ok ||
+      port > 65535 || napi_get_buffer_info(env, argv[4], &data, &n) != napi_ok)
+    CHECK(napi_invalid_arg);
+  struct sockaddr_storage to;
+  socklen_t to_len = socket_address(address, port, &to);
+  uint8_t out[MAX_PACKET + SRTCP_INDEX_SIZE + 16];
+  size_t len = to_len && rtcp_sealable(data, n) && n <= MAX_PACKET ? srtcp_seal(s, data, n, out) : 0;
+  int sent = len > 0 && sendto(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&to, to_len) == (ssize_t)len;
+  napi_value v;
+  CHECK(napi_get_boolean(env, sent, &v));
+  return v;
 }
 
 /* HMAC-SHA1 keyed with `key` (a STUN password), or NULL when out of memory. */
@@ -2416,6 +2454,7 @@ GUARDED(drain_rtcp)
 GUARDED(rtcp_waiting_count)
 GUARDED(consent)
 GUARDED(check_consent)
+GUARDED(send_rtcp)
 
 NAPI_MODULE_INIT() {
   pthread_once(&relay_lock_once, relay_lock_init);
@@ -2444,6 +2483,7 @@ NAPI_MODULE_INIT() {
       {"rtcpWaiting", NULL, rtcp_waiting_count_guarded, NULL, NULL, NULL, napi_default, NULL},
       {"consent", NULL, consent_guarded, NULL, NULL, NULL, napi_default, NULL},
       {"checkConsent", NULL, check_consent_guarded, NULL, NULL, NULL, napi_default, NULL},
+      {"sendRtcp", NULL, send_rtcp_guarded, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -43,6 +43,8 @@ export interface NativeModule {
    * sent, the answers taken so far (before this check) and the last one's round trip in ms.
    */
   checkConsent(srtcp: object, fd: number): [sent: number, answers: number, rttMs: number];
+  /** Protects the compound RTCP `packet` with `srtcp` (as protectRtcp) and sends it on socket `fd` to `address`:`port`; whether it went. */
+  sendRtcp(srtcp: object, fd: number, address: string, port: number, packet: Buffer): boolean;
   /**
    * Reads what waits on socket `fd` without blocking: RTP is authenticated, decrypted and described
    * in `records` (ssrc, seq, header length, payload length, marker: 5 numbers a packet); returns

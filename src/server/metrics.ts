@@ -4,6 +4,7 @@ import { relayCounters } from '../relay/forwarder.js';
 import { gateCounters, readCounters } from '../relay/ingress-gate.js';
 import { ingressCounters } from '../relay/ingress.js';
 import { relayThreadCounts } from '../relay/native.js';
+import { rtcpSendCounters } from '../relay/werift/index.js';
 import { summarizeLinks, type LinkSummary } from '../relay/link-summary.js';
 import type { Relay } from '../relay/relay.js';
 import type { WorkerLoad } from '../relay/workers.js';
@@ -66,6 +67,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_thread_wakeups_total', "Times the native relay thread woke to read publishers' packets and viewers' reports (main thread's legs; without it Node's event loop wakes for each)", () => relayThreadCounts().wakeups);
     this.#relayCounter('lancast_relay_thread_calls_total', "Times the native relay thread woke Node's event loop for JavaScript (a batch to take, feedback that cannot wait)", () => relayThreadCounts().calls);
     this.#relayCounter('lancast_relay_rtcp_read_natively_total', "SRTCP packets from viewers read, decrypted and parsed by the native module (the rest Node and the WebRTC stack read)", () => relayCounters.rtcpReadNatively);
+    this.#relayCounter('lancast_relay_rtcp_sent_natively_total', "Sender reports to viewers protected and sent by the native module from the leg's socket (the rest go through the WebRTC stack)", () => rtcpSendCounters.natively);
     this.#relayCounter('lancast_relay_consent_answered_natively_total', "Viewers' consent checks (STUN binding requests on the selected pair) answered by the native module (the rest the WebRTC stack answers)", () => relayCounters.consentAnsweredNatively);
     this.#relayCounter('lancast_relay_consent_checks_sent_natively_total', "The relay's own consent checks to viewers (RFC 7675) sent by the native module (the rest the WebRTC stack sends)", () => relayCounters.consentChecksSentNatively);
     this.#relayCounter('lancast_relay_consent_checks_answered_total', "Viewers' answers to the relay's natively sent consent checks, taken by the native module", () => relayCounters.consentChecksAnswered);

@@ -95,6 +95,10 @@ for (const { name, env, banner, readsRtcp } of [
         // ~10 s of a viewer's reports: libwebrtc sends a compound at least every second.
         if (readsRtcp) assert.ok((read ?? 0) >= 10, `the viewer's RTCP read natively: ${read}`);
         else assert.equal(read, 0);
+        // The sender reports the viewer counted (remote-outbound-rtp, above) went from the leg's socket natively.
+        const sent = await metricValue(server.url, 'lancast_relay_rtcp_sent_natively_total');
+        if (readsRtcp) assert.ok((sent ?? 0) >= 5, `sender reports sent natively: ${sent}`);
+        else assert.equal(sent, 0);
         const before = viewer.frames().count;
         await waitFor(async () => viewer.frames().count, (n) => n > before + 10, 5_000, 'frames still decoding');
         assert.equal(await viewer.stop(), 200);
