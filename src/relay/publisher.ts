@@ -25,7 +25,7 @@ import { useNativeSrtcp } from './rtcp-crypto.js';
 import { RateMeter } from './rate.js';
 import { enlargeReceiveBuffers, type ReceiveBuffer } from './receive-buffer.js';
 import { bundledTransport, gatherComplete, stripRecvonlySsrcs, withoutTransportCc } from './sdp.js';
-import { connectedReceivingSrtp, receiveSimulcast } from './werift/index.js';
+import { connectedReceivingSrtp, receiveSimulcast, sendRtcpNatively } from './werift/index.js';
 
 /** The bitrate the relay grants the publisher's encoder, in bits per second. */
 export const PUBLISHER_MAX_BITRATE = 10_000_000;
@@ -330,7 +330,7 @@ export class Publisher {
     if (ssrc === undefined || !transceiver || this.#closed) return;
     const ssrcs = this.#layerSsrc.filter((s) => s !== undefined);
     const remb = new RtcpPayloadSpecificFeedback({ feedback: rembPacket(transceiver.receiver.rtcpSsrc, ssrcs.length > 0 ? ssrcs : ssrc, PUBLISHER_MAX_BITRATE) });
-    await transceiver.receiver.dtlsTransport.sendRtcp([remb]).catch(() => undefined);
+    if (!sendRtcpNatively(transceiver.receiver.dtlsTransport, [remb])) await transceiver.receiver.dtlsTransport.sendRtcp([remb]).catch(() => undefined);
   }
 
   close(): void {

@@ -26,7 +26,7 @@ export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type WeriftPa
 export { connectedReceivingSrtp, srtpReceiveChanged, type ReceivingSrtp } from './receiver.js';
 export type { IceSocket } from './ice-sockets.js';
 export { receiveSimulcast } from './simulcast-receiver.js';
-export { rtcpSendCounters, weriftSenderRtcp, weriftSenderTransport } from './sender.js';
+export { rtcpSendCounters, sendRtcpNatively, weriftSenderRtcp, weriftSenderTransport } from './sender.js';
 export { authenticate, type LocalCredentials } from './stun-auth.js';
 
 /** Every change, in the order installed (two wrap getCandidatePromises, each around the one before). */

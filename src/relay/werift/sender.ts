@@ -60,11 +60,7 @@ export function weriftSenderTransport(sender: RTCRtpSender): { keys: SrtpKeys; t
 interface WeriftSenderState {
   ssrc: number;
   cname?: string;
-  dtlsTransport?: NonNullable<WeriftLeg['dtlsTransport']> & {
-    sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown>;
-    /** The native SRTCP context protecting the leg's RTCP, once there is one (srtcp.ts). */
-    srtcp?: { lancastSrtcp?: object };
-  };
+  dtlsTransport?: { sendRtcp(packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): Promise<unknown> };
   ntpTimestamp: bigint;
   rtpTimestamp: number;
   packetCount: number;
@@ -76,22 +72,26 @@ interface WeriftSenderState {
   onGenericNack: { subscribe(f: (nack: { lost: number[] }) => void): { unSubscribe(): void } };
 }
 
-/**
- * Sends a compound RTCP packet on a leg whose SRTCP is native (srtcp.ts) straight from its ICE
- * socket to the selected pair's far end: werift's sendRtcp takes it through a chain of promises and
- * Node's dgram, which looks the address up again for every datagram; in a small room the viewers'
- * sender reports were the main thread's most frequent timer work. False when the leg is not so
- * (werift sends it then).
- */
-/** Compound RTCP packets (sender reports) sent by sendNatively, all legs. */
+/** Compound RTCP packets sent by sendRtcpNatively, all legs. */
 export const rtcpSendCounters = { natively: 0 };
 
-function sendNatively(dtls: NonNullable<WeriftSenderState['dtlsTransport']>, packets: (RtcpSrPacket | RtcpSourceDescriptionPacket)[]): boolean {
-  const context = dtls.srtcp?.lancastSrtcp;
-  const pair = dtls.iceTransport?.connection?.nominated;
+/** The parts of a werift DTLS transport sendRtcpNatively reads. */
+type NativeRtcpLeg = NonNullable<WeriftLeg['dtlsTransport']> & { srtcp?: { lancastSrtcp?: object } };
+
+/**
+ * Sends a compound RTCP packet on a werift DTLS transport whose SRTCP is native (srtcp.ts) straight
+ * from its ICE socket to the selected pair's far end: werift's sendRtcp takes it through a chain of
+ * promises and Node's dgram, which looks the address up again for every datagram; in a small room
+ * the viewers' sender reports and the publisher's REMB were the main thread's most frequent timer
+ * work. False when the leg is not so (werift sends it then).
+ */
+export function sendRtcpNatively(leg: unknown, packets: { serialize(): Buffer }[]): boolean {
+  const dtls = leg as NativeRtcpLeg | undefined;
+  const context = dtls?.srtcp?.lancastSrtcp;
+  const pair = dtls?.iceTransport?.connection?.nominated;
   const transport = pair?.protocol?.transport;
   const fd = transport?.type === 'udp' && transport.socket ? socketFd(transport.socket) : undefined;
-  if (!native || !context || dtls.state !== 'connected' || !pair || fd === undefined) return false;
+  if (!native || !dtls || !context || dtls.state !== 'connected' || !pair || fd === undefined) return false;
   const sent = native.sendRtcp(context, fd, pair.remoteAddr[0], pair.remoteAddr[1], Buffer.concat(packets.map((p) => p.serialize())));
   if (sent) rtcpSendCounters.natively++;
   return sent;
@@ -128,7 +128,7 @@ export function weriftSenderRtcp(sender: RTCRtpSender): StreamRtcp {
         const item = new SourceDescriptionItem({ type: 1, text: s.cname });
         packets.push(new RtcpSourceDescriptionPacket({ chunks: [new SourceDescriptionChunk({ source: s.ssrc, items: [item] })] }));
       }
-      if (!sendNatively(s.dtlsTransport, packets)) s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
+      if (!sendRtcpNatively(s.dtlsTransport, packets)) s.dtlsTransport.sendRtcp(packets).catch(() => undefined);
     },
   };
 }
