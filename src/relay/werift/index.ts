@@ -14,6 +14,7 @@ import { leanEvents } from './lean-events.js';
 import { leanReceiveStats } from './lean-receive-stats.js';
 import { leanRtpReceive } from './lean-rtp-receive.js';
 import { nackLoop } from './nack-loop.js';
+import { rtcpLoop } from './rtcp-loop.js';
 import { checkWerift, weriftVersion, type WeriftPatch } from './patch.js';
 import { iceDoneWhenNominated, keepEarlyDtlsRecords, noImplicitStun, passiveAnswer } from './pc-config.js';
 import { stunAuthentication } from './stun-auth.js';
@@ -45,6 +46,7 @@ export const weriftPatches: readonly WeriftPatch[] = [
   leanRtpReceive,
   leanReceiveStats,
   nackLoop,
+  rtcpLoop,
 ];
 
 export class WeriftMismatchError extends Error {
