@@ -1354,16 +1354,27 @@ static size_t srtcp_open(srtcp *s, const uint8_t *p, size_t n, uint8_t *plain) {
   return len;
 }
 
+/* The (srtcp, packet) arguments of unprotectRtcp and protectRtcp; NULL with an error thrown when they are not. */
+static srtcp *srtcp_packet_args(napi_env env, napi_callback_info info, void **data, size_t *n) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  srtcp *s = argc >= 2 ? unwrap_srtcp(env, argv[0]) : NULL;
+  if (!s || napi_get_buffer_info(env, argv[1], data, n) != napi_ok) {
+    napi_throw_error(env, NULL, NATIVE_NAME ": bad arguments");
+    return NULL;
+  }
+  return s;
+}
+
 /* unprotectRtcp(srtcp, packet) -> the plain compound RTCP, or null when it does not authenticate,
    parse, or is a replay. A packet refused changes nothing. */
 static napi_value unprotect_rtcp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL, plain_value = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  srtcp *s = unwrap_srtcp(env, argv[0]);
+  napi_value result = NULL, plain_value = NULL;
   void *data = NULL;
   size_t n = 0;
-  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  srtcp *s = srtcp_packet_args(env, info, &data, &n);
+  if (!s) return NULL;
   napi_get_null(env, &result);
   uint8_t stack[MAX_PACKET];
   uint8_t *plain = n <= sizeof stack ? stack : malloc(n);
@@ -1413,13 +1424,11 @@ static int rtcp_sealable(const uint8_t *p, size_t n) { return n >= RTCP_HEADER &
 /* protectRtcp(srtcp, rtcp) -> SRTCP with the E flag and the leg's next index, or null for a
    packet that is not RTCP or when the index space (2^31 packets) is spent. */
 static napi_value protect_rtcp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result = NULL, out_value = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  srtcp *s = unwrap_srtcp(env, argv[0]);
+  napi_value result = NULL, out_value = NULL;
   void *data = NULL;
   size_t n = 0;
-  if (!s || napi_get_buffer_info(env, argv[1], &data, &n) != napi_ok) CHECK(napi_invalid_arg);
+  srtcp *s = srtcp_packet_args(env, info, &data, &n);
+  if (!s) return NULL;
   napi_get_null(env, &result);
   uint8_t *out = NULL;
   size_t tag = s->profile == PROFILE_AEAD_AES_128_GCM ? 16 : 10;
