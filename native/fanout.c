@@ -2079,7 +2079,7 @@ typedef struct watcher {
   struct watcher *next; /* every watcher of threaded_env */
 } watcher;
 
-static watcher *threaded_watchers;
+static watcher *env_watchers;
 static int relay_epoll = -1;
 static double relay_wakeups, relay_calls; /* the thread's turns with something read, and its calls for JavaScript */
 
@@ -2091,6 +2091,17 @@ static void watch_closed(uv_handle_t *h) { watch_release(h->data); }
 
 static void watch_ready(uv_poll_t *h, int status, int events);
 
+/* Into the relay thread's poll set; 1 when it is. */
+static int relay_poll(watcher *w) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+  return epoll_ctl(relay_epoll, EPOLL_CTL_ADD, w->fd, &ev) == 0;
+}
+
+/* Out of it, if it is there (threaded and not paused). */
+static void relay_unpoll(watcher *w) {
+  if (w->threaded && !w->paused) epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
 /* Whether the relay thread should poll `w` (see above); under relay_lock. */
 static int wants_thread(const watcher *w) {
   return w->active && w->env == threaded_env && relay_epoll >= 0 && (w->rtcp || (w->in && w->in->relay && w->in->relay->nroutes > 0));
@@ -2101,14 +2112,13 @@ static void place(watcher *w) {
   int want = wants_thread(w);
   if (want == w->threaded) return;
   if (want) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
-    if (epoll_ctl(relay_epoll, EPOLL_CTL_ADD, w->fd, &ev) != 0) return; /* stays on this loop */
+    if (!relay_poll(w)) return; /* stays on this loop */
     uv_poll_stop(&w->poll);
     uv_timer_stop(&w->timer);
     w->threaded = 1;
     w->paused = 0;
   } else {
-    if (!w->paused) epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+    relay_unpoll(w);
     w->threaded = w->paused = 0;
     if (w->active) uv_poll_start(&w->poll, UV_READABLE, watch_ready);
   }
@@ -2116,7 +2126,7 @@ static void place(watcher *w) {
 
 /* Every watcher of `in` placed anew (its routes changed); under relay_lock. */
 static void place_ingress(ingress *in) {
-  for (watcher *w = threaded_watchers; w; w = w->next)
+  for (watcher *w = env_watchers; w; w = w->next)
     if (w->in == in) place(w);
 }
 
@@ -2128,9 +2138,9 @@ static void watch_stop(watcher *w, int release_js) {
     return;
   }
   w->active = 0;
-  if (w->threaded && !w->paused) epoll_ctl(relay_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+  relay_unpoll(w);
   w->threaded = w->paused = w->pending = 0;
-  for (watcher **at = &threaded_watchers; *at; at = &(*at)->next)
+  for (watcher **at = &env_watchers; *at; at = &(*at)->next)
     if (*at == w) {
       *at = w->next;
       break;
@@ -2244,10 +2254,7 @@ static void watch_async(uv_async_t *a) {
   if (!pending) return;
   watch_call(w, status);
   pthread_mutex_lock(&relay_lock);
-  if (w->threaded && w->paused && status == 0) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
-    if (epoll_ctl(relay_epoll, EPOLL_CTL_ADD, w->fd, &ev) == 0) w->paused = 0;
-  }
+  if (w->threaded && w->paused && status == 0 && relay_poll(w)) w->paused = 0;
   /* what JavaScript left (a batch at most of what it takes at once) goes at its time, from this loop */
   int again = w->active && watch_due(w);
   pthread_mutex_unlock(&relay_lock);
@@ -2274,7 +2281,7 @@ static void relay_call(watcher *w, int status) {
 }
 
 static int relay_listed(const watcher *w) {
-  for (const watcher *x = threaded_watchers; x; x = x->next)
+  for (const watcher *x = env_watchers; x; x = x->next)
     if (x == w) return 1;
   return 0;
 }
@@ -2313,7 +2320,7 @@ static void *relay_main(void *arg) {
     /* whatever is due goes to JavaScript; the next wait ends when the oldest not yet due will be */
     uint64_t now = monotonic_ns();
     int64_t soonest = -1;
-    for (watcher *w = threaded_watchers; w; w = w->next) {
+    for (watcher *w = env_watchers; w; w = w->next) {
       int64_t wait = -1;
       if (!w->threaded || w->pending) continue;
       if (queue_due(w, now, &wait)) relay_call(w, 0);
@@ -2413,8 +2420,8 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   }
   if (env == threaded_env) {
     pthread_mutex_lock(&relay_lock);
-    w->next = threaded_watchers;
-    threaded_watchers = w;
+    w->next = env_watchers;
+    env_watchers = w;
     place(w);
     pthread_mutex_unlock(&relay_lock);
   }

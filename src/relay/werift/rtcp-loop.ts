@@ -50,10 +50,10 @@ const runRtcp: PatchTarget = {
 };
 
 /** werift's next report, 0.5-1.5 s on. */
-export const reportDelayMs = () => 500 + Math.random() * 1000;
+const reportDelayMs = () => 500 + Math.random() * 1000;
 
 /** The receiver report werift's loop would send now. */
-export function receiverReport(receiver: Receiver): RtcpRrPacket {
+function receiverReport(receiver: Receiver): RtcpRrPacket {
   const reports = Object.entries(receiver.remoteStreams).map(([ssrc, stream]) => {
     let lsr = 0;
     let dlsr = 0;
