@@ -881,7 +881,7 @@ static napi_value drain(napi_env env, napi_callback_info info) {
 #define ROUTES 4
 #define QUEUE_SLOTS 64         /* datagrams waiting for JavaScript, at most */
 #define QUEUE_SOON 48          /* JavaScript is woken once this many wait */
-#define RELAY_FLUSH_MS 100     /* ... or once the oldest has waited this long */
+#define RELAY_FLUSH_MS 250     /* ... or once the oldest has waited this long */
 
 typedef struct {
   uint32_t ssrc;
@@ -2051,7 +2051,7 @@ static napi_value drain_rtcp(napi_env env, napi_callback_info info) {
    watcher that reads for itself (a viewer leg's, and a publisher leg's while a stream on it is
    routed) is polled by one native thread instead of the event loop: each publisher packet and
    each viewer report is read, forwarded or queued there, and Node's loop wakes only when
-   JavaScript is needed (uv_async_send), about ten times a second in a small room, where it woke
+   JavaScript is needed (uv_async_send), about four times a second in a small room, where it woke
    for every datagram. Each turn of Node's loop has a fixed cost of its own (its timers, its check
    phase making an object and a callback scope for native immediates, the microtask checkpoint)
    that was about a fifth of a small room's CPU. The thread holds relay_lock while it works. */

@@ -13,6 +13,7 @@
  * its last answer (werift: 30 s). `LANCAST_NATIVE_CONSENT=0` leaves the checks to werift.
  */
 import type { Socket } from 'node:dgram';
+import { every, type Job } from './batched-timers.js';
 import { relayCounters } from './forwarder.js';
 import { socketFd, type NativeModule } from './native.js';
 import type { ConsentLoop } from './werift/ice-sockets.js';
@@ -40,7 +41,7 @@ interface Session {
 }
 
 const sessions = new Set<Session>();
-let timer: NodeJS.Timeout | undefined;
+let timer: Job | undefined;
 
 const jitter = () => consentTiming.intervalMs * (0.8 + 0.4 * Math.random());
 
@@ -77,13 +78,13 @@ function tick(): void {
 
 function start(s: Session): void {
   sessions.add(s);
-  timer ??= setInterval(tick, consentTiming.tickMs).unref();
+  timer ??= every(consentTiming.tickMs, tick);
 }
 
 function stop(s: Session): void {
   sessions.delete(s);
   if (sessions.size === 0 && timer) {
-    clearInterval(timer);
+    timer.stop();
     timer = undefined;
   }
 }

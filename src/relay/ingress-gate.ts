@@ -24,11 +24,11 @@
  *
  * A stream can also be routed (`route`: its SSRC and the native egresses of all its viewers):
  * then the native module sends each of its packets to them as it reads it, without waking
- * JavaScript, and keeps the packet; JavaScript takes what was kept at most every 100 ms (or at
+ * JavaScript, and keeps the packet; JavaScript takes what was kept at most every 250 ms (or at
  * once for anything not routed, a gap, or a full queue) and hands it on as above, marked as sent
  * (`delivering`: to how many viewers, and how long ago it arrived), so that history, statistics
  * and reports see every packet as before and nothing is sent twice. `sync` takes it now: whoever
- * changes the viewers or reads the history first. A small room thus wakes JavaScript ten times a
+ * changes the viewers or reads the history first. A small room thus wakes JavaScript four times a
  * second rather than once per frame (docs/performance.md). `LANCAST_NATIVE_ROUTE=0` keeps every
  * packet in JavaScript.
  */
@@ -38,6 +38,7 @@ import { native, socketFd, takeSocket, watchSocket, type NativeModule } from './
 import { AEAD_AES_128_GCM } from './srtp.js';
 import { connectedReceivingSrtp, srtpReceiveChanged, type IceSocket, type ReceivingSrtp } from './werift/index.js';
 import { flushRtcp } from './rtcp-intake.js';
+import { runDue } from './batched-timers.js';
 import { arrival } from './werift/lean-receive-stats.js';
 import { GapTally } from './werift/receive-stats.js';
 
@@ -76,6 +77,8 @@ function startDraining(drain: () => void): () => void {
   if (!timer) {
     timer = setInterval(() => {
       for (const d of drains) d();
+      // The periodic work that is due rides on this wake too (batched-timers.ts).
+      runDue();
     }, DRAIN_MS);
     timer.unref();
   }
@@ -181,8 +184,10 @@ export class IngressGate {
         }
         if (count < ages.length) break;
       }
-      // The viewers' reports that waited for JavaScript to come: it is here (rtcp-intake.ts).
+      // The viewers' reports that waited for JavaScript to come: it is here (rtcp-intake.ts); and
+      // the periodic work that is due (batched-timers.ts).
       flushRtcp();
+      runDue();
     } finally {
       this.#taking = false;
     }

@@ -1,9 +1,12 @@
 /**
- * One timer for every leg's liveness check in a thread, not one per leg: a room of 40 viewers
- * would otherwise wake its thread 20 times a second for checks that find nothing to do.
+ * One job for every leg's liveness check in a thread, not a timer per leg: a room of 40 viewers
+ * would otherwise wake its thread 20 times a second for checks that find nothing to do. It runs
+ * on the thread's batched timers (batched-timers.ts).
  */
+import { every, type Job } from './batched-timers.js';
+
 const checks = new Set<() => void>();
-let timer: NodeJS.Timeout | undefined;
+let timer: Job | undefined;
 
 /** How often each check runs. */
 export const LIVENESS_CHECK_MS = 2_000;
@@ -12,15 +15,14 @@ export const LIVENESS_CHECK_MS = 2_000;
 export function watchLiveness(check: () => void): () => void {
   checks.add(check);
   if (!timer) {
-    timer = setInterval(() => {
+    timer = every(LIVENESS_CHECK_MS, () => {
       for (const c of [...checks]) c();
-    }, LIVENESS_CHECK_MS);
-    timer.unref();
+    });
   }
   return () => {
     checks.delete(check);
     if (checks.size === 0 && timer) {
-      clearInterval(timer);
+      timer.stop();
       timer = undefined;
     }
   };

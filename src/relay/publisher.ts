@@ -17,6 +17,7 @@ import {
   useSdesRTPStreamId,
 } from 'werift';
 import { publisherCodecs, type MediaKind } from './codecs.js';
+import { every, type Job } from './batched-timers.js';
 import { Forwarder } from './forwarder.js';
 import { iceConfig, onlyListenAddress, type RelayIceOptions } from './ice.js';
 import { IngressGate } from './ingress-gate.js';
@@ -76,7 +77,7 @@ export class Publisher {
   rids: string[] = [];
   readonly #lastKeyframeRequest: number[] = [];
   readonly #keyframeTimer: (NodeJS.Timeout | undefined)[] = [];
-  #rembTimer: NodeJS.Timeout | undefined;
+  #rembTimer: Job | undefined;
   readonly #ice: RelayIceOptions;
   #closed = false;
   #readyWaiters: (() => void)[] = [];
@@ -174,7 +175,7 @@ export class Publisher {
     if (this.rids.length > 0) receiveSimulcast(this.pc);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await gatherComplete(this.pc);
-    this.#rembTimer = setInterval(() => {
+    this.#rembTimer = every(1_000, () => {
       void this.#sendRemb();
       // Worker threads that had viewers of this publisher may have none any more.
       this.refreshRoutes();
@@ -336,7 +337,7 @@ export class Publisher {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#rembTimer);
+    this.#rembTimer?.stop();
     clearInterval(this.#lossTimer);
     this.#gate.open();
     for (const timer of this.#keyframeTimer) clearTimeout(timer);

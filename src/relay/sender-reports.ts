@@ -5,6 +5,7 @@
  * timer and a promise per stream as werift's own loop had. The clock and the ticker are
  * injectable, so tests drive them in milliseconds (as pion/interceptor does).
  */
+import { every } from './batched-timers.js';
 import type { MediaKind } from './codecs.js';
 import type { PacketHistory } from './packet-history.js';
 import type { Sink } from './sink.js';
@@ -16,17 +17,14 @@ export interface Ticker {
 export interface Clock {
   /** Milliseconds since the Unix epoch, never going back: packet arrival, report schedules. */
   now(): number;
-  /** Call `tick` every `ms` until stopped, without keeping the process alive. */
+  /** Call `tick` every `ms` (at most a few hundred ms late) until stopped, without keeping the process alive. */
   every(ms: number, tick: () => void): Ticker;
 }
 
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  every(ms, tick) {
-    const timer = setInterval(tick, ms);
-    timer.unref();
-    return { stop: () => clearInterval(timer) };
-  },
+  // On the thread's batched timers (batched-timers.ts): a tick may wait for the next media batch.
+  every: (ms, tick) => every(ms, tick),
 };
 
 /** How often due reports are looked for, and the sinks' counters brought up to date. */

@@ -6,12 +6,14 @@
  * again for each datagram. In a small room that was a fifth of the main thread's timer work.
  *
  * The replacement keeps werift's pace (each report 0.5-1.5 s after the last, RFC 3550 6.3.1's
- * randomisation) and builds the same report from the same fields (each remote stream's loss,
- * highest sequence and jitter, and LSR/DLSR from the last sender report), on a plain timer, and
+ * randomisation, each at most a quarter second late) and builds the same report from the same
+ * fields (each remote stream's loss, highest sequence and jitter, and LSR/DLSR from the last
+ * sender report), on the thread's batched timers (../batched-timers.ts), and
  * sends it natively where the leg's SRTCP is native (sender.ts `sendRtcpNatively`), else through
  * werift's `sendRtcp`. werift's `stop()` ends it as it ends werift's loop (`rtcpRunning`, `rtcpCancel`).
  */
 import { RTCRtpReceiver, RtcpReceiverInfo, RtcpRrPacket, timestampSeconds } from 'werift';
+import { every } from '../batched-timers.js';
 import { replaceMethod, type PatchTarget, type WeriftPatch } from './patch.js';
 import { sendRtcpNatively } from './sender.js';
 
@@ -77,15 +79,16 @@ export const rtcpLoop: WeriftPatch = {
       function (this: Receiver) {
         if (this.rtcpRunning || this.stopped) return Promise.resolve();
         this.rtcpRunning = true;
-        const turn = () => {
-          if (!this.rtcpRunning) return;
+        const job = every(reportDelayMs, () => {
+          if (!this.rtcpRunning) {
+            job.stop();
+            return;
+          }
           const packet = receiverReport(this);
           if (!sendRtcpNatively(this.dtlsTransport, [packet])) this.dtlsTransport.sendRtcp([packet]).catch(() => undefined);
-          timer = setTimeout(turn, reportDelayMs());
-        };
-        let timer = setTimeout(turn, reportDelayMs());
+        });
         // werift's stop() aborts rtcpCancel (and clears rtcpRunning).
-        this.rtcpCancel.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+        this.rtcpCancel.signal.addEventListener('abort', () => job.stop(), { once: true });
         return Promise.resolve();
       },
     );
