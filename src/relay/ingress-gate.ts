@@ -52,10 +52,12 @@ export const gateCounters = { packets: 0 };
 export const readCounters = { packets: 0, routed: 0, takes: 0 };
 
 /**
- * How often the gated legs' sockets are read: 20 wake-ups a second for all of them, where Node
- * woke for each datagram (~120 a second a room). A STUN or SRTCP packet waits as long at most.
+ * How often the gated legs' sockets are read: 10 wake-ups a second for all of them, where Node
+ * woke for each datagram (~120 a second a room); the periodic jobs ride on them (batched-timers.ts).
+ * A STUN or SRTCP packet waits as long at most. 100 ms of a 2.5 Mbit/s stream is ~25 datagrams,
+ * a tenth of what a publisher leg's receive buffer holds even on a stock kernel (receive-buffer.ts).
  */
-const DRAIN_MS = 50;
+const DRAIN_MS = 100;
 const RECORD = 5;
 /** The packets one drain call describes at most (it is called again while it fills this). */
 const records = new Uint32Array(RECORD * 256);
