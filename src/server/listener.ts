@@ -121,8 +121,10 @@ export function createDualListener(http: HttpServer, https: HttpsServer, limits:
     s.prependListener('upgrade', headersDone);
     s.headersTimeout = limits.headersMs;
     s.requestTimeout = Math.max(s.requestTimeout, limits.headersMs);
-    // A createServer option, read when the checker starts (the typings lack the property).
-    (s as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(1_000, limits.headersMs / 2);
+    // A createServer option, read when the checker starts (the typings lack the property). Each
+    // check is a turn of the main thread's loop, for both servers: at most every 5 s (half the
+    // timeout when shorter), a later request's headers are cut within 5 s of their timeout.
+    (s as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(5_000, limits.headersMs / 2);
     // Node starts the checker behind headersTimeout and requestTimeout when an http.Server
     // starts listening; these never listen (we hand them connections), so start it the same way.
     s.emit('listening');

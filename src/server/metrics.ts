@@ -17,9 +17,11 @@ export class Metrics implements HubObserver {
   readonly #errors: Counter<'code'>;
 
   constructor(hub: () => Hub | undefined, relay?: () => Relay | undefined) {
-    // The event-loop lag histogram samples with a timer; prom-client's default (every 10 ms) kept
-    // an empty server at ~1 % of a core on the development VM, every 100 ms at ~0.1 %.
-    collectDefaultMetrics({ register: this.registry, prefix: 'lancast_process_', eventLoopMonitoringPrecision: 100 });
+    // The event-loop lag histogram samples with a timer of its own, each sample a turn of the main
+    // thread's loop: prom-client's default (every 10 ms) kept an empty server at ~1 % of a core on
+    // the development VM, every 100 ms at ~0.1 %, which in a small room was more turns than all its
+    // media and RTCP took (docs/performance.md). Once a second still shows a stalled loop.
+    collectDefaultMetrics({ register: this.registry, prefix: 'lancast_process_', eventLoopMonitoringPrecision: 1_000 });
     this.#messages = new Counter({
       name: 'lancast_signaling_messages_total',
       help: 'Valid signaling messages received, by type',
