@@ -6,7 +6,7 @@
  * again for each datagram. In a small room that was a fifth of the main thread's timer work.
  *
  * The replacement keeps werift's pace (each report 0.5-1.5 s after the last, RFC 3550 6.3.1's
- * randomisation, each at most a quarter second late) and builds the same report from the same
+ * randomisation, each at most 0.4 s late) and builds the same report from the same
  * fields (each remote stream's loss, highest sequence and jitter, and LSR/DLSR from the last
  * sender report), on the thread's batched timers (../batched-timers.ts), and
  * sends it natively where the leg's SRTCP is native (sender.ts `sendRtcpNatively`), else through
