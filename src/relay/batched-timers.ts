@@ -33,6 +33,8 @@ const jobs = new Set<Entry>();
 let timer: NodeJS.Timeout | undefined;
 /** What the timer is set to (ms, performance.now()); Infinity when it is not. */
 let armedAt = Infinity;
+/** When the earliest job is due (ms, performance.now()): a batch before it has nothing to look at. */
+let earliestDue = Infinity;
 let running = false;
 
 /**
@@ -58,7 +60,8 @@ export function every(intervalMs: number | (() => number), run: () => void, slac
 
 /** Runs every job that is due now (the media batch's call, and the timer's). */
 export function runDue(now = performance.now()): void {
-  if (running || jobs.size === 0) return;
+  // Called for every batch (every packet where nothing is routed): most find nothing due.
+  if (running || now < earliestDue) return;
   running = true;
   let failed: { err: unknown } | undefined;
   try {
@@ -82,10 +85,14 @@ export function runDue(now = performance.now()): void {
   if (failed) throw failed.err;
 }
 
-/** Sets the timer to the earliest time a job must run by, when that changed. */
+/** Notes when the earliest job is due, and sets the timer to the earliest time a job must run by, when that changed. */
 function arm(): void {
   let earliest = Infinity;
-  for (const entry of jobs) if (entry.latestAt < earliest) earliest = entry.latestAt;
+  earliestDue = Infinity;
+  for (const entry of jobs) {
+    if (entry.latestAt < earliest) earliest = entry.latestAt;
+    if (entry.dueAt < earliestDue) earliestDue = entry.dueAt;
+  }
   if (earliest === armedAt) return;
   disarm();
   if (earliest === Infinity) return;
