@@ -1,7 +1,8 @@
 /**
  * lancast side by side with Janus (issue 17): the same GStreamer feed (bench/relay/gst-feed.py)
- * and the same libwebrtc viewers, one server after the other in one run. lancast as started (the
- * small-room bench's first layout) gets the feed over WHIP; Janus 1.1.2's streaming plugin gets it
+ * and the same libwebrtc viewers, both servers running at once and measured over the same windows
+ * (each with its own copy of the feed and its own viewers). lancast as started (the small-room
+ * bench's first layout) gets the feed over WHIP; Janus 1.1.2's streaming plugin gets it
  * as plain RTP on a mountpoint. Everything stays on 127.0.0.1: Janus, webrtcbin (libnice) and the
  * viewers run with LD_PRELOAD of ../shared/tools/lo-as-iface.c (a copy is built per run), which
  * makes `lo` an ordinary interface and hides the others. Missing Janus or GStreamer skips this
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './lib.js';
 import { JsonChild } from './relay/wrtc-child.js';
-import { failures, fitRoom, lancastRoom, measureRoom, ViewerCrowd, type RoomFit, type RoomRow, type RoomTarget } from './rooms.js';
+import { failures, fitRoom, lancastRoom, measureRooms, ViewerCrowd, type RoomFit, type RoomRow, type RoomTarget } from './rooms.js';
 
 const JANUS = '/usr/bin/janus';
 const JANUS_LIB = '/usr/lib/x86_64-linux-gnu/janus';
@@ -185,8 +186,13 @@ export interface SideBySideRow {
   janusDeliveredPerSecond: number | '-';
   lancastUsPerDeliveredPacket: number | '-';
   janusUsPerDeliveredPacket: number | '-';
-  /** lancast's µs per delivered packet over Janus's (the issue's target: ≤ 0.5). */
+  /**
+   * lancast's µs per delivered packet over Janus's (the issue's target: ≤ 0.5): the median of the
+   * ratios taken window by window (both servers measured over the same windows).
+   */
   lancastOverJanus: number | '-';
+  /** Each window's ratio, in order. */
+  windowsLancastOverJanus: number[];
 }
 
 export interface JanusResult {
@@ -210,6 +216,10 @@ function sideBySide(lancast: RoomRow[], janus: RoomRow[], sizes: number[]): Side
     const j = janus.find((r) => r.viewers === viewers);
     const lu = l?.usPerDeliveredPacket ?? '-';
     const ju = j?.usPerDeliveredPacket ?? '-';
+    const lw = l?.windowsUsPerDeliveredPacket ?? [];
+    const jw = j?.windowsUsPerDeliveredPacket ?? [];
+    const ratios = lw.map((x, w) => x / jw[w]).filter((r) => Number.isFinite(r)).map((r) => Math.round(r * 100) / 100);
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor((ratios.length - 1) / 2)];
     return {
       viewers,
       lancastCpuPercent: l?.serverCpuPercent ?? '-',
@@ -218,13 +228,19 @@ function sideBySide(lancast: RoomRow[], janus: RoomRow[], sizes: number[]): Side
       janusDeliveredPerSecond: j?.deliveredPerSecond ?? '-',
       lancastUsPerDeliveredPacket: lu,
       janusUsPerDeliveredPacket: ju,
-      lancastOverJanus: typeof lu === 'number' && typeof ju === 'number' ? Math.round((lu / ju) * 100) / 100 : '-',
+      lancastOverJanus: median ?? '-',
+      windowsLancastOverJanus: ratios,
     };
   });
 }
 
-/** The suite: lancast (as started) then Janus, each grown through `sizes`, windows of `windowS`. */
-export async function janusBench(sizes = JANUS_SIZES, windowS = 10): Promise<JanusResult> {
+/**
+ * The suite: lancast (as started) and Janus, both running at once, each room grown through `sizes`
+ * and both measured over the same `windows` windows of `windowS` at each size: a host that slows
+ * down mid-run (on this shared machine one server's cost for the same room wandered 2x between
+ * runs taken minutes apart) slows both, and the ratio is taken window by window.
+ */
+export async function janusBench(sizes = JANUS_SIZES, windowS = 10, windows = 3): Promise<JanusResult> {
   const lacking = missing();
   if (lacking.length) {
     const skipped = `skipped: missing ${lacking.join('; ')}`;
@@ -233,7 +249,8 @@ export async function janusBench(sizes = JANUS_SIZES, windowS = 10): Promise<Jan
   }
   const dir = mkdtempSync(join(tmpdir(), 'lancast-shim-'));
   const before = loadavg()[0];
-  const measured: RoomRow[][] = [];
+  let measured: RoomRow[][] = [[], []];
+  const targets: RoomTarget[] = [];
   try {
     const shim = buildShim(dir);
     const starts: (() => Promise<RoomTarget>)[] = [
@@ -241,23 +258,19 @@ export async function janusBench(sizes = JANUS_SIZES, windowS = 10): Promise<Jan
       () => janusRoom(NAMES[1], shim),
     ];
     for (const [i, start] of starts.entries()) {
-      let target: RoomTarget;
       try {
-        target = await start();
+        targets.push(await start());
       } catch (err) {
-        // One server that cannot start is this suite's failure to report, not the whole run's.
+        // A server that cannot start is this suite's failure to report, not the whole run's.
         failures.push(`${NAMES[i]}: did not start: ${(err as Error).message.slice(0, 500)}`);
-        measured.push([]);
-        continue;
-      }
-      try {
-        await sleep(5_000); // the encoder up to speed, startup's garbage collected
-        measured.push(await measureRoom(target, sizes, windowS));
-      } finally {
-        await target.stop();
       }
     }
+    if (targets.length === starts.length) {
+      await sleep(5_000); // the encoders up to speed, startup's garbage collected
+      measured = await measureRooms(targets, sizes, windowS, undefined, windows);
+    }
   } finally {
+    for (const target of targets) await target.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const [lancast, janus] = measured;
@@ -265,14 +278,14 @@ export async function janusBench(sizes = JANUS_SIZES, windowS = 10): Promise<Jan
     loadAverage: { before, after: loadavg()[0] },
     rows: measured.flat(),
     sideBySide: sideBySide(lancast, janus, sizes),
-    fits: measured.map(fitRoom),
+    fits: measured.filter((rows) => rows.length > 0).map(fitRoom),
     failures: failures.filter((f) => NAMES.some((n) => f.startsWith(n))),
   };
 }
 
-// `node --import tsx bench/janus.ts [sizes] [window s]`: one run, printed as JSON (no results file).
+// `node --import tsx bench/janus.ts [sizes] [window s] [windows]`: one run, printed as JSON (no results file).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const sizes = process.argv[2] ? process.argv[2].split(',').map(Number) : JANUS_SIZES;
-  console.log(JSON.stringify(await janusBench(sizes, Number(process.argv[3] ?? 10)), null, 2));
+  console.log(JSON.stringify(await janusBench(sizes, Number(process.argv[3] ?? 10), Number(process.argv[4] ?? 3)), null, 2));
   process.exit(0);
 }

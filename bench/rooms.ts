@@ -35,6 +35,10 @@ export interface RoomRow {
   /** CPU added per packet added since the previous size (µs). */
   marginalUsPerPacket: number | '-';
   windowS: number;
+  /** Every window's whole-process CPU (% of a core), in order; the row is the median one's. */
+  windowsCpuPercent: number[];
+  /** Every window's µs per delivered packet, in order (NaN with nothing delivered). */
+  windowsUsPerDeliveredPacket: number[];
 }
 
 /** A server under test with a live room: what the bench needs of lancast (or another SFU). */
@@ -243,56 +247,111 @@ export async function lancastRoom(name: string, args: string[], nodeArgs: string
  */
 const SETTLE_S = 60;
 
-/** Grow a room through `sizes`, measuring `windowS` seconds at each after `settleS`. */
-export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = SETTLE_S): Promise<RoomRow[]> {
-  const rows: RoomRow[] = [];
-  let previous: { cpu: number; delivered: number } | undefined;
+/** Grow a room through `sizes`, measuring `windows` windows of `windowS` seconds at each after `settleS`. */
+export async function measureRoom(target: RoomTarget, sizes: number[], windowS = 10, settleS = SETTLE_S, windows = 1): Promise<RoomRow[]> {
+  return (await measureRooms([target], sizes, windowS, settleS, windows))[0];
+}
+
+/** One target's figures over one window. */
+interface Window {
+  cpu: number;
+  main: number;
+  seconds: number;
+  published: number;
+  sent: number;
+  scraped: number;
+  received: number[];
+  delivered: number;
+}
+
+/**
+ * Grow rooms together through `sizes` and measure them over the same windows: each size, after
+ * `settleS`, is `windows` windows of `windowS` seconds, every target's CPU read at the same moments,
+ * so a host that speeds up or slows down does so for all of them at once. Each target's row at a
+ * size is its median window (by whole-process CPU); `windowsCpuPercent` and
+ * `windowsUsPerDeliveredPacket` list every window in order, for ratios taken window by window.
+ * Returns one list of rows per target; a target that fails to grow stops there (see `failures`).
+ */
+export async function measureRooms(targets: RoomTarget[], sizes: number[], windowS = 10, settleS = SETTLE_S, windows = 1): Promise<RoomRow[][]> {
+  const rows: RoomRow[][] = targets.map(() => []);
+  const previous: ({ cpu: number; delivered: number } | undefined)[] = targets.map(() => undefined);
+  const growing = new Set(targets);
   for (const size of sizes) {
-    try {
-      await target.crowd.grow(size);
-    } catch (err) {
-      // The room ended under the load (its publisher's leg failed): say so and stop growing it.
-      process.stderr.write(`  rooms: ${target.name} at ${size} viewers: ${(err as Error).message}; legs closed: ${target.closedLegs()}\n`);
-      failures.push(`${target.name}, ${size} viewers: ${(err as Error).message.trim()}; legs closed: ${target.closedLegs() || "none"}`);
-      break;
+    for (const target of [...growing]) {
+      try {
+        await target.crowd.grow(size);
+      } catch (err) {
+        // The room ended under the load (its publisher's leg failed): say so and stop growing it.
+        process.stderr.write(`  rooms: ${target.name} at ${size} viewers: ${(err as Error).message}; legs closed: ${target.closedLegs()}\n`);
+        failures.push(`${target.name}, ${size} viewers: ${(err as Error).message.trim()}; legs closed: ${target.closedLegs() || 'none'}`);
+        growing.delete(target);
+      }
     }
-    await allReceiving(target.crowd);
+    const measured = targets.filter((t) => growing.has(t));
+    if (measured.length === 0) break;
+    for (const target of measured) await allReceiving(target.crowd);
     // The unwatched room is the first step, seconds after the server started, which settles the
     // same way (2.3-2.6 % of a core in a 10 s window 5 s after start, 0.7-1.0 % 20 s later).
     await sleep(settleS * 1000);
-    const counts = () => target.crowd.counts();
-    const generators = () => treeCpuSeconds(process.pid) - cpuSeconds(target.pid);
-    // The server's counters are read through its /metrics (about 6 ms of its CPU each time), outside
-    // the CPU window: Janus is not asked, and a scrape is the monitoring's cost, not the room's.
-    const scrape = async () => ({ published: await target.publisherPackets(), sent: await target.sentPackets(), at: performance.now() });
-    const k0 = await scrape();
-    const b0 = generators();
-    const [c0, m0, r0, t0] = [cpuSeconds(target.pid), threadCpuSeconds(target.pid, target.pid), await counts(), performance.now()];
-    await sleep(windowS * 1000);
-    const [c1, m1, r1, t1] = [cpuSeconds(target.pid), threadCpuSeconds(target.pid, target.pid), await counts(), performance.now()];
-    const k1 = await scrape();
-    const seconds = (t1 - t0) / 1000;
-    const scraped = (k1.at - k0.at) / 1000;
-    const cpu = (c1 - c0) / seconds;
-    // The viewers' counts have their own times (a generator reports once a second).
-    const delivered = r1.at > r0.at ? (sum(r1.counts) - sum(r0.counts)) / ((r1.at - r0.at) / 1000) : 0;
-    const row: RoomRow = {
-      server: target.name,
-      viewers: size,
-      serverCpuPercent: round(cpu * 100, 2),
-      mainThreadCpuPercent: round(((m1 - m0) / seconds) * 100, 2),
-      publisherPacketsPerSecond: Math.round((k1.published - k0.published) / scraped),
-      sentPerSecond: Math.round((k1.sent - k0.sent) / scraped),
-      closedLegs: target.closedLegs() || '-',
-      receiving: r1.counts.filter((n, i) => n > r0.counts[i]).length,
-      deliveredPerSecond: Math.round(delivered),
-      usPerDeliveredPacket: delivered > 0 ? round((cpu / delivered) * 1e6) : '-',
-      marginalUsPerPacket: previous && delivered > previous.delivered ? round(((cpu - previous.cpu) / (delivered - previous.delivered)) * 1e6) : '-',
-      windowS: round(seconds),
-    };
-    previous = { cpu, delivered };
-    rows.push(row);
-    process.stderr.write(`  rooms: ${JSON.stringify({ ...row, generatorsCpuPercent: round(((generators() - b0) / seconds) * 100) })}\n`);
+    const taken: Window[][] = measured.map(() => []);
+    for (let w = 0; w < windows; w++) {
+      // The server's counters are read through its /metrics (about 6 ms of its CPU each time), outside
+      // the CPU window: Janus is not asked, and a scrape is the monitoring's cost, not the room's.
+      const scrape = async (t: RoomTarget) => ({ published: await t.publisherPackets(), sent: await t.sentPackets(), at: performance.now() });
+      const k0 = await Promise.all(measured.map(scrape));
+      const r0 = await Promise.all(measured.map((t) => t.crowd.counts()));
+      const b0 = treeCpuSeconds(process.pid);
+      const c0 = measured.map((t) => [cpuSeconds(t.pid), threadCpuSeconds(t.pid, t.pid)]);
+      const t0 = performance.now();
+      await sleep(windowS * 1000);
+      const c1 = measured.map((t) => [cpuSeconds(t.pid), threadCpuSeconds(t.pid, t.pid)]);
+      const t1 = performance.now();
+      const b1 = treeCpuSeconds(process.pid);
+      const r1 = await Promise.all(measured.map((t) => t.crowd.counts()));
+      const k1 = await Promise.all(measured.map(scrape));
+      const seconds = (t1 - t0) / 1000;
+      const servers = sum(c1.map((c, i) => c[0] - c0[i][0]));
+      measured.forEach((_, i) => {
+        // The viewers' counts have their own times (a generator reports once a second).
+        const [a, b] = [r0[i], r1[i]];
+        const window: Window = {
+          cpu: (c1[i][0] - c0[i][0]) / seconds,
+          main: (c1[i][1] - c0[i][1]) / seconds,
+          seconds,
+          published: k1[i].published - k0[i].published,
+          sent: k1[i].sent - k0[i].sent,
+          scraped: (k1[i].at - k0[i].at) / 1000,
+          received: b.counts.map((n, v) => n - (a.counts[v] ?? 0)),
+          delivered: b.at > a.at ? (sum(b.counts) - sum(a.counts)) / ((b.at - a.at) / 1000) : 0,
+        };
+        taken[i].push(window);
+        process.stderr.write(`  rooms: ${JSON.stringify({ server: measured[i].name, viewers: size, window: w + 1, serverCpuPercent: round(window.cpu * 100, 2), mainThreadCpuPercent: round(window.main * 100, 2), deliveredPerSecond: Math.round(window.delivered), generatorsCpuPercent: round(((b1 - b0 - servers) / seconds) * 100) })}\n`);
+      });
+    }
+    measured.forEach((target, i) => {
+      const all = taken[i];
+      const median = [...all].sort((x, y) => x.cpu - y.cpu)[Math.floor((all.length - 1) / 2)];
+      const t = targets.indexOf(target);
+      const before = previous[t];
+      const row: RoomRow = {
+        server: target.name,
+        viewers: size,
+        serverCpuPercent: round(median.cpu * 100, 2),
+        mainThreadCpuPercent: round(median.main * 100, 2),
+        publisherPacketsPerSecond: Math.round(median.published / median.scraped),
+        sentPerSecond: Math.round(median.sent / median.scraped),
+        closedLegs: target.closedLegs() || '-',
+        receiving: median.received.filter((n) => n > 0).length,
+        deliveredPerSecond: Math.round(median.delivered),
+        usPerDeliveredPacket: median.delivered > 0 ? round((median.cpu / median.delivered) * 1e6) : '-',
+        marginalUsPerPacket: before && median.delivered > before.delivered ? round(((median.cpu - before.cpu) / (median.delivered - before.delivered)) * 1e6) : '-',
+        windowS: round(median.seconds),
+        windowsCpuPercent: all.map((x) => round(x.cpu * 100, 2)),
+        windowsUsPerDeliveredPacket: all.map((x) => (x.delivered > 0 ? round((x.cpu / x.delivered) * 1e6) : NaN)),
+      };
+      previous[t] = { cpu: median.cpu, delivered: median.delivered };
+      rows[t].push(row);
+    });
   }
   return rows;
 }
@@ -351,47 +410,46 @@ export const ROOM_SIZES = [0, 5, 10, 20, 40];
 export const GENERATOR_SIZES = [0, 5, 20, 100, 300];
 
 /**
- * The suite: first the kernel's floor (floorRoom: what sending the room's packets to that many
- * receivers costs by itself), then lancast as started by default (a worker per core, small rooms on the main thread) and
- * with no workers at all, each with libwebrtc viewers; then lancast as started with the load
- * generator's browser-like viewers at 5 to 300, the sizes beyond what libwebrtc viewers reach here
- * (5 and 20 cross-check the generator against libwebrtc).
+ * The suite: lancast as started by default (a worker per core, small rooms on the main thread)
+ * beside the kernel's floor (floorRoom: what sending the room's packets to that many receivers
+ * costs by itself), both grown together and measured over the same windows; then lancast with no
+ * workers at all; each with libwebrtc viewers. Then lancast as started with the load generator's
+ * browser-like viewers at 5 to 300, the sizes beyond what libwebrtc viewers reach here (5 and 20
+ * cross-check the generator against libwebrtc). Each size is `windows` windows of `windowS`, its
+ * median kept.
  */
-export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = GENERATOR_SIZES): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
+export async function rooms(sizes = ROOM_SIZES, windowS = 10, generatorSizes = GENERATOR_SIZES, windows = 3): Promise<{ rows: RoomRow[]; fits: RoomFit[]; failures: string[] }> {
   const rows: RoomRow[] = [];
   const fits: RoomFit[] = [];
   const generator = (base: string, room: string) => new GeneratorCrowd(base, room);
-  // Each layout: its sizes, how its room starts, how long that room runs before its first size
-  // (lancast's encoder up to speed, start-up's garbage collected) and how long each size settles.
-  const lancast = (name: string, args: string[], crowd?: (base: string, room: string) => Crowd) => async () => {
-    const target = await lancastRoom(name, args, [], {}, { crowd });
-    await sleep(5_000);
-    return target;
-  };
-  const layouts: { sizes: number[]; open: () => Promise<RoomTarget>; settleS?: number }[] = [
-    // First the floor: the same packets to as many receivers, through the native fan-out alone.
-    { sizes, open: async () => floorRoom(), settleS: 5 },
-    { sizes, open: lancast('lancast', []) },
-    { sizes, open: lancast('lancast --relay-workers 0', ['--relay-workers', '0']) },
-    { sizes: generatorSizes, open: lancast('lancast, load-generator viewers', [], generator) },
+  // Each group of rooms measured together: their sizes and how each room starts.
+  const lancast = (name: string, args: string[], crowd?: (base: string, room: string) => Crowd) => async () => await lancastRoom(name, args, [], {}, { crowd });
+  const groups: { sizes: number[]; open: (() => Promise<RoomTarget>)[] }[] = [
+    { sizes, open: [async () => floorRoom(), lancast('lancast', [])] },
+    { sizes, open: [lancast('lancast --relay-workers 0', ['--relay-workers', '0'])] },
+    { sizes: generatorSizes, open: [lancast('lancast, load-generator viewers', [], generator)] },
   ];
-  for (const layout of layouts) {
-    if (layout.sizes.length === 0) continue;
-    const target = await layout.open();
+  for (const group of groups) {
+    if (group.sizes.length === 0) continue;
+    const targets: RoomTarget[] = [];
     try {
-      const measured = await measureRoom(target, layout.sizes, windowS, layout.settleS);
-      rows.push(...measured);
-      fits.push(fitRoom(measured));
+      for (const open of group.open) targets.push(await open());
+      // lancast's encoder up to speed, start-up's garbage collected.
+      await sleep(5_000);
+      for (const measured of await measureRooms(targets, group.sizes, windowS, undefined, windows)) {
+        rows.push(...measured);
+        if (measured.length > 0) fits.push(fitRoom(measured));
+      }
     } finally {
-      await target.stop();
+      for (const target of targets) await target.stop();
     }
   }
   return { rows, fits, failures };
 }
 
-// `node --import tsx bench/rooms.ts [sizes] [window s] [generator sizes]`: one run, printed as JSON (no results file).
+// `node --import tsx bench/rooms.ts [sizes] [window s] [generator sizes] [windows]`: one run, printed as JSON (no results file).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const list = (arg: string | undefined, fallback: number[]) => (arg === undefined ? fallback : arg === '' ? [] : arg.split(',').map(Number));
-  console.log(JSON.stringify(await rooms(list(process.argv[2], ROOM_SIZES), Number(process.argv[3] ?? 10), list(process.argv[4], GENERATOR_SIZES)), null, 2));
+  console.log(JSON.stringify(await rooms(list(process.argv[2], ROOM_SIZES), Number(process.argv[3] ?? 10), list(process.argv[4], GENERATOR_SIZES), Number(process.argv[5] ?? 3)), null, 2));
   process.exit(0);
 }

@@ -32,7 +32,7 @@ for (const s of chosen) if (!SUITES.includes(s)) throw new Error(`unknown suite 
 function table(title: string, rows: Record<string, unknown>[] | undefined): string {
   if (!rows || rows.length === 0) return '';
   const keys = Object.keys(rows[0]);
-  const line = (cells: unknown[]) => `| ${cells.map(String).join(' | ')} |`;
+  const line = (cells: unknown[]) => `| ${cells.map((c) => (Array.isArray(c) ? c.join(' / ') : String(c))).join(' | ')} |`;
   return [`### ${title}`, '', line(keys), line(keys.map(() => '---')), ...rows.map((r) => line(keys.map((k) => r[k]))), ''].join('\n');
 }
 
@@ -212,7 +212,7 @@ if (chosen.includes('rooms')) {
   results.rooms = await rooms();
 }
 if (chosen.includes('janus')) {
-  console.error('janus: lancast (as started) then Janus 1.1.2, one GStreamer feed, 0, 5, 15 libwebrtc viewers…');
+  console.error('janus: lancast (as started) and Janus 1.1.2 at once, each with a GStreamer feed, 0, 5, 15 libwebrtc viewers each, three windows a size…');
   results.janus = await janusBench();
 }
 if (chosen.includes('sockets')) {
