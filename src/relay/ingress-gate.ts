@@ -25,7 +25,8 @@
  * A stream can also be routed (`route`: its SSRC and the native egresses of all its viewers):
  * then the native module sends each of its packets to them as it reads it, without waking
  * JavaScript, and keeps the packet; JavaScript takes what was kept at most every 250 ms (or at
- * once for anything not routed, a gap, or a full queue) and hands it on as above, marked as sent
+ * once for anything not routed, a gap, or a full queue) and hands it on as above (straight to its
+ * receiver: werift/receiver.ts `deliverRouted`), marked as sent
  * (`delivering`: to how many viewers, and how long ago it arrived), so that history, statistics
  * and reports see every packet as before and nothing is sent twice. `sync` takes it now: whoever
  * changes the viewers or reads the history first. A small room thus wakes JavaScript four times a
@@ -178,7 +179,9 @@ export class IngressGate {
           this.delivering = sent >= 0 ? { sent, ageMs } : undefined;
           arrival.seconds = ageMs > 1 ? (now - ageMs) / 1e3 : undefined;
           try {
-            session.deliver(data, data.length + tag);
+            // A routed packet goes straight to its receiver (receiver.ts `deliverRouted`).
+            if (sent >= 0) session.deliverRouted(data, data.length + tag);
+            else session.deliver(data, data.length + tag);
           } finally {
             this.delivering = undefined;
             arrival.seconds = undefined;

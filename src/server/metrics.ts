@@ -4,7 +4,7 @@ import { relayCounters } from '../relay/forwarder.js';
 import { gateCounters, readCounters } from '../relay/ingress-gate.js';
 import { ingressCounters } from '../relay/ingress.js';
 import { relayThreadCounts } from '../relay/native.js';
-import { rtcpSendCounters } from '../relay/werift/index.js';
+import { routedReceiveCounters, rtcpSendCounters } from '../relay/werift/index.js';
 import { summarizeLinks, type LinkSummary } from '../relay/link-summary.js';
 import type { Relay } from '../relay/relay.js';
 import type { WorkerLoad } from '../relay/workers.js';
@@ -65,6 +65,7 @@ export class Metrics implements HubObserver {
     this.#relayCounter('lancast_relay_packets_gated_total', 'RTP packets from publishers dropped before the WebRTC stack while nobody consumed them (also counted as received)', () => gateCounters.packets);
     this.#relayCounter('lancast_relay_packets_read_natively_total', "RTP packets from publishers read and decrypted by the native module and handed to the WebRTC stack's router (the rest Node reads)", () => readCounters.packets);
     this.#relayCounter('lancast_relay_packets_routed_natively_total', 'RTP packets from publishers the native module sent to their viewers as it read them, JavaScript taking them later in batches', () => readCounters.routed);
+    this.#relayCounter('lancast_relay_packets_received_directly_total', "routed RTP packets JavaScript handed straight to their stream's receiver (statistics, NACK generator, track), past the WebRTC stack's router", () => routedReceiveCounters.direct);
     this.#relayCounter('lancast_relay_native_takes_total', 'times JavaScript took what the native module read from publishers (once per batch)', () => readCounters.takes);
     this.#relayCounter('lancast_relay_thread_wakeups_total', "Times the native relay thread woke to read publishers' packets and viewers' reports (main thread's legs; without it Node's event loop wakes for each)", () => relayThreadCounts().wakeups);
     this.#relayCounter('lancast_relay_thread_calls_total', "Times the native relay thread woke Node's event loop for JavaScript (a batch to take, feedback that cannot wait)", () => relayThreadCounts().calls);

@@ -31,6 +31,7 @@ interface Counts {
   received: number;
   forwarded: number;
   routed: number;
+  direct: number;
   takes: number;
   retransmitted: number;
   wakeups: number;
@@ -43,6 +44,7 @@ async function counts(on: Lancast = server): Promise<Counts> {
     received: get('lancast_relay_packets_received_total'),
     forwarded: get('lancast_relay_packets_forwarded_total'),
     routed: get('lancast_relay_packets_routed_natively_total'),
+    direct: get('lancast_relay_packets_received_directly_total'),
     takes: get('lancast_relay_native_takes_total'),
     retransmitted: get('lancast_relay_packets_retransmitted_total'),
     wakeups: get('lancast_relay_thread_wakeups_total'),
@@ -55,6 +57,7 @@ function delta(a: Counts, b: Counts): Counts {
     received: b.received - a.received,
     forwarded: b.forwarded - a.forwarded,
     routed: b.routed - a.routed,
+    direct: b.direct - a.direct,
     takes: b.takes - a.takes,
     retransmitted: b.retransmitted - a.retransmitted,
     wakeups: b.wakeups - a.wakeups,
@@ -97,6 +100,8 @@ describe('native routing', () => {
     const d = delta(a, await counts());
     assert.ok(d.received >= 150, `received ${d.received}`);
     assert.ok(d.routed >= d.received * 0.95, `routed natively ${d.routed} of ${d.received}`);
+    // JavaScript handed them straight to their receivers, past werift's router.
+    assert.ok(d.direct >= d.routed * 0.95, `${d.direct} of ${d.routed} routed packets handed straight to their receiver`);
     // Both players were sent every packet: the forwarder still counts what the native module sent.
     assert.ok(d.forwarded >= d.received * 1.8, `forwarded ${d.forwarded} for ${d.received} received (two players)`);
     // JavaScript took them in batches, not once per packet or per frame (~30 frames a second).
@@ -183,6 +188,7 @@ describe('native routing', () => {
       await decoding([player]);
       const d = delta(a, await counts(plain));
       assert.equal(d.routed, 0, 'nothing routed');
+      assert.equal(d.direct, 0, 'every packet through werift\'s router');
       assert.ok(d.forwarded >= d.received * 0.9, `forwarded ${d.forwarded} of ${d.received}`);
       await player.stop();
       await pub.stop();

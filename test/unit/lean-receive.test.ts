@@ -28,7 +28,7 @@ import {
 } from 'werift';
 import { iceConfig } from '../../src/relay/ice.js';
 import { connectPair } from '../helpers/werift-pair.js';
-import { installWeriftPatches, replacements } from '../../src/relay/werift/index.js';
+import { connectedReceivingSrtp, installWeriftPatches, replacements, routedReceiveCounters } from '../../src/relay/werift/index.js';
 import { isLean, leanEvent, type WeriftEvent } from '../../src/relay/werift/lean-events.js';
 import { truncate } from '../../src/relay/werift/lean-receive-stats.js';
 import { firstCodec, ordinaryCodec } from '../../src/relay/werift/lean-rtp-receive.js';
@@ -333,5 +333,68 @@ test('a connected werift leg receives on the lean path: its events are lean and 
     assert.equal(Object.values(weriftReceiver.remoteStreams)[0].packets_received, sentPackets.length, "werift's statistics counted every packet");
   } finally {
     await Promise.all([sender.close(), receiver.close()]);
+  }
+});
+
+test("a routed packet handed straight to its receiver reaches the track, statistics and NACK generator as through werift's router", async () => {
+  const config = iceConfig({ host: '127.0.0.1', iceServers: [] });
+  // Two legs side by side: one takes the packets werift's whole way (`deliver`), one straight (`deliverRouted`).
+  const legs = await Promise.all(
+    [0, 1].map(async () => {
+      const sender = new RTCPeerConnection(config);
+      const receiver = new RTCPeerConnection(config);
+      const track = new MediaStreamTrack({ kind: 'video' });
+      sender.addTransceiver(track, { direction: 'sendonly' });
+      const got: string[] = [];
+      let payloadType = -1;
+      receiver.onTrack.subscribe((t) =>
+        t.onReceiveRtp.subscribe((p) => {
+          payloadType = p.header.payloadType;
+          got.push(`${p.header.sequenceNumber} ${p.header.timestamp} ${p.header.marker} ${p.payload.toString('hex')}`);
+        }),
+      );
+      await connectPair(sender, receiver);
+      // The stream's first packets the ordinary way: the receiver gets its track, statistics and MID.
+      const first = video.slice(0, 10).map((p, i) => new RtpPacket(new RtpHeader({ sequenceNumber: 1000 + i, timestamp: p.ts, marker: p.m === 1 }), Buffer.from(p.payload)));
+      for (const p of first) track.writeRtp(p);
+      for (let i = 0; i < 500 && got.length < first.length; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(got.length, first.length, 'the first packets arrived');
+      const [session] = connectedReceivingSrtp(receiver);
+      const weriftReceiver = receiver.getTransceivers()[0].receiver as unknown as {
+        remoteStreams: Record<number, { packets_received: number; base_seq: number; max_seq: number; cycles: number }>;
+        nack: { _lost: Record<number, number>; newEstSeqNum: number };
+      };
+      const ssrc = Number(Object.keys(weriftReceiver.remoteStreams)[0]);
+      return { sender, receiver, got, session, weriftReceiver, ssrc, payloadType };
+    }),
+  );
+  try {
+    const [theirs, mine] = legs;
+    const before = { ...routedReceiveCounters };
+    // Packets 10-199 (the capture's 160, round again), a few lost (the NACK generator notes them), and one from an unknown SSRC.
+    const plain = (leg: (typeof legs)[number], i: number, ssrc = leg.ssrc) => {
+      const p = video[i % video.length];
+      return new RtpPacket(new RtpHeader({ payloadType: leg.payloadType, sequenceNumber: 1000 + i, timestamp: p.ts, marker: p.m === 1, ssrc }), Buffer.from(p.payload)).serialize();
+    };
+    for (let i = 10; i < 200; i++) {
+      if (i % 37 === 0) continue; // lost
+      theirs.session.deliver(plain(theirs, i), 0);
+      mine.session.deliverRouted(plain(mine, i), 0);
+    }
+    mine.session.deliverRouted(plain(mine, 5, 0x7777), 0); // no receiver for this SSRC: werift's way, which drops it
+    const delivered = 190 - 5;
+    assert.equal(routedReceiveCounters.direct - before.direct, delivered, 'every packet of the stream went straight');
+    assert.equal(routedReceiveCounters.router - before.router, 1, "the unknown SSRC's packet went werift's way");
+    const strip = (lines: string[]) => lines.slice(10);
+    assert.equal(strip(mine.got).length, delivered);
+    assert.deepEqual(strip(mine.got), strip(theirs.got), 'the track got the same packets');
+    const state = (leg: (typeof legs)[number]) => {
+      const s = leg.weriftReceiver.remoteStreams[leg.ssrc];
+      return { packets: s.packets_received, base: s.base_seq, max: s.max_seq, cycles: s.cycles, lost: Object.keys(leg.weriftReceiver.nack._lost), est: leg.weriftReceiver.nack.newEstSeqNum };
+    };
+    assert.deepEqual(state(mine), state(theirs));
+    assert.equal(state(mine).lost.length, 5, 'the NACK generator noted the lost packets');
+  } finally {
+    await Promise.all(legs.flatMap((l) => [l.sender.close(), l.receiver.close()]));
   }
 });

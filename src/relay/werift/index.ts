@@ -24,7 +24,7 @@ export { dtlsFixCounters } from './dtls-hello-verify.js';
 export { deSerializeRtcpHeader } from './fast-rtcp.js';
 export { deSerializeRtpHeader } from './fast-rtp.js';
 export { checkWerift, replacements, WERIFT_VERSION, weriftVersion, type WeriftPatch } from './patch.js';
-export { connectedReceivingSrtp, srtpReceiveChanged, type ReceivingSrtp } from './receiver.js';
+export { connectedReceivingSrtp, routedReceiveCounters, srtpReceiveChanged, type ReceivingSrtp } from './receiver.js';
 export type { IceSocket } from './ice-sockets.js';
 export { receiveSimulcast } from './simulcast-receiver.js';
 export { rtcpSendCounters, sendRtcpNatively, weriftSenderRtcp, weriftSenderTransport } from './sender.js';

@@ -23,11 +23,11 @@ interface Codec {
   name?: string;
   rtcpFeedback: Feedback[];
 }
-interface Track {
+export interface Track {
   kind: string;
   onReceiveRtp: { execute(packet: RtpPacket, extensions: Record<string, unknown>): void };
 }
-interface Receiver {
+export interface Receiver {
   stopped: boolean;
   codecs: Record<number, Codec>;
   codecArray: Codec[];
@@ -87,6 +87,28 @@ function feedbackOn(receiver: Receiver, type: string): boolean {
 }
 
 const TWCC = RTP_EXTENSION_URI.transportWideCC;
+
+/**
+ * werift's handleRTP for an ordinary packet of a receiver that is not stopped: statistics,
+ * transport-cc, the NACK generator, the track (a clone of the packet when `clone`, as werift hands
+ * it; the packet itself for a caller that made it for this call alone), the RTCP loop. Returns
+ * false, having done nothing, for what werift's own way must take: no codec, the SSRC's first
+ * packet, RTX or RED.
+ */
+export function receiveOrdinary(receiver: Receiver, packet: RtpPacket, extensions: Record<string, unknown>, track: Track | undefined, clone: boolean): boolean {
+  const codec = receiver.codecs[packet.header.payloadType];
+  const ssrc = packet.header.ssrc;
+  const stats = codec && receiver.remoteStreams[ssrc];
+  if (!stats || !ordinaryCodec(codec)) return false;
+  stats.add(packet);
+  if (receiver.receiverTWCC) receiver.receiverTWCC.handleTWCC(extensions[TWCC]);
+  else if (feedbackOn(receiver, 'transport-cc')) receiver.setupTWCC(ssrc);
+  if (track?.kind === 'video' && feedbackOn(receiver, 'nack')) receiver.nack.addPacket(packet);
+  if (track) track.onReceiveRtp.execute(clone ? packet.clone() : packet, extensions);
+  // runRtcp returns at once when its loop runs or the receiver stopped.
+  if (!receiver.rtcpRunning && !receiver.stopped) void receiver.runRtcp();
+  return true;
+}
 
 const handleRtp: PatchTarget = {
   name: 'RTCRtpReceiver.prototype.handleRTP',
@@ -151,18 +173,8 @@ export const leanRtpReceive: WeriftPatch = {
     replaceMethod<HandleRtp>(this.name, handleRtp, (original) =>
       function (this: Receiver, packet, extensions, track) {
         if (this.stopped) return;
-        const codec = this.codecs[packet.header.payloadType];
-        const ssrc = packet.header.ssrc;
-        const stats = codec && this.remoteStreams[ssrc];
         // No codec, the SSRC's first packet, RTX or RED: werift's own way.
-        if (!stats || !ordinaryCodec(codec)) return original.call(this, packet, extensions, track);
-        stats.add(packet);
-        if (this.receiverTWCC) this.receiverTWCC.handleTWCC(extensions[TWCC]);
-        else if (feedbackOn(this, 'transport-cc')) this.setupTWCC(ssrc);
-        if (track?.kind === 'video' && feedbackOn(this, 'nack')) this.nack.addPacket(packet);
-        if (track) track.onReceiveRtp.execute(packet.clone(), extensions);
-        // runRtcp returns at once when its loop runs or the receiver stopped.
-        if (!this.rtcpRunning && !this.stopped) void this.runRtcp();
+        if (!receiveOrdinary(this, packet, extensions, track, true)) original.call(this, packet, extensions, track);
       },
     );
     replaceMethod<(this: Receiver, params: unknown) => void>(this.name, prepareReceive, (original) =>
