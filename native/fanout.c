@@ -1062,12 +1062,14 @@ static napi_value route_set(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* take(ingress, fd, ages Float64Array) -> [datagrams, rejected, forwarded, (buffer, address | null, port | sent)...]:
-   what the leg's watcher queued, then what waits on `fd` (read the same way: routed RTP forwarded
-   on the way), up to `ages`'s length, in arrival order. RTP comes back plain, as werift's own
-   decrypt returns it, with null and how many viewers it went to here (-1: none, not routed);
-   anything else whole with its sender. `ages` gets how long ago each arrived, in ms. `rejected`
-   and `forwarded` count what the queue saw since the last take. */
+/* take(ingress, fd, ages Float64Array) -> [datagrams, rejected, forwarded, rtp Buffer | null,
+   (end | buffer, address | null, port | sent)...]: what the leg's watcher queued, then what waits
+   on `fd` (read the same way: routed RTP forwarded on the way), up to `ages`'s length, in arrival
+   order. RTP comes back plain, as werift's own decrypt returns it, one packet after the other in
+   the one `rtp` buffer (each ends at its `end` offset and starts where the one before ended: one
+   allocation a take, not one a packet), with null and how many viewers it went to here (-1: none,
+   not routed); anything else whole in its own buffer with its sender. `ages` gets how long ago
+   each arrived, in ms. `rejected` and `forwarded` count what the queue saw since the last take. */
 static napi_value take(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   size_t length = 0;
@@ -1082,9 +1084,18 @@ static napi_value take(napi_env env, napi_callback_info info) {
   if (r->n < length) relay_read(in, r, fd);
   uint32_t count = r->n < length ? r->n : (uint32_t)length;
   uint64_t now = monotonic_ns();
-  napi_value out, v;
-  CHECK(napi_create_array_with_length(env, 3 + 3 * (size_t)count, &out));
-  uint32_t outn = 3;
+  napi_value out, v, none, rtp;
+  CHECK(napi_create_array_with_length(env, 4 + 3 * (size_t)count, &out));
+  CHECK(napi_get_null(env, &none));
+  size_t rtp_bytes = 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (r->meta[i].rtp) rtp_bytes += r->meta[i].len;
+  uint8_t *rtp_data = NULL;
+  if (rtp_bytes > 0) CHECK(napi_create_buffer(env, rtp_bytes, (void **)&rtp_data, &rtp));
+  else rtp = none;
+  CHECK(napi_set_element(env, out, 3, rtp));
+  uint32_t outn = 4;
+  size_t end = 0;
   for (uint32_t i = 0; i < count; i++) {
     const queued *q = &r->meta[i];
     const uint8_t *p = r->buf + (size_t)i * DRAIN_SLOT;
@@ -1093,12 +1104,12 @@ static napi_value take(napi_env env, napi_callback_info info) {
       CHECK(push_datagram(env, out, &outn, p, q->len, &q->from));
       continue;
     }
-    napi_value buf, none, sent;
-    void *copy = NULL;
-    CHECK(napi_create_buffer_copy(env, q->len, p, &copy, &buf));
-    CHECK(napi_get_null(env, &none));
+    memcpy(rtp_data + end, p, q->len);
+    end += q->len;
+    napi_value at, sent;
+    CHECK(napi_create_double(env, (double)end, &at));
     CHECK(napi_create_int32(env, q->sent, &sent));
-    CHECK(napi_set_element(env, out, outn++, buf));
+    CHECK(napi_set_element(env, out, outn++, at));
     CHECK(napi_set_element(env, out, outn++, none));
     CHECK(napi_set_element(env, out, outn++, sent));
   }

@@ -70,9 +70,11 @@ export interface NativeModule {
   route(ingress: object, ssrc: number, egresses: object[] | null): void;
   /**
    * What the watcher queued, then what waits on socket `fd` (read the same way), at most
-   * `ages.length` datagrams in arrival order: [datagrams, rejected, forwarded, then (plain RTP,
-   * null, viewers it went to or -1 when not routed) or (datagram, address, port) for each];
-   * `ages` gets how long ago each arrived (ms); `rejected` and `forwarded` since the last take.
+   * `ages.length` datagrams in arrival order: [datagrams, rejected, forwarded, the RTP packets
+   * (plain, one after the other in one buffer, or null), then (where the packet ends in that
+   * buffer, null, viewers it went to or -1 when not routed) for each RTP packet, or (datagram,
+   * address, port) for anything else]; each RTP packet starts where the one before ended. `ages`
+   * gets how long ago each arrived (ms); `rejected` and `forwarded` since the last take.
    */
   take(ingress: object, fd: number, ages: Float64Array): (number | Buffer | string | null)[];
   /**

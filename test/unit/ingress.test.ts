@@ -242,13 +242,18 @@ test('route and take: a routed stream is sent on as it is read, with the viewer\
     await new Promise((r) => setTimeout(r, 30));
     const got = native!.take(ingress, socketFd(rx)!, ages);
     assert.deepEqual(got.slice(0, 3), [5, 0, 3], 'five datagrams, none rejected, three forwarded');
-    for (let i = 0; i < 3; i++) {
-      assert.deepEqual(got[3 + 3 * i], rtp(500 + i, payloads[i]).serialize(), 'kept plain, as werift decrypts it');
-      assert.deepEqual(got.slice(4 + 3 * i, 6 + 3 * i), [null, 1], 'sent to one viewer');
+    // The RTP packets one after the other in one buffer, each entry saying where it ends.
+    const kept = got[3] as Buffer;
+    const ends = [4, 7, 10, 13].map((i) => got[i] as number);
+    const plain = [...payloads.map((p, i) => rtp(500 + i, p)), other].map((p) => p.serialize());
+    assert.equal(kept.length, plain.reduce((n, p) => n + p.length, 0), 'every RTP packet is in the buffer, nothing else');
+    for (let i = 0; i < 4; i++) {
+      assert.deepEqual(kept.subarray(i === 0 ? 0 : ends[i - 1], ends[i]), plain[i], 'kept plain, as werift decrypts it');
+      assert.equal(got[5 + 3 * i], null, 'RTP, no sender');
+      assert.equal(got[6 + 3 * i], i < 3 ? 1 : -1, i < 3 ? 'sent to one viewer' : 'another SSRC: not sent here');
       assert.ok(ages[i] >= 0 && ages[i] < 5_000, `its age: ${ages[i]} ms`);
     }
-    assert.deepEqual(got.slice(12, 15), [other.serialize(), null, -1], 'another SSRC: not sent here');
-    assert.deepEqual(got.slice(15), [stun, '127.0.0.1', tx.address().port], 'STUN comes back with its sender');
+    assert.deepEqual(got.slice(16), [stun, '127.0.0.1', tx.address().port], 'STUN comes back with its sender, in its own buffer');
     assert.equal(received.length, 3);
     // No longer routed: kept, not sent.
     native!.route(ingress, 0x1234abcd, null);
